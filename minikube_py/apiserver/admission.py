@@ -1,0 +1,71 @@
+"""Admission: checks that need other objects, run after defaults and before validation.
+
+kube-apiserver runs a chain of admission plugins on every write. We run the ones our
+kinds need, in the same order:
+- NamespaceLifecycle: no object may be created in a namespace that does not exist or
+  is being deleted, and the system namespaces can't be deleted.
+- (ResourceQuota joins here when the quota controller exists.)
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from . import errors
+from .resources import by_kind
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+# A namespace seen Active is trusted for this long before it is looked up again.
+NAMESPACE_CACHE_SECONDS = 2.0
+
+
+class Admission:
+    def __init__(self, registry):
+        self.registry = registry
+        self._active: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # -- NamespaceLifecycle --------------------------------------------------------
+    def _check_namespace(self, rt, obj):
+        if not rt.namespaced:
+            return
+        ns = obj["metadata"]["namespace"]
+        with self._lock:
+            seen = self._active.get(ns)
+        if seen and time.monotonic() - seen < NAMESPACE_CACHE_SECONDS:
+            return
+        ns_rt = by_kind("Namespace")
+        try:
+            namespace = self.registry.get(ns_rt, None, ns)
+        except errors.APIError as err:
+            if err.code == 404:
+                raise errors.APIError(404, "NotFound", f'namespaces "{ns}" not found',
+                                      {"name": ns, "kind": "namespaces"}) from None
+            raise
+        if namespace["metadata"].get("deletionTimestamp"):
+            if rt.kind != "Event":
+                raise errors.forbidden(rt, obj["metadata"].get("name", ""),
+                                       f"unable to create new content in namespace {ns} because it "
+                                       "is being terminated")
+            return
+        with self._lock:
+            self._active[ns] = time.monotonic()
+
+    def forget_namespace(self, name):
+        with self._lock:
+            self._active.pop(name, None)
+
+    # -- hooks called by the registry ---------------------------------------------
+    def admit_create(self, rt, obj):
+        self._check_namespace(rt, obj)
+
+    def admit_update(self, rt, old, new):
+        pass
+
+    def admit_delete(self, rt, obj):
+        if rt.kind == "Namespace" and obj["metadata"]["name"] in SYSTEM_NAMESPACES:
+            raise errors.forbidden(rt, obj["metadata"]["name"],
+                                   "this namespace may not be deleted")
+        if rt.kind == "Namespace":
+            self.forget_namespace(obj["metadata"]["name"])

@@ -1,0 +1,302 @@
+"""The apiserver's Flask app: URL → (resource, namespace, name, subresource) → registry.
+
+Kubernetes paths look like
+    /api/v1/namespaces/{ns}/pods/{name}/status
+    /apis/apps/v1/namespaces/{ns}/deployments/{name}/scale
+    /api/v1/nodes/{name}
+and every kind is served by the same handlers; what differs between kinds is declared
+in resources.py.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from flask import Flask, Response, request
+
+from ..storage.store import StorageError, StoreUnavailable
+from ..storage.watchcache import WatchCache
+from . import discovery, errors, watch
+from .registry import Registry
+from .resources import RESOURCES, by_kind, find
+from .tables import to_table
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024   # kube-apiserver's limit on a request body
+JSON = "application/json"
+PATCH_TYPES = {"application/merge-patch+json": "merge",
+               "application/strategic-merge-patch+json": "strategic",
+               "application/json-patch+json": "json"}
+
+
+def respond(obj, code=200) -> Response:
+    return Response(json.dumps(obj, separators=(",", ":")), status=code, mimetype=JSON)
+
+
+def status_response(err: errors.APIError) -> Response:
+    return respond(err.status(), err.code)
+
+
+class APIServer:
+    """Holds the registry and the watch caches; builds the Flask app."""
+
+    def __init__(self, store):
+        self.store = store
+        self.registry = Registry(store)
+        self.caches: dict[str, WatchCache] = {}
+        self._caches_lock = threading.Lock()
+
+    def cache_for(self, rt) -> WatchCache:
+        with self._caches_lock:
+            cache = self.caches.get(rt.plural)
+            if cache is None:
+                cache = WatchCache(self.store, rt.etcd_prefix())
+                cache.start()
+                self.caches[rt.plural] = cache
+            return cache
+
+    def start(self):
+        """Create the system namespaces and open a watch cache per resource."""
+        ns = by_kind("Namespace")
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            try:
+                self.registry.create(ns, None, {"metadata": {"name": name}})
+            except errors.APIError as err:
+                if err.code != 409:
+                    raise
+        for rt in RESOURCES:
+            self.cache_for(rt)
+
+    def stop(self):
+        for cache in self.caches.values():
+            cache.stop()
+
+    # ------------------------------------------------------------------ the app
+    def make_app(self) -> Flask:
+        app = Flask("minikube-py-apiserver")
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+
+        @app.errorhandler(errors.APIError)
+        def on_api_error(err):
+            return status_response(err)
+
+        @app.errorhandler(StoreUnavailable)
+        def on_unavailable(err):
+            return status_response(errors.unavailable(f"storage is unavailable: {err}"))
+
+        @app.errorhandler(413)
+        def on_too_large(_err):
+            return status_response(errors.too_large())
+
+        @app.errorhandler(404)
+        def on_not_found(_err):
+            return status_response(errors.APIError(404, "NotFound", "the server could not find the requested resource"))
+
+        @app.errorhandler(405)
+        def on_method(_err):
+            return status_response(errors.method_not_allowed())
+
+        @app.errorhandler(Exception)
+        def on_internal(err):
+            if isinstance(err, StorageError):
+                return status_response(errors.APIError(500, "InternalError", f"storage error: {err}"))
+            log.exception("internal error")
+            return status_response(errors.APIError(500, "InternalError", f"Internal error occurred: {err}"))
+
+        # --- health, version, discovery ---------------------------------------
+        @app.route("/healthz")
+        @app.route("/livez")
+        def healthz():
+            return Response("ok", mimetype="text/plain")
+
+        @app.route("/readyz")
+        def readyz():
+            self.store.current_revision()
+            return Response("ok", mimetype="text/plain")
+
+        @app.route("/version")
+        @app.route("/version/")
+        def version():
+            return respond(discovery.version())
+
+        @app.route("/api")
+        @app.route("/api/")
+        def api():
+            return respond(discovery.api_versions())
+
+        @app.route("/apis")
+        @app.route("/apis/")
+        def apis():
+            return respond(discovery.api_group_list())
+
+        @app.route("/openapi/v2")
+        def openapi_v2():
+            # An empty body is a valid empty OpenAPI document for kubectl's validation.
+            return Response(b"", status=200, mimetype="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+
+        # --- resources ----------------------------------------------------------
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+        @app.route("/api/<path:rest>", methods=methods)
+        def core(rest):
+            parts = [p for p in rest.split("/") if p]
+            if not parts or parts[0] != "v1":
+                raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+            return self.dispatch("", "v1", parts[1:])
+
+        @app.route("/apis/<path:rest>", methods=methods)
+        def groups(rest):
+            parts = [p for p in rest.split("/") if p]
+            if len(parts) == 1:
+                versions = discovery.api_group_list()["groups"]
+                for g in versions:
+                    if g["name"] == parts[0]:
+                        return respond(g)
+                raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+            return self.dispatch(parts[0], parts[1], parts[2:])
+
+        return app
+
+    # ------------------------------------------------------------------ routing
+    def dispatch(self, group, version, parts):
+        if not parts:
+            doc = discovery.api_resource_list(group, version)
+            if doc is None:
+                raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+            return respond(doc)
+        namespace = None
+        if parts[0] == "namespaces" and len(parts) >= 3 and find(group, version, parts[2]) is not None \
+                and find(group, version, parts[2]).namespaced:
+            namespace, parts = parts[1], parts[2:]
+        rt = find(group, version, parts[0])
+        if rt is None:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+        name = parts[1] if len(parts) > 1 else None
+        sub = parts[2] if len(parts) > 2 else None
+        if len(parts) > 3 or (sub and sub not in rt.subresources):
+            raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+        if rt.namespaced and name is not None and namespace is None:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+        return self.handle(rt, namespace, name, sub)
+
+    def handle(self, rt, namespace, name, sub):
+        method = request.method
+        args = request.args
+        dry_run = bool(args.get("dryRun"))
+        reg = self.registry
+        if name is None:
+            if method == "GET":
+                if args.get("watch") in ("1", "true", "True"):
+                    return self.watch(rt, namespace)
+                lst = reg.list(rt, namespace, args.get("labelSelector"), args.get("fieldSelector"))
+                return self.respond_list(rt, lst)
+            if method == "POST":
+                if rt.namespaced and namespace is None:
+                    raise errors.method_not_allowed()
+                return respond(reg.create(rt, namespace, read_json(), dry_run=dry_run), 201)
+            if method == "DELETE":
+                options = self.delete_options()
+                return respond(reg.delete_collection(rt, namespace, args.get("labelSelector"),
+                                                     args.get("fieldSelector"), options))
+            raise errors.method_not_allowed()
+        if sub == "binding":
+            if method != "POST":
+                raise errors.method_not_allowed()
+            return respond(reg.bind(namespace, name, read_json()), 201)
+        if sub == "scale":
+            if method == "GET":
+                return respond(reg.scale_of(rt, reg.get(rt, namespace, name)))
+            if method == "PUT":
+                return respond(reg.update_scale(rt, namespace, name, read_json()))
+            if method == "PATCH":
+                return respond(reg.patch(rt, namespace, name, read_json(), self.patch_type(), "scale"))
+            raise errors.method_not_allowed()
+        if sub == "log":
+            return self.pod_log(namespace, name)
+        if method == "GET":
+            return self.respond_one(rt, reg.get(rt, namespace, name))
+        if method == "PUT":
+            return respond(reg.update(rt, namespace, name, read_json(), subresource=sub, dry_run=dry_run))
+        if method == "PATCH":
+            return respond(reg.patch(rt, namespace, name, read_json(), self.patch_type(), sub, dry_run=dry_run))
+        if method == "DELETE" and sub is None:
+            obj, gone = reg.delete(rt, namespace, name, self.delete_options(), dry_run=dry_run)
+            if rt.return_deleted_object or not gone:
+                return respond(obj)
+            return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "details": {"name": name, "group": rt.group, "kind": rt.plural,
+                                        "uid": obj["metadata"].get("uid")}})
+        raise errors.method_not_allowed()
+
+    # ------------------------------------------------------------------ helpers
+    def wants_table(self) -> str | None:
+        accept = request.headers.get("Accept", "")
+        first = accept.split(",")[0]
+        if "as=Table" in first:
+            return request.args.get("includeObject", "Metadata")
+        return None
+
+    def respond_list(self, rt, lst):
+        include = self.wants_table()
+        if include:
+            return respond(to_table(rt.kind, lst["items"], lst["metadata"]["resourceVersion"], include))
+        return respond(lst)
+
+    def respond_one(self, rt, obj):
+        include = self.wants_table()
+        if include:
+            return respond(to_table(rt.kind, [obj], obj["metadata"].get("resourceVersion"), include))
+        return respond(obj)
+
+    def patch_type(self) -> str:
+        ctype = (request.content_type or "").split(";")[0].strip()
+        if ctype not in PATCH_TYPES:
+            raise errors.unsupported_media(ctype)
+        return PATCH_TYPES[ctype]
+
+    def delete_options(self) -> dict:
+        options = {}
+        if request.get_data():
+            options = read_json()
+            if not isinstance(options, dict):
+                raise errors.bad_request("DeleteOptions must be a JSON object")
+        args = request.args
+        if args.get("propagationPolicy"):
+            options["propagationPolicy"] = args["propagationPolicy"]
+        if args.get("gracePeriodSeconds") is not None:
+            try:
+                options["gracePeriodSeconds"] = int(args["gracePeriodSeconds"])
+            except ValueError:
+                raise errors.bad_request("gracePeriodSeconds must be an integer") from None
+        if args.get("orphanDependents") is not None:
+            options["orphanDependents"] = args["orphanDependents"] == "true"
+        return options
+
+    def watch(self, rt, namespace):
+        sock = request.environ.get("minikube_py.socket")
+        gen = watch.stream(self.registry, self.cache_for(rt), rt, namespace, request.args, sock,
+                           as_table=bool(self.wants_table()))
+        return Response(gen, mimetype=JSON, headers={"Cache-Control": "no-cache"}, direct_passthrough=True)
+
+    def pod_log(self, namespace, name):
+        raise errors.APIError(503, "ServiceUnavailable", "pod logs are served by the kubelet; "
+                                                         "no kubelet serves this pod")
+
+
+def read_json():
+    data = request.get_data(cache=True)
+    if len(data) > MAX_BODY:
+        raise errors.too_large()
+    if not data:
+        raise errors.bad_request("the request body is empty")
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise errors.bad_request(f"the body of the request could not be decoded as JSON: {err}") from None
+
+
+def create_app(store) -> tuple[APIServer, Flask]:
+    server = APIServer(store)
+    return server, server.make_app()

@@ -1,0 +1,436 @@
+"""Generic REST storage: what happens to an object on create, update, patch and delete.
+
+This is the part of kube-apiserver that lives in `pkg/registry/generic`: one code path
+for every kind, driven by the ResourceType declaration, with a few kind-specific
+rules (graceful pod deletion, namespace finalization, binding, scale) spelled out.
+
+The order on every write is the Kubernetes one:
+  decode → check kind/namespace/name → defaults → admission → validation → etcd txn.
+Nothing is written unless every step passed.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+
+from ..api import defaults, meta, patch as patching, validation
+from ..api.selectors import FieldSelector, LabelSelector, SelectorError
+from ..storage.store import (KeyExists, KeyNotFound, RevisionConflict, StoreUnavailable)
+from . import errors
+from .admission import Admission
+from .resources import ResourceType
+
+# A patch retries on conflict this many times, as kube-apiserver's GuaranteedUpdate does.
+PATCH_RETRIES = 5
+
+
+def _strip_status(rt: ResourceType, obj: dict) -> dict:
+    obj = dict(obj)
+    obj.pop("status", None)
+    return obj
+
+
+def _spec_of(obj: dict) -> dict:
+    """What counts as "spec" for metadata.generation: everything but metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+class Registry:
+    def __init__(self, store, admission: Admission | None = None):
+        self.store = store
+        self.admission = admission or Admission(self)
+
+    # ---------------------------------------------------------------- reads
+    def get(self, rt: ResourceType, namespace, name) -> dict:
+        try:
+            return self._typed(rt, self.store.get(rt.etcd_key(namespace, name)))
+        except KeyNotFound:
+            raise errors.not_found(rt, name) from None
+
+    def list(self, rt: ResourceType, namespace=None, label_selector=None, field_selector=None):
+        lsel, fsel = parse_selectors(label_selector, field_selector)
+        name = fsel.value_for("metadata.name") if fsel else None
+        if name and (namespace or not rt.namespaced):
+            try:
+                items, rev = [self.store.get(rt.etcd_key(namespace, name))], None
+            except KeyNotFound:
+                items, rev = [], None
+            if rev is None:
+                rev = self.store.current_revision()
+        else:
+            items, rev = self.store.list(rt.etcd_prefix(namespace))
+        items = [self._typed(rt, o) for o in items if matches(o, lsel, fsel)]
+        return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(rev)}, "items": items}
+
+    @staticmethod
+    def _typed(rt, obj):
+        obj.setdefault("apiVersion", rt.api_version)
+        obj.setdefault("kind", rt.kind)
+        return obj
+
+    # ---------------------------------------------------------------- create
+    def create(self, rt: ResourceType, namespace, body: dict, dry_run=False) -> dict:
+        obj = self.check_body(rt, namespace, body)
+        md = obj["metadata"]
+        if not md.get("name"):
+            if md.get("generateName"):
+                md["name"] = meta.generate_name(md["generateName"])
+            else:
+                raise errors.invalid(rt, "", [{"type": "FieldValueRequired", "field": "metadata.name",
+                                                "message": "Required value: name or generateName is required"}])
+        for server_field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            md.pop(server_field, None)
+        md["uid"] = meta.new_uid()
+        md["creationTimestamp"] = meta.now_rfc3339()
+        md["generation"] = 1
+        if rt.has_status and rt.kind not in ("Node",):
+            obj.pop("status", None)
+        defaults.apply_defaults(rt.kind, obj)
+        self.admission.admit_create(rt, obj)
+        self.validate(rt, obj)
+        if dry_run:
+            return obj
+        try:
+            created = self.store.create(rt.etcd_key(namespace, md["name"]), obj)
+        except KeyExists:
+            raise errors.already_exists(rt, md["name"]) from None
+        return self._typed(rt, created)
+
+    def check_body(self, rt: ResourceType, namespace, body, name=None) -> dict:
+        """Kind, apiVersion and namespace of the body must agree with the URL."""
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON object")
+        obj = copy.deepcopy(body)
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if kind and kind != rt.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
+                                     f"({rt.kind}) of the URL")
+        if api_version and api_version != rt.api_version:
+            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the "
+                                     f"expected API version ({rt.api_version})")
+        obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
+        md = obj.get("metadata")
+        if md is None:
+            md = obj["metadata"] = {}
+        if not isinstance(md, dict):
+            raise errors.bad_request("metadata must be an object")
+        if rt.namespaced:
+            if md.get("namespace") and md["namespace"] != namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the "
+                                         "namespace sent on the request")
+            md["namespace"] = namespace
+        else:
+            md.pop("namespace", None)
+        if name is not None and md.get("name") and md["name"] != name:
+            raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name "
+                                     f"on the URL ({name})")
+        if name is not None:
+            md["name"] = name
+        return obj
+
+    def validate(self, rt, obj, old=None):
+        causes = []
+        name = obj["metadata"].get("name", "")
+        causes += validation.validate_name(name, rt.kind)
+        causes += validation.validate_labels(obj["metadata"].get("labels"), "metadata.labels")
+        causes += validation.validate(rt.kind, obj)
+        if old is not None:
+            causes += validation.validate_update(rt.kind, old, obj)
+        seen, unique = set(), []
+        for c in causes:
+            k = (c.get("field"), c.get("message"))
+            if k not in seen:
+                seen.add(k)
+                unique.append(c)
+        if unique:
+            raise errors.invalid(rt, name, unique)
+
+    # ---------------------------------------------------------------- update
+    def update(self, rt, namespace, name, body, subresource=None, dry_run=False) -> dict:
+        new = self.check_body(rt, namespace, body, name=name)
+        rv = new["metadata"].get("resourceVersion")
+        if rv is not None and not str(rv).isdigit():
+            raise errors.bad_request(f"invalid resourceVersion {rv!r}")
+        old = self.get(rt, namespace, name)
+        return self._write(rt, old, new, int(rv) if rv else None, subresource, dry_run)
+
+    def patch(self, rt, namespace, name, patch_body, patch_type, subresource=None, dry_run=False):
+        """Apply a merge / strategic-merge / JSON patch to the current object, retrying on conflict."""
+        for attempt in range(PATCH_RETRIES):
+            old = self.get(rt, namespace, name)
+            current = copy.deepcopy(old)
+            if subresource == "scale":
+                current = self.scale_of(rt, old)
+            new = apply_patch(current, patch_body, patch_type)
+            if subresource == "scale":
+                return self.update_scale(rt, namespace, name, new, base=old)
+            new = self.check_body(rt, namespace, new, name=name)
+            asked_rv = new["metadata"].get("resourceVersion")
+            rv = int(asked_rv) if asked_rv and asked_rv != old["metadata"]["resourceVersion"] else \
+                int(old["metadata"]["resourceVersion"])
+            try:
+                return self._write(rt, old, new, rv, subresource, dry_run)
+            except errors.APIError as err:
+                if err.reason != "Conflict" or (asked_rv and asked_rv != old["metadata"]["resourceVersion"]):
+                    raise
+                if attempt == PATCH_RETRIES - 1:
+                    raise
+
+    def _write(self, rt, old, new, expected_rv, subresource, dry_run=False):
+        """The common end of update and patch: keep what the client may not change, validate, txn."""
+        md_old, md = old["metadata"], new["metadata"]
+        for immutable in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                          "generation", "namespace", "name"):
+            if immutable in md_old:
+                md[immutable] = md_old[immutable]
+            else:
+                md.pop(immutable, None)
+        if md.get("generateName") is None and md_old.get("generateName"):
+            md["generateName"] = md_old["generateName"]
+        if subresource in ("status",):
+            # /status writes only status (and nothing of spec).
+            kept = {k: v for k, v in old.items() if k not in ("status",)}
+            kept["metadata"] = {**md_old}   # metadata too stays as it was
+            new = {**kept, "status": new.get("status") or {}}
+        elif subresource == "finalize":
+            kept = copy.deepcopy(old)
+            kept["spec"] = {**old.get("spec", {}), "finalizers": (new.get("spec") or {}).get("finalizers", [])}
+            new = kept
+        elif rt.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        if rt.kind not in ("Event", "Lease") and _spec_of(new) != _spec_of(old) and subresource is None:
+            new["metadata"]["generation"] = int(md_old.get("generation", 1)) + 1
+        if subresource is None:
+            defaults.apply_defaults(rt.kind, new)
+            self.admission.admit_update(rt, old, new)
+        self.validate(rt, new, old)
+        if dry_run:
+            return new
+        if _same(old, new):
+            return old   # a no-op write changes nothing, not even resourceVersion
+        key = rt.etcd_key(md_old.get("namespace"), md_old["name"])
+        try:
+            written = self._typed(rt, self.store.update(key, new, expected_rv))
+        except RevisionConflict:
+            raise errors.conflict(rt, md_old["name"]) from None
+        except KeyNotFound:
+            raise errors.not_found(rt, md_old["name"]) from None
+        if self._finished_deleting(written):
+            try:
+                self.store.delete(key, int(written["metadata"]["resourceVersion"]))
+            except (KeyNotFound, RevisionConflict):
+                pass
+        return written
+
+    @staticmethod
+    def _finished_deleting(obj) -> bool:
+        """An object being deleted whose last finalizer is gone (and whose grace ran out) goes."""
+        md = obj["metadata"]
+        return bool(md.get("deletionTimestamp")) and not md.get("finalizers") \
+            and not md.get("deletionGracePeriodSeconds") \
+            and not (obj.get("kind") == "Namespace" and (obj.get("spec") or {}).get("finalizers"))
+
+    # ---------------------------------------------------------------- delete
+    def delete(self, rt, namespace, name, options: dict | None = None, dry_run=False):
+        options = options or {}
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        if policy not in (None, "Orphan", "Foreground", "Background"):
+            raise errors.bad_request(f'unsupported propagationPolicy "{policy}"')
+        grace = options.get("gracePeriodSeconds")
+        for attempt in range(PATCH_RETRIES):
+            obj = self.get(rt, namespace, name)
+            self.admission.admit_delete(rt, obj)
+            md = obj["metadata"]
+            pre = options.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != md.get("uid"):
+                raise errors.APIError(409, "Conflict", f'Precondition failed: UID in precondition: '
+                                      f'{pre["uid"]}, UID in object meta: {md.get("uid")}')
+            if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
+                raise errors.conflict(rt, name)
+            new = copy.deepcopy(obj)
+            nmd = new["metadata"]
+            finalizers = list(nmd.get("finalizers") or [])
+            if policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            elif policy == "Background":
+                finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+            if finalizers:
+                nmd["finalizers"] = finalizers
+            else:
+                nmd.pop("finalizers", None)
+            now = meta.now_rfc3339()
+            pending = False
+            if rt.kind == "Pod":
+                g = self._pod_grace(obj, grace)
+                if g > 0:
+                    old_grace = md.get("deletionGracePeriodSeconds")
+                    if old_grace is None or g < old_grace:
+                        nmd["deletionTimestamp"] = _rfc3339_in(g)
+                        nmd["deletionGracePeriodSeconds"] = g
+                    pending = True
+                else:
+                    nmd.setdefault("deletionTimestamp", now)
+                    nmd["deletionGracePeriodSeconds"] = 0
+            if rt.kind == "Namespace" and (new.get("spec") or {}).get("finalizers"):
+                nmd.setdefault("deletionTimestamp", now)
+                new.setdefault("status", {})["phase"] = "Terminating"
+                pending = True
+            if finalizers:
+                nmd.setdefault("deletionTimestamp", now)
+                nmd.setdefault("deletionGracePeriodSeconds", 0)
+                pending = True
+            if dry_run:
+                return new, False
+            key = rt.etcd_key(md.get("namespace"), name)
+            try:
+                if pending:
+                    if _same(obj, new):
+                        return obj, False
+                    return self._typed(rt, self.store.update(key, new, int(md["resourceVersion"]))), False
+                deleted = self.store.delete(key, int(md["resourceVersion"]))
+                return self._typed(rt, deleted), True
+            except RevisionConflict:
+                continue
+            except KeyNotFound:
+                raise errors.not_found(rt, name) from None
+        raise errors.conflict(rt, name)
+
+    @staticmethod
+    def _pod_grace(pod, asked) -> int:
+        """Pods on a node stop gracefully; unbound or finished pods go at once."""
+        if not (pod.get("spec") or {}).get("nodeName"):
+            return 0
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if asked is not None:
+            return max(int(asked), 0)
+        return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+
+    def delete_collection(self, rt, namespace, label_selector, field_selector, options):
+        lst = self.list(rt, namespace, label_selector, field_selector)
+        out = []
+        for item in lst["items"]:
+            try:
+                obj, _ = self.delete(rt, item["metadata"].get("namespace"), item["metadata"]["name"], options)
+                out.append(obj)
+            except errors.APIError as err:
+                if err.code != 404:
+                    raise
+        return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": lst["metadata"]["resourceVersion"]}, "items": out}
+
+    # ---------------------------------------------------------------- subresources
+    def bind(self, namespace, name, binding: dict):
+        """pods/binding: the scheduler's one write. Sets spec.nodeName once and PodScheduled=True."""
+        from .resources import by_kind
+        rt = by_kind("Pod")
+        target = (binding or {}).get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.invalid(rt, name, [{"type": "FieldValueRequired", "field": "target.name",
+                                             "message": "Required value"}])
+        if binding.get("metadata", {}).get("name") not in (None, name):
+            raise errors.bad_request("the name of the binding does not match the pod")
+        for _ in range(PATCH_RETRIES):
+            pod = self.get(rt, namespace, name)
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.APIError(409, "Conflict", f"pod {name} is being deleted, cannot be assigned to a host")
+            if pod["spec"].get("nodeName"):
+                raise errors.APIError(409, "Conflict",
+                                      f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} '
+                                      f'is already assigned to node "{pod["spec"]["nodeName"]}"')
+            uid = (binding.get("metadata") or {}).get("uid")
+            if uid and uid != pod["metadata"]["uid"]:
+                raise errors.APIError(409, "Conflict", f"Precondition failed: UID in precondition: {uid}")
+            pod["spec"]["nodeName"] = node
+            st = pod.setdefault("status", {})
+            conds = [c for c in st.get("conditions", []) if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": meta.now_rfc3339()})
+            st["conditions"] = conds
+            try:
+                self.store.update(rt.etcd_key(namespace, name), pod, int(pod["metadata"]["resourceVersion"]))
+                return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+            except RevisionConflict:
+                continue
+        raise errors.conflict(rt, name)
+
+    def scale_of(self, rt, obj) -> dict:
+        md = obj["metadata"]
+        sel = (obj.get("spec") or {}).get("selector") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                 "creationTimestamp") if k in md},
+                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                           "selector": LabelSelector.from_dict(sel).to_string()}}
+
+    def update_scale(self, rt, namespace, name, scale: dict, base=None):
+        if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
+            raise errors.bad_request("the body must be a Scale object")
+        replicas = scale["spec"].get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid(rt, name, [{"type": "FieldValueInvalid", "field": "spec.replicas",
+                                             "message": f"Invalid value: {json.dumps(replicas)}: must be "
+                                                        "greater than or equal to 0"}])
+        obj = base or self.get(rt, namespace, name)
+        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        new = copy.deepcopy(obj)
+        new["spec"]["replicas"] = replicas
+        written = self._write(rt, obj, new, int(rv) if rv else int(obj["metadata"]["resourceVersion"]), None)
+        return self.scale_of(rt, written)
+
+
+def _rfc3339_in(seconds: int) -> str:
+    t = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _same(a: dict, b: dict) -> bool:
+    strip = lambda o: {**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "resourceVersion"}}
+    return strip(a) == strip(b)
+
+
+def parse_selectors(label_selector, field_selector):
+    try:
+        lsel = LabelSelector.parse(label_selector) if label_selector else None
+        fsel = FieldSelector.parse(field_selector) if field_selector else None
+    except (SelectorError, ValueError) as err:
+        raise errors.bad_request(f"unable to parse requirement: {err}") from None
+    return lsel, fsel
+
+
+def matches(obj, lsel, fsel) -> bool:
+    if lsel is not None and not lsel.matches(obj.get("metadata", {}).get("labels") or {}):
+        return False
+    if fsel is not None and not fsel.matches(obj):
+        return False
+    return True
+
+
+def apply_patch(current: dict, body, patch_type: str) -> dict:
+    try:
+        if patch_type == "json":
+            if not isinstance(body, list):
+                raise errors.bad_request("json patch must be a list of operations")
+            return patching.json_patch(current, body)
+        if not isinstance(body, dict):
+            raise errors.bad_request("patch body must be a JSON object")
+        if patch_type == "merge":
+            return patching.merge_patch(current, body)
+        return patching.strategic_merge_patch(current, body)
+    except errors.APIError:
+        raise
+    except (patching.PatchError, ValueError, TypeError, KeyError) as err:
+        raise errors.APIError(422 if patch_type == "json" else 400,
+                              "Invalid" if patch_type == "json" else "BadRequest",
+                              f"the patch could not be applied: {err}") from None

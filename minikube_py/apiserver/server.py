@@ -1,0 +1,64 @@
+"""The HTTP server under the Flask app: cheroot, with a thread pool that grows.
+
+Every watch (each kubelet, informer and `kubectl get -w`) holds one request open for
+minutes, so a fixed pool of a few threads would be used up by watches and starve
+ordinary requests. cheroot hands idle keep-alive connections back to a selector
+(they cost no thread) and we let its pool grow whenever every worker is busy.
+"""
+from __future__ import annotations
+
+import logging
+
+from cheroot import wsgi
+from cheroot.workers.threadpool import ThreadPool
+
+log = logging.getLogger(__name__)
+
+
+class ElasticThreadPool(ThreadPool):
+    """A cheroot ThreadPool that adds workers when none is idle (up to `max`)."""
+
+    GROW_BY = 16
+
+    def put(self, obj):
+        room = self.max - len(self._threads)
+        if self.idle == 0 and room > 0:
+            self.grow(int(min(self.GROW_BY, room)))
+        super().put(obj)
+
+
+class StreamingGateway(wsgi.Gateway_10):
+    """WSGI gateway that sends headers on an empty chunk and exposes the client socket.
+
+    - A watch yields b"" first: the client gets the 200 headers at once, before any
+      event (kubectl and client-go wait for them).
+    - The watch loop peeks at `minikube_py.socket` to notice a client that went away
+      even when no event is due.
+    """
+
+    def get_environ(self):
+        env = super().get_environ()
+        env["minikube_py.socket"] = self.req.conn.socket
+        return env
+
+    def respond(self):
+        response = self.req.server.wsgi_app(self.env, self.start_response)
+        try:
+            for chunk in response:
+                if not chunk:
+                    self.req.ensure_headers_sent()
+                    continue
+                self.write(chunk)
+        finally:
+            self.req.ensure_headers_sent()
+            if hasattr(response, "close"):
+                response.close()
+
+
+def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: int = 5000):
+    server = wsgi.Server((host, port), app, numthreads=min_threads, max=max_threads,
+                         request_queue_size=1024, timeout=60, shutdown_timeout=1,
+                         server_name="minikube-py-apiserver")
+    server.gateway = StreamingGateway
+    server.requests = ElasticThreadPool(server, min=min_threads, max=max_threads)
+    return server

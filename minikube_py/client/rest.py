@@ -1,0 +1,363 @@
+"""The REST client: typed verbs over the Kubernetes HTTP API.
+
+Every component -- controllers, scheduler, kubelet, mkctl -- talks to the
+apiserver through this one class, as Go components use client-go's
+RESTClient.  It is deliberately thin: it builds the path from the resource
+registry, sends JSON, and turns failures into typed errors (``NotFound``,
+``Conflict``, ...) so callers can write ``except Conflict: retry``.
+
+One ``requests.Session`` is kept for the life of the client so TCP
+connections are reused (keep-alive); its pool is large because a busy
+controller-manager runs many requests and watches at once.
+
+Network failures (server down, connection reset) surface as ``requests``
+exceptions, not ApiErrors: the server never answered, so there is no Status.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import threading
+from typing import Any, Iterator, Optional
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import errors
+from .kubeconfig import ClientConfig, load_config
+from .resources import ResourceLike, lookup, resource_path
+
+__all__ = ["Client", "Watch", "resource_path", "PATCH_CONTENT_TYPES"]
+
+log = logging.getLogger(__name__)
+
+# kubectl's --type=merge|strategic|json and the content type each one sends.
+PATCH_CONTENT_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def _now_rfc3339() -> str:
+    """Kubernetes ``Time``: RFC 3339, seconds, UTC with a ``Z``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _meta(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+class Client:
+    """A connection to one apiserver.
+
+    ``Client()`` reads the kubeconfig (see :mod:`.kubeconfig`);
+    ``Client("http://127.0.0.1:6443")`` talks to that server directly.
+    """
+
+    def __init__(self, server: Optional[str] = None, kubeconfig: Optional[str] = None,
+                 timeout: float = DEFAULT_TIMEOUT, token: Optional[str] = None,
+                 config: Optional[ClientConfig] = None, pool_maxsize: int = 64,
+                 user_agent: str = "minikube-py"):
+        if config is None:
+            config = ClientConfig(server=server) if server and not kubeconfig \
+                else load_config(kubeconfig)
+        if server:
+            config.server = server
+        if token:
+            config.token = token
+        self.config = config
+        self.server = config.server.rstrip("/")
+        self.namespace = config.namespace or "default"
+        self.timeout = timeout
+
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_maxsize)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.verify = config.verify
+        self.session.cert = config.cert
+        self.session.headers.update({"Accept": "application/json", "User-Agent": user_agent})
+        if config.token:
+            self.session.headers["Authorization"] = f"Bearer {config.token}"
+
+    def __repr__(self) -> str:
+        return f"Client({self.server!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _default_ns(self, resource: ResourceLike, namespace: Optional[str]) -> Optional[str]:
+        """Namespaced objects default to the kubeconfig's namespace, as in kubectl."""
+        if not lookup(resource).namespaced:
+            return None
+        return namespace or self.namespace
+
+    def request(self, method: str, path: str, params: Optional[dict] = None,
+                body: Any = None, content_type: str = "application/json",
+                stream: bool = False, timeout: Any = None) -> requests.Response:
+        """Send one request; return the response, or raise a typed ApiError."""
+        headers = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = content_type
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        resp = self.session.request(method, self.server + path, params=params, data=data,
+                                    headers=headers, stream=stream,
+                                    timeout=self.timeout if timeout is None else timeout)
+        if not 200 <= resp.status_code < 300:
+            try:
+                errors.raise_for_response(resp)
+            finally:
+                resp.close()
+        return resp
+
+    def _json(self, method: str, path: str, **kwargs) -> dict:
+        resp = self.request(method, path, **kwargs)
+        return resp.json() if resp.content else {}
+
+    # -------------------------------------------------------------------- verbs
+
+    def get(self, resource: ResourceLike, name: str, namespace: Optional[str] = None,
+            subresource: Optional[str] = None) -> dict:
+        """GET one object (or one of its subresources, e.g. ``scale``)."""
+        ns = self._default_ns(resource, namespace)
+        return self._json("GET", resource_path(resource, ns, name, subresource))
+
+    def list(self, resource: ResourceLike, namespace: Optional[str] = None,
+             label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+             resource_version: Optional[str] = None) -> dict:
+        """GET a collection; returns the List (``items`` and ``metadata.resourceVersion``).
+
+        ``namespace=None`` lists across all namespaces.
+        """
+        params = {"labelSelector": label_selector or None,
+                  "fieldSelector": field_selector or None,
+                  "resourceVersion": resource_version}
+        return self._json("GET", resource_path(resource, namespace), params=params)
+
+    def create(self, resource: ResourceLike, obj: dict, namespace: Optional[str] = None) -> dict:
+        """POST a new object; its namespace comes from ``obj.metadata`` if not given."""
+        ns = self._default_ns(resource, namespace or _meta(obj).get("namespace"))
+        return self._json("POST", resource_path(resource, ns), body=obj)
+
+    def update(self, resource: ResourceLike, obj: dict, subresource: Optional[str] = None) -> dict:
+        """PUT the whole object back.
+
+        If ``metadata.resourceVersion`` is set the server checks it and raises
+        Conflict when someone else wrote in between (optimistic concurrency).
+        """
+        meta = _meta(obj)
+        ns = self._default_ns(resource, meta.get("namespace"))
+        return self._json("PUT", resource_path(resource, ns, meta["name"], subresource), body=obj)
+
+    def update_status(self, resource: ResourceLike, obj: dict) -> dict:
+        """PUT to ``/status``: only ``status`` is written, as controllers report state."""
+        return self.update(resource, obj, subresource="status")
+
+    def patch(self, resource: ResourceLike, name: str, patch: Any,
+              namespace: Optional[str] = None, patch_type: str = "merge",
+              subresource: Optional[str] = None) -> dict:
+        """PATCH an object: ``merge`` (RFC 7386), ``strategic`` or ``json`` (RFC 6902)."""
+        try:
+            content_type = PATCH_CONTENT_TYPES[patch_type]
+        except KeyError:
+            raise ValueError(f"patch_type must be one of {sorted(PATCH_CONTENT_TYPES)}") from None
+        ns = self._default_ns(resource, namespace)
+        return self._json("PATCH", resource_path(resource, ns, name, subresource),
+                          body=patch, content_type=content_type)
+
+    def delete(self, resource: ResourceLike, name: str, namespace: Optional[str] = None,
+               propagation_policy: Optional[str] = None,
+               grace_period_seconds: Optional[int] = None,
+               preconditions: Optional[dict] = None) -> dict:
+        """DELETE an object, with DeleteOptions.
+
+        ``propagation_policy`` is Background, Foreground or Orphan (what the
+        garbage collector does with dependents); ``preconditions`` such as
+        ``{"uid": ...}`` or ``{"resourceVersion": ...}`` make the delete
+        conditional.  Returns what the server answers: the object (still
+        terminating) or a Success Status.
+        """
+        options: dict = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation_policy:
+            options["propagationPolicy"] = propagation_policy
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        if preconditions:
+            options["preconditions"] = preconditions
+        ns = self._default_ns(resource, namespace)
+        return self._json("DELETE", resource_path(resource, ns, name), body=options)
+
+    def watch(self, resource: ResourceLike, namespace: Optional[str] = None,
+              resource_version: Optional[str] = None, label_selector: Optional[str] = None,
+              field_selector: Optional[str] = None, timeout_seconds: Optional[int] = None,
+              allow_bookmarks: bool = False) -> "Watch":
+        """Open a watch stream; iterate it for ``(type, object)`` pairs.
+
+        Start from the resourceVersion of a previous list to see every change
+        after it.  The stream ends when the server closes it (after
+        ``timeout_seconds``); a too-old resourceVersion raises ``Expired``.
+        """
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version or None,
+            "allowWatchBookmarks": "true" if allow_bookmarks else None,
+            "timeoutSeconds": timeout_seconds,
+            "labelSelector": label_selector or None,
+            "fieldSelector": field_selector or None,
+        }
+        # Connect quickly; while reading, wait a little longer than the
+        # server's own timeout so the server, not we, ends a quiet stream.
+        read_timeout = timeout_seconds + 30 if timeout_seconds else None
+        resp = self.request("GET", resource_path(resource, namespace), params=params,
+                            stream=True, timeout=(min(self.timeout, 10.0), read_timeout))
+        return Watch(resp)
+
+    # --------------------------------------------------------------- extras
+
+    def bind(self, pod_namespace: str, pod_name: str, node_name: str) -> dict:
+        """Assign a pod to a node: what the scheduler does, via ``pods/binding``."""
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": pod_name, "namespace": pod_namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
+        }
+        return self._json("POST", resource_path("pods", pod_namespace, pod_name, "binding"),
+                          body=binding)
+
+    def get_raw(self, path: str, params: Optional[dict] = None,
+                stream: bool = False) -> requests.Response:
+        """GET any path and return the raw response (pod logs are text, not JSON)."""
+        timeout = (min(self.timeout, 10.0), None) if stream else None
+        return self.request("GET", path, params=params, stream=stream, timeout=timeout)
+
+    def create_event(self, involved_object: dict, reason: str, message: str,
+                     type: str = "Normal", component: str = "minikube-py",
+                     host: Optional[str] = None) -> dict:
+        """Record a core/v1 Event about an object (what ``kubectl describe`` shows).
+
+        ``involved_object`` is the object itself or an ObjectReference.  Like
+        client-go's recorder, the Event is named ``<object>.<hex timestamp>``
+        and lives in the object's namespace (``default`` for cluster-scoped
+        objects such as Nodes).
+        """
+        meta = _meta(involved_object)
+        ref_name = meta.get("name") or involved_object.get("name")
+        ref_ns = meta.get("namespace") if meta else involved_object.get("namespace")
+        ref = {
+            "apiVersion": involved_object.get("apiVersion", "v1"),
+            "kind": involved_object.get("kind"),
+            "name": ref_name,
+            "namespace": ref_ns,
+            "uid": meta.get("uid") if meta else involved_object.get("uid"),
+            "resourceVersion": meta.get("resourceVersion") if meta
+            else involved_object.get("resourceVersion"),
+            "fieldPath": involved_object.get("fieldPath"),
+        }
+        ref = {k: v for k, v in ref.items() if v}
+        now = _now_rfc3339()
+        event_ns = ref_ns or "default"
+        source = {"component": component}
+        if host:
+            source["host"] = host
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{ref_name}.{os.urandom(8).hex()}", "namespace": event_ns},
+            "involvedObject": ref,
+            "reason": reason,
+            "message": message,
+            "type": type,
+            "source": source,
+            "reportingComponent": component,
+            "reportingInstance": host or "",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        return self.create("events", event, namespace=event_ns)
+
+
+class Watch:
+    """An open watch stream: iterate for ``(type, object)``; ``close()`` to stop.
+
+    Each line of the body is one JSON event.  Lines are read with ``read1``
+    (return whatever bytes have arrived) rather than ``read(n)`` (wait for n
+    bytes), so an event is delivered as soon as it arrives, whether the
+    server sends chunked or plain HTTP bodies.
+
+    ``close()`` may be called from another thread: it shuts the socket down,
+    which wakes the reader blocked in ``read1``.
+    """
+
+    def __init__(self, resp: requests.Response):
+        self.resp = resp
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[tuple[str, dict]]:
+        try:
+            for line in self._lines():
+                line = line.strip()
+                if not line:
+                    continue  # a keep-alive newline
+                event = json.loads(line)
+                etype, obj = event.get("type"), event.get("object") or {}
+                if etype == "ERROR":
+                    # An error inside a 200 stream, e.g. 410 Expired: the
+                    # requested resourceVersion has been compacted away.
+                    raise errors.error_from_status(obj)
+                yield etype, obj
+        finally:
+            self.close()
+
+    def _lines(self) -> Iterator[bytes]:
+        """Split the body into lines as bytes arrive."""
+        raw = self.resp.raw
+        buf = b""
+        while not self._closed.is_set():
+            try:
+                chunk = raw.read1(65536, decode_content=True)
+            except Exception as exc:  # urllib3 and socket errors alike
+                if self._closed.is_set():
+                    return  # we closed the stream ourselves: a normal end
+                raise requests.ConnectionError(f"watch stream broken: {exc}") from exc
+            if not chunk:
+                break  # the server ended the stream
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            yield from lines
+        if buf.strip() and not self._closed.is_set():
+            yield buf
+
+    def close(self) -> None:
+        """Stop the stream (safe to call twice, and from another thread)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self.resp.raw.shutdown()  # wake a reader blocked on the socket
+        except Exception:
+            pass
+        self.resp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,1 @@
+"""Resource usage of containers and pods (cgroup files, the way cAdvisor reads them)."""

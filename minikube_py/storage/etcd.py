@@ -1,0 +1,223 @@
+"""The Store on etcd v3, the way kube-apiserver's etcd3 storage does it.
+
+Every write is one etcd transaction that compares a key's revision:
+- create:  `if create_revision(key) == 0 then put` (the key must not exist),
+- update:  `if mod_revision(key) == expected then put` (optimistic concurrency),
+- delete:  `if mod_revision(key) == expected then delete`.
+So two clients racing on one object can never both win; the loser gets a conflict.
+
+Values are the object's JSON without `metadata.resourceVersion`: the revision is
+etcd's own bookkeeping, filled in on every read.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Callable
+from urllib.parse import urlparse
+
+import grpc
+import pyetcd
+from pyetcd import etcdrpc
+
+from .store import (KeyExists, KeyNotFound, RevisionCompacted, RevisionConflict,
+                    StoreUnavailable, WatchEvent)
+
+log = logging.getLogger(__name__)
+
+# How long one etcd call may take before the API answers 503 instead of hanging.
+REQUEST_TIMEOUT = 5.0
+
+
+def prefix_range_end(prefix: bytes) -> bytes:
+    """etcd ranges are [key, range_end): the end of a prefix is the prefix with its last byte + 1."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+def encode(obj: dict) -> bytes:
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    return json.dumps({**obj, "metadata": meta}, separators=(",", ":")).encode()
+
+
+def decode(value: bytes, mod_revision: int) -> dict:
+    obj = json.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
+    return obj
+
+
+def _unavailable(err: grpc.RpcError) -> Exception:
+    code = err.code() if hasattr(err, "code") else None
+    return StoreUnavailable(f"etcd unavailable: {code.name if code else err}")
+
+
+class EtcdStore:
+    """Store implementation on an etcd v3 cluster (one or more endpoints)."""
+
+    def __init__(self, endpoints: str | list[str] = "http://127.0.0.1:2379", timeout=REQUEST_TIMEOUT):
+        if isinstance(endpoints, str):
+            endpoints = [e for e in endpoints.split(",") if e]
+        eps = []
+        for url in endpoints:
+            u = urlparse(url if "://" in url else "http://" + url)
+            eps.append(pyetcd.Endpoint(u.hostname, u.port or 2379, secure=u.scheme == "https"))
+        self.client = pyetcd.MultiEndpointEtcd3Client(eps, timeout=timeout, failover=len(eps) > 1)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+
+    # --- low-level calls -------------------------------------------------------------
+    def _call(self, stub_name: str, method: str, request):
+        try:
+            stub = getattr(self.client, stub_name)
+            return getattr(stub, method)(request, self.timeout)
+        except grpc.RpcError as err:
+            if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                              grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                try:  # drop the broken channel so the next call reconnects (or fails over)
+                    self.client.endpoint_in_use.fail()
+                    self.client._clear_old_stubs()
+                except Exception:
+                    pass
+                raise _unavailable(err) from None
+            if err.code() == grpc.StatusCode.OUT_OF_RANGE:
+                raise RevisionCompacted(0) from None
+            raise
+
+    def _range(self, key: bytes, range_end: bytes | None = None, revision: int = 0):
+        req = etcdrpc.RangeRequest(key=key)
+        if range_end is not None:
+            req.range_end = range_end
+        if revision:
+            req.revision = revision
+        return self._call("kvstub", "Range", req)
+
+    def _txn(self, compare, success, failure=()):
+        return self._call("kvstub", "Txn", etcdrpc.TxnRequest(compare=compare, success=success,
+                                                             failure=list(failure)))
+
+    # --- Store interface ---------------------------------------------------------------
+    def current_revision(self) -> int:
+        return self._call("kvstub", "Range",
+                          etcdrpc.RangeRequest(key=b"\0", count_only=True)).header.revision
+
+    def get(self, key: str) -> dict:
+        resp = self._range(key.encode())
+        if not resp.kvs:
+            raise KeyNotFound(key)
+        kv = resp.kvs[0]
+        return decode(kv.value, kv.mod_revision)
+
+    def list(self, prefix: str) -> tuple[list[dict], int]:
+        p = prefix.encode()
+        resp = self._range(p, prefix_range_end(p))
+        return [decode(kv.value, kv.mod_revision) for kv in resp.kvs], resp.header.revision
+
+    def create(self, key: str, obj: dict) -> dict:
+        k = key.encode()
+        data = encode(obj)
+        resp = self._txn(
+            compare=[etcdrpc.Compare(key=k, target=etcdrpc.Compare.CREATE,
+                                     result=etcdrpc.Compare.EQUAL, create_revision=0)],
+            success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=data))])
+        if not resp.succeeded:
+            raise KeyExists(key)
+        return decode(data, resp.header.revision)
+
+    def update(self, key: str, obj: dict, expected_rv: int | None) -> dict:
+        """Write obj if the key still has mod_revision == expected_rv (None: if it exists at all)."""
+        k = key.encode()
+        data = encode(obj)
+        if expected_rv is None:
+            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.CREATE,
+                                  result=etcdrpc.Compare.GREATER, create_revision=0)
+        else:
+            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.MOD,
+                                  result=etcdrpc.Compare.EQUAL, mod_revision=int(expected_rv))
+        resp = self._txn(
+            compare=[cmp],
+            success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=data))],
+            failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
+        if not resp.succeeded:
+            if not resp.responses[0].response_range.kvs:
+                raise KeyNotFound(key)
+            raise RevisionConflict(key)
+        return decode(data, resp.header.revision)
+
+    def delete(self, key: str, expected_rv: int | None = None) -> dict:
+        """Delete the key (if its revision is still expected_rv); returns the deleted object."""
+        k = key.encode()
+        if expected_rv is None:
+            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.CREATE,
+                                  result=etcdrpc.Compare.GREATER, create_revision=0)
+        else:
+            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.MOD,
+                                  result=etcdrpc.Compare.EQUAL, mod_revision=int(expected_rv))
+        resp = self._txn(
+            compare=[cmp],
+            success=[etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=k, prev_kv=True))],
+            failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
+        if not resp.succeeded:
+            if not resp.responses[0].response_range.kvs:
+                raise KeyNotFound(key)
+            raise RevisionConflict(key)
+        prev = resp.responses[0].response_delete_range.prev_kvs
+        if not prev:
+            raise KeyNotFound(key)
+        return decode(prev[0].value, resp.header.revision)
+
+    def compact(self, revision: int) -> None:
+        self._call("kvstub", "Compact", etcdrpc.CompactionRequest(revision=revision, physical=True))
+
+    def watch(self, prefix: str, start_revision: int,
+              callback: Callable[[list[WatchEvent] | Exception], None]) -> Callable[[], None]:
+        """Watch every key under prefix from start_revision; callback gets batches of events.
+
+        On failure the callback gets an exception (RevisionCompacted or StoreUnavailable)
+        and the watch is over: the caller decides how to resume.
+        """
+        p = prefix.encode()
+
+        def on_response(resp):
+            if isinstance(resp, pyetcd.exceptions.RevisionCompactedError):
+                callback(RevisionCompacted(resp.compacted_revision))
+                return
+            if isinstance(resp, Exception) or resp is None:
+                callback(StoreUnavailable(f"etcd watch ended: {resp}"))
+                return
+            batch = []
+            for ev in resp.events:
+                raw = ev._event
+                key = raw.kv.key.decode()
+                prev = decode(raw.prev_kv.value, raw.prev_kv.mod_revision) if raw.prev_kv.key else None
+                if isinstance(ev, pyetcd.events.DeleteEvent):
+                    if prev is None:
+                        continue
+                    obj = dict(prev)
+                    obj["metadata"] = {**prev["metadata"], "resourceVersion": str(raw.kv.mod_revision)}
+                    batch.append(WatchEvent("DELETED", key, raw.kv.mod_revision, obj, prev))
+                else:
+                    typ = "ADDED" if raw.kv.create_revision == raw.kv.mod_revision else "MODIFIED"
+                    batch.append(WatchEvent(typ, key, raw.kv.mod_revision,
+                                            decode(raw.kv.value, raw.kv.mod_revision), prev))
+            if batch:
+                callback(batch)
+
+        try:
+            watch_id = self.client.add_watch_callback(
+                p, on_response, range_end=prefix_range_end(p),
+                start_revision=max(start_revision, 1), prev_kv=True)
+        except pyetcd.exceptions.RevisionCompactedError as err:
+            raise RevisionCompacted(err.compacted_revision) from None
+        except (grpc.RpcError, pyetcd.exceptions.Etcd3Exception) as err:
+            raise StoreUnavailable(f"etcd watch failed: {err!r}") from None
+
+        def cancel():
+            try:
+                self.client.cancel_watch(watch_id)
+            except Exception:  # the stream may already be gone
+                pass
+        return cancel
+
+    def close(self):
+        self.client.close()

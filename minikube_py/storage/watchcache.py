@@ -1,0 +1,162 @@
+"""A watch cache per resource, as kube-apiserver's cacher keeps one.
+
+Every kubelet, informer and `kubectl get -w` holds a watch open. If each of them had
+its own etcd watch, etcd would do the work N times. Instead the apiserver opens one
+etcd watch per resource prefix and fans the events out: the cache keeps a window of
+recent events so that a client resuming from resourceVersion N gets every event after
+N, and a client asking for history older than the window gets 410 Expired (it then
+re-lists, as informers do).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+
+from .store import RevisionCompacted, StoreUnavailable, WatchEvent
+
+log = logging.getLogger(__name__)
+
+# When a cache starts it replays up to this many past revisions from etcd, so clients
+# that resume after an apiserver restart usually don't need to re-list.
+REPLAY_REVISIONS = 1000
+
+
+class CacheWatcher:
+    """One client's watch: a queue of events the cache pushes and the HTTP stream drains."""
+
+    def __init__(self, cache: "WatchCache", key_prefix: str):
+        self.cache = cache
+        self.key_prefix = key_prefix
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.closed = False
+
+    def push(self, event: WatchEvent | None):
+        self.events.put(event)
+
+    def next(self, timeout: float) -> WatchEvent | None | bool:
+        """The next event; None when the stream was ended by the cache; False on timeout."""
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return False
+
+    def stop(self):
+        self.cache.remove(self)
+
+
+class WatchCache:
+    def __init__(self, store, prefix: str, capacity: int = 20000):
+        self.store = store
+        self.prefix = prefix
+        self.capacity = capacity
+        self.events: collections.deque[WatchEvent] = collections.deque()
+        self.window_start = 0          # a watch from resourceVersion >= window_start can be served
+        self.last_revision = 0         # newest revision this cache knows the prefix is complete up to
+        self.watchers: set[CacheWatcher] = set()
+        self.lock = threading.Lock()
+        self._cancel = None
+        self._stopped = False
+
+    # --- the one etcd watch ----------------------------------------------------------
+    def start(self):
+        """Open the etcd watch, replaying recent history when etcd still has it.
+
+        etcd delivers the replayed events in order through the same callback as new ones,
+        so a client watch registered at any moment gets every event after its revision:
+        either it is already buffered, or it has not arrived yet and will be pushed.
+        """
+        rev = self.store.current_revision()
+        start = max(1, rev - REPLAY_REVISIONS)
+        try:
+            self._cancel = self.store.watch(self.prefix, start, self._on_etcd)
+        except RevisionCompacted:
+            start = rev + 1
+            self._cancel = self.store.watch(self.prefix, start, self._on_etcd)
+        with self.lock:
+            self.window_start = start - 1
+            self.last_revision = max(self.last_revision, rev)
+
+    def _on_etcd(self, batch):
+        if isinstance(batch, Exception):
+            self._on_etcd_failure(batch)
+            return
+        with self.lock:
+            for ev in batch:
+                self.events.append(ev)
+                self.last_revision = max(self.last_revision, ev.revision)
+            while len(self.events) > self.capacity:
+                self.window_start = self.events.popleft().revision
+            # Pushed under the lock, so that "my queue is empty" and last_revision agree
+            # (see bookmark_revision).
+            for w in self.watchers:
+                for ev in batch:
+                    if ev.key.startswith(w.key_prefix):
+                        w.push(ev)
+
+    def _on_etcd_failure(self, err: Exception):
+        """etcd watch broke: end every client stream (they resume from their last RV) and reopen."""
+        log.warning("watch on %s ended: %s", self.prefix, err)
+        with self.lock:
+            watchers, self.watchers = self.watchers, set()
+            if isinstance(err, RevisionCompacted):
+                self.events.clear()
+        for w in watchers:
+            w.closed = True
+            w.push(None)
+        if self._stopped:
+            return
+        threading.Thread(target=self._reopen, daemon=True, name=f"watchcache-reopen{self.prefix}").start()
+
+    def _reopen(self):
+        delay = 0.2
+        while not self._stopped:
+            try:
+                with self.lock:
+                    frm = self.last_revision + 1
+                try:
+                    self._cancel = self.store.watch(self.prefix, frm, self._on_etcd)
+                except RevisionCompacted:
+                    rev = self.store.current_revision()
+                    with self.lock:
+                        self.events.clear()
+                        self.window_start = self.last_revision = rev
+                    self._cancel = self.store.watch(self.prefix, rev + 1, self._on_etcd)
+                log.info("watch on %s resumed", self.prefix)
+                return
+            except (StoreUnavailable, Exception) as err:
+                log.debug("reopen %s failed: %s", self.prefix, err)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    # --- client watches --------------------------------------------------------------
+    def watch(self, from_revision: int, key_prefix: str) -> CacheWatcher:
+        """Register a client watch for events after from_revision under key_prefix.
+
+        Raises RevisionCompacted when from_revision is older than the cache's window.
+        """
+        w = CacheWatcher(self, key_prefix)
+        with self.lock:
+            if from_revision < self.window_start:
+                raise RevisionCompacted(self.window_start)
+            for ev in self.events:
+                if ev.revision > from_revision and ev.key.startswith(key_prefix):
+                    w.push(ev)
+            self.watchers.add(w)
+        return w
+
+    def bookmark_revision(self, w: CacheWatcher) -> int | None:
+        """A revision the watcher may be told it has seen everything up to, or None if it hasn't yet."""
+        with self.lock:
+            return self.last_revision if w.events.empty() else None
+
+    def remove(self, w: CacheWatcher):
+        with self.lock:
+            self.watchers.discard(w)
+
+    def stop(self):
+        self._stopped = True
+        if self._cancel:
+            self._cancel()
