@@ -67,13 +67,20 @@ build() {
     fi
 }
 
-# tag_all NAME TAG...: point the alias tags at the first one and report.
+# tag_all NAME OLD_ID TAG...: point the alias tags at the first one, drop the
+# image this build replaced (if nothing else uses it) and report.
 tag_all() {
-    local name="$1"; shift
-    local tags=("$@") t
+    local name="$1" old="$2"; shift 2
+    local tags=("$@") t new
     for t in "${tags[@]:1}"; do docker tag "${tags[0]}" "$t"; done
-    log "$name: $(docker image inspect -f '{{.Id}}' "${tags[0]}" | cut -c1-19)  ${tags[*]}"
+    new="$(docker image inspect -f '{{.Id}}' "${tags[0]}")"
+    if [[ -n "$old" && "$old" != "$new" ]]; then
+        docker rmi "$old" >/dev/null 2>&1 || true
+    fi
+    log "$name: ${new:0:19}  ${tags[*]}"
 }
+
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 
 # make_rootfs DIR APPLETS: /bin/busybox, a symlink per applet ("all" = every
 # applet) and the few /etc files that httpd, id, wget ... expect.
@@ -97,6 +104,7 @@ make_rootfs() {
 
 # ---------------------------------------------------------------- busybox
 BB_TAGS=(busybox:latest busybox:1.35)
+OLD="$(image_id "${BB_TAGS[0]}")"
 if up_to_date "${BB_TAGS[0]}"; then
     log "busybox: up to date"
 else
@@ -110,12 +118,13 @@ CMD ["sh"]
 EOF
     build busybox "$BB" "${BB_TAGS[0]}"
 fi
-tag_all busybox "${BB_TAGS[@]}"
+tag_all busybox "$OLD" "${BB_TAGS[@]}"
 
 # ---------------------------------------------------------------- pause
 # PID 1 ignores signals it has no handler for, so the sandbox traps TERM/INT
 # and exits 0; `sleep & wait` keeps the shell interruptible.
 PAUSE_TAGS=(minikube-py/pause:3.9 registry.k8s.io/pause:3.9)
+OLD="$(image_id "${PAUSE_TAGS[0]}")"
 if up_to_date "${PAUSE_TAGS[0]}"; then
     log "pause: up to date"
 else
@@ -140,6 +149,6 @@ ENTRYPOINT ["/pause"]
 EOF
     build pause "$PA" "${PAUSE_TAGS[0]}"
 fi
-tag_all pause "${PAUSE_TAGS[@]}"
+tag_all pause "$OLD" "${PAUSE_TAGS[@]}"
 
 log "done"

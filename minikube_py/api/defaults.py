@@ -11,6 +11,13 @@ from .quantity import QuantityError, parse_quantity
 __all__ = ["apply_defaults", "default_pod_spec", "image_pull_policy", "qos_class"]
 
 
+def _child(obj: dict, key: str, empty):
+    """obj[key], first set to `empty` when missing or null (JSON often carries nulls)."""
+    if obj.get(key) is None:
+        obj[key] = empty
+    return obj[key]
+
+
 def image_pull_policy(image: str) -> str:
     """Always for `:latest` or an image without a tag, else IfNotPresent."""
     if "@" in image:                                   # pinned by digest
@@ -68,7 +75,7 @@ def _requests_from_limits(spec: dict):
             resources = c.get("resources") or {}
             limits = resources.get("limits") or {}
             if limits:
-                requests = resources.setdefault("requests", {})
+                requests = _child(resources, "requests", {})
                 for name, value in limits.items():
                     requests.setdefault(name, value)
                 c["resources"] = resources
@@ -80,7 +87,7 @@ _DEFAULT_TOLERATED_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io
 
 
 def _add_default_tolerations(spec: dict):
-    tolerations = spec.setdefault("tolerations", [])
+    tolerations = _child(spec, "tolerations", [])
     for taint in _DEFAULT_TOLERATED_TAINTS:
         already = any(t.get("key", "") in ("", taint) and t.get("effect", "") in ("", "NoExecute")
                       for t in tolerations)
@@ -116,34 +123,34 @@ def qos_class(spec: dict) -> str:
 
 
 def _default_pod(pod: dict):
-    spec = pod.setdefault("spec", {})
+    spec = _child(pod, "spec", {})
     _requests_from_limits(spec)
     default_pod_spec(spec)
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("priority", 0)
     _add_default_tolerations(spec)
-    status = pod.setdefault("status", {})
+    status = _child(pod, "status", {})
     status.setdefault("phase", "Pending")
     status.setdefault("qosClass", qos_class(spec))
 
 
 def _default_template(obj: dict):
-    template = obj.setdefault("spec", {}).setdefault("template", {})
-    default_pod_spec(template.setdefault("spec", {}))
+    template = _child(_child(obj, "spec", {}), "template", {})
+    default_pod_spec(_child(template, "spec", {}))
 
 
 def _default_replicaset(rs: dict):
-    rs.setdefault("spec", {}).setdefault("replicas", 1)
+    _child(rs, "spec", {}).setdefault("replicas", 1)
     _default_template(rs)
 
 
 def _default_deployment(deploy: dict):
-    spec = deploy.setdefault("spec", {})
+    spec = _child(deploy, "spec", {})
     spec.setdefault("replicas", 1)
-    strategy = spec.setdefault("strategy", {})
+    strategy = _child(spec, "strategy", {})
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling = _child(strategy, "rollingUpdate", {})
         rolling.setdefault("maxUnavailable", "25%")
         rolling.setdefault("maxSurge", "25%")
     spec.setdefault("revisionHistoryLimit", 10)
@@ -154,9 +161,9 @@ def _default_deployment(deploy: dict):
 def _default_namespace(ns: dict):
     name = (ns.get("metadata") or {}).get("name")
     if name:   # since Kubernetes 1.21 every namespace carries its name as a label
-        ns["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
-    ns.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-    ns.setdefault("status", {}).setdefault("phase", "Active")
+        _child(ns["metadata"], "labels", {})["kubernetes.io/metadata.name"] = name
+    _child(ns, "spec", {}).setdefault("finalizers", ["kubernetes"])
+    _child(ns, "status", {}).setdefault("phase", "Active")
 
 
 def _default_node(node: dict):
@@ -178,5 +185,8 @@ def apply_defaults(kind: str, obj: dict) -> dict:
     """Fill in the defaults of `kind` into `obj` (in place); returns obj for convenience."""
     defaulter = _DEFAULTERS.get(kind)
     if defaulter is not None:
-        defaulter(obj)
+        try:
+            defaulter(obj)
+        except (AttributeError, TypeError):
+            pass   # a malformed object (a list where a map belongs, ...): validation reports it
     return obj

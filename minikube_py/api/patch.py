@@ -149,12 +149,9 @@ def _clean(value, path: tuple):
     if isinstance(value, dict):
         return _merge_map({}, value, path)
     if isinstance(value, list):
-        return [_clean(item, path) for item in value if not _is_directive_only(item)]
+        cleaned = [_clean(item, path) for item in value]
+        return [item for item in cleaned if item is not None]   # `$patch: delete` items go
     return value
-
-
-def _is_directive_only(item) -> bool:
-    return isinstance(item, dict) and set(item) == {"$patch"}
 
 
 def _merge_list(original, patch: list, path: tuple, field: str) -> list:

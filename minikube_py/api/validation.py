@@ -14,6 +14,7 @@ import copy
 import json
 import re
 
+from .defaults import apply_defaults
 from .names import (is_dns1035_label, is_dns1123_label, is_dns1123_subdomain,
                     is_qualified_name, is_valid_label_value, regex_error)
 from .quantity import QUANTITY_REGEX, QuantityError, parse_quantity
@@ -449,7 +450,12 @@ def validate(kind: str, obj: dict) -> list:
     check = _VALIDATORS.get(kind)
     if check is None:
         return []
-    return _validate_meta(kind, obj) + check(obj)
+    try:
+        return _validate_meta(kind, obj) + check(obj)
+    except (AttributeError, TypeError, ValueError) as err:
+        # A field of the wrong type (a string where a map belongs, ...): a real apiserver
+        # refuses such a body while decoding it; we answer with one cause.
+        return [_cause("FieldValueInvalid", "", f"the object has fields of the wrong type: {err}")]
 
 
 # ---------------------------------------------------------------- updates
@@ -477,6 +483,9 @@ def _diff(old, new, path: str) -> list[str]:
 
 def _validate_pod_update(old: dict, new: dict) -> list:
     """Only a few fields of a running pod's spec may change (see UPDATABLE_POD_FIELDS)."""
+    # Default a copy of the old pod too, so that a pod stored before some default was
+    # added does not look changed when the new copy gets that default.
+    old = apply_defaults("Pod", copy.deepcopy(old))
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
     causes = []
     old_deadline, new_deadline = old_spec.get("activeDeadlineSeconds"), new_spec.get("activeDeadlineSeconds")
@@ -522,9 +531,9 @@ def _selector_key(sel):
 def validate_update(kind: str, old: dict, new: dict) -> list:
     """The checks that only an update has: fields that may not change.
 
-    Call `validate(kind, new)` as well; this function does not repeat it. Both
-    objects should have had their defaults applied, or the missing defaults of
-    `new` would look like changes.
+    Call `validate(kind, new)` as well; this function does not repeat it. `new`
+    should have had its defaults applied (as the apiserver does before validating),
+    or the missing defaults would look like changes.
     """
     causes = []
     old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}

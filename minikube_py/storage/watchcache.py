@@ -102,7 +102,11 @@ class WatchCache:
         with self.lock:
             watchers, self.watchers = self.watchers, set()
             if isinstance(err, RevisionCompacted):
+                # History before the compaction is gone: resume at it, and refuse
+                # (410) any client that would need the lost events.
                 self.events.clear()
+                self.window_start = max(self.window_start, err.compacted_revision - 1)
+                self.last_revision = max(self.last_revision, err.compacted_revision - 1)
         for w in watchers:
             w.closed = True
             w.push(None)

@@ -167,3 +167,51 @@ def test_leader_election_one_leader_then_takeover(api_client, namespace):
             e.stop()
         for t in threads:
             t.join(5)
+
+
+def test_informer_resumes_after_the_server_ends_the_watch(api_client, namespace):
+    """With a 1 s watch timeout the server closes the stream again and again;
+    the informer must resume from its resourceVersion, missing nothing and
+    without re-listing."""
+    c = api_client
+    added = []
+    inf = Informer(c, "pods", namespace=namespace, watch_timeout=1)
+    inf.add_handler(on_add=lambda p: added.append(p["metadata"]["name"]))
+    lists = []
+    real_list = c.list
+    c.list = lambda *a, **kw: lists.append(1) or real_list(*a, **kw)
+    inf.start()
+    try:
+        assert inf.wait_for_sync(10)
+        for i in range(3):
+            time.sleep(1.3)  # let a stream end in between
+            c.create("pods", make_pod(f"r{i}"), namespace=namespace)
+        assert wait(lambda: added == ["r0", "r1", "r2"])
+        assert len(lists) == 1
+    finally:
+        inf.stop()
+        c.list = real_list
+
+
+def test_leader_that_dies_without_releasing_is_replaced_after_expiry(api_client, namespace):
+    a = LeaderElector(api_client, namespace, "crash-lock", "a", lease_duration=2,
+                      renew_deadline=1.5, retry_period=0.2, release_on_cancel=False)
+    b = LeaderElector(api_client, namespace, "crash-lock", "b", lease_duration=2,
+                      renew_deadline=1.5, retry_period=0.2)
+    ta = a.start()
+    assert wait(a.is_leader)
+    tb = b.start()
+    try:
+        time.sleep(1.0)
+        assert not b.is_leader()
+        a.stop()  # "crash": the lease is left held by a
+        stopped_at = time.time()
+        assert wait(b.is_leader, timeout=10)
+        assert time.time() - stopped_at >= 1.0  # b had to wait for the lease to expire
+        lease = api_client.get("leases", "crash-lock", namespace=namespace)
+        assert lease["spec"]["holderIdentity"] == "b"
+    finally:
+        a.stop()
+        b.stop()
+        ta.join(5)
+        tb.join(5)

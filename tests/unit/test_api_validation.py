@@ -295,3 +295,22 @@ def test_pod_update_rules():
     more_containers = copy.deepcopy(old)
     more_containers["spec"]["containers"].append({"name": "b", "image": "x"})
     assert fields(validate_update("Pod", old, more_containers)) == [("spec", "FieldValueForbidden")]
+
+
+@pytest.mark.parametrize("obj", [
+    {"metadata": {"name": "x"}, "spec": {"containers": ["nginx"]}},
+    {"metadata": "x"},
+    {"metadata": {"name": "x"}, "spec": {"containers": [{"name": "a", "image": "b", "ports": "80"}]}},
+])
+def test_malformed_objects_give_a_cause_not_a_crash(obj):
+    apply_defaults("Pod", obj)
+    causes = validate("Pod", obj)
+    assert causes and causes[0]["type"] == "FieldValueInvalid"
+
+
+def test_pod_update_against_an_old_pod_stored_without_some_defaults():
+    old = apply_defaults("Pod", pod())
+    del old["spec"]["containers"][0]["resources"]        # stored by an older version
+    new = apply_defaults("Pod", copy.deepcopy(old))
+    new["metadata"]["labels"] = {"a": "b"}
+    assert validate_update("Pod", old, new) == []

@@ -69,9 +69,9 @@ def is_cgroup_v2(root: str = CGROUP_ROOT) -> bool:
     return os.path.exists(os.path.join(root, "cgroup.controllers"))
 
 
-def _v1_controller_dir(root: str, controller: str) -> str | None:
-    """The mount of a v1 controller: ``cpuacct`` may be ``cpuacct``, ``cpu,cpuacct``
-    or ``cpuacct,cpu``."""
+def controller_dir(controller: str, root: str = CGROUP_ROOT) -> str | None:
+    """The mount of a cgroup v1 controller: ``cpuacct`` may be mounted as
+    ``cpuacct``, ``cpu,cpuacct`` or ``cpuacct,cpu``; None when not mounted."""
     try:
         names = os.listdir(root)
     except OSError:
@@ -122,8 +122,8 @@ def find_cgroup(container_id: str, pid: int | None = None,
                     return CgroupPaths(2, d, d)
         raise StatsUnavailable(f"no cgroup v2 directory for container {container_id[:12]}")
 
-    cpu_root = _v1_controller_dir(root, "cpuacct")
-    mem_root = _v1_controller_dir(root, "memory")
+    cpu_root = controller_dir("cpuacct", root)
+    mem_root = controller_dir("memory", root)
     if cpu_root is None or mem_root is None:
         raise StatsUnavailable(f"no cgroup v1 cpuacct/memory mounts under {root}")
     for rel in _candidates(container_id):

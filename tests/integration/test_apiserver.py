@@ -1,0 +1,323 @@
+"""The apiserver's REST behaviour, over HTTP, on a real etcd."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+
+
+def pod(name, labels=None, **spec):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec}}
+
+
+def deployment(name, replicas=2):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
+@pytest.fixture
+def api(api_url, namespace):
+    class API:
+        ns = namespace
+        url = api_url
+        pods = f"{api_url}/api/v1/namespaces/{namespace}/pods"
+        deploys = f"{api_url}/apis/apps/v1/namespaces/{namespace}/deployments"
+    return API
+
+
+def test_create_sets_server_fields(api):
+    r = requests.post(api.pods, json=pod("p1"))
+    assert r.status_code == 201, r.text
+    md = r.json()["metadata"]
+    assert md["uid"] and md["creationTimestamp"].endswith("Z") and md["generation"] == 1
+    assert md["namespace"] == api.ns and int(md["resourceVersion"]) > 0
+    assert r.json()["status"]["phase"] == "Pending"
+    assert r.json()["spec"]["restartPolicy"] == "Always"   # defaulted
+
+
+def test_generate_name(api):
+    r = requests.post(api.pods, json={**pod(""), "metadata": {"generateName": "web-"}})
+    assert r.status_code == 201, r.text
+    name = r.json()["metadata"]["name"]
+    assert name.startswith("web-") and len(name) == len("web-") + 5
+
+
+def test_get_list_and_selectors(api):
+    requests.post(api.pods, json=pod("a", {"app": "web", "tier": "fe"})).raise_for_status()
+    requests.post(api.pods, json=pod("b", {"app": "web", "tier": "be"})).raise_for_status()
+    requests.post(api.pods, json=pod("c", {"app": "db"})).raise_for_status()
+
+    def names(**params):
+        r = requests.get(api.pods, params=params)
+        assert r.status_code == 200, r.text
+        assert r.json()["kind"] == "PodList" and r.json()["metadata"]["resourceVersion"]
+        return sorted(p["metadata"]["name"] for p in r.json()["items"])
+
+    assert names() == ["a", "b", "c"]
+    assert names(labelSelector="app=web") == ["a", "b"]
+    assert names(labelSelector="app!=web") == ["c"]
+    assert names(labelSelector="tier in (fe,xx)") == ["a"]
+    assert names(labelSelector="tier notin (fe)") == ["b", "c"]
+    assert names(labelSelector="tier") == ["a", "b"]
+    assert names(labelSelector="!tier") == ["c"]
+    assert names(fieldSelector="metadata.name=b") == ["b"]
+    assert names(fieldSelector="metadata.name!=b") == ["a", "c"]
+    assert names(fieldSelector="status.phase=Pending") == ["a", "b", "c"]
+    assert names(fieldSelector="spec.nodeName=") == ["a", "b", "c"]
+    # across namespaces
+    r = requests.get(f"{api.url}/api/v1/pods", params={"fieldSelector": f"metadata.namespace={api.ns}"})
+    assert len(r.json()["items"]) == 3
+    r = requests.get(api.pods, params={"labelSelector": "app in (web"})
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
+
+
+def test_update_with_stale_resource_version_conflicts(api):
+    created = requests.post(api.pods, json=pod("p")).json()
+    first = dict(created, metadata={**created["metadata"], "labels": {"v": "1"}})
+    r = requests.put(f"{api.pods}/p", json=first)
+    assert r.status_code == 200, r.text
+    stale = dict(created, metadata={**created["metadata"], "labels": {"v": "2"}})
+    r = requests.put(f"{api.pods}/p", json=stale)
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict"
+    assert "the object has been modified" in r.json()["message"]
+    assert requests.get(f"{api.pods}/p").json()["metadata"]["labels"] == {"v": "1"}   # nothing written
+    # without a resourceVersion the update is unconditional
+    del stale["metadata"]["resourceVersion"]
+    assert requests.put(f"{api.pods}/p", json=stale).status_code == 200
+
+
+def test_generation_counts_spec_changes_only(api):
+    d = requests.post(api.deploys, json=deployment("web")).json()
+    assert d["metadata"]["generation"] == 1
+    r = requests.patch(f"{api.deploys}/web", json={"metadata": {"labels": {"x": "y"}}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json()["metadata"]["generation"] == 1
+    r = requests.patch(f"{api.deploys}/web", json={"spec": {"replicas": 5}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json()["metadata"]["generation"] == 2
+
+
+def test_status_is_written_only_through_status_subresource(api):
+    d = requests.post(api.deploys, json={**deployment("web"), "status": {"replicas": 9}}).json()
+    assert "replicas" not in d.get("status", {})
+    d["status"] = {"replicas": 3}
+    d["spec"]["replicas"] = 7
+    r = requests.put(f"{api.deploys}/web/status", json=d)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["status"]["replicas"] == 3 and got["spec"]["replicas"] == 2   # spec untouched
+    got["status"] = {"replicas": 100}
+    r = requests.put(f"{api.deploys}/web", json=got)
+    assert r.json()["status"]["replicas"] == 3     # main resource ignores status
+
+
+def test_scale_subresource(api):
+    requests.post(api.deploys, json=deployment("web", 2)).raise_for_status()
+    s = requests.get(f"{api.deploys}/web/scale").json()
+    assert s["kind"] == "Scale" and s["apiVersion"] == "autoscaling/v1"
+    assert s["spec"]["replicas"] == 2 and s["status"]["selector"] == "app=web"
+    r = requests.patch(f"{api.deploys}/web/scale", json={"spec": {"replicas": 4}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200 and r.json()["spec"]["replicas"] == 4
+    assert requests.get(f"{api.deploys}/web").json()["spec"]["replicas"] == 4
+    r = requests.patch(f"{api.deploys}/web/scale", json={"spec": {"replicas": -1}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 422 and r.json()["reason"] == "Invalid"
+
+
+def test_patch_types(api):
+    requests.post(api.pods, json=pod("p", {"a": "1"})).raise_for_status()
+    url = f"{api.pods}/p"
+    r = requests.patch(url, data=json.dumps([{"op": "add", "path": "/metadata/labels/b", "value": "2"}]),
+                       headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 200 and r.json()["metadata"]["labels"] == {"a": "1", "b": "2"}
+    r = requests.patch(url, json={"metadata": {"labels": {"a": None}}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json()["metadata"]["labels"] == {"b": "2"}
+    r = requests.patch(url, json={"spec": {"containers": [{"name": "c", "image": "busybox:2"}]}},
+                       headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["spec"]["containers"][0]["image"] == "busybox:2"
+    r = requests.patch(url, data=json.dumps([{"op": "test", "path": "/metadata/name", "value": "x"}]),
+                       headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 422
+    r = requests.patch(url, json={}, headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+
+
+def test_bad_input_gets_status_and_writes_nothing(api):
+    def expect(resp, code, reason):
+        assert resp.status_code == code, resp.text
+        body = resp.json()
+        assert body["kind"] == "Status" and body["status"] == "Failure"
+        assert body["reason"] == reason and body["code"] == code
+
+    before = requests.get(api.pods).json()["items"]
+    expect(requests.post(api.pods, data="{not json", headers={"Content-Type": "application/json"}),
+           400, "BadRequest")
+    expect(requests.post(api.pods, json={**pod("x"), "kind": "Node"}), 400, "BadRequest")
+    expect(requests.post(api.pods, json={**pod("x"), "apiVersion": "apps/v1"}), 400, "BadRequest")
+    expect(requests.post(api.pods, json={**pod("x"), "metadata": {"name": "x", "namespace": "other"}}),
+           400, "BadRequest")
+    r = requests.post(api.pods, json=pod("Bad_Name"))
+    expect(r, 422, "Invalid")
+    assert r.json()["details"]["causes"][0]["field"] == "metadata.name"
+    expect(requests.post(api.pods, json={**pod("x"), "spec": {"containers": []}}), 422, "Invalid")
+    expect(requests.post(api.deploys, json=deployment("neg", -1)), 422, "Invalid")
+    big = pod("big", {"a": "b"})
+    big["metadata"]["annotations"] = {"x": "y" * (3 * 1024 * 1024 + 10)}
+    expect(requests.post(api.pods, json=big), 413, "RequestEntityTooLarge")
+    expect(requests.get(f"{api.url}/api/v1/namespaces/{api.ns}/widgets"), 404, "NotFound")
+    expect(requests.get(f"{api.pods}/nope"), 404, "NotFound")
+    expect(requests.post(f"{api.url}/api/v1/namespaces/does-not-exist/pods", json=pod("x")), 404, "NotFound")
+    assert requests.get(api.pods).json()["items"] == before
+    requests.post(api.pods, json=pod("dup")).raise_for_status()
+    expect(requests.post(api.pods, json=pod("dup")), 409, "AlreadyExists")
+
+
+def test_delete_with_finalizers_and_propagation(api):
+    d = deployment("web")
+    d["metadata"]["finalizers"] = ["example.com/keep"]
+    requests.post(api.deploys, json=d).raise_for_status()
+    r = requests.delete(f"{api.deploys}/web", json={"propagationPolicy": "Foreground"})
+    assert r.status_code == 200
+    obj = requests.get(f"{api.deploys}/web").json()
+    assert obj["metadata"]["deletionTimestamp"]
+    assert set(obj["metadata"]["finalizers"]) == {"example.com/keep", "foregroundDeletion"}
+    # removing the last finalizer lets the object go
+    r = requests.patch(f"{api.deploys}/web", json={"metadata": {"finalizers": None}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200
+    assert requests.get(f"{api.deploys}/web").status_code == 404
+    # orphan via query parameter (the Python client's way)
+    requests.post(api.deploys, json=deployment("web2")).raise_for_status()
+    requests.delete(f"{api.deploys}/web2", params={"propagationPolicy": "Orphan"})
+    assert requests.get(f"{api.deploys}/web2").json()["metadata"]["finalizers"] == ["orphan"]
+
+
+def test_bound_pod_deletes_gracefully(api):
+    requests.post(api.pods, json=pod("p", nodeName="node-1")).raise_for_status()
+    r = requests.delete(f"{api.pods}/p")
+    assert r.status_code == 200
+    got = requests.get(f"{api.pods}/p").json()
+    assert got["metadata"]["deletionTimestamp"] and got["metadata"]["deletionGracePeriodSeconds"] == 30
+    # the kubelet confirms with grace 0 once its containers are gone
+    assert requests.delete(f"{api.pods}/p", json={"gracePeriodSeconds": 0}).status_code == 200
+    assert requests.get(f"{api.pods}/p").status_code == 404
+
+
+def test_binding(api):
+    requests.post(api.pods, json=pod("p")).raise_for_status()
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+    r = requests.post(f"{api.pods}/p/binding", json=binding)
+    assert r.status_code == 201, r.text
+    got = requests.get(f"{api.pods}/p").json()
+    assert got["spec"]["nodeName"] == "node-1"
+    assert {"type": "PodScheduled", "status": "True"}.items() <= got["status"]["conditions"][0].items()
+    r = requests.post(f"{api.pods}/p/binding", json=binding)
+    assert r.status_code == 409
+
+
+def test_deletecollection(api):
+    for n in ("a", "b", "c"):
+        requests.post(api.pods, json=pod(n, {"del": "yes" if n != "c" else "no"})).raise_for_status()
+    r = requests.delete(api.pods, params={"labelSelector": "del=yes"})
+    assert r.status_code == 200
+    assert [p["metadata"]["name"] for p in requests.get(api.pods).json()["items"]] == ["c"]
+
+
+def read_events(resp, n, timeout=10):
+    out = []
+    deadline = time.time() + timeout
+    for line in resp.iter_lines():
+        if line:
+            out.append(json.loads(line))
+        if len(out) >= n or time.time() > deadline:
+            break
+    return out
+
+
+def test_watch_streams_events_with_selectors(api):
+    rv = requests.get(api.pods).json()["metadata"]["resourceVersion"]
+    with requests.get(api.pods, params={"watch": "1", "resourceVersion": rv, "labelSelector": "app=web"},
+                      stream=True, timeout=10) as resp:
+        assert resp.status_code == 200
+        requests.post(api.pods, json=pod("other", {"app": "db"})).raise_for_status()
+        requests.post(api.pods, json=pod("w", {"app": "web"})).raise_for_status()
+        requests.patch(f"{api.pods}/w", json={"metadata": {"labels": {"app": "none"}}},
+                       headers={"Content-Type": "application/merge-patch+json"})
+        events = read_events(resp, 2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "w"), ("DELETED", "w")]
+
+
+def test_watch_without_resource_version_starts_with_current_state(api):
+    requests.post(api.pods, json=pod("existing")).raise_for_status()
+    with requests.get(api.pods, params={"watch": "true"}, stream=True, timeout=10) as resp:
+        events = read_events(resp, 1)
+    assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "existing"
+
+
+def test_watch_headers_come_before_any_event_and_timeout_ends_stream(api):
+    t0 = time.time()
+    rv = requests.get(api.pods).json()["metadata"]["resourceVersion"]
+    resp = requests.get(api.pods, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "2"},
+                        stream=True, timeout=10)
+    assert resp.status_code == 200 and time.time() - t0 < 2
+    assert list(resp.iter_lines()) == []          # the stream ends at timeoutSeconds
+    assert time.time() - t0 < 6
+
+
+def test_watch_too_old_resource_version_is_expired(api, cluster):
+    from minikube_py.storage.etcd import EtcdStore
+    store = EtcdStore(cluster.etcd_url)
+    for i in range(3):
+        requests.post(api.pods, json=pod(f"c{i}")).raise_for_status()
+    store.compact(store.current_revision())
+    # A restarted apiserver's cache can only replay what etcd still has: history before
+    # the compaction is gone, so an old resourceVersion is Expired (clients re-list).
+    cluster.stop_apiserver()
+    cluster.start_apiserver()
+    with requests.get(api.pods, params={"watch": "1", "resourceVersion": "1"}, stream=True, timeout=10) as resp:
+        assert resp.status_code == 200
+        events = read_events(resp, 1)
+    assert events[0]["type"] == "ERROR"
+    assert events[0]["object"]["code"] == 410 and events[0]["object"]["reason"] == "Expired"
+
+
+def test_many_watchers_each_get_the_event(api):
+    rv = requests.get(api.pods).json()["metadata"]["resourceVersion"]
+    streams = [requests.get(api.pods, params={"watch": "1", "resourceVersion": rv}, stream=True, timeout=10)
+               for _ in range(50)]
+    requests.post(api.pods, json=pod("fanout")).raise_for_status()
+    for s in streams:
+        ev = read_events(s, 1)
+        assert ev[0]["object"]["metadata"]["name"] == "fanout"
+        s.close()
+
+
+def test_discovery(api_url):
+    assert requests.get(f"{api_url}/api").json()["versions"] == ["v1"]
+    groups = {g["name"] for g in requests.get(f"{api_url}/apis/").json()["groups"]}
+    assert {"apps", "coordination.k8s.io"} <= groups
+    core = {r["name"]: r for r in requests.get(f"{api_url}/api/v1").json()["resources"]}
+    assert core["pods"]["namespaced"] and core["pods"]["shortNames"] == ["po"]
+    apps = {r["name"]: r for r in requests.get(f"{api_url}/apis/apps/v1").json()["resources"]}
+    assert apps["deployments/scale"]["group"] == "autoscaling" and apps["deployments/scale"]["kind"] == "Scale"
+    assert requests.get(f"{api_url}/version").json()["major"] == "1"
+
+
+def test_table_output(api):
+    requests.post(api.pods, json=pod("t")).raise_for_status()
+    r = requests.get(api.pods, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    t = r.json()
+    assert t["kind"] == "Table"
+    assert [c["name"] for c in t["columnDefinitions"]][:5] == ["Name", "Ready", "Status", "Restarts", "Age"]
+    assert t["rows"][0]["cells"][:3] == ["t", "0/1", "Pending"]
+    assert t["rows"][0]["object"]["metadata"]["name"] == "t"
