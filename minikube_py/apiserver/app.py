@@ -47,6 +47,7 @@ class APIServer:
         self.registry = Registry(store)
         self.caches: dict[str, WatchCache] = {}
         self._caches_lock = threading.Lock()
+        self.stopping = threading.Event()
 
     def cache_for(self, rt) -> WatchCache:
         with self._caches_lock:
@@ -70,6 +71,7 @@ class APIServer:
             self.cache_for(rt)
 
     def stop(self):
+        self.stopping.set()
         for cache in self.caches.values():
             cache.stop()
 
@@ -277,12 +279,16 @@ class APIServer:
     def watch(self, rt, namespace):
         sock = request.environ.get("minikube_py.socket")
         gen = watch.stream(self.registry, self.cache_for(rt), rt, namespace, request.args, sock,
-                           as_table=bool(self.wants_table()))
+                           as_table=bool(self.wants_table()), stopping=self.stopping)
         return Response(gen, mimetype=JSON, headers={"Cache-Control": "no-cache"}, direct_passthrough=True)
 
     def pod_log(self, namespace, name):
-        raise errors.APIError(503, "ServiceUnavailable", "pod logs are served by the kubelet; "
-                                                         "no kubelet serves this pod")
+        """Logs come from the pod's kubelet, streamed through here (see proxy.py)."""
+        from .proxy import stream_pod_log
+        if request.method != "GET":
+            raise errors.method_not_allowed()
+        return stream_pod_log(self.registry, namespace, name, request.args,
+                              request.environ.get("minikube_py.socket"))
 
 
 def read_json():

@@ -55,8 +55,12 @@ def visible_type(ev, lsel, fsel) -> str | None:
     return None
 
 
-def stream(registry, cache, rt, namespace, params, sock=None, as_table=False):
-    """Return a generator of bytes for a watch request (raises APIError before streaming)."""
+def stream(registry, cache, rt, namespace, params, sock=None, as_table=False, stopping=None):
+    """Return a generator of bytes for a watch request (raises APIError before streaming).
+
+    `stopping` is the apiserver's shutdown Event: open watches end when it is set, and
+    their clients resume elsewhere (or after the restart) from their last resourceVersion.
+    """
     lsel, fsel = parse_selectors(params.get("labelSelector"), params.get("fieldSelector"))
     rv_param = params.get("resourceVersion") or ""
     if rv_param and not rv_param.isdigit():
@@ -108,6 +112,8 @@ def stream(registry, cache, rt, namespace, params, sock=None, as_table=False):
                 if ev is False:           # idle: is anyone still listening?
                     now = time.monotonic()
                     if deadline is not None and now >= deadline:
+                        return
+                    if stopping is not None and stopping.is_set():
                         return
                     if client_gone(sock):
                         return

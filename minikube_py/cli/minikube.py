@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import click
@@ -68,7 +69,12 @@ def apiserver(etcd_servers, bind_address, port, verbose):
                 raise click.ClickException(f"etcd at {etcd_servers} is not reachable: {err}")
             time.sleep(0.5)
     server = make_server(app, bind_address, port)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+
+    def shutdown(*_):
+        api.stop()        # ends open watch streams, so the server's workers can finish
+        threading.Thread(target=server.stop, daemon=True).start()
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
     logging.getLogger("minikube_py").info("apiserver serving on http://%s:%d (etcd %s)",
                                           bind_address, port, etcd_servers)
     try:

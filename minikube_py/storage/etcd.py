@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 # How long one etcd call may take before the API answers 503 instead of hanging.
 REQUEST_TIMEOUT = 5.0
+# After a failure, an endpoint is tried again this soon (pyetcd's default is 5 minutes),
+# and gRPC reconnects quickly, so the API serves again soon after etcd returns.
+RETRY_ENDPOINT_AFTER = 1.0
+GRPC_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2000)]
 
 
 def prefix_range_end(prefix: bytes) -> bytes:
@@ -61,7 +66,8 @@ class EtcdStore:
         eps = []
         for url in endpoints:
             u = urlparse(url if "://" in url else "http://" + url)
-            eps.append(pyetcd.Endpoint(u.hostname, u.port or 2379, secure=u.scheme == "https"))
+            eps.append(pyetcd.Endpoint(u.hostname, u.port or 2379, secure=u.scheme == "https",
+                                       time_retry=RETRY_ENDPOINT_AFTER, opts=GRPC_OPTIONS))
         self.client = pyetcd.MultiEndpointEtcd3Client(eps, timeout=timeout, failover=len(eps) > 1)
         self.timeout = timeout
         self._lock = threading.Lock()
@@ -83,6 +89,9 @@ class EtcdStore:
             if err.code() == grpc.StatusCode.OUT_OF_RANGE:
                 raise RevisionCompacted(0) from None
             raise
+        except (ValueError, pyetcd.exceptions.NoServerAvailableError) as err:
+            # pyetcd: every endpoint is marked failed for now
+            raise StoreUnavailable(f"etcd unavailable: {err}") from None
 
     def _range(self, key: bytes, range_end: bytes | None = None, revision: int = 0):
         req = etcdrpc.RangeRequest(key=key)
@@ -209,7 +218,7 @@ class EtcdStore:
                 start_revision=max(start_revision, 1), prev_kv=True)
         except pyetcd.exceptions.RevisionCompactedError as err:
             raise RevisionCompacted(err.compacted_revision) from None
-        except (grpc.RpcError, pyetcd.exceptions.Etcd3Exception) as err:
+        except (grpc.RpcError, pyetcd.exceptions.Etcd3Exception, ValueError) as err:
             raise StoreUnavailable(f"etcd watch failed: {err!r}") from None
 
         def cancel():
