@@ -277,8 +277,7 @@ class APIServer:
         return options
 
     def watch(self, rt, namespace):
-        sock = request.environ.get("minikube_py.socket")
-        gen = watch.stream(self.registry, self.cache_for(rt), rt, namespace, request.args, sock,
+        gen = watch.stream(self.registry, self.cache_for(rt), rt, namespace, request.args, request.environ,
                            as_table=bool(self.wants_table()), stopping=self.stopping)
         return Response(gen, mimetype=JSON, headers={"Cache-Control": "no-cache"}, direct_passthrough=True)
 

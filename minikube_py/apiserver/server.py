@@ -21,8 +21,10 @@ class ElasticThreadPool(ThreadPool):
     GROW_BY = 16
 
     def put(self, obj):
+        # Grow when the connections already waiting would use up the idle workers: a
+        # worker held by a watch may never come back to take this one.
         room = self.max - len(self._threads)
-        if self.idle == 0 and room > 0:
+        if self.idle <= self._queue.qsize() and room > 0:
             self.grow(int(min(self.GROW_BY, room)))
         super().put(obj)
 
@@ -32,13 +34,15 @@ class StreamingGateway(wsgi.Gateway_10):
 
     - A watch yields b"" first: the client gets the 200 headers at once, before any
       event (kubectl and client-go wait for them).
-    - The watch loop peeks at `minikube_py.socket` to notice a client that went away
-      even when no event is due.
+    - Watches write events straight to `minikube_py.socket` (see watch.py), framed as
+      chunks when `minikube_py.request.chunked_write` says so, and peek at it to notice
+      a client that went away even when no event is due.
     """
 
     def get_environ(self):
         env = super().get_environ()
         env["minikube_py.socket"] = self.req.conn.socket
+        env["minikube_py.request"] = self.req
         return env
 
     def respond(self):

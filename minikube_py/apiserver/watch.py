@@ -3,12 +3,20 @@
 The stream is fed by the resource's watch cache (one etcd watch for all clients).
 Each client sees events through its own selectors, the way Kubernetes filters them:
 an object that starts matching arrives as ADDED, one that stops matching as DELETED.
+
+Fan-out is the expensive part: with 1000 watchers, every change is written 1000
+times. Waking 1000 threads per event would make them queue for Python's GIL, so the
+cache's dispatch thread writes each event straight to every watcher's socket (a
+non-blocking send of a few hundred bytes). Only when a client is slow and its socket
+buffer is full does the backlog go to that watcher's own request thread, which drains
+it with blocking writes — one slow client never holds up the others.
 """
 from __future__ import annotations
 
 import json
 import select
 import socket
+import threading
 import time
 
 from ..storage.store import RevisionCompacted
@@ -16,14 +24,13 @@ from . import errors
 from .registry import matches, parse_selectors
 from .tables import to_table
 
-BOOKMARK_EVERY = 10.0      # seconds between BOOKMARK events, when the client allows them
-POLL = 1.0                 # how often an idle stream checks its client and its deadline
+BOOKMARK_EVERY = 10.0          # seconds between BOOKMARK events, when the client allows them
+POLL = 1.0                     # how often an idle stream checks its client and its deadline
+MAX_BACKLOG = 64 * 1024 * 1024  # a client this far behind is dropped (it resumes from its last RV)
 
 
 def client_gone(sock) -> bool:
     """True when the peer closed the connection (readable with nothing to read)."""
-    if sock is None:
-        return False
     try:
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
@@ -55,11 +62,93 @@ def visible_type(ev, lsel, fsel) -> str | None:
     return None
 
 
-def stream(registry, cache, rt, namespace, params, sock=None, as_table=False, stopping=None):
-    """Return a generator of bytes for a watch request (raises APIError before streaming).
+class SocketSink:
+    """One client's watch: filters events and writes them to the client's socket."""
+
+    def __init__(self, sock, chunked: bool, key_prefix: str, lsel, fsel, encode):
+        self.sock = sock
+        self.chunked = chunked
+        self.key_prefix = key_prefix
+        self.lsel, self.fsel = lsel, fsel
+        self.encode = encode
+        self.lock = threading.Condition()
+        self.backlog = bytearray()
+        self.live = False        # until the initial events are out, everything waits in the backlog
+        self.flushing = False    # the request thread is writing the backlog: don't overtake it
+        self.closed = False      # the client went away or fell too far behind
+        self.ended = False       # the cache ended the stream (etcd went away)
+
+    def frame(self, data: bytes) -> bytes:
+        return b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data
+
+    # -- called by the watch cache's dispatch thread --------------------------------
+    def push(self, ev):
+        if ev is None:
+            with self.lock:
+                self.ended = True
+                self.lock.notify()
+            return
+        ev_type = visible_type(ev, self.lsel, self.fsel)
+        if ev_type is None:
+            return
+        data = self.frame(self.encode(ev_type, ev.object, ev))
+        with self.lock:
+            if self.closed:
+                return
+            if self.live and not self.backlog and not self.flushing:
+                try:
+                    sent = self.sock.send(data, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:
+                    self.closed = True
+                    self.lock.notify()
+                    return
+                data = data[sent:]
+                if not data:
+                    return
+            self.backlog += data
+            if len(self.backlog) > MAX_BACKLOG:
+                self.closed = True
+            self.lock.notify()
+
+    def idle(self) -> bool:
+        return not self.backlog and not self.flushing
+
+    # -- called by the request's own thread ------------------------------------------
+    def write(self, data: bytes):
+        """Queue bytes of our own (initial events, bookmarks) in stream order."""
+        with self.lock:
+            self.backlog += self.frame(data)
+
+    def flush(self):
+        """Drain the backlog with blocking writes (the slow path)."""
+        while True:
+            with self.lock:
+                if not self.backlog or self.closed:
+                    self.flushing = False
+                    return
+                data, self.backlog = bytes(self.backlog), bytearray()
+                self.flushing = True
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                with self.lock:
+                    self.closed = True
+                    self.flushing = False
+                return
+
+    def wait(self, timeout: float):
+        with self.lock:
+            if not (self.backlog or self.closed or self.ended):
+                self.lock.wait(timeout)
+
+
+def stream(registry, cache, rt, namespace, params, environ, as_table=False, stopping=None):
+    """Return the WSGI body for a watch request (raises APIError before streaming).
 
     `stopping` is the apiserver's shutdown Event: open watches end when it is set, and
-    their clients resume elsewhere (or after the restart) from their last resourceVersion.
+    their clients resume (after the restart) from their last resourceVersion.
     """
     lsel, fsel = parse_selectors(params.get("labelSelector"), params.get("fieldSelector"))
     rv_param = params.get("resourceVersion") or ""
@@ -68,7 +157,6 @@ def stream(registry, cache, rt, namespace, params, sock=None, as_table=False, st
     timeout = params.get("timeoutSeconds")
     deadline = time.monotonic() + int(timeout) if timeout and str(timeout).isdigit() else None
     bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
-    key_prefix = rt.etcd_prefix(namespace)
 
     initial = []
     if rv_param in ("", "0"):
@@ -78,58 +166,67 @@ def stream(registry, cache, rt, namespace, params, sock=None, as_table=False, st
         from_rv = int(lst["metadata"]["resourceVersion"])
     else:
         from_rv = int(rv_param)
+    if from_rv < cache.window_start:
+        return expired_stream(from_rv, cache.window_start)
 
     def encode(ev_type, obj, ev=None):
         if as_table:
             return event_line(ev_type, to_table(rt.kind, [obj]))
-        if ev is not None:
-            cached = ev._encoded.get("json")
-            if cached is None:
-                cached = ev._encoded["json"] = json.dumps(obj, separators=(",", ":")).encode()
-            return event_line(ev_type, obj, cached)
-        return event_line(ev_type, obj)
-
-    try:
-        watcher = cache.watch(from_rv, key_prefix)
-    except RevisionCompacted:
-        status = errors.expired(f"too old resource version: {from_rv} ({cache.window_start})").status()
-
-        def expired_stream():
-            yield b""
-            yield event_line("ERROR", status)
-        return expired_stream()
+        if ev is None:
+            return event_line(ev_type, obj)
+        cached = ev._encoded.get("json")    # serialized once, shared by every watcher
+        if cached is None:
+            cached = ev._encoded["json"] = json.dumps(obj, separators=(",", ":")).encode()
+        return event_line(ev_type, obj, cached)
 
     def generate():
-        last_bookmark = time.monotonic()
+        yield b""                                     # the response headers go out now
+        sock, req = environ["minikube_py.socket"], environ["minikube_py.request"]
+        sink = SocketSink(sock, req.chunked_write, rt.etcd_prefix(namespace), lsel, fsel, encode)
         try:
-            yield b""
-            for obj in initial:
-                yield encode("ADDED", obj)
+            cache.watch(from_rv, sink)
+        except RevisionCompacted as err:
+            sink.write(event_line("ERROR", expired_status(from_rv, err.compacted_revision)))
+            sink.live = True
+            sink.flush()
+            return
+        try:
+            with sink.lock:                           # initial state goes before any change
+                sink.backlog[:0] = b"".join(sink.frame(encode("ADDED", o)) for o in initial)
+                sink.live = True
+            sink.flush()
+            last_bookmark = time.monotonic()
             while True:
-                ev = watcher.next(timeout=POLL)
-                if ev is None:            # the cache ended the stream (etcd went away)
+                sink.wait(POLL)
+                sink.flush()
+                if sink.closed or sink.ended:
                     return
-                if ev is False:           # idle: is anyone still listening?
-                    now = time.monotonic()
-                    if deadline is not None and now >= deadline:
-                        return
-                    if stopping is not None and stopping.is_set():
-                        return
-                    if client_gone(sock):
-                        return
-                    if bookmarks and now - last_bookmark >= BOOKMARK_EVERY:
-                        rv = cache.bookmark_revision(watcher)
-                        if rv is not None:
-                            last_bookmark = now
-                            yield event_line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
-                                                          "metadata": {"resourceVersion": str(rv)}})
-                    continue
-                ev_type = visible_type(ev, lsel, fsel)
-                if ev_type is not None:
-                    yield encode(ev_type, ev.object, ev)
-                if deadline is not None and time.monotonic() >= deadline:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
                     return
+                if stopping is not None and stopping.is_set():
+                    return
+                if client_gone(sock):
+                    return
+                if bookmarks and now - last_bookmark >= BOOKMARK_EVERY:
+                    rv = cache.bookmark_revision(sink)
+                    if rv is not None:
+                        last_bookmark = now
+                        sink.write(event_line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
+                                                           "metadata": {"resourceVersion": str(rv)}}))
         finally:
-            watcher.stop()
+            cache.remove(sink)
+            with sink.lock:
+                sink.closed = True
+            sink.flush()
 
     return generate()
+
+
+def expired_status(from_rv, window_start) -> dict:
+    return errors.expired(f"too old resource version: {from_rv} ({window_start})").status()
+
+
+def expired_stream(from_rv, window_start):
+    yield b""
+    yield event_line("ERROR", expired_status(from_rv, window_start))

@@ -110,6 +110,14 @@ class EtcdStore:
         return self._call("kvstub", "Range",
                           etcdrpc.RangeRequest(key=b"\0", count_only=True)).header.revision
 
+    def revision_available(self, revision: int) -> bool:
+        """False when etcd has compacted history at this revision away."""
+        try:
+            self._call("kvstub", "Range", etcdrpc.RangeRequest(key=b"\0", revision=revision, count_only=True))
+            return True
+        except RevisionCompacted:
+            return False
+
     def get(self, key: str) -> dict:
         resp = self._range(key.encode())
         if not resp.kvs:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import collections
 import logging
-import queue
 import threading
 import time
+from typing import Protocol
 
 from .store import RevisionCompacted, StoreUnavailable, WatchEvent
 
@@ -24,27 +24,15 @@ log = logging.getLogger(__name__)
 REPLAY_REVISIONS = 1000
 
 
-class CacheWatcher:
-    """One client's watch: a queue of events the cache pushes and the HTTP stream drains."""
+class Sink(Protocol):
+    """Where a client watch's events go. The apiserver's sink writes them to the client's socket."""
+    key_prefix: str
 
-    def __init__(self, cache: "WatchCache", key_prefix: str):
-        self.cache = cache
-        self.key_prefix = key_prefix
-        self.events: queue.SimpleQueue = queue.SimpleQueue()
-        self.closed = False
+    def push(self, event: WatchEvent | None) -> None:
+        """Called under the cache lock, in revision order; None means the stream is over."""
 
-    def push(self, event: WatchEvent | None):
-        self.events.put(event)
-
-    def next(self, timeout: float) -> WatchEvent | None | bool:
-        """The next event; None when the stream was ended by the cache; False on timeout."""
-        try:
-            return self.events.get(timeout=timeout)
-        except queue.Empty:
-            return False
-
-    def stop(self):
-        self.cache.remove(self)
+    def idle(self) -> bool:
+        """True when everything pushed so far has been delivered."""
 
 
 class WatchCache:
@@ -55,7 +43,7 @@ class WatchCache:
         self.events: collections.deque[WatchEvent] = collections.deque()
         self.window_start = 0          # a watch from resourceVersion >= window_start can be served
         self.last_revision = 0         # newest revision this cache knows the prefix is complete up to
-        self.watchers: set[CacheWatcher] = set()
+        self.watchers: set[Sink] = set()
         self.lock = threading.Lock()
         self._cancel = None
         self._stopped = False
@@ -70,6 +58,8 @@ class WatchCache:
         """
         rev = self.store.current_revision()
         start = max(1, rev - REPLAY_REVISIONS)
+        if not self.store.revision_available(start):
+            start = rev + 1
         try:
             self._cancel = self.store.watch(self.prefix, start, self._on_etcd)
         except RevisionCompacted:
@@ -108,7 +98,6 @@ class WatchCache:
                 self.window_start = max(self.window_start, err.compacted_revision - 1)
                 self.last_revision = max(self.last_revision, err.compacted_revision - 1)
         for w in watchers:
-            w.closed = True
             w.push(None)
         if self._stopped:
             return
@@ -136,29 +125,27 @@ class WatchCache:
                 delay = min(delay * 2, 2.0)
 
     # --- client watches --------------------------------------------------------------
-    def watch(self, from_revision: int, key_prefix: str) -> CacheWatcher:
-        """Register a client watch for events after from_revision under key_prefix.
+    def watch(self, from_revision: int, sink: Sink) -> None:
+        """Register a client watch for events after from_revision under sink.key_prefix.
 
         Raises RevisionCompacted when from_revision is older than the cache's window.
         """
-        w = CacheWatcher(self, key_prefix)
         with self.lock:
             if from_revision < self.window_start:
                 raise RevisionCompacted(self.window_start)
             for ev in self.events:
-                if ev.revision > from_revision and ev.key.startswith(key_prefix):
-                    w.push(ev)
-            self.watchers.add(w)
-        return w
+                if ev.revision > from_revision and ev.key.startswith(sink.key_prefix):
+                    sink.push(ev)
+            self.watchers.add(sink)
 
-    def bookmark_revision(self, w: CacheWatcher) -> int | None:
-        """A revision the watcher may be told it has seen everything up to, or None if it hasn't yet."""
+    def bookmark_revision(self, sink: Sink) -> int | None:
+        """A revision the sink may be told it has seen everything up to, or None if not yet."""
         with self.lock:
-            return self.last_revision if w.events.empty() else None
+            return self.last_revision if sink.idle() else None
 
-    def remove(self, w: CacheWatcher):
+    def remove(self, sink: Sink):
         with self.lock:
-            self.watchers.discard(w)
+            self.watchers.discard(sink)
 
     def stop(self):
         self._stopped = True
