@@ -1,0 +1,123 @@
+"""The etcd Store and the watch cache, on a real etcd."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from minikube_py.storage.etcd import EtcdStore
+from minikube_py.storage.store import KeyExists, KeyNotFound, RevisionCompacted, RevisionConflict
+from minikube_py.storage.watchcache import WatchCache
+
+
+@pytest.fixture
+def store(cluster):
+    return EtcdStore(cluster.etcd_url)
+
+
+@pytest.fixture
+def prefix():
+    return f"/registry/test-{os.urandom(3).hex()}/"
+
+
+def test_create_get_list(store, prefix):
+    created = store.create(prefix + "a", {"metadata": {"name": "a"}, "x": 1})
+    rv = int(created["metadata"]["resourceVersion"])
+    assert store.get(prefix + "a")["metadata"]["resourceVersion"] == str(rv)
+    with pytest.raises(KeyExists):
+        store.create(prefix + "a", {"metadata": {"name": "a"}})
+    store.create(prefix + "b", {"metadata": {"name": "b"}})
+    items, list_rv = store.list(prefix)
+    assert [o["metadata"]["name"] for o in items] == ["a", "b"] and list_rv >= rv
+    with pytest.raises(KeyNotFound):
+        store.get(prefix + "zzz")
+
+
+def test_update_compares_revision(store, prefix):
+    created = store.create(prefix + "a", {"metadata": {"name": "a"}, "v": 1})
+    rv = int(created["metadata"]["resourceVersion"])
+    updated = store.update(prefix + "a", {"metadata": {"name": "a"}, "v": 2}, rv)
+    assert int(updated["metadata"]["resourceVersion"]) > rv
+    with pytest.raises(RevisionConflict):
+        store.update(prefix + "a", {"metadata": {"name": "a"}, "v": 3}, rv)
+    assert store.get(prefix + "a")["v"] == 2
+    with pytest.raises(KeyNotFound):
+        store.update(prefix + "missing", {"metadata": {"name": "m"}}, None)
+
+
+def test_racing_updates_only_one_wins(store, prefix):
+    created = store.create(prefix + "a", {"metadata": {"name": "a"}, "n": 0})
+    rv = int(created["metadata"]["resourceVersion"])
+    results = []
+
+    def writer(i):
+        try:
+            store.update(prefix + "a", {"metadata": {"name": "a"}, "n": i}, rv)
+            results.append("ok")
+        except RevisionConflict:
+            results.append("conflict")
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 1 and results.count("conflict") == 7
+
+
+def test_delete_returns_last_state(store, prefix):
+    created = store.create(prefix + "a", {"metadata": {"name": "a"}, "v": 1})
+    with pytest.raises(RevisionConflict):
+        store.delete(prefix + "a", int(created["metadata"]["resourceVersion"]) - 1)
+    deleted = store.delete(prefix + "a", int(created["metadata"]["resourceVersion"]))
+    assert deleted["v"] == 1
+    with pytest.raises(KeyNotFound):
+        store.delete(prefix + "a")
+
+
+class ListSink:
+    def __init__(self, key_prefix):
+        self.key_prefix = key_prefix
+        self.events = []
+        self.cond = threading.Condition()
+
+    def push(self, ev):
+        with self.cond:
+            self.events.append(ev)
+            self.cond.notify_all()
+
+    def idle(self):
+        return True
+
+    def wait_for(self, n, timeout=10):
+        deadline = time.time() + timeout
+        with self.cond:
+            while len(self.events) < n and time.time() < deadline:
+                self.cond.wait(0.1)
+        return self.events
+
+
+def test_watch_cache_fans_out_and_replays(store, prefix):
+    cache = WatchCache(store, prefix)
+    cache.start()
+    try:
+        rv0 = store.current_revision()
+        a = store.create(prefix + "a", {"metadata": {"name": "a"}, "v": 1})
+        store.update(prefix + "a", {"metadata": {"name": "a"}, "v": 2}, int(a["metadata"]["resourceVersion"]))
+        store.delete(prefix + "a")
+        sinks = [ListSink(prefix) for _ in range(3)]
+        for s in sinks:
+            cache.watch(rv0, s)                 # replayed from the cache's window
+        for s in sinks:
+            evs = s.wait_for(3)
+            assert [e.type for e in evs] == ["ADDED", "MODIFIED", "DELETED"]
+            assert evs[1].prev_object["v"] == 1 and evs[2].object["v"] == 2
+        late = ListSink(prefix)
+        cache.watch(store.current_revision(), late)
+        store.create(prefix + "b", {"metadata": {"name": "b"}})
+        assert [e.key for e in late.wait_for(1)] == [prefix + "b"]
+        with pytest.raises(RevisionCompacted):
+            cache.watch(cache.window_start - 1, ListSink(prefix))
+    finally:
+        cache.stop()
