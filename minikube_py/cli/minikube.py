@@ -130,7 +130,7 @@ def up(state_dir, port):
 
     def record():
         with open(_state_file(state_dir), "w") as f:
-            json.dump({"port": port, "processes": procs}, f, indent=1)
+            json.dump({"port": port, "etcd": f"http://127.0.0.1:{etcd_port}", "processes": procs}, f, indent=1)
 
     etcd_port, peer_port = free_port(), free_port()
     click.echo(f"* Starting etcd (data in {state_dir}/etcd) ...")
@@ -148,7 +148,7 @@ def up(state_dir, port):
     _wait_ready(server, p, f"{logs}/apiserver.log")
 
     kubeconfig = write_kubeconfig(os.path.join(state_dir, "kubeconfig"), server)
-    click.echo(f"* Cluster is up in {time.time() - started:.1f}s.")
+    click.echo(f"* Cluster is up in {time.time() - started:.1f}s (etcd at http://127.0.0.1:{etcd_port}).")
     click.echo(f"  export KUBECONFIG={kubeconfig}")
     click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")

@@ -114,6 +114,16 @@ def table_lines(table: dict, wide: bool = False, show_labels: bool = False,
     return headers, rows
 
 
+def fallback_table(objects: list[dict]) -> dict:
+    """NAME and AGE only: what kubectl shows when a server cannot answer a Table."""
+    from ..api.meta import age
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
+            "columnDefinitions": [{"name": "Name", "type": "string", "format": "name", "priority": 0},
+                                  {"name": "Age", "type": "string", "format": "", "priority": 0}],
+            "rows": [{"cells": [o["metadata"]["name"], age(o["metadata"].get("creationTimestamp"))],
+                      "object": {"metadata": o["metadata"]}} for o in objects]}
+
+
 class TablePrinter:
     """Prints table rows padded with 3 spaces (kubectl's tabwriter settings).
 
@@ -142,12 +152,16 @@ class TablePrinter:
 
 # ------------------------------------------------------------------ yaml / json / name
 class _Dumper(yaml.SafeDumper):
-    """Block-style YAML with multi-line strings as ``|`` blocks, like kubectl's."""
+    """YAML as kubectl (go-yaml) writes it: strings with newlines as ``|`` blocks,
+    other strings that need quotes in double quotes ("11", "3600")."""
+
+    def choose_scalar_style(self):
+        style = super().choose_scalar_style()
+        return '"' if style == "'" else style
 
 
 def _str_presenter(dumper, data):
-    style = "|" if "\n" in data.strip("\n") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
 
 
 _Dumper.add_representer(str, _str_presenter)
@@ -160,8 +174,8 @@ def to_yaml(obj) -> str:
 
 
 def to_json(obj) -> str:
-    """kubectl -o json: four-space indentation."""
-    return json.dumps(obj, indent=4, ensure_ascii=False)
+    """kubectl -o json: four-space indentation, keys sorted."""
+    return json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
 
 
 def as_list(items: list[dict]) -> dict:

@@ -346,11 +346,15 @@ def _mounts(spec: dict, volume_host_paths: dict) -> list:
 def container_config(pod: dict, spec: dict, *, sandbox_id: str, node_name: str,
                      restart_count: int = 0, kind: str = KIND_APP,
                      env: dict | None = None, volume_host_paths: dict | None = None,
-                     runtime: str | None = None, device_requests: list | None = None) -> dict:
+                     runtime: str | None = None, device_requests: list | None = None,
+                     extra_mounts: list | None = None, devices: list | None = None) -> dict:
     """kwargs for ``client.containers.create`` for one init/app container of a pod.
 
     ``env`` is the ready environment (see ``resolve_env``); ``volume_host_paths``
     maps volume names to host directories (see ``prepare_volumes``).
+    ``extra_mounts`` (``[{"container_path", "host_path", "read_only"}]``) and
+    ``devices`` (``[{"container_path", "host_path", "permissions"}]``) come from
+    the device manager's allocation (what a device plugin's Allocate answered).
     ``command`` becomes the entrypoint and ``args`` the cmd, so (as in
     Kubernetes) ``command`` alone drops the image's CMD and ``args`` alone keeps
     the image's ENTRYPOINT.
@@ -386,8 +390,14 @@ def container_config(pod: dict, spec: dict, *, sandbox_id: str, node_name: str,
     kwargs.update(_resources(spec))
     kwargs.update(_security(pod, spec))
     mounts = _mounts(spec, volume_host_paths or {})
+    for m in extra_mounts or []:
+        mounts.append(docker.types.Mount(target=m["container_path"], source=m["host_path"],
+                                         type="bind", read_only=bool(m.get("read_only"))))
     if mounts:
         kwargs["mounts"] = mounts
+    if devices:
+        kwargs["devices"] = [f'{d["host_path"]}:{d.get("container_path") or d["host_path"]}:'
+                             f'{d.get("permissions") or "rwm"}' for d in devices]
     if runtime:
         kwargs["runtime"] = runtime
     if device_requests:
@@ -510,6 +520,10 @@ class DockerRuntime:
             return "docker://" + self.client.version().get("Version", "unknown")
 
     # ------------------------------------------------------------ images
+    def image_present(self, image: str) -> bool:
+        """Is ``image`` in the engine's local store? (InvalidImageName for a bad reference)."""
+        return self._image_present(image)
+
     def _image_present(self, image: str) -> bool:
         with self._engine():
             try:
@@ -657,14 +671,15 @@ class DockerRuntime:
     def start_container(self, pod: dict, container_spec: dict, sandbox_id: str,
                         restart_count: int = 0, kind: str = KIND_APP, extra_env: dict | None = None,
                         runtime: str | None = None, device_requests: list | None = None,
-                        volume_host_paths: dict | None = None) -> str:
+                        volume_host_paths: dict | None = None, extra_mounts: list | None = None,
+                        devices: list | None = None) -> str:
         """Create and start one init/app container inside the pod's sandbox.
 
         Env: see ``resolve_env`` (fieldRefs are resolved here; ``extra_env`` wins).
         Volumes: ``volume_host_paths`` if given, else emptyDir/hostPath are prepared
         under ``state_dir``.  GPUs: ``runtime="nvidia"`` plus
         ``extra_env={"NVIDIA_VISIBLE_DEVICES": ...}`` (nvidia-docker2 style), or
-        ``device_requests``.
+        ``device_requests``; ``extra_mounts``/``devices`` from a device plugin.
 
         Raises ContainerStartError: CreateContainerConfigError, CreateContainerError,
         or RunContainerError (created but could not start, e.g. no such command;
@@ -682,7 +697,8 @@ class DockerRuntime:
         kwargs = container_config(pod, container_spec, sandbox_id=sandbox_id,
                                   node_name=self.node_name, restart_count=restart_count,
                                   kind=kind, env=env, volume_host_paths=volume_host_paths,
-                                  runtime=runtime, device_requests=device_requests)
+                                  runtime=runtime, device_requests=device_requests,
+                                  extra_mounts=extra_mounts, devices=devices)
         try:
             container = self._create(kwargs)
         except docker.errors.ImageNotFound as e:
@@ -725,6 +741,23 @@ class DockerRuntime:
             for cid in list(self._exited):
                 if cid not in seen:
                     self._exited.pop(cid, None)
+        return out
+
+    def relist(self) -> list[tuple[str, str, str]]:
+        """``(container id, pod uid, state)`` of every container of this node, cheaply.
+
+        One ``docker ps -a`` call and no inspects: this is what the kubelet's PLEG
+        runs every second to notice containers that died or vanished.
+        """
+        with self._engine():
+            summaries = self.client.api.containers(
+                all=True, filters={"label": [f"{LABEL_NODE}={self.node_name}"]})
+        out = []
+        for s in summaries:
+            st = s.get("State") or ""
+            state = STATE_RUNNING if st in ("running", "paused", "restarting") else \
+                STATE_CREATED if st == "created" else STATE_EXITED
+            out.append((s["Id"], (s.get("Labels") or {}).get(LABEL_POD_UID, ""), state))
         return out
 
     def inspect(self, container_id: str) -> ContainerInfo:
