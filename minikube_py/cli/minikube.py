@@ -113,8 +113,18 @@ def _component(*args):
 @main.command()
 @click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
 @click.option("--port", default=6443, show_default=True, help="apiserver port")
-def up(state_dir, port):
-    """Start a local cluster: etcd, apiserver (and, as they exist, the other components)."""
+@click.option("--nodes", default=1, show_default=True, help="number of kubelet nodes (Docker containers)")
+@click.option("--gpus-per-node", default=0, show_default=True,
+              help="simulated GPUs per node (device plugin + the lab's nvidia runtime)")
+@click.option("--hollow-nodes", default=0, show_default=True,
+              help="extra hollow nodes (no containers; for scale experiments)")
+@click.option("--node-cpu", default=None, help="cpu capacity of each node (default: the host's)")
+@click.option("--node-memory", default=None, help="memory capacity of each node, e.g. 4Gi")
+@click.option("--node-prefix", default="node", show_default=True,
+              help="nodes are named <prefix>-1..N (two clusters on one Docker need different prefixes)")
+@click.option("--controller-args", default="", help="extra flags for the controller-manager (lab values)")
+def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args):
+    """Start a local cluster: etcd, apiserver, controller-manager, scheduler and N kubelets."""
     from ..client.kubeconfig import write_kubeconfig
     from ..storage.embedded import etcd_command, free_port, wait_for_port
 
@@ -130,8 +140,10 @@ def up(state_dir, port):
 
     def record():
         with open(_state_file(state_dir), "w") as f:
-            json.dump({"port": port, "etcd": f"http://127.0.0.1:{etcd_port}", "processes": procs}, f, indent=1)
+            json.dump({"port": port, "etcd": f"http://127.0.0.1:{etcd_port}", "processes": procs,
+                       "nodes": node_names}, f, indent=1)
 
+    node_names = [f"{node_prefix}-{i + 1}" for i in range(nodes)]
     etcd_port, peer_port = free_port(), free_port()
     click.echo(f"* Starting etcd (data in {state_dir}/etcd) ...")
     p = _spawn(etcd_command(os.path.join(state_dir, "etcd"), etcd_port, peer_port), f"{logs}/etcd.log")
@@ -148,6 +160,40 @@ def up(state_dir, port):
     _wait_ready(server, p, f"{logs}/apiserver.log")
 
     kubeconfig = write_kubeconfig(os.path.join(state_dir, "kubeconfig"), server)
+
+    def start(name, args):
+        proc = _spawn(args, f"{logs}/{name}.log")
+        procs.append({"name": name, "pid": proc.pid})
+        record()
+        return proc
+
+    click.echo("* Starting controller-manager and scheduler ...")
+    start("controller-manager", _component("controller-manager", "--kubeconfig", kubeconfig,
+                                           *controller_args.split()))
+    start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
+    if gpus_per_node:
+        _install_nvidia_runtime()
+    for node in node_names:
+        node_dir = os.path.join(state_dir, "nodes", node)
+        args = ["kubelet", "--node-name", node, "--kubeconfig", kubeconfig, "--state-dir", node_dir]
+        if node_cpu:
+            args += ["--cpu", node_cpu]
+        if node_memory:
+            args += ["--memory", node_memory]
+        if gpus_per_node:
+            plugin_dir = os.path.join(node_dir, "device-plugins")
+            os.makedirs(plugin_dir, exist_ok=True)
+            args += ["--device-plugin-dir", plugin_dir]
+            start(f"device-plugin-{node}", _component("device-plugin", "simulated", "--count", str(gpus_per_node),
+                                                      "--plugin-dir", plugin_dir, "--node-name", node))
+        click.echo(f"* Starting kubelet {node} ...")
+        start(f"kubelet-{node}", _component(*args))
+    if hollow_nodes:
+        click.echo(f"* Starting {hollow_nodes} hollow nodes ...")
+        start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
+                                            "--hollow-nodes", str(hollow_nodes), "--kubeconfig", kubeconfig,
+                                            "--state-dir", os.path.join(state_dir, "nodes", "hollow")))
+    _wait_nodes_ready(server, node_names, timeout=60)
     click.echo(f"* Cluster is up in {time.time() - started:.1f}s (etcd at http://127.0.0.1:{etcd_port}).")
     click.echo(f"  export KUBECONFIG={kubeconfig}")
     click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
@@ -167,6 +213,40 @@ def _wait_ready(server, proc, log_path, timeout=30):
             pass
         time.sleep(0.1)
     raise click.ClickException(f"apiserver did not become ready in {timeout}s; see {log_path}")
+
+
+def _wait_nodes_ready(server, names, timeout):
+    """Wait until every kubelet has registered its Node and reports Ready."""
+    deadline = time.time() + timeout
+    pending = set(names)
+    while pending and time.time() < deadline:
+        for name in list(pending):
+            try:
+                resp = requests.get(f"{server}/api/v1/nodes/{name}", timeout=2)
+            except requests.RequestException:
+                continue
+            if resp.status_code != 200:   # not registered yet
+                continue
+            node = resp.json()
+            conds = (node.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
+                pending.discard(name)
+                click.echo(f"  node {name} is Ready")
+        time.sleep(0.2)
+    if pending:
+        click.echo(f"  warning: nodes not Ready yet: {', '.join(sorted(pending))} (see the kubelet logs)", err=True)
+
+
+def _install_nvidia_runtime():
+    """Register the lab's simulated `nvidia` OCI runtime with dockerd (idempotent)."""
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "lab", "nvidia-runtime", "install.sh")
+    script = os.path.abspath(script)
+    if not os.path.exists(script):
+        raise click.ClickException(f"{script} is missing: the simulated nvidia runtime ships with the repo")
+    click.echo("* Registering the simulated nvidia runtime with Docker ...")
+    proc = subprocess.run(["bash", script], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise click.ClickException(f"installing the nvidia runtime failed:\n{proc.stdout}{proc.stderr}")
 
 
 def _read_state(state_dir):
@@ -191,11 +271,34 @@ def down(state_dir, purge):
         if _alive(proc["pid"]):
             click.echo(f"* Stopping {proc['name']} (pid {proc['pid']})")
             _terminate(proc["pid"])
+    _remove_node_containers(state.get("nodes") or [])
     os.remove(_state_file(state_dir))
     if purge:
         import shutil
         shutil.rmtree(state_dir, ignore_errors=True)
     click.echo("* Cluster stopped.")
+
+
+def _remove_node_containers(nodes):
+    """The kubelets leave their containers running (a restarted kubelet adopts them): remove them."""
+    if not nodes:
+        return
+    import docker
+    from ..kubelet.runtime.base import LABEL_NODE
+    try:
+        client = docker.from_env()
+        containers = [c for node in nodes
+                      for c in client.containers.list(all=True, filters={"label": f"{LABEL_NODE}={node}"})]
+    except docker.errors.DockerException as err:
+        click.echo(f"  could not list the nodes' containers: {err}", err=True)
+        return
+    if containers:
+        click.echo(f"* Removing {len(containers)} containers of nodes {', '.join(nodes)}")
+    for c in containers:
+        try:
+            c.remove(force=True)
+        except docker.errors.DockerException:
+            pass
 
 
 def _terminate(pid, grace=10.0):
@@ -215,6 +318,20 @@ def _terminate(pid, grace=10.0):
         except OSError:
             pass
 
+
+def _add_components():
+    """Each component is its own subcommand, defined next to the component."""
+    from ..controllers.command import command as controller_manager
+    from ..deviceplugin.command import command as device_plugin
+    from ..kubelet.command import command as kubelet
+    from ..scheduler.command import command as scheduler
+    main.add_command(kubelet, "kubelet")
+    main.add_command(scheduler, "scheduler")
+    main.add_command(controller_manager, "controller-manager")
+    main.add_command(device_plugin, "device-plugin")
+
+
+_add_components()
 
 if __name__ == "__main__":
     main()

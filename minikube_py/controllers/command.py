@@ -1,0 +1,172 @@
+"""`minikube-py controller-manager`: the process that runs the controllers.
+
+Like kube-controller-manager it may run as several copies for high availability.
+With ``--leader-elect`` (the default) every copy campaigns for the Lease
+``kube-system/kube-controller-manager``; only the holder runs controllers, the others
+wait. A leader that cannot renew the lease in time stops leading, and then this
+process *exits* (status 1, "leader election lost"), as kube-controller-manager does:
+its caches and queues may be stale, so a clean restart by the supervisor (systemd,
+docker, ``minikube-py up``) is safer than carrying on. SIGTERM gives the lease back at
+once, so a standby takes over without waiting for it to expire.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import uuid
+
+import click
+
+log = logging.getLogger("minikube_py.controllers.command")
+
+
+class Duration(click.ParamType):
+    """A duration as Kubernetes flags take it ("40s", "1m30s", "500ms") or plain seconds."""
+
+    name = "duration"
+    _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            parts = self._PART.findall(text)
+            if not parts or "".join(n + u for n, u in parts) != text:
+                self.fail(f"{value!r} is not a duration (examples: 40s, 1m30s, 500ms, 2.5)",
+                          param, ctx)
+            seconds = sum(float(n) * self._UNITS[u] for n, u in parts)
+        if seconds < 0 or seconds != seconds:   # negative or NaN
+            self.fail(f"{value!r}: a duration cannot be negative", param, ctx)
+        return seconds
+
+
+DURATION = Duration()
+
+
+def setup_logging(verbose: bool):
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
+    # Keep the client's per-request chatter out of -v unless asked for by name.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def election_timing(lease_duration: float, renew_deadline=None, retry_period=None):
+    """lease > renew deadline > retry period, as leader election needs.
+
+    Kubernetes' defaults are 15 s / 10 s / 2 s; a lab that shortens only the lease
+    (``--leader-elect-lease-duration 4s``) gets the other two scaled down with it.
+    """
+    if renew_deadline is None:
+        renew_deadline = min(10.0, lease_duration * 2 / 3)
+    if retry_period is None:
+        retry_period = min(2.0, renew_deadline / 2)
+    if not lease_duration > renew_deadline > retry_period > 0:
+        raise click.BadParameter(
+            f"need lease duration ({lease_duration}) > renew deadline ({renew_deadline}) > "
+            f"retry period ({retry_period}) > 0")
+    return lease_duration, renew_deadline, retry_period
+
+
+@click.command("controller-manager", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--kubeconfig", envvar="KUBECONFIG", help="kubeconfig with the apiserver's address")
+@click.option("--master", help="apiserver URL (overrides the kubeconfig's server)")
+@click.option("--controllers", default="*", show_default=True,
+              help='controllers to run: "*" all, "name" enables, "-name" disables, comma-separated')
+@click.option("--leader-elect/--no-leader-elect", default=True, show_default=True,
+              help="campaign for a Lease; only the leader runs controllers")
+@click.option("--leader-elect-lease-duration", type=DURATION, default="15s", show_default=True)
+@click.option("--leader-elect-renew-deadline", type=DURATION, default=None,
+              help="[default: 10s, or 2/3 of a shorter lease]")
+@click.option("--leader-elect-retry-period", type=DURATION, default=None,
+              help="[default: 2s, or half of a shorter renew deadline]")
+@click.option("--leader-elect-resource-namespace", default="kube-system", show_default=True)
+@click.option("--leader-elect-resource-name", default="kube-controller-manager", show_default=True)
+@click.option("--identity", default=None, help="leader election identity [default: host_uuid]")
+@click.option("--node-monitor-grace-period", type=DURATION, default="40s", show_default=True,
+              help="a node silent this long becomes Ready=Unknown")
+@click.option("--node-monitor-period", type=DURATION, default="5s", show_default=True,
+              help="how often node health is checked")
+@click.option("--pod-eviction-timeout", type=DURATION, default="300s", show_default=True,
+              help="toleration of not-ready/unreachable taints for pods that have none")
+@click.option("--force-delete-unreachable-pods/--no-force-delete-unreachable-pods", default=True,
+              show_default=True, help="force-delete terminating pods of unreachable nodes "
+                                      "after their grace period")
+@click.option("--gc-discovery-period", type=DURATION, default="30s", show_default=True,
+              help="how often the garbage collector looks for new resource types")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="worker threads per controller [default: each controller's own]")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_duration,
+            leader_elect_renew_deadline, leader_elect_retry_period,
+            leader_elect_resource_namespace, leader_elect_resource_name, identity,
+            node_monitor_grace_period, node_monitor_period, pod_eviction_timeout,
+            force_delete_unreachable_pods, gc_discovery_period, workers, verbose):
+    """Run the controllers (garbage collector, namespace, node lifecycle, ReplicaSet, ...)."""
+    setup_logging(verbose)
+    from ..client.leaderelection import LeaderElector
+    from ..client.rest import Client
+    from .manager import ControllerConfig, ControllerManager, UnknownController, select_controllers
+
+    try:
+        names = select_controllers(controllers)
+    except UnknownController as err:
+        raise click.BadParameter(str(err), param_hint="--controllers")
+    timing = election_timing(leader_elect_lease_duration, leader_elect_renew_deadline,
+                             leader_elect_retry_period) if leader_elect else None
+    try:
+        client = Client(server=master, kubeconfig=kubeconfig, user_agent="minikube-py/controller-manager")
+    except Exception as err:
+        raise click.ClickException(f"cannot load client configuration: {err}")
+    config = ControllerConfig(node_monitor_grace_period=node_monitor_grace_period,
+                              node_monitor_period=node_monitor_period,
+                              pod_eviction_timeout=pod_eviction_timeout,
+                              force_delete_unreachable_pods=force_delete_unreachable_pods,
+                              gc_discovery_period=gc_discovery_period, workers=workers)
+    manager = ControllerManager(client, names, config)
+    manager.build()   # import errors are reported now, before any campaigning
+    log.info("controller-manager against %s: controllers %s", client.server,
+             ", ".join(manager.started) or "none")
+
+    stopping = threading.Event()
+
+    if not leader_elect:
+        _on_signals(lambda: stopping.set())
+        manager.run(stopping)
+        log.info("controller-manager stopped")
+        return
+
+    identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+    lease, renew, retry = timing
+    elector = LeaderElector(client, leader_elect_resource_namespace, leader_elect_resource_name,
+                            identity, lease_duration=lease, renew_deadline=renew,
+                            retry_period=retry, on_started_leading=manager.run)
+
+    def on_signal():
+        stopping.set()
+        elector.stop()   # a leader steps down and frees the lease
+
+    _on_signals(on_signal)
+    log.info("%s: campaigning for lease %s/%s", identity, leader_elect_resource_namespace,
+             leader_elect_resource_name)
+    elector.run()        # blocks while campaigning and while leading
+    if stopping.is_set():
+        log.info("controller-manager stopped")
+        return
+    log.error("leader election lost; exiting so that a clean process takes over")
+    logging.shutdown()
+    os._exit(1)          # daemon threads hold stale caches: leave at once
+
+
+def _on_signals(handler):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: handler())
+
+
+if __name__ == "__main__":
+    command()

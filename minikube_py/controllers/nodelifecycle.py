@@ -1,0 +1,472 @@
+"""Node lifecycle: notice nodes that stopped answering, taint them, evict their pods.
+
+A kubelet proves it is alive in two ways: it renews its Lease
+(``kube-node-lease/<node>``, every 10 s) and it posts NodeStatus (the ``Ready``
+condition's ``lastHeartbeatTime``). This controller watches both. It measures silence
+on *its own* clock, from the moment it last saw either one change, so the clocks of
+the nodes do not matter.
+
+1. **Health.** A node silent for longer than the grace period (40 s,
+   ``--node-monitor-grace-period``) gets Ready=Unknown, reason NodeStatusUnknown,
+   "Kubelet stopped posting node status." (MemoryPressure, DiskPressure and PIDPressure
+   too). A node that never posted a Ready condition gets NodeStatusNeverUpdated.
+2. **Taints** follow the Ready condition (what Kubernetes calls taint-based eviction):
+   Ready=False gives ``node.kubernetes.io/not-ready``, Ready=Unknown
+   ``node.kubernetes.io/unreachable``, each with effect NoSchedule (the scheduler
+   stops placing pods there) and NoExecute (running pods must leave). Ready=True,
+   posted by a kubelet that came back, removes them.
+3. **Pods** on a node that is not Ready are marked Ready=False (event NodeNotReady), so
+   Services and rollouts stop counting on them.
+4. **Eviction** (the taint manager): a pod on a node with NoExecute taints is deleted
+   (event TaintManagerEviction) once its toleration runs out: ``tolerationSeconds`` of
+   the toleration that matches, counted from the taint's ``timeAdded``. No matching
+   toleration: at once, except for the two taints above, where ``--pod-eviction-timeout``
+   (300 s) stands in, as the apiserver's DefaultTolerationSeconds would have. A
+   toleration without tolerationSeconds tolerates forever. Its ReplicaSet then makes a
+   replacement, which the scheduler puts on a healthy node.
+
+Pods on a lost node (a choice, documented): eviction is an ordinary graceful delete,
+which only sets ``deletionTimestamp``; the kubelet normally finishes it. An unreachable
+node has no kubelet to do so, and in Kubernetes such pods stay "Terminating" until the
+node returns or an admin adds the ``out-of-service`` taint. Here, with
+``force_delete_unreachable_pods`` (the default), a terminating pod on a node whose Ready
+is Unknown is force-deleted (gracePeriodSeconds=0) once its grace period has passed,
+as Kubernetes' PodGC does for terminating pods on out-of-service nodes. If the node was
+only cut off, its kubelet stops the containers when it is back and finds the pods gone.
+Pods bound to a node that no longer exists are force-deleted too (event DeletingAllPods),
+as PodGC does for orphaned pods.
+
+Not done: zones and the "full disruption" mode that stops evictions when every node
+is down at once, eviction rate limits, and conditions other than Ready.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+from ..api.meta import now_rfc3339, parse_time
+from ..client import errors
+from ..client.informer import meta_key
+from ..client.workqueue import WorkQueue, run_workers
+from .base import Controller
+
+log = logging.getLogger(__name__)
+
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+NOT_READY = "node.kubernetes.io/not-ready"
+UNREACHABLE = "node.kubernetes.io/unreachable"
+LIFECYCLE_TAINTS = (NOT_READY, UNREACHABLE)
+NO_EXECUTE, NO_SCHEDULE = "NoExecute", "NoSchedule"
+# The conditions a silent node's kubelet can no longer vouch for.
+KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+
+NODE_INDEX = "nodelifecycle:node"
+
+
+# ------------------------------------------------------------------ pure helpers
+
+def get_condition(obj: dict, ctype: str) -> Optional[dict]:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return c
+    return None
+
+
+def ready_status(node: dict) -> Optional[str]:
+    """"True", "False", "Unknown", or None if no Ready condition was ever posted."""
+    cond = get_condition(node, "Ready")
+    return cond.get("status") if cond else None
+
+
+def tolerates(toleration: dict, taint: dict) -> bool:
+    """Does one toleration tolerate one taint? (Kubernetes' ToleratesTaint.)"""
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.get("effect"):
+        return False
+    key = toleration.get("key") or ""
+    operator = toleration.get("operator") or "Equal"
+    if not key:
+        return operator == "Exists"   # an empty key with Exists matches every taint
+    if key != taint.get("key"):
+        return False
+    if operator == "Exists":
+        return True
+    return (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def lifecycle_taints_for(status: Optional[str]) -> list[dict]:
+    """The taints a node with this Ready status should carry (timeAdded not set here)."""
+    key = {"False": NOT_READY, "Unknown": UNREACHABLE}.get(status or "")
+    if key is None:
+        return []
+    return [{"key": key, "effect": NO_SCHEDULE}, {"key": key, "effect": NO_EXECUTE}]
+
+
+def desired_taints(current: list[dict], status: Optional[str], now: str) -> list[dict]:
+    """The node's taints with the lifecycle ones made to match the Ready status.
+
+    Taints set by others are kept as they are; a lifecycle taint already present keeps
+    its timeAdded (its pods' toleration clocks must not restart).
+    """
+    want = lifecycle_taints_for(status)
+    out = [t for t in current if t.get("key") not in LIFECYCLE_TAINTS
+           or any(t.get("key") == w["key"] and t.get("effect") == w["effect"] for w in want)]
+    for w in want:
+        if not any(t.get("key") == w["key"] and t.get("effect") == w["effect"] for t in out):
+            taint = dict(w)
+            if w["effect"] == NO_EXECUTE:
+                taint["timeAdded"] = now
+            out.append(taint)
+    return out
+
+
+def eviction_time(pod: dict, taints: list[dict], default_seconds: float,
+                  now: Optional[datetime] = None) -> Optional[datetime]:
+    """When a pod must leave a node with these NoExecute taints; None if never.
+
+    For each taint: the matching tolerations; none at all means "now" (or, for the
+    not-ready/unreachable taints, ``default_seconds``); a matching toleration without
+    tolerationSeconds means "never" for that taint; otherwise the smallest
+    tolerationSeconds counted from the taint's timeAdded. The pod leaves at the
+    earliest of these times.
+    """
+    now = now or datetime.now(timezone.utc)
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    earliest = None
+    for taint in taints:
+        if taint.get("effect") != NO_EXECUTE:
+            continue
+        matching = [t for t in tolerations if tolerates(t, taint)]
+        if not matching:
+            if taint.get("key") not in LIFECYCLE_TAINTS:
+                return now
+            matching = [{"tolerationSeconds": default_seconds}]
+        seconds = [float(t["tolerationSeconds"]) for t in matching
+                   if t.get("tolerationSeconds") is not None]
+        if not seconds:
+            continue   # tolerated forever
+        try:
+            added = parse_time(taint["timeAdded"])
+        except (KeyError, ValueError):
+            added = now
+        when = added + timedelta(seconds=max(min(seconds), 0))
+        earliest = when if earliest is None else min(earliest, when)
+    return earliest
+
+
+@dataclass
+class NodeHealth:
+    """What we last saw of a node, and when (on our monotonic clock) it last moved."""
+    probe_time: float
+    heartbeat: Optional[str]       # Ready condition's lastHeartbeatTime
+    renew_time: Optional[str]      # its Lease's spec.renewTime
+    ready: Optional[str]           # Ready status at our last look
+
+
+# ------------------------------------------------------------------ the controller
+
+class NodeLifecycleController(Controller):
+    """Two queues: node names (health, taints) and pod keys (eviction)."""
+
+    name = "nodelifecycle"
+    workers = 2
+
+    def __init__(self, client, informers):
+        super().__init__(client, informers)
+        from .manager import ControllerConfig
+        self.config = ControllerConfig()
+        self.evictions = WorkQueue("taint-eviction")
+        self._health: dict[str, NodeHealth] = {}
+        self._apiserver_down = False
+
+        self.nodes = informers.get("nodes")
+        self.leases = informers.get("leases")
+        self.pods = informers.get("pods")
+        self.pods.add_index(NODE_INDEX, lambda p: (p.get("spec") or {}).get("nodeName"))
+
+        self.nodes.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
+                               on_delete=self.enqueue)
+        self.leases.add_handler(on_add=self._on_lease, on_update=lambda old, new: self._on_lease(new))
+        self.pods.add_handler(on_add=self._on_pod, on_update=lambda old, new: self._on_pod(new))
+
+    # ----------------------------------------------------------- events
+
+    def _on_lease(self, lease: dict):
+        md = lease.get("metadata") or {}
+        if md.get("namespace") == NODE_LEASE_NAMESPACE:
+            self.queue.add(md["name"])
+
+    def _on_pod(self, pod: dict):
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            return
+        node = self.nodes.get(node_name)
+        if node is None or self._no_execute_taints(node) or \
+                (pod["metadata"].get("deletionTimestamp") and ready_status(node) == "Unknown"):
+            self.evictions.add(meta_key(pod))
+
+    # ----------------------------------------------------------- running
+
+    def run(self, stop: threading.Event):
+        threads = super().run(stop)
+        threads += run_workers(self.evictions, self.sync_pod, 2, stop)
+        t = threading.Thread(target=self._monitor, args=(stop,), daemon=True,
+                             name="nodelifecycle-monitor")
+        t.start()
+        return threads + [t]
+
+    def _monitor(self, stop: threading.Event):
+        """Every node_monitor_period, look at every node (silence makes no events)."""
+        while not stop.wait(float(self.config.node_monitor_period)):
+            if not self._apiserver_reachable():
+                continue
+            names = {n["metadata"]["name"] for n in self.nodes.list()}
+            for name in names:
+                self.queue.add(name)
+            for pod in self.pods.list():   # pods bound to nodes that are gone
+                node_name = (pod.get("spec") or {}).get("nodeName")
+                if node_name and node_name not in names:
+                    self.queue.add(node_name)
+
+    def _apiserver_reachable(self) -> bool:
+        """Silence only counts while we can hear: after an outage, every node starts afresh.
+
+        While the apiserver was down no kubelet could renew its Lease either; judging
+        them by that gap would mark every node Unknown the moment it came back.
+        """
+        try:
+            self.client.request("GET", "/healthz", timeout=5)
+        except Exception:
+            if not self._apiserver_down:
+                log.warning("apiserver unreachable: node health checks paused")
+            self._apiserver_down = True
+            return False
+        if self._apiserver_down:
+            self._apiserver_down = False
+            now = time.monotonic()
+            for health in list(self._health.values()):
+                health.probe_time = now
+            log.info("apiserver reachable again: every node gets a fresh grace period")
+        return True
+
+    # ----------------------------------------------------------- node sync
+
+    def sync(self, name: str) -> None:
+        node = self.nodes.get(name)
+        if node is None:
+            self._health.pop(name, None)
+            self._delete_pods_of_gone_node(name)
+            return
+        try:
+            self._sync_node(node)
+        except errors.Conflict:
+            self.queue.add_after(name, 0.2)   # someone wrote first: look again
+
+    def _sync_node(self, node: dict):
+        name = node["metadata"]["name"]
+        health = self._observe(node)
+        if self._silent(health) and ready_status(node) != "Unknown" and \
+                self._still_silent(node, health):
+            node = self._mark_unknown(self.client.get("nodes", name))
+            # Our own write is not a sign of life (a never-posted Ready gets a heartbeat time).
+            health.heartbeat = (get_condition(node, "Ready") or {}).get("lastHeartbeatTime")
+        status = ready_status(node)
+        if health.ready == "True" and status != "True":
+            log.info("node %s is not ready (Ready=%s)", name, status)
+            self._event(node, "NodeNotReady", f"Node {name} status is now: NodeNotReady",
+                        component="node-controller")
+        elif health.ready not in (None, "True") and status == "True":
+            log.info("node %s is ready again", name)
+        health.ready = status
+        node = self._reconcile_taints(node, status)
+        if status is not None and status != "True":
+            self._mark_pods_not_ready(node)
+        if self._no_execute_taints(node):
+            for pod in self.pods.by_index(NODE_INDEX, name):
+                self.evictions.add(meta_key(pod))
+
+    def _observe(self, node: dict) -> NodeHealth:
+        """Update the node's probe time if its heartbeat or its Lease moved."""
+        name = node["metadata"]["name"]
+        ready = get_condition(node, "Ready")
+        heartbeat = ready.get("lastHeartbeatTime") if ready else None
+        lease = self.leases.get(f"{NODE_LEASE_NAMESPACE}/{name}")
+        renew = ((lease or {}).get("spec") or {}).get("renewTime")
+        now = time.monotonic()
+        health = self._health.get(name)
+        if health is None:
+            # First sight (or we just started): give it a full grace period.
+            health = self._health[name] = NodeHealth(now, heartbeat, renew, ready_status(node))
+            return health
+        if heartbeat != health.heartbeat:
+            health.heartbeat, health.probe_time = heartbeat, now
+        if renew and renew != health.renew_time:
+            health.renew_time, health.probe_time = renew, now
+        return health
+
+    def _silent(self, health: NodeHealth) -> bool:
+        return time.monotonic() - health.probe_time > float(self.config.node_monitor_grace_period)
+
+    def _still_silent(self, node: dict, health: NodeHealth) -> bool:
+        """Before declaring a node dead, read its Lease and Node live: the cache may lag."""
+        name = node["metadata"]["name"]
+        try:
+            lease = self.client.get("leases", name, namespace=NODE_LEASE_NAMESPACE)
+        except errors.NotFound:
+            lease = None
+        live = self.client.get("nodes", name)
+        renew = ((lease or {}).get("spec") or {}).get("renewTime")
+        heartbeat = (get_condition(live, "Ready") or {}).get("lastHeartbeatTime")
+        if (renew and renew != health.renew_time) or heartbeat != health.heartbeat:
+            health.renew_time = renew or health.renew_time
+            health.heartbeat = heartbeat
+            health.probe_time = time.monotonic()
+            return False
+        return True
+
+    def _mark_unknown(self, node: dict) -> dict:
+        """The kubelet is silent: its conditions are now Unknown (status write)."""
+        new = copy.deepcopy(node)
+        conds = new.setdefault("status", {}).setdefault("conditions", [])
+        now = now_rfc3339()
+        changed = False
+        for ctype in KUBELET_CONDITIONS:
+            cond = get_condition(new, ctype)
+            if cond is None:
+                conds.append({"type": ctype, "status": "Unknown", "reason": "NodeStatusNeverUpdated",
+                              "message": "Kubelet never posted node status.",
+                              "lastHeartbeatTime": node["metadata"].get("creationTimestamp"),
+                              "lastTransitionTime": now})
+                changed = True
+            elif cond.get("status") != "Unknown":
+                cond.update(status="Unknown", reason="NodeStatusUnknown",
+                            message="Kubelet stopped posting node status.", lastTransitionTime=now)
+                changed = True
+        if not changed:
+            return node
+        log.info("node %s: no heartbeat for %.0fs, marking its conditions Unknown",
+                 node["metadata"]["name"], float(self.config.node_monitor_grace_period))
+        return self.client.update_status("nodes", new)   # carries the cached resourceVersion
+
+    def _reconcile_taints(self, node: dict, status: Optional[str]) -> dict:
+        current = (node.get("spec") or {}).get("taints") or []
+        wanted = desired_taints(current, status, now_rfc3339())
+        if wanted == current:
+            return node
+        new = copy.deepcopy(node)
+        if wanted:
+            new.setdefault("spec", {})["taints"] = wanted
+        else:
+            new.setdefault("spec", {}).pop("taints", None)
+        log.info("node %s: taints %s", node["metadata"]["name"],
+                 [f"{t['key']}:{t['effect']}" for t in wanted] or "none")
+        return self.client.update("nodes", new)
+
+    def _mark_pods_not_ready(self, node: dict):
+        """Pods on a node that is not Ready are not Ready either (Kubernetes' MarkPodsNotReady)."""
+        for pod in self.pods.by_index(NODE_INDEX, node["metadata"]["name"]):
+            cond = get_condition(pod, "Ready")
+            if cond is None or cond.get("status") == "False":
+                continue
+            new = copy.deepcopy(pod)
+            get_condition(new, "Ready").update(status="False", lastTransitionTime=now_rfc3339())
+            try:
+                self.client.update_status("pods", new)
+            except (errors.NotFound, errors.Conflict):
+                continue   # gone, or changed: the next pass looks again
+            self._event(pod, "NodeNotReady", "Node is not ready", type="Warning",
+                        component="node-controller")
+
+    def _delete_pods_of_gone_node(self, name: str):
+        """Pods bound to a node that no longer exists can never run: force-delete them."""
+        pods = self.pods.by_index(NODE_INDEX, name)
+        if not pods:
+            return
+        try:
+            self.client.get("nodes", name)
+            return   # it exists; our cache is behind
+        except errors.NotFound:
+            pass
+        self._event({"kind": "Node", "apiVersion": "v1", "name": name}, "DeletingAllPods",
+                    f"Deleting all Pods from Node {name}.", component="node-controller")
+        for pod in pods:
+            self._force_delete(pod, f"node {name} no longer exists")
+
+    # ----------------------------------------------------------- eviction (taint manager)
+
+    @staticmethod
+    def _no_execute_taints(node: dict) -> list[dict]:
+        return [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == NO_EXECUTE]
+
+    def sync_pod(self, key: str) -> None:
+        pod = self.pods.get(key)
+        if pod is None:
+            return
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        node = self.nodes.get(node_name) if node_name else None
+        if node is None:
+            return   # unbound, or its node is gone (see _delete_pods_of_gone_node)
+        if pod["metadata"].get("deletionTimestamp"):
+            self._finish_on_lost_node(key, pod, node)
+            return
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        taints = self._no_execute_taints(node)
+        if not taints:
+            return   # nothing to evict for (a cancelled eviction lands here too)
+        when = eviction_time(pod, taints, float(self.config.pod_eviction_timeout))
+        if when is None:
+            return   # tolerated forever
+        delay = (when - datetime.now(timezone.utc)).total_seconds()
+        if delay > 0:
+            self.evictions.add_after(key, delay)
+            return
+        md = pod["metadata"]
+        log.info("evicting pod %s from node %s (NoExecute taints %s)", key, node_name,
+                 [t["key"] for t in taints])
+        self._event(pod, "TaintManagerEviction", f"Marking for deletion Pod {key}",
+                    component="taint-eviction-controller")
+        try:
+            self.client.delete("pods", md["name"], namespace=md["namespace"],
+                               preconditions={"uid": md["uid"]})
+        except (errors.NotFound, errors.Conflict):
+            pass
+
+    def _finish_on_lost_node(self, key: str, pod: dict, node: dict):
+        """A terminating pod on an unreachable node: force-delete once its grace is over."""
+        if not self.config.force_delete_unreachable_pods or ready_status(node) != "Unknown":
+            return   # a kubelet may still finish it
+        try:
+            deadline = parse_time(pod["metadata"]["deletionTimestamp"])
+        except ValueError:
+            deadline = datetime.now(timezone.utc)
+        delay = (deadline - datetime.now(timezone.utc)).total_seconds()
+        if delay > 0:
+            self.evictions.add_after(key, delay + 0.1)
+            return
+        self._force_delete(pod, f"its node {node['metadata']['name']} is unreachable "
+                                "and its grace period is over")
+
+    def _force_delete(self, pod: dict, why: str):
+        md = pod["metadata"]
+        log.info("force-deleting pod %s: %s", meta_key(pod), why)
+        self._event(pod, "DeletionByPodGC", f"Force-deleting pod: {why}", type="Warning",
+                    component="pod-garbage-collector")
+        try:
+            self.client.delete("pods", md["name"], namespace=md["namespace"],
+                               grace_period_seconds=0, preconditions={"uid": md["uid"]})
+        except (errors.NotFound, errors.Conflict):
+            pass
+
+    # ----------------------------------------------------------- helpers
+
+    def _event(self, obj, reason, message, type="Normal", component="node-controller"):
+        try:
+            self.client.create_event(obj, reason, message, type=type, component=component)
+        except Exception as exc:   # events are best effort; never fail a sync for one
+            log.debug("could not record event %s: %s", reason, exc)

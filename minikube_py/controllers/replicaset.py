@@ -1,0 +1,402 @@
+"""The ReplicaSet controller: keep ``spec.replicas`` pods matching the selector.
+
+One sync of a ReplicaSet (``sync(key)``), as in Kubernetes' replica_set.go:
+
+1. Read the ReplicaSet and the active pods of its namespace from the informer caches.
+2. **Claim** pods (podutil.RefManager): ours if our ownerReference is on them and the
+   selector matches; adopt matching orphans; release pods relabelled out of the selector.
+3. If the **expectations** of earlier syncs are met (every pod we created or deleted
+   has shown up in the cache), **manage replicas**: create the missing pods in
+   slow-start batches (1, 2, 4, ...), or delete the surplus, worst pods first.
+4. Write **status**: replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+   observedGeneration and the ReplicaFailure condition.
+
+Pods are created from ``spec.template`` with ``generateName: <rs-name>-``, so the
+apiserver names them ``<rs-name>-<5 random characters>``, and carry an ownerReference
+``{kind: ReplicaSet, controller: true, blockOwnerDeletion: true}``. Deleting the
+ReplicaSet leaves its pods to the garbage collector.
+
+Never more pods than asked: the cache lags the apiserver, so the controller does not
+trust it while it still expects some of its own writes to appear (podutil.Expectations);
+and after a write whose outcome is unknown (the apiserver went away mid-request) it
+checks the cache against a fresh list from the apiserver before acting again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Optional
+
+import click
+import requests
+
+from ..api import meta
+from ..api.selectors import LabelSelector, SelectorError
+from ..client import errors
+from ..client.informer import meta_key, split_key
+from . import podutil
+from .base import Controller, SharedInformers
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "replicaset-controller"
+BURST_REPLICAS = 500          # at most this many creates or deletes per sync
+CREATE_CONCURRENCY = 32       # threads sending creates; slow start decides how many at once
+
+
+class ReplicaSetController(Controller):
+    name = "replicaset"
+    workers = 5               # kube-controller-manager's --concurrent-replicaset-syncs
+
+    def __init__(self, client, informers: SharedInformers, expectations_ttl: float = 300.0):
+        super().__init__(client, informers)
+        self.rs_informer = informers.get("replicasets")
+        self.pod_informer = informers.get("pods")
+        podutil.ensure_indexes(self.rs_informer)
+        podutil.ensure_indexes(self.pod_informer)
+        self.expectations = podutil.Expectations(ttl=expectations_ttl)
+        self.written = podutil.MutationCache()     # our status writes, until the cache has them
+        self.recorder = podutil.EventRecorder(client, COMPONENT)
+        self.pool = ThreadPoolExecutor(CREATE_CONCURRENCY, thread_name_prefix="rs-write")
+        self._selectors: dict[str, tuple[str, LabelSelector]] = {}   # uid -> (rv, selector)
+        self._selectors_lock = threading.Lock()
+        self.rs_informer.add_handler(on_add=self.enqueue, on_update=self._rs_updated,
+                                     on_delete=self._rs_deleted)
+        self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
+                                      on_delete=self._pod_deleted)
+
+    # ------------------------------------------------------------ event handlers
+    # Handlers only find which ReplicaSet a change concerns and queue its key;
+    # they also count pods seen toward the expectations.
+
+    def _rs_updated(self, old: dict, new: dict):
+        if old["metadata"].get("uid") != new["metadata"].get("uid"):
+            self._rs_deleted(old)            # deleted and re-created under the same name
+        self.enqueue(new)
+
+    def _rs_deleted(self, rs: dict):
+        self.expectations.delete(meta_key(rs))
+        self.written.forget(meta_key(rs))
+        with self._selectors_lock:
+            self._selectors.pop(rs["metadata"].get("uid"), None)
+        self.enqueue(rs)
+
+    def _owner(self, pod: dict) -> Optional[dict]:
+        """The ReplicaSet that controls this pod, if it is in the cache."""
+        ref = meta.owner_of(pod)
+        if not ref or ref.get("kind") != "ReplicaSet":
+            return None
+        rs = self.rs_informer.get(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
+        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
+            return None
+        return rs
+
+    def _matching(self, pod: dict) -> list[dict]:
+        """ReplicaSets of the pod's namespace whose selector matches its labels (for orphans)."""
+        labels = pod["metadata"].get("labels") or {}
+        out = []
+        for rs in self.rs_informer.by_index(podutil.NAMESPACE_INDEX, pod["metadata"].get("namespace")):
+            sel = self.selector(rs)
+            if sel is not None and not sel.empty and sel.matches(labels):
+                out.append(rs)
+        return out
+
+    def _pod_added(self, pod: dict):
+        rs = self._owner(pod)
+        if rs is not None:
+            self.expectations.creation_observed(meta_key(rs))
+            if pod["metadata"].get("deletionTimestamp"):
+                self.expectations.deletion_observed(meta_key(rs), meta_key(pod))
+            self.enqueue(rs)
+            return
+        if meta.owner_of(pod) is None and not pod["metadata"].get("deletionTimestamp"):
+            for rs in self._matching(pod):    # an orphan: whoever matches may adopt it
+                self.enqueue(rs)
+
+    def _pod_updated(self, old: dict, new: dict):
+        if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
+            return                            # a periodic resync: nothing changed
+        labels_changed = old["metadata"].get("labels") != new["metadata"].get("labels")
+        if new["metadata"].get("deletionTimestamp"):
+            # Graceful deletion has begun: for us the pod is already gone.
+            self._pod_deleted(new)
+            if labels_changed:
+                self._pod_deleted(old)
+            return
+        old_rs, new_rs = self._owner(old), self._owner(new)
+        if old_rs is not None and (new_rs is None or
+                                   old_rs["metadata"]["uid"] != new_rs["metadata"]["uid"]):
+            self.enqueue(old_rs)              # the old owner lost a pod
+        if new_rs is not None:
+            self.enqueue(new_rs)
+            min_ready = (new_rs.get("spec") or {}).get("minReadySeconds") or 0
+            if min_ready and not podutil.is_pod_ready(old) and podutil.is_pod_ready(new):
+                # It becomes available minReadySeconds from now: look again then.
+                self.queue.add_after(meta_key(new_rs), min_ready + 1)
+            return
+        if meta.owner_of(new) is None and (labels_changed or meta.owner_of(old) is not None):
+            for rs in self._matching(new):
+                self.enqueue(rs)
+
+    def _pod_deleted(self, pod: dict):
+        rs = self._owner(pod)
+        if rs is None:
+            return
+        self.expectations.deletion_observed(meta_key(rs), meta_key(pod))
+        self.enqueue(rs)
+
+    # ------------------------------------------------------------ helpers
+
+    def selector(self, rs: dict) -> Optional[LabelSelector]:
+        """The ReplicaSet's selector, parsed once per object version."""
+        md = rs["metadata"]
+        uid, rv = md.get("uid"), md.get("resourceVersion")
+        with self._selectors_lock:
+            hit = self._selectors.get(uid)
+        if hit is not None and hit[0] == rv:
+            return hit[1]
+        try:
+            sel = LabelSelector.from_dict((rs.get("spec") or {}).get("selector"))
+        except SelectorError as err:
+            log.warning("%s: invalid selector: %s", meta_key(rs), err)
+            return None
+        with self._selectors_lock:
+            self._selectors[uid] = (rv, sel)
+        return sel
+
+    def _namespace_pods(self, namespace: str) -> list[dict]:
+        return self.pod_informer.by_index(podutil.NAMESPACE_INDEX, namespace)
+
+    def related_pods(self, rs: dict) -> list[dict]:
+        """Pods of this ReplicaSet and of its siblings (same controller, e.g. one Deployment)."""
+        owner = podutil.controller_uid(rs)
+        siblings = self.rs_informer.by_index(podutil.CONTROLLER_INDEX, owner) if owner else [rs]
+        pods = []
+        for sibling in siblings:
+            pods += self.pod_informer.by_index(podutil.CONTROLLER_INDEX, sibling["metadata"]["uid"])
+        return pods
+
+    # ------------------------------------------------------------ sync
+
+    def sync(self, key: str) -> None:
+        podutil.sync_quietly(self.queue, key, self.sync_replicaset, log)
+
+    def sync_replicaset(self, key: str) -> None:
+        rs = self.written.newest(self.rs_informer.get(key))
+        if rs is None:
+            self.expectations.delete(key)
+            return
+        selector = self.selector(rs)
+        if selector is None or selector.empty:
+            return                              # validation forbids it; never select everything
+        namespace, _ = split_key(key)
+
+        needs_sync = self.expectations.satisfied(key)
+        if self.expectations.is_uncertain(key):
+            needs_sync = self.confirm_cache(rs, selector)
+
+        active = [p for p in self._namespace_pods(namespace) if podutil.is_pod_active(p)]
+        manager = podutil.RefManager(self.client, "pods", rs, selector, "replicasets")
+        pods = manager.claim(active)
+
+        manage_error = None
+        if needs_sync and not rs["metadata"].get("deletionTimestamp"):
+            manage_error = self.manage_replicas(rs, pods)
+
+        status = self.calculate_status(rs, pods, manage_error)
+        rs = self.update_status(rs, status)
+
+        min_ready = (rs.get("spec") or {}).get("minReadySeconds") or 0
+        if manage_error is None and min_ready:
+            waits = [w for w in (podutil.seconds_until_available(p, min_ready) for p in pods) if w]
+            if waits:                           # some ready pods become available later
+                self.queue.add_after(key, min(waits) + 0.1)
+        if manage_error is not None:
+            raise manage_error
+
+    def confirm_cache(self, rs: dict, selector: LabelSelector) -> bool:
+        """After an ambiguous write: does the cache hold every pod the apiserver has?
+
+        Lists this ReplicaSet's pods from the apiserver (a consistent read from etcd).
+        If each one is already in the cache, the cache can be trusted again and the
+        expectations are reset; if not, the informer is still catching up, so look
+        again shortly and do nothing meanwhile.
+        """
+        key = meta_key(rs)
+        listed = self.client.list("pods", namespace=rs["metadata"]["namespace"],
+                                  label_selector=selector.to_string())
+        missing = [p["metadata"]["name"] for p in listed.get("items") or []
+                   if podutil.is_pod_active(p) and meta_key(p) not in self.pod_informer.store
+                   and (meta.owner_of(p) is None or podutil.is_controlled_by(p, rs))]
+        if missing:
+            log.info("%s: cache lacks %d pod(s) the apiserver has (%s...); waiting", key,
+                     len(missing), missing[0])
+            self.queue.add_after(key, 0.2)
+            return False
+        self.expectations.reset(key)
+        return True
+
+    def manage_replicas(self, rs: dict, pods: list[dict]) -> Optional[Exception]:
+        """Create or delete pods so that ``len(pods) == spec.replicas``; return an error, if any."""
+        key = meta_key(rs)
+        want = (rs.get("spec") or {}).get("replicas", 1)
+        diff = len(pods) - want
+        if diff < 0:
+            count = min(-diff, BURST_REPLICAS)
+            self.expectations.expect_creations(key, count)
+            log.info("%s: too few replicas (%d of %d), creating %d", key, len(pods), want, count)
+            created, err = podutil.slow_start_batch(count, lambda: self.create_pod(rs), self.pool)
+            if err is not None:
+                if podutil.is_ambiguous(err):
+                    self.expectations.mark_uncertain(key)   # some may exist: check before acting
+                else:
+                    self.expectations.lower_creations(key, count - created)
+            return err
+        if diff > 0:
+            count = min(diff, BURST_REPLICAS)
+            victims = podutil.pods_to_delete(pods, self.related_pods(rs), count)
+            self.expectations.expect_deletions(key, [meta_key(p) for p in victims])
+            log.info("%s: too many replicas (%d of %d), deleting %d", key, len(pods), want, count)
+            results = list(self.pool.map(lambda p: self.delete_pod(rs, p), victims))
+            failures = [err for err in results if err is not None]
+            return failures[0] if failures else None
+        return None
+
+    def create_pod(self, rs: dict) -> None:
+        pod = podutil.pod_from_template(rs["spec"].get("template") or {}, rs,
+                                        rs["metadata"]["name"] + "-")
+        try:
+            created = self.client.create("pods", pod, namespace=rs["metadata"]["namespace"])
+        except errors.Forbidden as err:
+            if "being terminated" in err.message:
+                # The namespace is going away, and this ReplicaSet with it: not a failure.
+                self.expectations.lower_creations(meta_key(rs), 1)
+                return
+            self.recorder.warning(rs, "FailedCreate", f"Error creating: {err.message}")
+            raise
+        except (errors.ApiError, requests.RequestException) as err:
+            self.recorder.warning(rs, "FailedCreate", f"Error creating: {_message(err)}")
+            raise
+        self.recorder.normal(rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+
+    def delete_pod(self, rs: dict, pod: dict) -> Optional[Exception]:
+        key, name = meta_key(rs), pod["metadata"]["name"]
+        try:
+            self.client.delete("pods", name, namespace=pod["metadata"]["namespace"],
+                               preconditions={"uid": pod["metadata"]["uid"]})
+        except errors.NotFound:
+            self.expectations.deletion_observed(key, meta_key(pod))   # already gone
+            return None
+        except (errors.ApiError, requests.RequestException) as err:
+            # The informer will not report a deletion that did not happen.
+            self.expectations.deletion_observed(key, meta_key(pod))
+            if podutil.is_ambiguous(err):
+                self.expectations.mark_uncertain(key)
+            self.recorder.warning(rs, "FailedDelete", f"Error deleting: {_message(err)}")
+            return err
+        self.recorder.normal(rs, "SuccessfulDelete", f"Deleted pod: {name}")
+        return None
+
+    # ------------------------------------------------------------ status
+
+    def calculate_status(self, rs: dict, pods: list[dict], manage_error) -> dict:
+        spec = rs.get("spec") or {}
+        min_ready = spec.get("minReadySeconds") or 0
+        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        now = datetime.now(timezone.utc)
+        fully_labeled = ready = available = 0
+        for pod in pods:
+            labels = pod["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in template_labels.items()):
+                fully_labeled += 1
+            if podutil.is_pod_ready(pod):
+                ready += 1
+                if podutil.is_pod_available(pod, min_ready, now):
+                    available += 1
+        old = rs.get("status") or {}
+        conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
+        failure = next((c for c in old.get("conditions") or []
+                        if c.get("type") == "ReplicaFailure"), None)
+        if manage_error is not None:
+            if failure is None:
+                want = spec.get("replicas", 1)
+                failure = {"type": "ReplicaFailure", "status": "True",
+                           "lastTransitionTime": meta.now_rfc3339(),
+                           "reason": "FailedCreate" if len(pods) < want else "FailedDelete",
+                           "message": _message(manage_error)}
+            conditions.append(failure)
+        status = {"replicas": len(pods), "fullyLabeledReplicas": fully_labeled,
+                  "readyReplicas": ready, "availableReplicas": available,
+                  "observedGeneration": rs["metadata"].get("generation", 1)}
+        if conditions:
+            status["conditions"] = conditions
+        return status
+
+    def update_status(self, rs: dict, status: dict) -> dict:
+        """Write status if it changed.
+
+        Our own previous status write may not have reached the cache yet, so a 409
+        is common and harmless: as Kubernetes does, read the ReplicaSet once from the
+        apiserver and write again -- if its spec (generation) is still the one this
+        status was computed for. Otherwise the Conflict goes up and the key is retried.
+        """
+        if (rs.get("status") or {}) == status:
+            return rs
+        try:
+            updated = self.client.update_status("replicasets", dict(rs, status=status))
+        except errors.Conflict:
+            md = rs["metadata"]
+            fresh = self.client.get("replicasets", md["name"], namespace=md["namespace"])
+            if fresh["metadata"].get("uid") != md.get("uid") or \
+                    fresh["metadata"].get("generation") != md.get("generation"):
+                raise
+            if (fresh.get("status") or {}) == status:
+                return fresh
+            updated = self.client.update_status("replicasets", dict(fresh, status=status))
+        self.written.remember(updated)
+        return updated
+
+
+def _message(err: BaseException) -> str:
+    return err.message if isinstance(err, errors.ApiError) else str(err)
+
+
+# ------------------------------------------------------------------ command line
+
+@click.command("replicaset-controller")
+@click.option("--kubeconfig", default=None, help="Path to the kubeconfig file.")
+@click.option("--server", default=None, help="The apiserver URL (overrides the kubeconfig).")
+@click.option("--workers", default=ReplicaSetController.workers, show_default=True,
+              help="ReplicaSets synced at once.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every sync decision.")
+def command(kubeconfig, server, workers, verbose):
+    """Run only the ReplicaSet controller (the controller-manager runs it with the others)."""
+    from ..client.rest import Client
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
+    client = Client(server=server, kubeconfig=kubeconfig, user_agent=COMPONENT)
+    run_standalone(client, ReplicaSetController, workers)
+
+
+def run_standalone(client, cls, workers: int) -> None:
+    """Informers, one controller, wait for Ctrl-C: what the controller-manager does, small."""
+    informers = SharedInformers(client)
+    controller = cls(client, informers)
+    controller.workers = workers
+    informers.start()
+    stop = threading.Event()
+    if not informers.wait_for_sync(60):
+        raise click.ClickException("informer caches did not sync (is the apiserver up?)")
+    controller.run(stop)
+    click.echo(f"{cls.name} controller running against {client.server}; Ctrl-C stops it")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        stop.set()
+    informers.stop()
+
+
+if __name__ == "__main__":
+    command()

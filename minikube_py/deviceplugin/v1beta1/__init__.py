@@ -1,0 +1,1 @@
+"""Generated code for the Kubernetes device plugin API v1beta1 (see api.proto)."""

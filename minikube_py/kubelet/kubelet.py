@@ -1,0 +1,252 @@
+"""The kubelet: the agent on each node that turns pods bound to it into running containers.
+
+It is a handful of loops around one idea -- *pod workers* that sync each pod:
+
+```
+  apiserver ──watch pods (spec.nodeName=me)──► informer ──► pod workers ──► runtime (Docker)
+      ▲                                                         │  ▲
+      │ Node, NodeStatus, Lease, pod status, events             │  │ PLEG relist (1 s):
+      └─────────────────────────────────────────────────────────┘  └ containers that died
+```
+
+* ``NodeStatusReporter`` registers the Node and posts its status;
+* ``NodeLease`` renews the node's Lease every 10 s (the heartbeat);
+* the pod **informer** lists+watches the pods bound to this node and hands
+  each change to that pod's worker (``PodWorkers``);
+* each worker runs ``PodSyncer.sync_pod`` (or ``terminate``);
+* ``PLEG`` relists the runtime and wakes the workers of pods whose containers
+  changed; it also tells the node whether its runtime is healthy;
+* ``ProbeManager`` runs liveness/readiness/startup probes;
+* **housekeeping** removes containers of pods that no longer exist (deleted
+  while the kubelet was down) and frees their devices;
+* ``KubeletServer`` serves logs to the apiserver.
+
+Stopping the kubelet stops these loops only: the containers keep running, and
+a kubelet started again adopts them (they carry the pod's uid in their labels).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from ..client.informer import Informer
+from . import nodestatus
+from .config import KubeletConfig
+from .events import EventRecorder
+from .lease import NodeLease
+from .pleg import PLEG
+from .podstatus import TERMINAL_PHASES
+from .podsync import PodSyncer
+from .podworkers import PodWorkers
+from .prober import ProbeManager
+from .runtime.base import LABEL_GRACE_PERIOD, ContainerRuntimeError
+from .statusmanager import StatusManager
+
+log = logging.getLogger(__name__)
+
+
+def _semantic(pod: dict) -> tuple:
+    """What of a pod matters to its worker: metadata (without resourceVersion) and spec."""
+    meta = dict(pod.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta.pop("managedFields", None)
+    return meta, pod.get("spec")
+
+
+class Kubelet:
+    def __init__(self, config: KubeletConfig, client, runtime, server, device_manager=None):
+        self.config = config
+        self.client = client
+        self.runtime = runtime
+        self.server = server
+        self.device_manager = device_manager
+        self.node_name = config.node_name
+        self.hollow = getattr(runtime, "name", "") == "hollow"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._runtime_version: str | None = None
+        self.runtime_ok = True
+        self.runtime_message = ""
+
+        self.recorder = EventRecorder(client, self.node_name)
+        self.status_manager = StatusManager(client)
+        self.prober = ProbeManager(runtime, self._wake_pod, self.recorder, enabled=not self.hollow)
+        self.syncer = PodSyncer(
+            runtime=runtime, client=client, status_manager=self.status_manager,
+            recorder=self.recorder, prober=self.prober, node_name=self.node_name,
+            host_ip=config.address, backoff_base=config.backoff_seconds,
+            backoff_max=config.backoff_max_seconds, device_manager=device_manager,
+            gpu_mode=config.gpu_mode, resync=config.sync_frequency)
+        self.workers = PodWorkers(self._sync, idle_delay=config.sync_frequency)
+        # A hollow runtime changes only when we change it: nothing to relist.
+        self.pleg = None if self.hollow else PLEG(runtime, config.relist_seconds,
+                                                  self._wake_pod, self._on_runtime_health)
+        self.pods = Informer(client, "pods", field_selector=f"spec.nodeName={self.node_name}")
+        self.reporter = nodestatus.NodeStatusReporter(
+            client, self.node_name, compute_status=self._node_status, labels=config.labels,
+            taints=config.taints, update_seconds=config.status_update_seconds,
+            report_seconds=config.status_report_seconds)
+        self.lease = NodeLease(client, self.node_name, config.lease_seconds,
+                               node_uid=lambda: self.reporter.node_uid)
+
+    # ================================================================== lifecycle
+    def start(self) -> "Kubelet":
+        """Register the node and start every loop (returns once registered)."""
+        self.server.add(self)
+        if self.device_manager is not None:
+            self.device_manager.start()
+        self.recorder.start()
+        if self.pleg is not None:
+            self.pleg.relist()            # know the runtime's health before the first status
+        if not self.reporter.register_until_done(self._stop):
+            return self
+        self.lease.start()
+        self.reporter.start()
+        self.pods.add_handler(on_add=self._on_add, on_update=self._on_update,
+                              on_delete=self._on_delete)
+        self.pods.start()
+        if self.pleg is not None:
+            self.pleg.start()
+        t = threading.Thread(target=self._housekeeping_loop, daemon=True,
+                             name=f"housekeeping-{self.node_name}")
+        t.start()
+        self._threads.append(t)
+        log.info("kubelet %s started (runtime %s, server port %d)", self.node_name,
+                 getattr(self.runtime, "name", "?"), self.server.port)
+        return self
+
+    def stop(self) -> None:
+        """Stop the loops; containers keep running (a restarted kubelet adopts them)."""
+        self._stop.set()
+        self.pods.stop()
+        self.workers.stop()
+        if self.pleg is not None:
+            self.pleg.stop()
+        self.prober.stop()
+        self.lease.stop()
+        self.reporter.stop()
+        self.recorder.stop()
+        if self.device_manager is not None:
+            try:
+                self.device_manager.stop()
+            except Exception as e:  # noqa: BLE001
+                log.warning("device manager stop: %s", e)
+        for t in self._threads:
+            t.join(5)
+
+    # ================================================================== pods
+    def _on_add(self, pod: dict) -> None:
+        self.workers.update(pod)
+
+    def _on_update(self, old: dict, new: dict) -> None:
+        if old["metadata"].get("uid") != new["metadata"].get("uid"):
+            self.workers.update(old, removed=True)     # deleted and re-created meanwhile
+            self.workers.update(new)
+            return
+        # Our own status writes come back as updates too; they need no sync.
+        self.workers.update(new, wake=_semantic(old) != _semantic(new))
+
+    def _on_delete(self, pod: dict) -> None:
+        self.workers.update(pod, removed=True)
+
+    def _wake_pod(self, uid: str) -> None:
+        self.workers.wake(uid)
+
+    def _sync(self, pod: dict, removed: bool):
+        """What a pod worker runs: terminate a pod that is going, else sync it."""
+        if removed or pod["metadata"].get("deletionTimestamp"):
+            return self.syncer.terminate(pod, removed), None
+        return False, self.syncer.sync_pod(pod)
+
+    def find_pod(self, namespace: str, name: str) -> dict | None:
+        """A pod of this node with its newest status (for the log endpoint)."""
+        pod = self.pods.store.get_by_name(name, namespace)
+        return self.syncer._status_pod(pod) if pod is not None else None
+
+    def list_pods(self) -> list[dict]:
+        """The pods bound to this node, with their newest status (for ``GET /pods``)."""
+        return [self.syncer._status_pod(p) for p in self.pods.list()]
+
+    # ================================================================== node
+    def _on_runtime_health(self, healthy: bool, message: str) -> None:
+        was = self.runtime_ok
+        self.runtime_ok, self.runtime_message = healthy, message
+        if was != healthy:
+            self.reporter.post_soon()
+            if healthy:
+                self.workers.wake_all()         # catch up on what happened meanwhile
+
+    def _node_status(self, old_conditions) -> dict:
+        cap = nodestatus.capacity(self.config.cpu, self.config.memory, self.config.pods,
+                                  self.config.state_dir)
+        alloc = dict(cap)
+        if self.device_manager is not None:
+            try:
+                extended_cap = self.device_manager.capacity()
+                extended_alloc = self.device_manager.allocatable()
+            except Exception as e:  # noqa: BLE001
+                log.warning("device manager: %s", e)
+                extended_cap, extended_alloc = {}, {}
+            for name, n in extended_cap.items():
+                cap[name] = str(n)
+                alloc[name] = str(extended_alloc.get(name, 0))
+        images = []
+        if self.runtime_ok:
+            try:
+                if self._runtime_version is None:
+                    self._runtime_version = self.runtime.runtime_version()
+                images = self.runtime.list_images()
+            except ContainerRuntimeError as e:
+                log.debug("runtime: %s", e)
+        return nodestatus.node_status(
+            capacity_=cap, allocatable_=alloc, address=self.config.address,
+            node_name=self.node_name, port=self.server.port,
+            runtime_version=self._runtime_version or "docker://unknown",
+            runtime_ok=self.runtime_ok, runtime_message=self.runtime_message,
+            images=images, old_conditions=old_conditions)
+
+    # ================================================================== housekeeping
+    def _housekeeping_loop(self) -> None:
+        while not self._stop.wait(self.config.housekeeping_seconds):
+            try:
+                self.housekeeping()
+            except ContainerRuntimeError as e:
+                log.debug("housekeeping: runtime unavailable: %s", e)
+            except Exception:  # noqa: BLE001
+                log.exception("housekeeping failed")
+
+    def housekeeping(self) -> None:
+        """Remove containers of pods that no longer exist; free their devices."""
+        if not self.pods.has_synced() or not self.runtime_ok:
+            return
+        # List the runtime first: every container in this list was made for a pod
+        # the informer had already seen, so no new pod can pass for an orphan.
+        infos = self.runtime.list_containers()
+        pods = self.pods.list()
+        known = {p["metadata"]["uid"] for p in pods} | self.workers.uids()
+        orphans: dict[str, dict] = {}
+        for info in infos:
+            if info.pod_uid and info.pod_uid not in known and info.pod_uid not in orphans:
+                grace = 30
+                try:
+                    grace = int(info.labels.get(LABEL_GRACE_PERIOD, 30))
+                except ValueError:
+                    pass
+                orphans[info.pod_uid] = {
+                    "metadata": {"name": info.pod_name, "namespace": info.namespace,
+                                 "uid": info.pod_uid},
+                    "spec": {"terminationGracePeriodSeconds": grace}}
+        for uid, pod in orphans.items():
+            log.info("removing the containers of pod %s/%s (%s): the pod no longer exists",
+                     pod["metadata"]["namespace"], pod["metadata"]["name"], uid[:8])
+            self.workers.update(pod, removed=True)
+        if self.device_manager is not None:
+            active = {p["metadata"]["uid"] for p in pods
+                      if ((self.status_manager.last(p["metadata"]["uid"]) or p.get("status") or {})
+                          .get("phase")) not in TERMINAL_PHASES}
+            try:
+                self.device_manager.retain_only(active)
+            except Exception as e:  # noqa: BLE001
+                log.warning("device manager retain_only: %s", e)
+        self.syncer.crash_backoff.gc()
+        self.syncer.image_backoff.gc()

@@ -1,0 +1,532 @@
+"""Syncing one pod: make the containers on this node match the pod spec, one step at a time.
+
+This is the kubelet's ``syncPod`` / ``computePodActions`` (kuberuntime_manager.go)
+in one class.  Each call looks at what the runtime has for the pod and does
+what is missing, in Kubernetes' order:
+
+1. **admission** (first time only): can this node run the pod at all?  Here:
+   devices from the device manager (``nvidia.com/gpu``); a refusal fails the
+   pod with reason ``UnexpectedAdmissionError``.
+2. **sandbox**: the pause container holding the pod's network namespace (and
+   so its IP).  If it is gone, every container of the pod is restarted in a new one.
+3. **init containers**, one at a time, each must exit 0 before the next starts.
+4. **app containers**: start what is missing; restart what exited, if the
+   ``restartPolicy`` says so and the crash back-off allows it; kill what a
+   liveness probe condemned.
+5. **status**: computed from what the runtime now reports, written if changed.
+
+And, for a pod being deleted, ``terminate``: SIGTERM, wait the grace period,
+SIGKILL, remove the containers, release devices, delete the pod object.
+
+Each sync returns how long the pod may sleep before it needs looking at again
+(a back-off running out, an active deadline, or the periodic resync).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..client import errors as api_errors
+from . import podstatus
+from .backoff import Backoff, format_duration
+from .events import container_field_path, pod_ref
+from .podview import PodView
+from .runtime.base import (
+    KIND_APP, KIND_INIT, STATE_CREATED, STATE_EXITED, STATE_RUNNING, ContainerInfo,
+    ContainerNotFound, ContainerRuntimeError, ContainerStartError, ImageError, rfc3339,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_GRACE_SECONDS = 2          # a force-deleted pod still gets this long (as the kubelet does)
+KEEP_DEAD_INSTANCES = 1        # exited instances kept per container besides the newest
+
+
+def _now() -> str:
+    return rfc3339(_dt.datetime.now(_dt.timezone.utc))
+
+
+def spec_hash(container: dict) -> str:
+    """Same hash the runtimes put on their containers (spec changed -> restart)."""
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def pod_full_name(pod: dict) -> str:
+    """``name_namespace(uid)``, how the kubelet names a pod in messages."""
+    m = pod["metadata"]
+    return f"{m['name']}_{m.get('namespace', 'default')}({m['uid']})"
+
+
+def should_restart(restart_policy: str, info: ContainerInfo) -> bool:
+    """Does the restart policy want this exited container run again?"""
+    if restart_policy == "Always":
+        return True
+    if restart_policy == "OnFailure":
+        return info.exit_code != 0
+    return False
+
+
+def grace_period(pod: dict) -> int:
+    """How long containers get between SIGTERM and SIGKILL when the pod goes."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    grace = meta.get("deletionGracePeriodSeconds")
+    if grace is None:
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+    return max(MIN_GRACE_SECONDS, int(grace or 0))
+
+
+@dataclass
+class _PodState:
+    """What the kubelet remembers about a pod between syncs (lost on restart, on purpose)."""
+    start_time: str | None = None
+    admitted: bool = False
+    allocation: dict = field(default_factory=dict)    # container -> device allocation
+    waiting: dict = field(default_factory=dict)       # container -> (reason, message)
+    pull_failed: dict = field(default_factory=dict)   # image -> time of the failed pull
+    sandbox_ip: tuple = ("", "")                      # (sandbox id, its IP)
+
+
+class PodSyncer:
+    def __init__(self, *, runtime, client, status_manager, recorder, prober, node_name: str,
+                 host_ip: str, backoff_base: float = 10.0, backoff_max: float = 300.0,
+                 device_manager=None, gpu_mode: str = "runtime", resync: float = 60.0):
+        self.runtime = runtime
+        self.client = client
+        self.status = status_manager
+        self.recorder = recorder
+        self.prober = prober
+        self.node_name = node_name
+        self.host_ip = host_ip
+        self.device_manager = device_manager
+        self.gpu_mode = gpu_mode
+        self.resync = resync
+        self.backoff_base = backoff_base
+        self.crash_backoff = Backoff(backoff_base, backoff_max)
+        self.image_backoff = Backoff(backoff_base, backoff_max)
+        self.create_backoff = Backoff(backoff_base, backoff_max)
+        self._lock = threading.Lock()
+        self._pods: dict[str, _PodState] = {}
+        self.scheme = getattr(runtime, "name", "docker")
+
+    def _state(self, uid: str) -> _PodState:
+        with self._lock:
+            st = self._pods.get(uid)
+            if st is None:
+                st = self._pods[uid] = _PodState()
+            return st
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._pods.pop(uid, None)
+        self.crash_backoff.forget_prefix((uid,))
+        self.create_backoff.forget_prefix((uid,))
+        self.status.forget(uid)
+
+    def _status_pod(self, pod: dict) -> dict:
+        """The pod with the newest status we know (ours may be newer than the informer's)."""
+        last = self.status.last(pod["metadata"]["uid"])
+        return dict(pod, status=last) if last is not None else pod
+
+    # ================================================================== sync
+    def sync_pod(self, pod: dict) -> float:
+        """One step towards the pod spec; returns the seconds until the next sync is due."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        uid = meta["uid"]
+        st = self._state(uid)
+        current = self._status_pod(pod)
+        if podstatus.is_terminal(current):
+            self._stop_running(pod, self.runtime.list_containers(uid))
+            return self.resync
+        if not st.start_time:
+            st.start_time = (current.get("status") or {}).get("startTime") or _now()
+
+        if not st.admitted:
+            refused = self._admit(pod, st)
+            if refused:
+                return self.resync
+        deadline_left = self._deadline_left(pod, st)
+        if deadline_left is not None and deadline_left <= 0:
+            self._fail(pod, st, "DeadlineExceeded",
+                       "Pod was active on the node longer than the specified deadline")
+            return self.resync
+
+        view = PodView(self.runtime.list_containers(uid))
+        if not (current.get("status") or {}).get("containerStatuses") and not view.has_run():
+            # First sight: say at once that we are on it (Pending, ContainerCreating).
+            self._write_status(pod, view, st, "")
+        waits = [self.resync]
+        if deadline_left is not None:
+            waits.append(deadline_left)
+        st.waiting = {}
+        policy = spec.get("restartPolicy", "Always")
+
+        # ---- 1. the sandbox
+        sandbox = view.sandbox
+        if sandbox is None or sandbox.state != STATE_RUNNING:
+            if sandbox is not None and policy == "Never" and view.has_run():
+                # A pod that must not restart does not get a new sandbox: it is over.
+                self._stop_running(pod, view.all)
+                view = PodView(self.runtime.list_containers(uid))
+                self._write_status(pod, view, st, "", terminal=True)
+                return self.resync
+            view, delay = self._new_sandbox(pod, view, st)
+            if view is None:
+                return delay
+        sandbox = view.sandbox
+        pod_ip = self._pod_ip(pod, sandbox, st)
+        changed = False
+
+        # ---- 2. init containers, in order
+        init_done = True
+        for c in spec.get("initContainers") or []:
+            inst = view.latest_in_sandbox(c["name"])
+            if inst is not None and inst.state == STATE_EXITED and inst.exit_code == 0:
+                continue
+            init_done = False
+            if inst is not None and inst.state == STATE_RUNNING:
+                break
+            if inst is not None and inst.state == STATE_EXITED:
+                if policy == "Never":
+                    break                        # the pod has failed
+                wait = self._in_crash_backoff(pod, c, inst, st)
+                if wait is not None:
+                    waits.append(wait)
+                    break
+            wait = self._start(pod, c, KIND_INIT, view, sandbox, st)
+            if wait is not None:
+                waits.append(wait)
+            changed = True
+            break
+
+        # ---- 3. app containers
+        if init_done:
+            for c in spec.get("containers") or []:
+                inst = view.latest(c["name"])
+                if inst is not None and inst.state == STATE_RUNNING:
+                    why = self._kill_reason(pod, c, inst)
+                    if why is None:
+                        continue
+                    self._kill(pod, c, inst, why)
+                    changed = True
+                    try:
+                        inst = self.runtime.inspect(inst.id)
+                    except ContainerNotFound:
+                        inst = None
+                if inst is not None and inst.state == STATE_CREATED:
+                    # created but never started (the kubelet died in between): start over
+                    self.runtime.remove_container(inst.id)
+                    view = PodView([i for i in view.all if i.id != inst.id])
+                    inst = view.latest(c["name"])
+                if inst is not None and inst.state == STATE_EXITED:
+                    if not should_restart(policy, inst):
+                        continue
+                    wait = self._in_crash_backoff(pod, c, inst, st)
+                    if wait is not None:
+                        waits.append(wait)
+                        continue
+                wait = self._start(pod, c, KIND_APP, view, sandbox, st)
+                if wait is not None:
+                    waits.append(wait)
+                changed = True
+
+        # ---- 4. status, probes, clean-up
+        if changed:
+            view = PodView(self.runtime.list_containers(uid))
+            self._gc_instances(view)
+        status = self._write_status(pod, view, st, pod_ip)
+        if status["phase"] in podstatus.TERMINAL_PHASES:
+            self._stop_running(pod, view.all)       # done: stop the sandbox too
+            self.prober.remove_pod(uid)
+        else:
+            running = {i.container_name: i for i in view.running_apps()}
+            self.prober.sync_pod(self._status_pod(pod), running, pod_ip)
+        return max(0.05, min(waits))
+
+    # ------------------------------------------------------------------ admission
+    def _admit(self, pod: dict, st: _PodState) -> bool:
+        """Ask the device manager for devices; returns True when the pod was refused."""
+        if self.device_manager is not None:
+            try:
+                st.allocation = self.device_manager.allocate(pod) or {}
+            except Exception as e:  # noqa: BLE001 - DeviceAllocationError and friends
+                reason = getattr(e, "reason", None) or "UnexpectedAdmissionError"
+                message = getattr(e, "message", None) or str(e)
+                self._fail(pod, st, reason, message)
+                return True
+        st.admitted = True
+        return False
+
+    def _fail(self, pod: dict, st: _PodState, reason: str, message: str) -> None:
+        """Give up on a pod: stop what runs, Failed with reason and message, an event."""
+        uid = pod["metadata"]["uid"]
+        self._stop_running(pod, self.runtime.list_containers(uid))
+        self.prober.remove_pod(uid)
+        current = self._status_pod(pod)
+        status = podstatus.failed_status(current, reason, message, self.host_ip)
+        if st.start_time:
+            status["startTime"] = status.get("startTime") or st.start_time
+        self.recorder.warning(pod_ref(pod), reason, message)
+        self.status.set_status(pod, status)
+
+    def _deadline_left(self, pod: dict, st: _PodState) -> float | None:
+        deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+        if deadline is None or not st.start_time:
+            return None
+        try:
+            started = _dt.datetime.strptime(st.start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=_dt.timezone.utc).timestamp()
+        except ValueError:
+            return None
+        return started + float(deadline) - time.time()
+
+    # ------------------------------------------------------------------ sandbox
+    def _new_sandbox(self, pod: dict, view: PodView, st: _PodState):
+        """Create the pod's (next) sandbox: returns (new view, 0) or (None, retry delay)."""
+        uid = pod["metadata"]["uid"]
+        old = view.sandbox
+        if old is not None:
+            self.recorder.normal(pod_ref(pod), "SandboxChanged",
+                                 "Pod sandbox changed, it will be killed and re-created.")
+            # its containers lost their network namespace: they restart in the new one
+            for info in view.running():
+                self.runtime.stop_container(info.id, grace_period(pod))
+        attempt = old.restart_count + 1 if old is not None else 0
+        key = (uid, "POD")
+        try:
+            self.runtime.create_sandbox(pod, attempt)
+        except ContainerStartError as e:
+            delay = self.create_backoff.next(key, time.time())
+            self.recorder.warning(pod_ref(pod), "FailedCreatePodSandBox",
+                                  f"Failed to create pod sandbox: {e.message}")
+            st.waiting = {c["name"]: ("ContainerCreating", None)
+                          for c in (pod.get("spec") or {}).get("containers") or []}
+            self._write_status(pod, view, st, "")
+            return None, delay
+        self.create_backoff.forget(key)
+        for s in view.sandboxes:
+            self.runtime.remove_container(s.id)
+        return PodView(self.runtime.list_containers(uid)), 0.0
+
+    def _pod_ip(self, pod: dict, sandbox: ContainerInfo | None, st: _PodState) -> str:
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            return self.host_ip
+        if sandbox is None or sandbox.state != STATE_RUNNING:
+            return ""
+        if st.sandbox_ip[0] != sandbox.id:
+            st.sandbox_ip = (sandbox.id, self.runtime.sandbox_ip(sandbox.id))
+        return st.sandbox_ip[1]
+
+    # ------------------------------------------------------------------ containers
+    def _in_crash_backoff(self, pod: dict, c: dict, inst: ContainerInfo,
+                          st: _PodState) -> float | None:
+        """None: restart now.  Else the container waits (CrashLoopBackOff) that many seconds."""
+        key = (pod["metadata"]["uid"], c["name"])
+        finished = inst.finished_at.timestamp() if inst.finished_at else time.time()
+        if self.crash_backoff.in_backoff_since(key, finished):
+            delay = self.crash_backoff.get(key)
+            st.waiting[c["name"]] = (
+                "CrashLoopBackOff", f"back-off {format_duration(delay)} restarting failed "
+                                    f"container={c['name']} pod={pod_full_name(pod)}")
+            self.recorder.warning(pod_ref(pod, container_field_path(pod, c["name"])), "BackOff",
+                                  f"Back-off restarting failed container {c['name']} in pod "
+                                  f"{pod_full_name(pod)}")
+            return self.crash_backoff.remaining(key, finished) + 0.05
+        self.crash_backoff.next(key, finished)
+        return None
+
+    def _next_restart_count(self, pod: dict, name: str, view: PodView) -> int:
+        latest = view.latest(name)
+        if latest is not None:
+            return latest.restart_count + 1
+        old = self._status_pod(pod).get("status") or {}
+        for s in (old.get("containerStatuses") or []) + (old.get("initContainerStatuses") or []):
+            if s.get("name") == name and (s.get("state", {}).get("running")
+                                          or s.get("state", {}).get("terminated")
+                                          or s.get("lastState", {}).get("terminated")):
+                return int(s.get("restartCount", 0)) + 1     # removed behind our back
+        return 0
+
+    def _ensure_image(self, pod: dict, c: dict, st: _PodState) -> float | None:
+        """Pull (or find) the image; None when it is there, else a retry delay."""
+        image, policy = c.get("image", ""), c.get("imagePullPolicy")
+        name = c["name"]
+        ref = pod_ref(pod, container_field_path(pod, name))
+        key = (pod["metadata"]["uid"], name, image)
+        try:
+            present = self.runtime.image_present(image)
+        except ImageError as e:
+            st.waiting[name] = (e.reason, e.message)
+            self.recorder.warning(ref, "InspectFailed", f"Failed to inspect image \"{image}\": {e.message}")
+            return self.backoff_base
+        if present and policy in ("IfNotPresent", "Never"):
+            self.recorder.normal(ref, "Pulled", f'Container image "{image}" already present on machine')
+            return None
+        if not present and policy == "Never":
+            msg = f'Container image "{image}" is not present with pull policy of Never'
+            st.waiting[name] = ("ErrImageNeverPull", msg)
+            self.recorder.warning(ref, "ErrImageNeverPull", msg)
+            return self.backoff_base
+        failed_at = st.pull_failed.get(image)
+        if failed_at is not None and self.image_backoff.in_backoff_since(key, failed_at):
+            st.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+            self.recorder.normal(ref, "BackOff", f'Back-off pulling image "{image}"')
+            return self.image_backoff.remaining(key, failed_at) + 0.05
+        if not present:
+            self.recorder.normal(ref, "Pulling", f'Pulling image "{image}"')
+        t0 = time.monotonic()
+        try:
+            self.runtime.ensure_image(image, policy)
+        except ImageError as e:
+            now = time.time()
+            st.pull_failed[image] = now
+            self.image_backoff.next(key, now)
+            st.waiting[name] = (e.reason, e.message)
+            detail = e.message.split(f'failed to pull image "{image}": ', 1)[-1]
+            self.recorder.warning(ref, "Failed", f'Failed to pull image "{image}": {detail}')
+            self.recorder.warning(ref, "Failed", f"Error: {e.reason}")
+            return self.image_backoff.remaining(key, now) + 0.05
+        st.pull_failed.pop(image, None)
+        self.image_backoff.forget(key)
+        if present:
+            self.recorder.normal(ref, "Pulled", f'Container image "{image}" already present on machine')
+        else:
+            self.recorder.normal(ref, "Pulled", f'Successfully pulled image "{image}" in '
+                                                f"{time.monotonic() - t0:.3f}s")
+        return None
+
+    def _device_args(self, container: str, st: _PodState) -> dict:
+        """What the device manager allocated to a container, as start_container arguments."""
+        alloc = st.allocation.get(container)
+        if not alloc:
+            return {}
+        args = {"extra_env": dict(alloc.get("env") or {}),
+                "extra_mounts": list(alloc.get("mounts") or []),
+                "devices": list(alloc.get("devices") or [])}
+        if alloc.get("resource") == "nvidia.com/gpu":
+            if self.gpu_mode == "device-requests":
+                import docker.types
+                args["device_requests"] = [docker.types.DeviceRequest(
+                    driver="nvidia", device_ids=[str(d) for d in alloc.get("device_ids") or []],
+                    capabilities=[["gpu"]])]
+            else:
+                args["runtime"] = "nvidia"
+        return args
+
+    def _start(self, pod: dict, c: dict, kind: str, view: PodView, sandbox: ContainerInfo,
+               st: _PodState) -> float | None:
+        """Pull, create and start one container; None on success, else a retry delay."""
+        name = c["name"]
+        ref = pod_ref(pod, container_field_path(pod, name))
+        wait = self._ensure_image(pod, c, st)
+        if wait is not None:
+            return wait
+        key = (pod["metadata"]["uid"], name)
+        count = self._next_restart_count(pod, name, view)
+        pre_start = getattr(self.device_manager, "pre_start_container", None)
+        if pre_start is not None and st.allocation.get(name):
+            pre_start(pod["metadata"]["uid"], name)      # plugins that asked for it
+        try:
+            self.runtime.start_container(pod, c, sandbox.id, count, kind,
+                                         **self._device_args(name, st))
+        except ContainerStartError as e:
+            st.waiting[name] = (e.reason, e.message)
+            self.recorder.warning(ref, "Failed", f"Error: {e.message}")
+            if e.container_id:
+                return None          # it exists (exited, StartError): the crash back-off applies
+            return self.create_backoff.next(key, time.time())
+        self.create_backoff.forget(key)
+        self.recorder.normal(ref, "Created", f"Created container: {name}")
+        self.recorder.normal(ref, "Started", f"Started container {name}")
+        return None
+
+    def _kill_reason(self, pod: dict, c: dict, inst: ContainerInfo) -> str | None:
+        """Why a running container must be killed (failed probe, changed spec), or None."""
+        probe = self.prober.failed(pod, c["name"], inst.id)
+        if probe is not None:
+            return f"Container {c['name']} failed {probe} probe, will be restarted"
+        if inst.container_hash and inst.container_hash != spec_hash(c):
+            return f"Container {c['name']} definition changed, will be restarted"
+        return None
+
+    def _kill(self, pod: dict, c: dict, inst: ContainerInfo, why: str) -> None:
+        grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        for probe in ("livenessProbe", "startupProbe"):
+            if (c.get(probe) or {}).get("terminationGracePeriodSeconds") is not None:
+                grace = c[probe]["terminationGracePeriodSeconds"]
+        self.recorder.normal(pod_ref(pod, container_field_path(pod, c["name"])), "Killing", why)
+        self.runtime.stop_container(inst.id, max(0, int(grace)))
+
+    def _stop_running(self, pod: dict, infos: list[ContainerInfo]) -> None:
+        """Stop whatever of this pod still runs (apps first, with grace; sandbox last)."""
+        running = [i for i in infos if i.state == STATE_RUNNING]
+        if not running:
+            return
+        for i in running:
+            if not i.is_sandbox:
+                self.recorder.normal(pod_ref(pod, container_field_path(pod, i.container_name)),
+                                     "Killing", f"Stopping container {i.container_name}")
+        self.runtime.stop_pod(pod["metadata"]["uid"], grace_period(pod))
+
+    def _gc_instances(self, view: PodView) -> None:
+        """Remove exited instances beyond the newest + KEEP_DEAD_INSTANCES (as the kubelet's GC)."""
+        names = {i.container_name for i in view.all if not i.is_sandbox}
+        for name in names:
+            for old in view.instances(name)[1 + KEEP_DEAD_INSTANCES:]:
+                if old.state != STATE_RUNNING:
+                    try:
+                        self.runtime.remove_container(old.id)
+                    except ContainerRuntimeError as e:
+                        log.debug("gc of %s failed: %s", old.id[:12], e)
+
+    # ------------------------------------------------------------------ status
+    def _write_status(self, pod: dict, view: PodView, st: _PodState, pod_ip: str,
+                      terminal: bool = False) -> dict:
+        current = self._status_pod(pod)
+        status = podstatus.generate_pod_status(
+            current, view, waiting=st.waiting,
+            ready=lambda name, cid: self.prober.is_ready(pod, name, cid),
+            started=lambda name, cid: self.prober.is_started(pod, name, cid),
+            pod_ip=pod_ip or (current.get("status") or {}).get("podIP", ""),
+            host_ip=self.host_ip, start_time=st.start_time, terminal=terminal,
+            scheme=self.scheme)
+        self.status.set_status(pod, status)
+        return self.status.last(pod["metadata"]["uid"]) or status
+
+    # ================================================================== terminate
+    def terminate(self, pod: dict, removed: bool) -> bool:
+        """Stop and remove a pod's containers; then let the API object go.
+
+        ``removed``: the pod is already gone from the API (force-deleted, or
+        deleted while the kubelet was down).  Returns True when all is done.
+        """
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        self.prober.remove_pod(uid)
+        infos = self.runtime.list_containers(uid)
+        self._stop_running(pod, infos)
+        st = self._state(uid)
+        if not removed and infos:
+            view = PodView(self.runtime.list_containers(uid))
+            self._write_status(pod, view, st, "", terminal=True)
+        self.runtime.remove_pod(uid)
+        if self.device_manager is not None:
+            try:
+                self.device_manager.release(uid)
+            except Exception as e:  # noqa: BLE001
+                log.warning("releasing the devices of pod %s failed: %s", uid[:8], e)
+        if not removed:
+            try:
+                self.client.delete("pods", meta["name"], meta.get("namespace", "default"),
+                                   grace_period_seconds=0, preconditions={"uid": uid})
+            except api_errors.NotFound:
+                pass
+            except api_errors.Conflict:
+                pass                 # a new pod with the same name: not ours to delete
+        if removed:
+            self.forget(uid)
+        return True

@@ -1,0 +1,172 @@
+"""The kubelet's own HTTP server: where the apiserver fetches logs.
+
+A real kubelet serves on port 10250 (``/containerLogs``, ``/exec``, ``/stats``,
+``/pods``, ``/healthz`` ...) and publishes that port in its Node's
+``status.daemonEndpoints.kubeletEndpoint.Port``; the apiserver looks it up when
+someone runs ``kubectl logs``.  Ours serves:
+
+* ``GET /healthz``                                 -> ``ok``
+* ``GET /pods``                                    -> the PodList this kubelet runs
+* ``GET /containerLogs/{ns}/{pod}/{container}``    -> text/plain, streamed with ``follow``
+
+One server can front several kubelets (the hollow nodes of one process): the
+pod name says which one to ask.  It is the standard library's threading HTTP
+server: one thread per request, which suits long ``follow`` streams.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import select
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+
+from .logs import LogError, open_logs, parse_options
+from .runtime.base import ContainerNotFound, ContainerRuntimeError
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+def client_gone(sock) -> bool:
+    """True when the peer closed the connection (readable, with nothing to read)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def pump(stream, write, gone, poll: float = 1.0) -> None:
+    """Copy ``stream`` to ``write`` until it ends or ``gone()`` says the client left.
+
+    The stream is read in a helper thread, so that a quiet ``follow`` (no new
+    log line for minutes) still notices a client that went away.
+    """
+    chunks: queue.Queue = queue.Queue(maxsize=64)
+
+    def reader():
+        try:
+            for chunk in stream:
+                chunks.put(chunk)
+        except Exception as e:  # noqa: BLE001 - the stream was closed under us, or broke
+            log.debug("log stream ended: %s", e)
+        finally:
+            chunks.put(_END)
+
+    threading.Thread(target=reader, daemon=True, name="log-reader").start()
+    try:
+        while True:
+            try:
+                chunk = chunks.get(timeout=poll)
+            except queue.Empty:
+                if gone():
+                    return
+                continue
+            if chunk is _END:
+                return
+            write(chunk)
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            try:
+                close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "minikube-py-kubelet"
+    protocol_version = "HTTP/1.0"      # the body ends when the connection does: simple streaming
+
+    def log_message(self, fmt, *args):  # noqa: N802 - stdlib name
+        log.debug("%s %s", self.address_string(), fmt % args)
+
+    def _text(self, code: int, text: str, ctype: str = "text/plain; charset=utf-8"):
+        body = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802 - stdlib name
+        url = urlparse(self.path)
+        parts = [unquote(p) for p in url.path.split("/") if p]
+        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        kubelets = self.server.kubelets
+        try:
+            if parts in (["healthz"], ["livez"], ["readyz"]):
+                return self._text(200, "ok")
+            if parts == ["pods"]:
+                items = [p for k in kubelets for p in k.list_pods()]
+                return self._text(200, json.dumps({"kind": "PodList", "apiVersion": "v1",
+                                                   "metadata": {}, "items": items}),
+                                  "application/json")
+            if len(parts) == 4 and parts[0] == "containerLogs":
+                return self._logs(kubelets, *parts[1:], params)
+            return self._text(404, "404 page not found\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _logs(self, kubelets, namespace, pod_name, container, params):
+        for kubelet in kubelets:
+            pod = kubelet.find_pod(namespace, pod_name)
+            if pod is not None:
+                break
+        else:
+            return self._text(404, f'pod "{pod_name}" in namespace "{namespace}" not found\n')
+        try:
+            options = parse_options(params)
+            stream = open_logs(kubelet.runtime, pod, container, **options)
+        except LogError as e:
+            return self._text(e.code, e.message)
+        except ContainerNotFound:
+            return self._text(404, f'container "{container}" in pod "{pod_name}" not found '
+                                   "(its container was removed)")
+        except ContainerRuntimeError as e:
+            return self._text(500, f"container runtime error: {e}")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.end_headers()
+        self.wfile.flush()
+
+        def write(chunk: bytes):
+            self.wfile.write(chunk)
+            self.wfile.flush()
+
+        try:
+            pump(stream, write, lambda: client_gone(self.connection))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class KubeletServer:
+    """Serves one or more kubelets on ``address:port`` (port 0: any free port)."""
+
+    def __init__(self, address: str = "127.0.0.1", port: int = 0):
+        self.httpd = ThreadingHTTPServer((address, port), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.kubelets = []
+        self.address = address
+        self.port = self.httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    def add(self, kubelet) -> None:
+        self.httpd.kubelets.append(kubelet)
+
+    def start(self) -> "KubeletServer":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                                        name=f"kubelet-http-{self.port}")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

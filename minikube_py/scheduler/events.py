@@ -1,0 +1,85 @@
+"""Events in the background: ``Scheduled`` and ``FailedScheduling``, best effort.
+
+Events are for people (``kubectl describe pod``, ``kubectl get events``), not for
+the control loop, so -- as client-go's event broadcaster does -- they are written
+by a background thread from a bounded queue and dropped (with a count in the
+log) when the apiserver cannot keep up. Scheduling never waits for an event.
+
+More than that, events give way to bindings: when given an ``idle`` flag (set
+while no bind is in flight) the writer waits for it, up to ``max_defer`` seconds
+per event. In a burst of pods the apiserver spends its time binding them, and
+the events follow when the burst is over.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from ..client.errors import ApiError
+
+__all__ = ["EventRecorder"]
+
+log = logging.getLogger(__name__)
+
+
+class EventRecorder:
+    def __init__(self, client, component: str, max_pending: int = 10000, workers: int = 1,
+                 idle: threading.Event | None = None, max_defer: float = 2.0):
+        self.client = client
+        self.component = component
+        self.idle = idle
+        self.max_defer = max_defer
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self.dropped = 0
+        self.written = 0
+        self._threads = [threading.Thread(target=self._run, daemon=True, name=f"events-{i}")
+                         for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    def event(self, obj: dict, type: str, reason: str, message: str) -> None:
+        """Queue one Event about ``obj`` (the pod); never blocks."""
+        try:
+            self._queue.put_nowait((obj, type, reason, message))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("event queue full: %d events dropped so far", self.dropped)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            obj, type_, reason, message = item
+            if self.idle is not None:
+                self.idle.wait(self.max_defer)      # let pending bindings go first
+            try:
+                self.client.create_event(obj, reason, message, type=type_,
+                                         component=self.component)
+                self.written += 1
+            except ApiError as err:      # e.g. the namespace is being deleted
+                log.debug("event %s about %s not written: %s", reason,
+                          (obj.get("metadata") or {}).get("name"), err)
+            except Exception as err:     # apiserver down: events are best effort
+                log.warning("event %s not written: %s", reason, err)
+            finally:
+                self._queue.task_done()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until queued events are written (tests, shutdown)."""
+        done = threading.Event()
+
+        def waiter():
+            self._queue.join()
+            done.set()
+        threading.Thread(target=waiter, daemon=True).start()
+        return done.wait(timeout)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                pass

@@ -1,0 +1,318 @@
+"""The scheduler itself: informers feed the cache and the queue; one loop places pods.
+
+Informer handlers (on the informer threads) only record facts:
+
+* Node added/changed/deleted -> cache; if the change can help waiting pods
+  (new node, more allocatable, labels, taints, unschedulable, Ready), they get
+  another go (``queue.move_all_to_active_or_backoff``).
+* Pod with a node -> cache (that also confirms our own assumed pods); deleted or
+  finished -> freed in the cache, and waiting pods get another go.
+* Pod without a node, for this scheduler -> queue.
+
+The scheduling loop (one thread) pops a pod, runs the profile's filters and
+scorers over the cache's nodes *holding the cache lock*, assumes the pod on the
+chosen node, and hands the bind to a thread pool -- the next pod is already
+being placed while the binding travels. Failures end in :meth:`Scheduler._fail`:
+a FailedScheduling event, the PodScheduled=False condition, and back to the queue.
+
+Nothing is kept that the API cannot rebuild: after a restart the informers list
+every pod again, and pending ones are simply queued again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+from ..api.meta import now_rfc3339
+from ..client.errors import ApiError, Conflict, NotFound
+from ..client.informer import Informer
+from .cache import Cache
+from .events import EventRecorder
+from .framework import PodInfo, PodSpecError
+from .profile import FitError, PluginError, Profile
+from .queue import SchedulingQueue
+
+__all__ = ["Scheduler", "DEFAULT_SCHEDULER_NAME"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
+
+
+def _assigned(pod: dict) -> bool:
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
+def _terminal(pod: dict) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _deleting(pod: dict) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _ready(node: dict) -> Optional[str]:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status")
+    return None
+
+
+def node_change_helps(old: dict, new: dict) -> bool:
+    """Could this Node update make a waiting pod fit? (kube's nodeSchedulingPropertiesChange)
+
+    Heartbeats (a new lastHeartbeatTime every few seconds) must not wake every
+    unschedulable pod, so only these count: unschedulable, allocatable, labels,
+    taints and the Ready condition's status.
+    """
+    o_spec, n_spec = old.get("spec") or {}, new.get("spec") or {}
+    o_st, n_st = old.get("status") or {}, new.get("status") or {}
+    return (bool(o_spec.get("unschedulable")) != bool(n_spec.get("unschedulable"))
+            or o_spec.get("taints") != n_spec.get("taints")
+            or (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels")
+            or (o_st.get("allocatable") or o_st.get("capacity"))
+            != (n_st.get("allocatable") or n_st.get("capacity"))
+            or _ready(old) != _ready(new))
+
+
+class Scheduler:
+    """One scheduler (one profile) for pods whose ``spec.schedulerName`` is ``name``."""
+
+    def __init__(self, client, name: str = DEFAULT_SCHEDULER_NAME, profile: Optional[Profile] = None,
+                 bind_workers: int = 8, initial_backoff: float = 1.0, max_backoff: float = 10.0,
+                 max_unschedulable: float = 300.0, event_workers: int = 1):
+        self.client = client
+        self.name = name
+        self.profile = profile or Profile()
+        self.cache = Cache()
+        self.queue = SchedulingQueue(initial_backoff=initial_backoff, max_backoff=max_backoff,
+                                     max_unschedulable=max_unschedulable)
+        self.binds_idle = threading.Event()      # set while no bind is in flight
+        self.binds_idle.set()
+        self._binds_in_flight = 0
+        self._binds_lock = threading.Lock()
+        self.recorder = EventRecorder(client, component=name, workers=event_workers,
+                                      idle=self.binds_idle)
+        self.binder = ThreadPoolExecutor(max_workers=bind_workers, thread_name_prefix="bind")
+        self.nodes = Informer(client, "nodes")
+        self.pods = Informer(client, "pods")
+        self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.stats = {"scheduled": 0, "unschedulable": 0, "errors": 0, "bind_failures": 0}
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, sync_timeout: float = 60.0) -> "Scheduler":
+        """Start informers, wait for their first list, then run the loop in a thread."""
+        self.nodes.start()
+        self.pods.start()
+        deadline = time.monotonic() + sync_timeout
+        for inf in (self.nodes, self.pods):
+            if not inf.wait_for_sync(max(deadline - time.monotonic(), 0)):
+                raise TimeoutError(f"{inf!r} did not sync in {sync_timeout}s")
+        log.info("scheduler %s: caches synced (%d nodes, %d pending pods)", self.name,
+                 len(self.cache.nodes()), len(self.queue))
+        self._thread = threading.Thread(target=self.run, name="scheduling-loop", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> None:
+        """The scheduling loop; returns when stop() is called."""
+        while not self._stop.is_set():
+            try:
+                self.schedule_one(timeout=0.5)
+            except Exception:          # never let one pod kill the loop
+                log.exception("scheduling loop error")
+                self._stop.wait(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.close()
+        self.nodes.stop()
+        self.pods.stop()
+        if self._thread and self._thread is not threading.current_thread():
+            self._thread.join(5)
+        self.binder.shutdown(wait=True, cancel_futures=False)
+        self.recorder.flush(2)
+        self.recorder.stop()
+
+    # ------------------------------------------------------------------ informer handlers
+    def responsible_for(self, pod: dict) -> bool:
+        return ((pod.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER_NAME) == self.name
+
+    def _node_added(self, node: dict) -> None:
+        self.cache.add_node(node)
+        self.queue.move_all_to_active_or_backoff("NodeAdd")
+
+    def _node_updated(self, old: dict, new: dict) -> None:
+        self.cache.update_node(new)
+        if node_change_helps(old, new):
+            self.queue.move_all_to_active_or_backoff("NodeUpdate")
+
+    def _node_deleted(self, node: dict) -> None:
+        self.cache.remove_node(node)
+
+    def _pod_added(self, pod: dict) -> None:
+        if _assigned(pod):
+            if not _terminal(pod):
+                self.cache.add_pod(pod)
+        elif self._wants(pod):
+            self.queue.add(pod)
+
+    def _pod_updated(self, old: dict, new: dict) -> None:
+        if _assigned(new):
+            if not _assigned(old):
+                self.queue.delete(new)            # it has been bound (by us or anyone)
+            if _terminal(new):
+                self.cache.remove_pod(new)
+                if not _terminal(old):
+                    self.queue.move_all_to_active_or_backoff("AssignedPodTerminated")
+            else:
+                self.cache.update_pod(new)
+        elif self._wants(new):
+            self.queue.update(old, new)
+        else:
+            self.queue.delete(new)
+
+    def _pod_deleted(self, pod: dict) -> None:
+        if _assigned(pod):
+            self.cache.remove_pod(pod)
+            self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
+        else:
+            self.queue.delete(pod)
+
+    def _wants(self, pod: dict) -> bool:
+        """A pending pod this scheduler should place (and is not placing right now)."""
+        return (self.responsible_for(pod) and not _deleting(pod) and not _terminal(pod)
+                and not self.cache.is_assumed(f"{pod['metadata'].get('namespace')}/"
+                                              f"{pod['metadata']['name']}"))
+
+    # ------------------------------------------------------------------ one cycle
+    def schedule_one(self, timeout: Optional[float] = None) -> bool:
+        """Take one pod off the queue and try to place it; False if none came."""
+        qpi = self.queue.pop(timeout)
+        if qpi is None:
+            return False
+        pod = qpi.pod
+        if qpi.deleted or _assigned(pod) or _deleting(pod) or self.cache.is_assumed(qpi.key):
+            self.queue.done(qpi)
+            return True
+        try:
+            info = PodInfo(pod)
+        except PodSpecError as err:
+            self._fail(qpi, f"the pod's spec cannot be scheduled: {err}", unschedulable=True)
+            return True
+
+        with self.cache.lock:
+            try:
+                node = self.profile.schedule(info, self.cache.nodes())
+            except FitError as err:
+                node, failure, unschedulable = None, str(err), True
+            except PluginError as err:
+                node, failure, unschedulable = None, str(err), err.bad_spec
+                if not err.bad_spec:
+                    log.error("pod %s: %s", qpi.key, err, exc_info=err.__cause__)
+            if node is not None:
+                self.cache.assume(info, node.name)
+        if node is None:
+            self._fail(qpi, failure, unschedulable)
+            return True
+        log.debug("pod %s -> node %s", qpi.key, node.name)
+        self._count_bind(+1)
+        try:
+            self.binder.submit(self._bind, qpi, info, node.name)
+        except RuntimeError:             # shutting down: undo, the next scheduler will do it
+            self._count_bind(-1)
+            self.cache.forget(qpi.key)
+        return True
+
+    def _count_bind(self, delta: int) -> None:
+        with self._binds_lock:
+            self._binds_in_flight += delta
+            if self._binds_in_flight:
+                self.binds_idle.clear()
+            else:
+                self.binds_idle.set()
+
+    def _bind(self, qpi, info: PodInfo, node_name: str) -> None:
+        """The binding cycle, on a pool thread."""
+        try:
+            self._bind_one(qpi, info, node_name)
+        finally:
+            self._count_bind(-1)
+
+    def _bind_one(self, qpi, info: PodInfo, node_name: str) -> None:
+        """POST pods/{name}/binding; on failure forget the assumption and requeue or drop."""
+        pod = qpi.pod
+        try:
+            if not self.cache.has_node(node_name):
+                raise _NodeGone(f'node "{node_name}" was deleted before the pod could be bound')
+            self.client.bind(info.namespace, info.name, node_name)
+        except NotFound:
+            self.cache.forget(info.key)       # the pod is gone: nothing to do
+            self.stats["bind_failures"] += 1
+            self.queue.done(qpi)
+            return
+        except Exception as err:
+            self.cache.forget(info.key)
+            self.stats["bind_failures"] += 1
+            if isinstance(err, Conflict) and ("already assigned" in err.message
+                                              or "being deleted" in err.message):
+                log.info("pod %s: %s", info.key, err.message)
+                self.queue.done(qpi)          # bound elsewhere / going away: the informer tells
+                return
+            message = err.message if isinstance(err, ApiError) else str(err)
+            log.warning("pod %s: binding to %s failed: %s", info.key, node_name, message)
+            self._fail(qpi, f"Binding rejected: {message}", unschedulable=False)
+            return
+        self.stats["scheduled"] += 1
+        self.queue.done(qpi)
+        self.recorder.event(pod, "Normal", "Scheduled",
+                            f"Successfully assigned {info.namespace}/{info.name} to {node_name}")
+
+    # ------------------------------------------------------------------ failures
+    def _fail(self, qpi, message: str, unschedulable: bool) -> None:
+        """Tell the user why (event + condition) and put the pod back in the queue."""
+        self.stats["unschedulable" if unschedulable else "errors"] += 1
+        pod = qpi.pod
+        log.info("pod %s not scheduled: %s", qpi.key, message)
+        if qpi.deleted:
+            return                            # deleted or bound meanwhile
+        self.recorder.event(pod, "Warning", "FailedScheduling", message)
+        # The condition first, the queue after: a retry cannot overtake the write.
+        self._set_unschedulable_condition(pod, message)
+        self.queue.requeue(qpi, unschedulable=unschedulable)
+
+    def _set_unschedulable_condition(self, pod: dict, message: str) -> None:
+        """PodScheduled=False, reason Unschedulable, on pods/{name}/status (if it changed).
+
+        Written synchronously, as kube-scheduler does, so that it can never land
+        after a later successful bind of the same pod.
+        """
+        current = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                        if c.get("type") == "PodScheduled"), None)
+        if current and current.get("status") == "False" and \
+                current.get("reason") == "Unschedulable" and current.get("message") == message:
+            return
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                     "message": message, "lastProbeTime": None,
+                     "lastTransitionTime": current.get("lastTransitionTime")
+                     if current and current.get("status") == "False" else now_rfc3339()}
+        md = pod["metadata"]
+        try:
+            self.client.patch("pods", md["name"], {"status": {"conditions": [condition]}},
+                              namespace=md.get("namespace"), patch_type="strategic",
+                              subresource="status")
+        except NotFound:
+            pass
+        except Exception as err:
+            log.warning("pod %s/%s: could not write PodScheduled condition: %s",
+                        md.get("namespace"), md["name"], err)
+
+
+class _NodeGone(Exception):
+    pass
