@@ -7,6 +7,9 @@
 #   busybox:latest, busybox:1.35     FROM scratch + static busybox + one symlink per applet
 #   minikube-py/pause:3.9,           the pod sandbox ("pause") image: sleeps forever,
 #   registry.k8s.io/pause:3.9        exits 0 promptly on SIGTERM/SIGINT
+#   nginx:1.14.2, nginx:1.16.1,      a STAND-IN for nginx (no registry here): busybox httpd
+#   nginx:1.25, nginx:latest         serving a welcome page on port 80, so that manifests from
+#                                    the Kubernetes docs (which use nginx) run unchanged
 #
 # Idempotent and fast: each image carries a label with a hash of its inputs
 # (this script + the busybox binary); when the image with that hash already
@@ -150,5 +153,34 @@ EOF
     build pause "$PA" "${PAUSE_TAGS[0]}"
 fi
 tag_all pause "$OLD" "${PAUSE_TAGS[@]}"
+
+# ---------------------------------------------------------------- nginx stand-in
+# Not nginx: busybox's httpd on port 80 with an "nginx"-like welcome page. The docs'
+# Deployment examples use nginx images; with no registry reachable, this lets them run.
+NGINX_TAGS=(nginx:1.14.2 nginx:1.16.1 nginx:1.25 nginx:latest)
+OLD="$(image_id "${NGINX_TAGS[0]}")"
+if up_to_date "${NGINX_TAGS[0]}"; then
+    log "nginx stand-in: up to date"
+else
+    NG="$BUILD/nginx"
+    make_rootfs "$NG/rootfs" all
+    mkdir -p "$NG/rootfs/usr/share/nginx/html"
+    cat > "$NG/rootfs/usr/share/nginx/html/index.html" <<'EOF'
+<!DOCTYPE html>
+<html><head><title>Welcome to nginx!</title></head>
+<body><h1>Welcome to nginx!</h1>
+<p>(minikube-py lab stand-in: busybox httpd, built locally by lab/build-images.sh)</p></body></html>
+EOF
+    cat > "$NG/Dockerfile" <<'EOF'
+FROM scratch
+COPY rootfs/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+EXPOSE 80
+STOPSIGNAL SIGTERM
+CMD ["httpd", "-f", "-v", "-p", "80", "-h", "/usr/share/nginx/html"]
+EOF
+    build nginx "$NG" "${NGINX_TAGS[0]}"
+fi
+tag_all nginx "$OLD" "${NGINX_TAGS[@]}"
 
 log "done"
