@@ -157,6 +157,7 @@ tag_all pause "$OLD" "${PAUSE_TAGS[@]}"
 # ---------------------------------------------------------------- nginx stand-in
 # Not nginx: busybox's httpd on port 80 with an "nginx"-like welcome page. The docs'
 # Deployment examples use nginx images; with no registry reachable, this lets them run.
+# Like nginx it stops at once on SIGTERM (PID 1 has no default handlers: the shell traps it).
 NGINX_TAGS=(nginx:1.14.2 nginx:1.16.1 nginx:1.25 nginx:latest)
 OLD="$(image_id "${NGINX_TAGS[0]}")"
 if up_to_date "${NGINX_TAGS[0]}"; then
@@ -177,7 +178,7 @@ COPY rootfs/ /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 EXPOSE 80
 STOPSIGNAL SIGTERM
-CMD ["httpd", "-f", "-v", "-p", "80", "-h", "/usr/share/nginx/html"]
+CMD ["sh", "-c", "trap 'exit 0' TERM INT; httpd -f -v -p 80 -h /usr/share/nginx/html & wait"]
 EOF
     build nginx "$NG" "${NGINX_TAGS[0]}"
 fi

@@ -182,26 +182,8 @@ class PodSyncer:
         changed = False
 
         # ---- 2. init containers, in order
-        init_done = True
-        for c in spec.get("initContainers") or []:
-            inst = view.latest_in_sandbox(c["name"])
-            if inst is not None and inst.state == STATE_EXITED and inst.exit_code == 0:
-                continue
-            init_done = False
-            if inst is not None and inst.state == STATE_RUNNING:
-                break
-            if inst is not None and inst.state == STATE_EXITED:
-                if policy == "Never":
-                    break                        # the pod has failed
-                wait = self._in_crash_backoff(pod, c, inst, st)
-                if wait is not None:
-                    waits.append(wait)
-                    break
-            wait = self._start(pod, c, KIND_INIT, view, sandbox, st)
-            if wait is not None:
-                waits.append(wait)
-            changed = True
-            break
+        init_done, view, started = self._sync_init(pod, view, sandbox, st, policy, waits)
+        changed = changed or started
 
         # ---- 3. app containers
         if init_done:
@@ -322,6 +304,35 @@ class PodSyncer:
         return st.sandbox_ip[1]
 
     # ------------------------------------------------------------------ containers
+    def _sync_init(self, pod: dict, view: PodView, sandbox: ContainerInfo, st: _PodState,
+                   policy: str, waits: list) -> tuple[bool, PodView, bool]:
+        """Run the init containers one after the other: (all done?, view, started any?)."""
+        started = False
+        for c in (pod.get("spec") or {}).get("initContainers") or []:
+            inst = view.latest_in_sandbox(c["name"])
+            if inst is not None and inst.state == STATE_EXITED and inst.exit_code == 0:
+                continue
+            if inst is not None and inst.state == STATE_RUNNING:
+                return False, view, started
+            if inst is not None and inst.state == STATE_EXITED:
+                if policy == "Never":
+                    return False, view, started          # the pod has failed
+                wait = self._in_crash_backoff(pod, c, inst, st)
+                if wait is not None:
+                    waits.append(wait)
+                    return False, view, started
+            wait = self._start(pod, c, KIND_INIT, view, sandbox, st)
+            started = True
+            if wait is not None:
+                waits.append(wait)
+                return False, view, started
+            # A quick init container may be done already: then go on with the next.
+            view = PodView(self.runtime.list_containers(pod["metadata"]["uid"]))
+            inst = view.latest_in_sandbox(c["name"])
+            if not (inst is not None and inst.state == STATE_EXITED and inst.exit_code == 0):
+                return False, view, started
+        return True, view, started
+
     def _in_crash_backoff(self, pod: dict, c: dict, inst: ContainerInfo,
                           st: _PodState) -> float | None:
         """None: restart now.  Else the container waits (CrashLoopBackOff) that many seconds."""

@@ -208,6 +208,22 @@ def test_restart_policies_on_failure_and_never(node, api_client, namespace, kube
         re.search(r"onfailure-ok\s+0/1\s+Completed", table)
 
 
+def test_container_removed_behind_our_back_is_restarted(node, api_client, namespace, lab_images):
+    """PLEG: the kubelet relists Docker and notices what nobody told it."""
+    api_client.create("pods", _one_shot_pod("victim", node.node_name, "Always", 0) | {
+        "spec": {"nodeName": node.node_name, "terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "app", "image": "busybox:1.35",
+                                 "command": ["sleep", "3600"]}]}}, namespace)
+    wait_for(lambda: running(api_client, namespace, "victim"), what="Running")
+    uid = api_client.get("pods", "victim", namespace)["metadata"]["uid"]
+    app = next(c for c in pod_containers(lab_images, node.node_name, uid) if "k8s_app" in c.name)
+    app.remove(force=True)
+    wait_for(lambda: container_status(api_client, namespace, "victim").get("restartCount") == 1
+             and container_status(api_client, namespace, "victim").get("ready"),
+             what="the app container back, restartCount 1")
+    assert container_status(api_client, namespace, "victim")["containerID"] != f"docker://{app.id}"
+
+
 # ---------------------------------------------------------------------- 5. graceful deletion
 def test_delete_stops_within_grace_and_kills_who_ignores_sigterm(node, api_client, namespace,
                                                                  kubectl, lab_images):
