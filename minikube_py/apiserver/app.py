@@ -296,6 +296,12 @@ def read_json():
         raise errors.too_large()
     if not data:
         raise errors.bad_request("the request body is empty")
+    ctype = (request.content_type or "").split(";")[0].strip()
+    if ctype == "application/vnd.kubernetes.protobuf":
+        # We speak JSON only; 415 tells client-go (kubectl create ns, ...) to resend as JSON.
+        raise errors.unsupported_media(ctype)
+    if ctype in ("application/yaml", "application/apply-patch+yaml"):
+        raise errors.unsupported_media(ctype)
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:

@@ -760,7 +760,7 @@ def delete(args, filename, recursive, selector, field_selector, all_, all_namesp
         try:
             obj = c.client.get(res.info, name, ns)
             c.client.delete(res.info, name, ns, propagation_policy=policy, grace_period_seconds=grace)
-            click.echo(f'{res.prefix} "{name}" deleted')
+            click.echo(f'{res.prefix} "{name}" {"force deleted" if force else "deleted"}')
             deleted.append((res, ns, name, obj["metadata"].get("uid")))
         except errors.NotFound as err:
             if not ignore_not_found:

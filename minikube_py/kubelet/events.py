@@ -19,8 +19,8 @@ import queue
 import threading
 import time
 
+from ..api.meta import now_rfc3339
 from ..client import errors
-from ..client.rest import _now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class EventRecorder:
             name, ns, count, _ = seen
             try:
                 self.client.patch("events", name, {"count": count + 1,
-                                                    "lastTimestamp": _now_rfc3339()},
+                                                    "lastTimestamp": now_rfc3339()},
                                   namespace=ns)
                 with self._lock:
                     self._seen[key] = [name, ns, count + 1, now]

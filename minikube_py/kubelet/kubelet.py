@@ -161,11 +161,11 @@ class Kubelet:
     def find_pod(self, namespace: str, name: str) -> dict | None:
         """A pod of this node with its newest status (for the log endpoint)."""
         pod = self.pods.store.get_by_name(name, namespace)
-        return self.syncer._status_pod(pod) if pod is not None else None
+        return self.syncer.status_pod(pod) if pod is not None else None
 
     def list_pods(self) -> list[dict]:
         """The pods bound to this node, with their newest status (for ``GET /pods``)."""
-        return [self.syncer._status_pod(p) for p in self.pods.list()]
+        return [self.syncer.status_pod(p) for p in self.pods.list()]
 
     # ================================================================== node
     def _on_runtime_health(self, healthy: bool, message: str) -> None:

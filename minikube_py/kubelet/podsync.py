@@ -127,7 +127,7 @@ class PodSyncer:
         self.create_backoff.forget_prefix((uid,))
         self.status.forget(uid)
 
-    def _status_pod(self, pod: dict) -> dict:
+    def status_pod(self, pod: dict) -> dict:
         """The pod with the newest status we know (ours may be newer than the informer's)."""
         last = self.status.last(pod["metadata"]["uid"])
         return dict(pod, status=last) if last is not None else pod
@@ -138,7 +138,7 @@ class PodSyncer:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         uid = meta["uid"]
         st = self._state(uid)
-        current = self._status_pod(pod)
+        current = self.status_pod(pod)
         if podstatus.is_terminal(current):
             self._stop_running(pod, self.runtime.list_containers(uid))
             return self.resync
@@ -179,11 +179,9 @@ class PodSyncer:
                 return delay
         sandbox = view.sandbox
         pod_ip = self._pod_ip(pod, sandbox, st)
-        changed = False
 
         # ---- 2. init containers, in order
-        init_done, view, started = self._sync_init(pod, view, sandbox, st, policy, waits)
-        changed = changed or started
+        init_done, view, changed = self._sync_init(pod, view, sandbox, st, policy, waits)
 
         # ---- 3. app containers
         if init_done:
@@ -226,7 +224,7 @@ class PodSyncer:
             self.prober.remove_pod(uid)
         else:
             running = {i.container_name: i for i in view.running_apps()}
-            self.prober.sync_pod(self._status_pod(pod), running, pod_ip)
+            self.prober.sync_pod(self.status_pod(pod), running, pod_ip)
         return max(0.05, min(waits))
 
     # ------------------------------------------------------------------ admission
@@ -248,7 +246,7 @@ class PodSyncer:
         uid = pod["metadata"]["uid"]
         self._stop_running(pod, self.runtime.list_containers(uid))
         self.prober.remove_pod(uid)
-        current = self._status_pod(pod)
+        current = self.status_pod(pod)
         status = podstatus.failed_status(current, reason, message, self.host_ip)
         if st.start_time:
             status["startTime"] = status.get("startTime") or st.start_time
@@ -354,7 +352,7 @@ class PodSyncer:
         latest = view.latest(name)
         if latest is not None:
             return latest.restart_count + 1
-        old = self._status_pod(pod).get("status") or {}
+        old = self.status_pod(pod).get("status") or {}
         for s in (old.get("containerStatuses") or []) + (old.get("initContainerStatuses") or []):
             if s.get("name") == name and (s.get("state", {}).get("running")
                                           or s.get("state", {}).get("terminated")
@@ -497,7 +495,7 @@ class PodSyncer:
     # ------------------------------------------------------------------ status
     def _write_status(self, pod: dict, view: PodView, st: _PodState, pod_ip: str,
                       terminal: bool = False) -> dict:
-        current = self._status_pod(pod)
+        current = self.status_pod(pod)
         status = podstatus.generate_pod_status(
             current, view, waiting=st.waiting,
             ready=lambda name, cid: self.prober.is_ready(pod, name, cid),

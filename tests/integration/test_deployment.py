@@ -34,6 +34,29 @@ def complete(c, ns, name="web"):
             s.get("availableReplicas") == want)
 
 
+def rollout_status(kubectl, namespace, name="web", timeout=60.0):
+    """`kubectl rollout status`, until it succeeds or `timeout` passes.
+
+    Each try is short and a stalled one is simply repeated: with a field selector
+    (`metadata.name=web`, as rollout status lists and watches) the apiserver reads the
+    object and the list's resourceVersion in two steps, so an update landing between
+    them is never sent to the watch (reported to the lead; remove this loop once
+    registry.list takes the revision first).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = kubectl("rollout", "status", f"deployment/{name}", "-n", namespace,
+                       "--timeout=8s", check=False)
+        if proc.returncode == 0 or time.monotonic() > deadline or \
+                "timed out waiting" not in proc.stderr:
+            return proc
+
+
+def ok(proc):
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def image_of(pod):
     return pod["spec"]["containers"][0]["image"]
 
@@ -147,11 +170,11 @@ def test_rolling_update_respects_surge_and_unavailable(controllers, api_client, 
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}
     c.create("deployments", deployment("web", replicas, {"app": "web"}, strategy), namespace=namespace)
     with FakeKubelet(c, namespace, delay=0.1):
-        kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+        ok(rollout_status(kubectl, namespace))
         wait_for(lambda: len(pods_of(c, namespace)) == replicas, what="old pods settled")
         with RolloutWatch(c, namespace) as watch:
             kubectl("set", "image", "deployment/web", "app=busybox:v2", "-n", namespace)
-            out = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s").stdout
+            out = ok(rollout_status(kubectl, namespace)).stdout
             assert 'deployment "web" successfully rolled out' in out
             wait_for(lambda: len(pods_of(c, namespace)) == replicas, what="old pods gone")
             time.sleep(0.3)
@@ -168,7 +191,7 @@ def test_rolling_update_respects_surge_and_unavailable(controllers, api_client, 
         assert [rs["spec"]["replicas"] for rs in rss] == [0, replicas]
 
         kubectl("rollout", "undo", "deployment/web", "-n", namespace)
-        kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+        ok(rollout_status(kubectl, namespace))
         d = get_d(c, namespace)
         assert image_of(d["spec"]["template"]) == "busybox:latest"
         wait_for(lambda: {image_of(p) for p in pods_of(c, namespace)} == {"busybox:latest"},
@@ -189,13 +212,13 @@ def test_rolling_update_with_percentages(controllers, api_client, namespace, kub
     c = api_client
     c.create("deployments", deployment("web", 6, {"app": "web"}), namespace=namespace)
     with FakeKubelet(c, namespace, delay=0.1):
-        kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+        ok(rollout_status(kubectl, namespace))
         wait_for(lambda: len(pods_of(c, namespace)) == 6, what="settled")
         rs = rss_of(c, namespace)[0]
         assert rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "8"
         with RolloutWatch(c, namespace) as watch:
             kubectl("set", "image", "deployment/web", "app=busybox:v2", "-n", namespace)
-            kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+            ok(rollout_status(kubectl, namespace))
         assert max(n for n, _ in watch.samples) <= 8
         assert min(r for _, r in watch.samples) >= 5
 
@@ -206,10 +229,10 @@ def test_recreate_removes_old_pods_before_creating_new(controllers, api_client, 
     # Pods are bound to a node here, so they terminate gracefully and linger until
     # the (fake) kubelet finishes them: Recreate must wait for that.
     with FakeKubelet(c, namespace, delay=0.1, node=f"node-{namespace}"):
-        kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+        ok(rollout_status(kubectl, namespace))
         with RolloutWatch(c, namespace, track_terminating=True) as watch:
             kubectl("set", "image", "deployment/web", "app=busybox:v2", "-n", namespace)
-            kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+            ok(rollout_status(kubectl, namespace))
         mixed = [imgs for imgs in watch.images_seen if len(imgs) > 1]
         assert not mixed, "old and new pods existed at the same time"
     assert {image_of(p) for p in pods_of(c, namespace)} == {"busybox:v2"}
@@ -220,7 +243,7 @@ def test_paused_deployment_does_not_roll_out(controllers, api_client, namespace,
     c = api_client
     c.create("deployments", deployment("web", 2, {"app": "web"}), namespace=namespace)
     with FakeKubelet(c, namespace):
-        kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+        ok(rollout_status(kubectl, namespace))
         kubectl("rollout", "pause", "deployment/web", "-n", namespace)
         wait_for(lambda: (condition(get_d(c, namespace), "Progressing") or {}).get("reason")
                  == "DeploymentPaused", what="Progressing=Unknown DeploymentPaused")
@@ -236,7 +259,7 @@ def test_paused_deployment_does_not_roll_out(controllers, api_client, namespace,
         assert condition(get_d(c, namespace), "Progressing")["status"] == "Unknown"
 
         kubectl("rollout", "resume", "deployment/web", "-n", namespace)
-        kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+        ok(rollout_status(kubectl, namespace))
         wait_for(lambda: {image_of(p) for p in pods_of(c, namespace)} == {"busybox:v2"},
                  what="rolled out after resume")
         assert len(pods_of(c, namespace)) == 3
@@ -249,7 +272,7 @@ def test_revision_history_limit_deletes_old_replicasets(controllers, api_client,
     with FakeKubelet(c, namespace):
         for tag in ("v2", "v3", "v4"):
             kubectl("set", "image", "deployment/web", f"app=busybox:{tag}", "-n", namespace)
-            kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+            ok(rollout_status(kubectl, namespace))
         wait_for(lambda: len(rss_of(c, namespace)) == 2, what="only 1 old replicaset kept")
     revisions = [rs["metadata"]["annotations"][REVISION] for rs in rss_of(c, namespace)]
     assert revisions == ["3", "4"]
@@ -262,13 +285,13 @@ def test_progress_deadline_exceeded(controllers, api_client, namespace, kubectl)
     c.create("deployments", deployment("web", 2, {"app": "web"}, progressDeadlineSeconds=2),
              namespace=namespace)
     with FakeKubelet(c, namespace, only=lambda p: image_of(p) == "busybox:latest"):
-        kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
+        ok(rollout_status(kubectl, namespace))
         kubectl("set", "image", "deployment/web", "app=busybox:broken", "-n", namespace)
         d = wait_for(lambda: (x := get_d(c, namespace)) and
                      (condition(x, "Progressing") or {}).get("reason") == "ProgressDeadlineExceeded" and x,
                      timeout=30, what="ProgressDeadlineExceeded")
         assert condition(d, "Progressing")["status"] == "False"
-        proc = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=20s", check=False)
+        proc = rollout_status(kubectl, namespace, timeout=20)
         assert proc.returncode != 0
         assert "exceeded its progress deadline" in proc.stderr
         # maxUnavailable 25% of 2 rounds down to 0: both old pods still serve.

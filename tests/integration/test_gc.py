@@ -135,8 +135,8 @@ def test_foreground_deletes_dependents_first_then_owner(gc, api_client, namespac
     c.delete("replicasets", "web", namespace=namespace, propagation_policy="Foreground")
 
     assert wait(lambda: not exists(c, "pods", "free", namespace))
-    held = c.get("pods", "held", namespace=namespace)
-    assert held["metadata"].get("deletionTimestamp")           # being deleted ...
+    assert wait(lambda: c.get("pods", "held", namespace=namespace)["metadata"]
+                .get("deletionTimestamp"))                      # being deleted ...
     owner = c.get("replicasets", "web", namespace=namespace)   # ... and the owner waits
     assert owner["metadata"]["deletionTimestamp"]
     assert "foregroundDeletion" in owner["metadata"]["finalizers"]
@@ -152,8 +152,8 @@ def test_foreground_does_not_wait_for_non_blocking_dependents(gc, api_client, na
     make_pod(c, namespace, "loose", [ref(rs, block=False)], finalizers=["example.com/hold"])
     c.delete("replicasets", "web", namespace=namespace, propagation_policy="Foreground")
     assert wait(lambda: not exists(c, "replicasets", "web", namespace))
-    loose = c.get("pods", "loose", namespace=namespace)
-    assert loose["metadata"].get("deletionTimestamp")   # deleted, but not waited for
+    assert wait(lambda: c.get("pods", "loose", namespace=namespace)["metadata"]
+                .get("deletionTimestamp"))   # deleted, but not waited for
     remove_finalizers(c, "pods", "loose", namespace)
 
 

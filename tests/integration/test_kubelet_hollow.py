@@ -162,6 +162,26 @@ def test_hollow_pods_run_report_status_and_delete_gracefully(hollow, api_client,
     assert phase(api_client, namespace, "p0") == "Running"          # the others go on
 
 
+def test_hollow_init_containers_and_active_deadline(hollow, api_client, namespace):
+    k = hollow("init")
+    api_client.create("pods", make_pod("with-init", k.node_name, initContainers=[
+        {"name": "i1", "image": "busybox:1.35"}, {"name": "i2", "image": "busybox:1.35"}]),
+        namespace)
+    wait_for(lambda: phase(api_client, namespace, "with-init") == "Running", what="Running")
+    st = api_client.get("pods", "with-init", namespace)["status"]
+    assert [(c["name"], c["state"]["terminated"]["reason"], c["ready"])
+            for c in st["initContainerStatuses"]] == [("i1", "Completed", True),
+                                                      ("i2", "Completed", True)]
+    api_client.create("pods", make_pod("deadline", k.node_name, activeDeadlineSeconds=1),
+                      namespace)
+    wait_for(lambda: phase(api_client, namespace, "deadline") == "Failed", what="Failed")
+    st = api_client.get("pods", "deadline", namespace)["status"]
+    assert st["reason"] == "DeadlineExceeded"
+    assert st["message"] == "Pod was active on the node longer than the specified deadline"
+    uid = api_client.get("pods", "deadline", namespace)["metadata"]["uid"]
+    assert not [c for c in k.runtime.list_containers(uid) if c.state == "running"]
+
+
 def _gone(api, ns, name):
     try:
         api.get("pods", name, ns)

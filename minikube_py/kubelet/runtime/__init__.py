@@ -1,7 +1,8 @@
 """Container runtimes of the kubelet.
 
 ``base`` holds what every runtime shares (labels, names, errors, ContainerInfo);
-``docker`` runs pods as real containers through the Docker SDK.
+``docker`` runs pods as real containers through the Docker SDK; ``hollow``
+only pretends to (kubemark-style nodes for scale tests).
 """
 
 from .base import (  # noqa: F401

@@ -3,8 +3,8 @@
 For scale tests we want hundreds of nodes and thousands of Running pods on one
 laptop.  A hollow node runs the *real* kubelet code -- registration, lease,
 pod workers, status, events -- against this runtime, which keeps its
-"containers" in a dict: they start instantly, run forever, never use CPU and
-log nothing.  Only what the control plane can see is real.
+"containers" in a dict: they start instantly, run forever (init containers
+finish at once, with exit code 0), never use CPU and log nothing.  Only what the control plane can see is real.
 
 It offers the same methods as ``DockerRuntime`` (the kubelet does not know the
 difference), so it doubles as a readable summary of what a runtime must do.
@@ -21,7 +21,8 @@ from typing import Iterator
 
 from .base import (
     ContainerInfo, ContainerNotFound, ContainerStartError, ImageError,
-    KIND_APP, KIND_SANDBOX, SANDBOX_CONTAINER_NAME, STATE_EXITED, STATE_RUNNING, container_name,
+    KIND_APP, KIND_INIT, KIND_SANDBOX, SANDBOX_CONTAINER_NAME, STATE_EXITED, STATE_RUNNING,
+    container_name,
 )
 
 # Fake pod IPs come from 10.0.0.0/8, unique within the process.
@@ -107,8 +108,11 @@ class HollowRuntime:
                         restart_count: int = 0, kind: str = KIND_APP, **_ignored) -> str:
         if sandbox_id not in self._ips:
             raise ContainerStartError("CreateContainerError", f"no sandbox {sandbox_id[:12]}")
-        return self._add(pod, container_spec["name"], kind, restart_count,
-                         container_spec.get("image", ""), _hash(container_spec))
+        cid = self._add(pod, container_spec["name"], kind, restart_count,
+                        container_spec.get("image", ""), _hash(container_spec))
+        if kind == KIND_INIT:
+            self.stop_container(cid)          # an init container's work is done at once
+        return cid
 
     # ------------------------------------------------------------ observe
     def list_containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
