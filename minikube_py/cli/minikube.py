@@ -168,7 +168,9 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
         return proc
 
     click.echo("* Starting controller-manager and scheduler ...")
-    start("controller-manager", _component("controller-manager", "--kubeconfig", kubeconfig,
+    # One controller-manager, so no election: a lost lease would make it exit (as
+    # kube-controller-manager does) with nobody to restart it.
+    start("controller-manager", _component("controller-manager", "--kubeconfig", kubeconfig, "--no-leader-elect",
                                            *controller_args.split()))
     start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
     if gpus_per_node:

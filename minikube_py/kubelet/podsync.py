@@ -518,16 +518,18 @@ class PodSyncer:
         self.prober.remove_pod(uid)
         infos = self.runtime.list_containers(uid)
         self._stop_running(pod, infos)
-        st = self._state(uid)
-        if not removed and infos:
-            view = PodView(self.runtime.list_containers(uid))
-            self._write_status(pod, view, st, "", terminal=True)
-        self.runtime.remove_pod(uid)
+        # Devices go back before the terminal status is written: the scheduler frees the
+        # pod's GPUs when it sees that status and may bind a new pod here at once.
         if self.device_manager is not None:
             try:
                 self.device_manager.release(uid)
             except Exception as e:  # noqa: BLE001
                 log.warning("releasing the devices of pod %s failed: %s", uid[:8], e)
+        st = self._state(uid)
+        if not removed and infos:
+            view = PodView(self.runtime.list_containers(uid))
+            self._write_status(pod, view, st, "", terminal=True)
+        self.runtime.remove_pod(uid)
         if not removed:
             try:
                 self.client.delete("pods", meta["name"], meta.get("namespace", "default"),

@@ -1,0 +1,120 @@
+"""The whole system as a user meets it: `minikube-py up`, real kubectl, real Docker, `down`.
+
+One cluster for the module (it takes ~15 s to start): 2 nodes with 2 simulated GPUs each,
+the lab's nvidia runtime registered with dockerd, controller-manager and scheduler.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def run(*args, env=None, check=True, timeout=120, input=None):
+    proc = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout, input=input)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def wait_for(fn, timeout=90, interval=0.5, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture(scope="module")
+def up_cluster(lab_images, tmp_path_factory):
+    from minikube_py.storage.embedded import free_port
+    state = str(tmp_path_factory.mktemp("up"))
+    prefix = f"up{uuid.uuid4().hex[:4]}"
+    port = free_port()
+    cli = [sys.executable, "-m", "minikube_py.cli.minikube"]
+    out = run(*cli, "up", "--state-dir", state, "--port", str(port), "--nodes", "2", "--gpus-per-node", "2",
+              "--node-prefix", prefix, timeout=180).stdout
+    assert "Cluster is up" in out
+    env = dict(os.environ, KUBECONFIG=os.path.join(state, "kubeconfig"), HOME=state)
+    yield {"env": env, "nodes": [f"{prefix}-1", f"{prefix}-2"], "state": state}
+    out = run(*cli, "down", "--state-dir", state, timeout=120).stdout
+    assert "Cluster stopped" in out
+    for node in (f"{prefix}-1", f"{prefix}-2"):
+        left = lab_images.containers.list(all=True, filters={"label": f"io.minikube-py.node={node}"})
+        assert left == [], f"containers of {node} left behind"
+
+
+def kubectl(cluster, *args, **kw):
+    return run("kubectl", *args, env=cluster["env"], **kw)
+
+
+def pods(cluster, selector):
+    return json.loads(kubectl(cluster, "get", "pods", "-l", selector, "-o", "json").stdout)["items"]
+
+
+def test_nodes_are_ready_with_gpus(up_cluster):
+    out = kubectl(up_cluster, "get", "nodes").stdout
+    for node in up_cluster["nodes"]:
+        assert re.search(rf"^{node}\s+Ready", out, re.M), out
+    node = json.loads(kubectl(up_cluster, "get", "node", up_cluster["nodes"][0], "-o", "json").stdout)
+    assert node["status"]["capacity"]["nvidia.com/gpu"] == "2"
+    assert node["status"]["allocatable"]["nvidia.com/gpu"] == "2"
+
+
+def test_deployment_from_the_docs_runs_spread_and_rolls(up_cluster):
+    kubectl(up_cluster, "apply", "-f", os.path.join(EXAMPLES, "nginx-deployment.yaml"))
+    kubectl(up_cluster, "rollout", "status", "deploy/nginx", "--timeout=120s", timeout=150)
+    running = [p for p in pods(up_cluster, "app=nginx") if p["status"].get("phase") == "Running"]
+    assert len(running) == 3
+    assert len({p["spec"]["nodeName"] for p in running}) == 2          # spread over both nodes
+    kubectl(up_cluster, "set", "image", "deploy/nginx", "nginx=nginx:1.16.1")
+    kubectl(up_cluster, "rollout", "status", "deploy/nginx", "--timeout=120s", timeout=150)
+    images = {p["spec"]["containers"][0]["image"] for p in pods(up_cluster, "app=nginx")
+              if not p["metadata"].get("deletionTimestamp")}
+    assert images == {"nginx:1.16.1"}
+    kubectl(up_cluster, "delete", "deploy", "nginx", "--wait=false")
+    wait_for(lambda: not kubectl(up_cluster, "get", "rs", "-o", "name").stdout.strip(), what="RS gone")
+
+
+def test_gpu_pods_get_one_gpu_each_and_the_fifth_waits(up_cluster):
+    kubectl(up_cluster, "apply", "-f", os.path.join(EXAMPLES, "gpu-pods.yaml"))
+
+    def four_running_one_pending():
+        ps = pods(up_cluster, "app=gpu-demo")
+        running = [p for p in ps if p["status"].get("phase") == "Running"]
+        pending = [p for p in ps if p["status"].get("phase") == "Pending"]
+        return (running, pending) if len(running) == 4 and len(pending) == 1 else None
+    running, pending = wait_for(four_running_one_pending, timeout=120, what="4 Running + 1 Pending")
+
+    described = kubectl(up_cluster, "describe", "pod", pending[0]["metadata"]["name"]).stdout
+    assert "Insufficient nvidia.com/gpu" in described
+
+    by_node: dict[str, list[str]] = {}
+    for p in running:
+        name = p["metadata"]["name"]
+        log = wait_for(lambda: kubectl(up_cluster, "logs", name, check=False).stdout.strip(), what=f"{name} log")
+        gpus = [line for line in log.splitlines() if line.startswith("GPU ")]
+        assert len(gpus) == 1, log                                   # exactly one GPU visible
+        by_node.setdefault(p["spec"]["nodeName"], []).append(gpus[0].split("UUID: ")[1])
+    for node, uuids in by_node.items():
+        assert len(uuids) == len(set(uuids)), f"a GPU listed twice on {node}: {uuids}"
+
+    kubectl(up_cluster, "delete", "pod", running[0]["metadata"]["name"], "--grace-period=1")
+    waiting = pending[0]["metadata"]["name"]
+    wait_for(lambda: json.loads(kubectl(up_cluster, "get", "pod", waiting, "-o", "json").stdout)["status"]
+             .get("phase") == "Running", timeout=90,
+             what=f"the fifth GPU pod running:\n{kubectl(up_cluster, 'describe', 'pod', waiting).stdout}")
+    kubectl(up_cluster, "delete", "-f", os.path.join(EXAMPLES, "gpu-pods.yaml"), "--grace-period=1", "--ignore-not-found",
+            "--wait=false")
