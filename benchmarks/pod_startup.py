@@ -57,6 +57,19 @@ def pct(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process so far (from /proc)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def load() -> str:
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
 def summary(name, values):
     print(f"  {name:<34} n={len(values):<3} p50={pct(values, 50):6.3f}s  p90={pct(values, 90):6.3f}s"
           f"  p99={pct(values, 99):6.3f}s  max={max(values):6.3f}s")
@@ -164,6 +177,7 @@ def main():
     procs = []
     nodes = [f"bench-{run}-{i}" for i in range(args.nodes)]
     try:
+        print(f"load average {load()} on {os.cpu_count()} CPUs")
         print(f"plain docker run -d {IMAGE} sleep 3600:")
         seq, burst = docker_baseline(dclient, label, n_burst=args.pods)
         summary("one at a time", seq)
@@ -195,8 +209,12 @@ def main():
         api.create("namespaces", {"metadata": {"name": "bench"}})
 
         results = {}
+        kubelets = procs[-len(nodes):]
+        cpu = {}
         for mode, rate in (("paced", args.rate), ("burst", 0)):
+            before = [cpu_seconds(p.pid) for p in kubelets]
             results[mode] = run_pods(api, nodes, args.pods, rate, f"{mode}-")
+            cpu[mode] = sum(cpu_seconds(p.pid) for p in kubelets) - sum(before)
         print(f"\npods: created -> Running (seen through a watch), {args.pods} pods on "
               f"{args.nodes} nodes:")
         summary(f"paced ({args.rate:g} pods/s)", results["paced"])
@@ -208,6 +226,9 @@ def main():
               f"{'yes' if paced99 <= 3 * statistics.median(seq) else 'no'}")
         print(f"  burst: p99 {burst99:.2f}s = {burst99 / pct(burst, 99):.2f}x the same burst of "
               f"docker runs (p99 {pct(burst, 99):.2f}s; a pod is 2 containers)")
+        print(f"  kubelet CPU (all nodes, start + stop of {args.pods} pods): paced "
+              f"{cpu['paced']:.1f}s, burst {cpu['burst']:.1f}s;  load average now {load()} "
+              f"on {os.cpu_count()} CPUs")
     finally:
         for p in reversed(procs):
             if p.poll() is None:

@@ -100,10 +100,11 @@ def discover_resources(client, need_verbs: Iterable[str] = ("list", "watch", "de
 
 
 def _known(info: ResourceInfo) -> ResourceInfo:
-    """The client's entry for a discovered resource, registering it if new."""
+    """The client's entry for a discovered resource; what the server says wins."""
     try:
         known = lookup(f"{info.plural}.{info.group}" if info.group else info.plural)
-        if known.group == info.group and known.kind == info.kind:
+        if (known.plural, known.kind, known.group, known.version, known.namespaced) == \
+                (info.plural, info.kind, info.group, info.version, info.namespaced):
             return known
     except KeyError:
         pass

@@ -408,8 +408,6 @@ def pods_to_delete(pods: list[dict], related: list[dict], count: int,
     ReplicaSets of the same Deployment): a pod sharing its node with many of them
     goes first, so what remains is spread over more nodes.
     """
-    if count >= len(pods):
-        return list(pods)
     now = now or datetime.now(timezone.utc)
     per_node: dict[str, int] = {}
     for p in related:

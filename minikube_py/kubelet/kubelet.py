@@ -219,27 +219,26 @@ class Kubelet:
         """Remove containers of pods that no longer exist; free their devices."""
         if not self.pods.has_synced() or not self.runtime_ok:
             return
-        # List the runtime first: every container in this list was made for a pod
-        # the informer had already seen, so no new pod can pass for an orphan.
-        infos = self.runtime.list_containers()
+        # List the runtime first (one cheap ``docker ps``): every container in
+        # this list was made for a pod the informer had already seen, so no new
+        # pod can pass for an orphan.
+        in_runtime = {uid for _, uid, _ in self.runtime.relist() if uid}
         pods = self.pods.list()
         known = {p["metadata"]["uid"] for p in pods} | self.workers.uids()
-        orphans: dict[str, dict] = {}
-        for info in infos:
-            if info.pod_uid and info.pod_uid not in known and info.pod_uid not in orphans:
+        for uid in in_runtime - known:
+            infos = self.runtime.list_containers(uid)
+            if not infos:
+                continue
+            info = infos[0]
+            try:
+                grace = int(info.labels.get(LABEL_GRACE_PERIOD, 30))
+            except ValueError:
                 grace = 30
-                try:
-                    grace = int(info.labels.get(LABEL_GRACE_PERIOD, 30))
-                except ValueError:
-                    pass
-                orphans[info.pod_uid] = {
-                    "metadata": {"name": info.pod_name, "namespace": info.namespace,
-                                 "uid": info.pod_uid},
-                    "spec": {"terminationGracePeriodSeconds": grace}}
-        for uid, pod in orphans.items():
             log.info("removing the containers of pod %s/%s (%s): the pod no longer exists",
-                     pod["metadata"]["namespace"], pod["metadata"]["name"], uid[:8])
-            self.workers.update(pod, removed=True)
+                     info.namespace, info.pod_name, uid[:8])
+            self.workers.update({"metadata": {"name": info.pod_name, "namespace": info.namespace,
+                                              "uid": uid},
+                                 "spec": {"terminationGracePeriodSeconds": grace}}, removed=True)
         if self.device_manager is not None:
             active = {p["metadata"]["uid"] for p in pods
                       if ((self.status_manager.last(p["metadata"]["uid"]) or p.get("status") or {})

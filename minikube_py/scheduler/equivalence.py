@@ -3,12 +3,15 @@
 The ten replicas of a Deployment ask the same question of every node -- "do I fit,
 and how well?" -- and a node that has not changed since the last replica asked
 gives the same answer. Filtering and scoring are the hot path (hundreds of nodes
-per pod), so the profile remembers, per *equivalence class* of pods and per node:
+per pod), so the profile remembers, per *equivalence class* of pods and per node
+generation:
 
-    node name -> (node generation, filter reasons or None, {scorer: raw score})
+    node generation -> (filter reasons or None, (raw score of each cacheable scorer))
 
-and reuses an entry while the node's ``generation`` is unchanged (any pod added
-or removed, any Node update, gives the node a new generation). Between two
+Any change to a node (a pod added or removed, a Node update) gives it a new
+generation number, never used before, so an answer found under a node's current
+generation is always current; answers for old generations are simply not asked
+for again (and are dropped when a class collects too many). Between two
 replicas only the node that took the previous one has changed, so nearly every
 node is answered from here. (kube-scheduler had the same idea, 1.10-1.12.)
 
@@ -42,11 +45,11 @@ class EquivalenceCache:
         self._classes: OrderedDict[str, dict] = OrderedDict()
         self.hits = self.misses = 0
 
-    def answers_for(self, pod: PodInfo) -> dict:
-        """The per-node answers for the pod's class (an empty dict for a new class)."""
+    def answers_for(self, pod: PodInfo, max_entries: int = 10000) -> dict:
+        """The answers for the pod's class, by node generation (empty for a new class)."""
         key = pod_class(pod)
         answers = self._classes.get(key)
-        if answers is None:
+        if answers is None or len(answers) > max_entries:   # new, or full of stale answers
             answers = self._classes[key] = {}
             if len(self._classes) > self.max_classes:
                 self._classes.popitem(last=False)

@@ -154,23 +154,16 @@ class Profile:
         """_run_filters, answered from the equivalence cache where the node is unchanged."""
         if answers is None:
             return self._run_filters(filters, pod, batch)
-        results, todo = [], []
-        for i, node in enumerate(batch):
-            known = answers.get(node.name)
-            if known is not None and known[0] == node.generation:
-                results.append(known[1])
-            else:
-                results.append(None)
-                todo.append(i)
+        get = answers.get
+        known = [get(node.generation) for node in batch]
+        todo = [i for i, k in enumerate(known) if k is None]
         if todo:
             computed = self._run_filters(filters, pod, [batch[i] for i in todo])
             for i, result in zip(todo, computed):
-                node = batch[i]
-                results[i] = result
-                answers[node.name] = (node.generation, result, None)
+                known[i] = answers[batch[i].generation] = (result, None)
         self.equivalence.hits += len(batch) - len(todo)
         self.equivalence.misses += len(todo)
-        return results
+        return [k[0] for k in known]
 
     def find_feasible(self, pod: PodInfo, nodes: list[NodeInfo], answers=None) -> list[NodeInfo]:
         """Filter nodes, from where the last cycle stopped, until enough are feasible.
@@ -196,7 +189,11 @@ class Profile:
             while processed < n and len(feasible) < want:
                 batch = order[processed:processed + want - len(feasible)]
                 processed += len(batch)
-                for node, result in zip(batch, self._filter_batch(filters, pod, batch, answers)):
+                results = self._filter_batch(filters, pod, batch, answers)
+                if not any(results):
+                    feasible.extend(batch)          # the common case: all of them fit
+                    continue
+                for node, result in zip(batch, results):
                     if result:
                         failed[node.name] = result
                     else:
@@ -217,13 +214,12 @@ class Profile:
         cached = [p for p in plugins if p.cacheable] if answers is not None else []
         by_plugin: dict[str, list[int]] = {}
         if cached:
-            rows = []
-            for node in feasible:
-                generation, reasons, row = answers[node.name]   # fresh: just filtered
-                if row is None:
-                    row = tuple(p.score(pod, node) for p in cached)
-                    answers[node.name] = (generation, reasons, row)
-                rows.append(row)
+            entries = [answers[node.generation] for node in feasible]   # fresh: just filtered
+            for i in [i for i, entry in enumerate(entries) if entry[1] is None]:
+                node = feasible[i]
+                row = tuple(p.score(pod, node) for p in cached)
+                entries[i] = answers[node.generation] = (entries[i][0], row)
+            rows = [entry[1] for entry in entries]
             for p, column in zip(cached, zip(*rows)):
                 by_plugin[p.name] = list(column)
         for p in plugins:
@@ -268,7 +264,9 @@ class Profile:
 
     def schedule(self, pod: PodInfo, nodes: list[NodeInfo]) -> NodeInfo:
         """Pick a node for the pod, or raise FitError / PluginError."""
-        answers = self.equivalence.answers_for(pod) if self.equivalence is not None else None
+        answers = None
+        if self.equivalence is not None:
+            answers = self.equivalence.answers_for(pod, max_entries=2 * len(nodes) + 100)
         feasible = self.find_feasible(pod, nodes, answers)
         if len(feasible) == 1:
             return feasible[0]          # nothing to compare

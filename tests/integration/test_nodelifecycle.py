@@ -48,6 +48,7 @@ class FakeKubelet:
 
     def __init__(self, client, name, period=0.3):
         self.client, self.name, self.period = client, name, period
+        self.wanted = "True"   # the Ready status this kubelet reports
         self._stop = threading.Event()
         self._thread = None
 
@@ -71,6 +72,7 @@ class FakeKubelet:
                 "lastTransitionTime": now}
 
     def post_ready(self, status="True"):
+        self.wanted = status
         for _ in range(10):
             node = self.client.get("nodes", self.name)
             conds = [c for c in node["status"].get("conditions", []) if c["type"] != "Ready"]
@@ -95,6 +97,11 @@ class FakeKubelet:
             while not self._stop.wait(self.period):
                 try:
                     self.renew()
+                    # Like a kubelet: if the node says otherwise, post our status again.
+                    ready = next((c for c in self.client.get("nodes", self.name)["status"]
+                                  .get("conditions", []) if c["type"] == "Ready"), {})
+                    if ready.get("status") != self.wanted:
+                        self.post_ready(self.wanted)
                 except Exception:
                     pass
         self._thread = threading.Thread(target=loop, daemon=True)

@@ -527,3 +527,15 @@ spec:
     finally:
         for name in ("small", "big", "gpu"):
             kubectl("delete", "node", name, "--ignore-not-found", check=False)
+
+
+def test_scheduler_survives_an_apiserver_restart(api_client, namespace, nodes, scheduler, cluster):
+    nodes("survivor")
+    s = scheduler()
+    api_client.create("pods", pod("before-restart", s), namespace=namespace)
+    wait_bound(api_client, namespace, "before-restart")
+    cluster.stop_apiserver()
+    cluster.start_apiserver()           # same port, same etcd: the informers resume
+    api_client.create("pods", pod("after-restart", s), namespace=namespace)
+    assert wait_bound(api_client, namespace, "after-restart", timeout=60) == "survivor"
+    assert s._thread.is_alive()

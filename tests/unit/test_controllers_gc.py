@@ -55,7 +55,7 @@ class FakeDiscovery:
 
     DOCS = {
         "/apis": {"groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1"}]},
-                             {"name": "example.com", "versions": [{"groupVersion": "example.com/v1"}]}]},
+                             {"name": "lab.example.org", "versions": [{"groupVersion": "lab.example.org/v1"}]}]},
         "/api/v1": {"resources": [
             {"name": "pods", "kind": "Pod", "namespaced": True,
              "verbs": ["create", "delete", "get", "list", "watch"]},
@@ -64,9 +64,9 @@ class FakeDiscovery:
         "/apis/apps/v1": {"resources": [
             {"name": "replicasets", "kind": "ReplicaSet", "namespaced": True,
              "verbs": ["delete", "list", "watch", "deletecollection"]}]},
-        "/apis/example.com/v1": {"resources": [
-            {"name": "widgets", "kind": "Widget", "namespaced": False,
-             "verbs": ["delete", "list", "watch"], "shortNames": ["wd"]}]},
+        "/apis/lab.example.org/v1": {"resources": [
+            {"name": "gizmos", "kind": "Gizmo", "namespaced": False,
+             "verbs": ["delete", "list", "watch"], "shortNames": ["gz"]}]},
     }
 
     def request(self, method, path):
@@ -80,14 +80,14 @@ class FakeDiscovery:
 
 def test_discovery_skips_subresources_and_filters_verbs():
     found = {info.plural: verbs for info, verbs in gcmod.discover(FakeDiscovery())}
-    assert set(found) == {"pods", "bindings", "replicasets", "widgets"}
+    assert set(found) == {"pods", "bindings", "replicasets", "gizmos"}
     assert "deletecollection" in found["replicasets"]
     usable = [i.plural for i in gcmod.discover_resources(FakeDiscovery())]
-    assert usable == ["pods", "replicasets", "widgets"]   # bindings cannot be listed
+    assert usable == ["pods", "replicasets", "gizmos"]   # bindings cannot be listed
 
 
 def test_discovery_teaches_the_client_new_resources():
     gcmod.discover(FakeDiscovery())
-    info = lookup("widgets.example.com")
-    assert (info.kind, info.group, info.namespaced) == ("Widget", "example.com", False)
+    info = lookup("gizmos.lab.example.org")
+    assert (info.kind, info.group, info.namespaced) == ("Gizmo", "lab.example.org", False)
     assert lookup("pods").group == ""   # known resources are kept as they are
