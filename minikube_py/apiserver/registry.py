@@ -102,7 +102,8 @@ class Registry:
         """Kind, apiVersion and namespace of the body must agree with the URL."""
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        obj = copy.deepcopy(body)
+        # The body was just decoded for this request: it is ours to change, no deep copy needed.
+        obj = dict(body)
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
         if kind and kind != rt.kind:
             raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
@@ -113,9 +114,10 @@ class Registry:
         obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
         md = obj.get("metadata")
         if md is None:
-            md = obj["metadata"] = {}
+            md = {}
         if not isinstance(md, dict):
             raise errors.bad_request("metadata must be an object")
+        md = obj["metadata"] = dict(md)
         if rt.namespaced:
             if md.get("namespace") and md["namespace"] != namespace:
                 raise errors.bad_request("the namespace of the provided object does not match the "

@@ -159,3 +159,28 @@ def test_pop_blocks_until_a_pod_arrives():
     q.add(pod("a"))
     t.join(10)
     assert got and got[0].key == "ns/a"
+
+
+def test_which_node_updates_wake_unschedulable_pods():
+    from minikube_py.scheduler.scheduler import node_change_helps
+    base = {"metadata": {"name": "n", "labels": {"a": "1"}},
+            "spec": {}, "status": {"allocatable": {"cpu": "1"},
+                                   "conditions": [{"type": "Ready", "status": "True",
+                                                   "lastHeartbeatTime": "t1"}]}}
+
+    def changed(**parts):
+        import copy
+        new = copy.deepcopy(base)
+        for path, value in parts.items():
+            section, key = path.split("__")
+            new[section][key] = value
+        return new
+
+    heartbeat = changed(status__conditions=[{"type": "Ready", "status": "True",
+                                             "lastHeartbeatTime": "t2"}])
+    assert not node_change_helps(base, heartbeat)          # heartbeats must not wake anyone
+    assert node_change_helps(base, changed(metadata__labels={"a": "2"}))
+    assert node_change_helps(base, changed(spec__unschedulable=True))
+    assert node_change_helps(base, changed(spec__taints=[{"key": "k", "effect": "NoSchedule"}]))
+    assert node_change_helps(base, changed(status__allocatable={"cpu": "2"}))
+    assert node_change_helps(base, changed(status__conditions=[{"type": "Ready", "status": "False"}]))
