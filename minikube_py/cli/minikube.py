@@ -173,6 +173,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     start("controller-manager", _component("controller-manager", "--kubeconfig", kubeconfig, "--no-leader-elect",
                                            *controller_args.split()))
     start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
+    if nodes:
+        _build_images()
     if gpus_per_node:
         _install_nvidia_runtime()
     for node in node_names:
@@ -239,10 +241,24 @@ def _wait_nodes_ready(server, names, timeout):
         click.echo(f"  warning: nodes not Ready yet: {', '.join(sorted(pending))} (see the kubelet logs)", err=True)
 
 
+LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "lab"))
+
+
+def _build_images():
+    """No registry is reachable in the lab: build busybox, pause and the nginx stand-in locally."""
+    script = os.path.join(LAB, "build-images.sh")
+    if not os.path.exists(script):
+        click.echo("  (lab/build-images.sh not found: using the images Docker already has)", err=True)
+        return
+    click.echo("* Making sure the local images exist (lab/build-images.sh) ...")
+    proc = subprocess.run(["bash", script], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise click.ClickException(f"building the images failed:\n{proc.stdout}{proc.stderr}")
+
+
 def _install_nvidia_runtime():
     """Register the lab's simulated `nvidia` OCI runtime with dockerd (idempotent)."""
-    script = os.path.join(os.path.dirname(__file__), "..", "..", "lab", "nvidia-runtime", "install.sh")
-    script = os.path.abspath(script)
+    script = os.path.join(LAB, "nvidia-runtime", "install.sh")
     if not os.path.exists(script):
         raise click.ClickException(f"{script} is missing: the simulated nvidia runtime ships with the repo")
     click.echo("* Registering the simulated nvidia runtime with Docker ...")
