@@ -1,7 +1,7 @@
 """ReplicaSet + Deployment controllers at scale: a 500-replica Deployment.
 
     python benchmarks/controllers.py [--replicas 500] [--nodes 100] [--kubelets played|hollow]
-                                     [--profile]
+                                     [--profile] [--controller-log PATH]
 
 Measures, end to end through a real etcd and apiserver:
 
@@ -230,6 +230,8 @@ def main():
                     help="who binds pods and makes them Ready (see above)")
     ap.add_argument("--timeout", type=float, default=180)
     ap.add_argument("--profile", action="store_true", help="profile the controllers (slower)")
+    ap.add_argument("--controller-log", metavar="PATH",
+                    help="save the controllers' verbose log (every scaling decision) here")
     args = ap.parse_args()
 
     cp = ControlPlane().start()
@@ -245,7 +247,7 @@ def main():
 
         prof_out = os.path.join(cp.dir, "controllers.prof")
         cmd = [sys.executable]
-        extra = ["-v"] if os.environ.get("BENCH_VERBOSE") else []
+        extra = ["-v"] if args.controller_log else []
         if args.profile:
             cmd += ["-c", PROFILE_WRAPPER, prof_out]
         else:
@@ -335,8 +337,8 @@ def main():
             if os.path.exists(path):
                 print("\n  controllers' CPU time by function (all threads):")
                 pstats.Stats(path).sort_stats("tottime").print_stats(30)
-        if os.environ.get("BENCH_VERBOSE"):
-            shutil.copy(os.path.join(cp.dir, "controllers.log"), "/tmp/bench-controllers.log")
+        if args.controller_log:
+            shutil.copy(os.path.join(cp.dir, "controllers.log"), args.controller_log)
         cp.stop()
 
 

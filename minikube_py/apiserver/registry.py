@@ -52,12 +52,13 @@ class Registry:
         lsel, fsel = parse_selectors(label_selector, field_selector)
         name = fsel.value_for("metadata.name") if fsel else None
         if name and (namespace or not rt.namespaced):
+            # The revision first: a write landing between the two reads then shows up in
+            # a watch from this list's resourceVersion instead of falling in the gap.
+            rev = self.store.current_revision()
             try:
-                items, rev = [self.store.get(rt.etcd_key(namespace, name))], None
+                items = [self.store.get(rt.etcd_key(namespace, name))]
             except KeyNotFound:
-                items, rev = [], None
-            if rev is None:
-                rev = self.store.current_revision()
+                items = []
         else:
             items, rev = self.store.list(rt.etcd_prefix(namespace))
         items = [self._typed(rt, o) for o in items if matches(o, lsel, fsel)]

@@ -77,6 +77,9 @@ class Client:
         self.timeout = timeout
 
         self.session = requests.Session()
+        # Everything we need comes from the kubeconfig. Without this, requests re-reads the
+        # proxy variables from the environment on every call (a quarter of a controller's CPU).
+        self.session.trust_env = False
         adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_maxsize)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

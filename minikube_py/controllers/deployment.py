@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import datetime, timezone
 from typing import Optional
 
@@ -451,6 +450,7 @@ class DeploymentController(Controller):
                 self.enqueue(d)
 
     def _rs_deleted(self, rs: dict):
+        self.rs_written.forget(meta_key(rs))
         d = self._owner(rs)
         if d is not None:
             self.enqueue(d)
@@ -547,7 +547,7 @@ class DeploymentController(Controller):
     def claim_replicasets(self, d: dict, selector: LabelSelector) -> list[dict]:
         """Adopt matching orphan ReplicaSets, release ours that stopped matching."""
         candidates = [self.rs_written.newest(rs) for rs in
-                      self.rs_informer.by_index(podutil.NAMESPACE_INDEX, d["metadata"]["namespace"])]
+                      podutil.claim_candidates(self.rs_informer, d)]
         manager = podutil.RefManager(self.client, "replicasets", d, selector, "deployments")
         return [podutil.deep_copy(rs) for rs in manager.claim(candidates)]
 
@@ -931,31 +931,15 @@ def _all(old_rss: list[dict], new_rs: Optional[dict]) -> list[dict]:
 def command(kubeconfig, server, workers, with_replicaset, verbose):
     """Run only the Deployment controller (the controller-manager runs it with the others)."""
     from ..client.rest import Client
-    from .replicaset import ReplicaSetController
+    from .replicaset import ReplicaSetController, run_standalone
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s")
     client = Client(server=server, kubeconfig=kubeconfig, user_agent=COMPONENT)
     # requests re-reads proxy settings from the environment on every request, a
     # quarter of a busy controller's CPU; a controller talks to one known apiserver.
     client.session.trust_env = False
-    informers = SharedInformers(client)
-    controllers = [DeploymentController(client, informers)]
-    controllers[0].workers = workers
-    if with_replicaset:
-        controllers.append(ReplicaSetController(client, informers))
-    informers.start()
-    if not informers.wait_for_sync(60):
-        raise click.ClickException("informer caches did not sync (is the apiserver up?)")
-    stop = threading.Event()
-    for c in controllers:
-        c.run(stop)
-    click.echo(f"{', '.join(c.name for c in controllers)} controller(s) running against "
-               f"{client.server}; Ctrl-C stops them")
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        stop.set()
-    informers.stop()
+    classes = [DeploymentController] + ([ReplicaSetController] if with_replicaset else [])
+    run_standalone(client, classes, workers)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import requests
 from ..api import meta
 from ..api.selectors import LabelSelector, SelectorError
 from ..client import errors
-from ..client.informer import meta_key, split_key
+from ..client.informer import meta_key
 from . import podutil
 from .base import Controller, SharedInformers
 
@@ -115,9 +115,21 @@ class ReplicaSetController(Controller):
             for rs in self._matching(pod):    # an orphan: whoever matches may adopt it
                 self.enqueue(rs)
 
+    @staticmethod
+    def _what_we_look_at(pod: dict) -> tuple:
+        """The parts of a pod that a ReplicaSet's sync depends on. A kubelet writes a
+        pod's status several times while it starts (container states, IPs, start
+        times); updates that change none of these need no sync."""
+        md, status = pod["metadata"], pod.get("status") or {}
+        ready = podutil.pod_condition(pod, "Ready") or {}
+        return (md.get("labels"), md.get("ownerReferences"), md.get("deletionTimestamp"),
+                status.get("phase"), ready.get("status"), ready.get("lastTransitionTime"))
+
     def _pod_updated(self, old: dict, new: dict):
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
             return                            # a periodic resync: nothing changed
+        if self._what_we_look_at(old) == self._what_we_look_at(new):
+            return
         labels_changed = old["metadata"].get("labels") != new["metadata"].get("labels")
         if new["metadata"].get("deletionTimestamp"):
             # Graceful deletion has begun: for us the pod is already gone.
@@ -166,9 +178,6 @@ class ReplicaSetController(Controller):
             self._selectors[uid] = (rv, sel)
         return sel
 
-    def _namespace_pods(self, namespace: str) -> list[dict]:
-        return self.pod_informer.by_index(podutil.NAMESPACE_INDEX, namespace)
-
     def related_pods(self, rs: dict) -> list[dict]:
         """Pods of this ReplicaSet and of its siblings (same controller, e.g. one Deployment)."""
         owner = podutil.controller_uid(rs)
@@ -191,13 +200,12 @@ class ReplicaSetController(Controller):
         selector = self.selector(rs)
         if selector is None or selector.empty:
             return                              # validation forbids it; never select everything
-        namespace, _ = split_key(key)
-
         needs_sync = self.expectations.satisfied(key)
         if self.expectations.is_uncertain(key):
             needs_sync = self.confirm_cache(rs, selector)
 
-        active = [p for p in self._namespace_pods(namespace) if podutil.is_pod_active(p)]
+        candidates = podutil.claim_candidates(self.pod_informer, rs)
+        active = [p for p in candidates if podutil.is_pod_active(p)]
         manager = podutil.RefManager(self.client, "pods", rs, selector, "replicasets")
         pods = manager.claim(active)
 
@@ -380,20 +388,23 @@ def command(kubeconfig, server, workers, verbose):
     # requests re-reads proxy settings from the environment on every request, a
     # quarter of a busy controller's CPU; a controller talks to one known apiserver.
     client.session.trust_env = False
-    run_standalone(client, ReplicaSetController, workers)
+    run_standalone(client, [ReplicaSetController], workers)
 
 
-def run_standalone(client, cls, workers: int) -> None:
-    """Informers, one controller, wait for Ctrl-C: what the controller-manager does, small."""
+def run_standalone(client, classes: list, workers: int) -> None:
+    """What the controller-manager does, small: shared informers, the controllers,
+    wait for the caches, run until Ctrl-C. (No leader election: run one copy only.)"""
     informers = SharedInformers(client)
-    controller = cls(client, informers)
-    controller.workers = workers
+    controllers = [cls(client, informers) for cls in classes]
+    controllers[0].workers = workers
     informers.start()
-    stop = threading.Event()
     if not informers.wait_for_sync(60):
         raise click.ClickException("informer caches did not sync (is the apiserver up?)")
-    controller.run(stop)
-    click.echo(f"{cls.name} controller running against {client.server}; Ctrl-C stops it")
+    stop = threading.Event()
+    for controller in controllers:
+        controller.run(stop)
+    click.echo(f"{', '.join(c.name for c in controllers)} controller(s) running against "
+               f"{client.server}; Ctrl-C stops")
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -7,8 +7,8 @@ import time
 
 from minikube_py.client import errors
 from minikube_py.controllers.deployment import template_hash
-from test_replicaset_support import (FakeKubelet, controllers, deployment, pods_of,  # noqa: F401
-                                     wait_for)
+from test_replicaset_support import (FakeKubelet, PodCounter, controllers, deployment,  # noqa: F401
+                                     pods_of, wait_for)
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -73,6 +73,7 @@ class RolloutWatch:
         self.samples: list[tuple[int, int]] = []     # (existing, ready)
         self.images_seen: list[set] = []             # images of existing pods, per event
         self.stop = threading.Event()
+        self.watch = None
         listed = client.list("pods", namespace=namespace)
         for p in listed["items"]:
             self._record(p)
@@ -85,6 +86,8 @@ class RolloutWatch:
 
     def __exit__(self, *exc):
         self.stop.set()
+        if self.watch is not None:
+            self.watch.close()          # wakes the reader at once
         self.thread.join(10)
 
     def _record(self, pod, deleted=False):
@@ -99,6 +102,7 @@ class RolloutWatch:
     def _run(self):
         with self.client.watch("pods", namespace=self.namespace, resource_version=self.rv,
                                timeout_seconds=60) as w:
+            self.watch = w
             for etype, pod in w:
                 self._record(pod, deleted=etype == "DELETED")
                 self.samples.append((len(self.pods), sum(r for r, _ in self.pods.values())))
@@ -327,3 +331,24 @@ def _gone(c, ns, name):
         return False
     except errors.NotFound:
         return True
+
+
+def test_scale_across_an_apiserver_restart(cluster, controllers, api_client, namespace, kubectl):
+    """The apiserver goes away in the middle of scaling a Deployment 2 -> 40; when it is
+    back, the Deployment ends with 40 pods and never had more."""
+    c = api_client
+    c.create("deployments", deployment("web", 2, {"app": "web"}), namespace=namespace)
+    wait_for(lambda: len(pods_of(c, namespace)) == 2, what="2 pods")
+    with PodCounter(c, namespace) as counter:
+        kubectl("scale", "deployment/web", "--replicas=40", "-n", namespace)
+        wait_for(lambda: len(pods_of(c, namespace)) >= 4, what="scale-up under way")
+        cluster.stop_apiserver()
+        time.sleep(0.5)
+        cluster.start_apiserver()
+        wait_for(lambda: len(pods_of(c, namespace)) == 40, timeout=60, what="40 pods")
+        wait_for(lambda: (get_d(c, namespace).get("status") or {}).get("replicas") == 40,
+                 timeout=30, what="deployment status 40")
+        time.sleep(1.0)
+        assert len(pods_of(c, namespace)) == 40
+    assert counter.max <= 40, f"{counter.max} pods existed at once"
+    assert len(rss_of(c, namespace)) == 1

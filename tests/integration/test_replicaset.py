@@ -8,9 +8,8 @@ import time
 
 from minikube_py.api import meta
 from minikube_py.client import errors
-from minikube_py.client.informer import meta_key
-from test_replicaset_support import (controllers, mark_ready, pods_of, replicaset,  # noqa: F401
-                                     wait_for)
+from test_replicaset_support import (PodCounter, controllers, mark_ready, pods_of,  # noqa: F401
+                                     replicaset, wait_for)
 
 POD_NAME = re.compile(r"^web-[bcdfghjklmnpqrstvwxz2456789]{5}$")
 
@@ -153,49 +152,6 @@ def test_replaces_deleted_pods(controllers, api_client, namespace):
              {p["metadata"]["name"] for p in pods_of(c, namespace)}, what="replacements")
 
 
-class PodCounter:
-    """Watches a namespace's pods and remembers the most that ever existed at once."""
-
-    def __init__(self, client, namespace):
-        self.client, self.namespace = client, namespace
-        self.live: set = set()
-        self.max = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-
-    def _run(self):
-        rv = None
-        while not self.stop.is_set():
-            try:
-                if rv is None:
-                    listed = self.client.list("pods", namespace=self.namespace)
-                    self.live = {meta_key(p) for p in listed["items"]}
-                    self.max = max(self.max, len(self.live))
-                    rv = listed["metadata"]["resourceVersion"]
-                with self.client.watch("pods", namespace=self.namespace, resource_version=rv,
-                                       timeout_seconds=5) as w:
-                    for etype, pod in w:
-                        rv = pod["metadata"].get("resourceVersion", rv)
-                        if etype == "ADDED":
-                            self.live.add(meta_key(pod))
-                        elif etype == "DELETED":
-                            self.live.discard(meta_key(pod))
-                        self.max = max(self.max, len(self.live))
-                        if self.stop.is_set():
-                            return
-            except errors.Expired:
-                rv = None
-            except Exception:
-                time.sleep(0.2)          # the apiserver is restarting: resume from rv
-
-
 def test_never_overshoots_across_an_apiserver_restart(cluster, controllers, api_client, namespace):
     """Stop the apiserver in the middle of a scale-up; the ReplicaSet must end with
     exactly its replicas, never more, however its creates and watch events fared."""
@@ -255,3 +211,50 @@ def _gone(c, ns, rs):
             rs["metadata"]["uid"]
     except errors.NotFound:
         return True
+
+
+def test_overlapping_selectors_do_not_steal_pods(controllers, api_client, namespace):
+    """Two ReplicaSets selecting the same labels: each keeps its own pods (the
+    controller reference decides, not the selector), and neither fights the other."""
+    c = api_client
+    a = c.create("replicasets", replicaset("a", 2, {"app": "web"}), namespace=namespace)
+    b = c.create("replicasets", replicaset("b", 3, {"app": "web"}), namespace=namespace)
+    wait_for(lambda: len(owned(pods_of(c, namespace), a)) == 2 and
+             len(owned(pods_of(c, namespace), b)) == 3, what="2 + 3 pods")
+    names = {p["metadata"]["name"] for p in pods_of(c, namespace)}
+    time.sleep(1.0)
+    assert {p["metadata"]["name"] for p in pods_of(c, namespace)} == names   # no churn
+    assert rs_status(c, namespace, "a")[0]["replicas"] == 2
+    assert rs_status(c, namespace, "b")[0]["replicas"] == 3
+
+
+def test_conflicting_writers_do_not_stop_the_controller(controllers, api_client, namespace):
+    """Someone else keeps changing the ReplicaSet while it scales: every status write
+    of the controller may meet a 409. It retries and gets there, never more pods."""
+    c = api_client
+    c.create("replicasets", replicaset("web", 30, {"app": "web"}), namespace=namespace)
+    stop = threading.Event()
+
+    def meddle():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                c.patch("replicasets", "web", {"metadata": {"annotations": {"touched": str(i)}}},
+                        namespace=namespace)
+            except errors.ApiError:
+                pass
+
+    meddler = threading.Thread(target=meddle, daemon=True)
+    with PodCounter(c, namespace) as counter:
+        meddler.start()
+        try:
+            wait_for(lambda: len(pods_of(c, namespace)) == 30, timeout=30, what="30 pods")
+            c.patch("replicasets", "web", {"spec": {"replicas": 10}}, namespace=namespace)
+            wait_for(lambda: len(pods_of(c, namespace)) == 10, timeout=30, what="10 pods")
+            wait_for(lambda: rs_status(c, namespace)[0].get("replicas") == 10 and
+                     rs_status(c, namespace)[0].get("observedGeneration") == 2, what="status")
+        finally:
+            stop.set()
+            meddler.join(5)
+    assert counter.max <= 30

@@ -6,6 +6,8 @@
 - ``FakeKubelet``: no kubelet exists in these tests, so this plays one: it watches the
   pods of a namespace and reports them Running and Ready through pods/{name}/status,
   the way a kubelet would once the containers pass their readiness probes.
+- ``PodCounter``: follows a namespace's pods through a watch and remembers the most
+  that ever existed at once ("never more pods than asked").
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 
 from minikube_py.api import meta
 from minikube_py.client import errors
+from minikube_py.client.informer import meta_key
 from minikube_py.client.rest import Client
 from minikube_py.controllers.base import SharedInformers
 from minikube_py.controllers.deployment import DeploymentController
@@ -166,3 +169,51 @@ class FakeKubelet:
                 return
         if mark_ready(self.client, pod, f"10.1.{next(self._ips) // 250}.{next(self._ips) % 250}"):
             self._seen.add(md["uid"])
+
+
+class PodCounter:
+    """Watches a namespace's pods and remembers the most that ever existed at once."""
+
+    def __init__(self, client, namespace):
+        self.client, self.namespace = client, namespace
+        self.live: set = set()
+        self.max = 0
+        self.watch = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.watch is not None:
+            self.watch.close()
+        self.thread.join(5)
+
+    def _run(self):
+        rv = None
+        while not self.stop.is_set():
+            try:
+                if rv is None:
+                    listed = self.client.list("pods", namespace=self.namespace)
+                    self.live = {meta_key(p) for p in listed["items"]}
+                    self.max = max(self.max, len(self.live))
+                    rv = listed["metadata"]["resourceVersion"]
+                with self.client.watch("pods", namespace=self.namespace, resource_version=rv,
+                                       timeout_seconds=5) as w:
+                    self.watch = w
+                    for etype, pod in w:
+                        rv = pod["metadata"].get("resourceVersion", rv)
+                        if etype == "ADDED":
+                            self.live.add(meta_key(pod))
+                        elif etype == "DELETED":
+                            self.live.discard(meta_key(pod))
+                        self.max = max(self.max, len(self.live))
+                        if self.stop.is_set():
+                            return
+            except errors.Expired:
+                rv = None
+            except Exception:
+                time.sleep(0.2)          # the apiserver is restarting: resume from rv
