@@ -171,6 +171,7 @@ class PodSyncer:
             if sandbox is not None and policy == "Never" and view.has_run():
                 # A pod that must not restart does not get a new sandbox: it is over.
                 self._stop_running(pod, view.all)
+                self._release_devices(uid)
                 view = PodView(self.runtime.list_containers(uid))
                 self._write_status(pod, view, st, "", terminal=True)
                 return self.resync
@@ -218,14 +219,27 @@ class PodSyncer:
         if changed:
             view = PodView(self.runtime.list_containers(uid))
             self._gc_instances(view)
-        status = self._write_status(pod, view, st, pod_ip)
+        status = self._pod_status(pod, view, st, pod_ip)
         if status["phase"] in podstatus.TERMINAL_PHASES:
             self._stop_running(pod, view.all)       # done: stop the sandbox too
             self.prober.remove_pod(uid)
-        else:
+            self._release_devices(uid)
+            view = PodView(self.runtime.list_containers(uid))
+            status = self._pod_status(pod, view, st, pod_ip)
+        self.status.set_status(pod, status)
+        if status["phase"] not in podstatus.TERMINAL_PHASES:
             running = {i.container_name: i for i in view.running_apps()}
             self.prober.sync_pod(self.status_pod(pod), running, pod_ip)
         return max(0.05, min(waits))
+
+    def _release_devices(self, uid: str) -> None:
+        """Give a finished pod's devices back -- before its terminal status is written: the
+        scheduler frees the pod's GPUs when it sees that status and may bind a new pod here."""
+        if self.device_manager is not None:
+            try:
+                self.device_manager.release(uid)
+            except Exception as e:  # noqa: BLE001
+                log.warning("releasing the devices of pod %s failed: %s", uid[:8], e)
 
     # ------------------------------------------------------------------ admission
     def _admit(self, pod: dict, st: _PodState) -> bool:
@@ -246,6 +260,7 @@ class PodSyncer:
         uid = pod["metadata"]["uid"]
         self._stop_running(pod, self.runtime.list_containers(uid))
         self.prober.remove_pod(uid)
+        self._release_devices(uid)
         current = self.status_pod(pod)
         status = podstatus.failed_status(current, reason, message, self.host_ip)
         if st.start_time:
@@ -494,17 +509,19 @@ class PodSyncer:
 
     # ------------------------------------------------------------------ status
     def _write_status(self, pod: dict, view: PodView, st: _PodState, pod_ip: str,
-                      terminal: bool = False) -> dict:
+                      terminal: bool = False) -> None:
+        self.status.set_status(pod, self._pod_status(pod, view, st, pod_ip, terminal))
+
+    def _pod_status(self, pod: dict, view: PodView, st: _PodState, pod_ip: str,
+                    terminal: bool = False) -> dict:
         current = self.status_pod(pod)
-        status = podstatus.generate_pod_status(
+        return podstatus.generate_pod_status(
             current, view, waiting=st.waiting,
             ready=lambda name, cid: self.prober.is_ready(pod, name, cid),
             started=lambda name, cid: self.prober.is_started(pod, name, cid),
             pod_ip=pod_ip or (current.get("status") or {}).get("podIP", ""),
             host_ip=self.host_ip, start_time=st.start_time, terminal=terminal,
             scheme=self.scheme)
-        self.status.set_status(pod, status)
-        return self.status.last(pod["metadata"]["uid"]) or status
 
     # ================================================================== terminate
     def terminate(self, pod: dict, removed: bool) -> bool:
@@ -518,13 +535,7 @@ class PodSyncer:
         self.prober.remove_pod(uid)
         infos = self.runtime.list_containers(uid)
         self._stop_running(pod, infos)
-        # Devices go back before the terminal status is written: the scheduler frees the
-        # pod's GPUs when it sees that status and may bind a new pod here at once.
-        if self.device_manager is not None:
-            try:
-                self.device_manager.release(uid)
-            except Exception as e:  # noqa: BLE001
-                log.warning("releasing the devices of pod %s failed: %s", uid[:8], e)
+        self._release_devices(uid)
         st = self._state(uid)
         if not removed and infos:
             view = PodView(self.runtime.list_containers(uid))

@@ -88,6 +88,10 @@ def test_busybox_pod_runs_and_kubectl_logs_work(node, kubectl, api_client, names
     assert logs.startswith(f"hello from busybox, pod IP {ip} on node {node.node_name}\n")
     tail = kubectl("logs", "busybox", "-n", namespace, "--tail=1").stdout
     assert tail.count("\n") == 1 and tail.startswith("tick ")
+    stamped = kubectl("logs", "busybox", "-n", namespace, "--tail=1", "--timestamps").stdout
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z tick ", stamped), stamped
+    assert kubectl("logs", "busybox", "-n", namespace, "--limit-bytes=5").stdout == "hello"
+    assert kubectl("logs", "busybox", "-n", namespace, "--since=1h").stdout.startswith("hello")
 
     # kubectl logs -f streams new lines as they come (ended by the timeout).
     env = dict(os.environ, KUBECONFIG=node.cluster.kubeconfig)

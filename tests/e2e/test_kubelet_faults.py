@@ -121,6 +121,33 @@ def test_bad_pods_get_clear_reasons_and_the_kubelet_serves_the_rest(node, api_cl
     assert "Traceback" not in node.log()
 
 
+def test_startup_probe_holds_back_liveness_and_readiness(node, api_client, namespace):
+    n = node.node_name
+    slow = _pod("slow-starter", n, {
+        "command": ["sh", "-c", "sleep 2; touch /tmp/up; sleep 3600"],
+        "startupProbe": {"exec": {"command": ["test", "-f", "/tmp/up"]}, "periodSeconds": 1,
+                         "failureThreshold": 20},
+        "livenessProbe": {"exec": {"command": ["test", "-f", "/tmp/up"]}, "periodSeconds": 1,
+                          "failureThreshold": 1}})
+    never = _pod("never-starts", n, {
+        "command": ["sleep", "3600"],
+        "startupProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1,
+                         "failureThreshold": 2}})
+    api_client.create("pods", slow, namespace)
+    api_client.create("pods", never, namespace)
+    wait_for(lambda: running(api_client, namespace, "slow-starter"), what="Running")
+    cs = container_status(api_client, namespace, "slow-starter")
+    assert not cs["started"] and not cs["ready"]       # not started yet: liveness waits too
+    wait_for(lambda: container_status(api_client, namespace, "slow-starter").get("started")
+             and container_status(api_client, namespace, "slow-starter").get("ready"),
+             what="started and ready")
+    assert container_status(api_client, namespace, "slow-starter")["restartCount"] == 0
+    wait_for(lambda: container_status(api_client, namespace, "never-starts")
+             .get("restartCount", 0) >= 1, what="killed for failing its startup probe")
+    assert any(r == "Killing" and "failed startup probe, will be restarted" in m
+               for _, r, m in _events(api_client, namespace, "never-starts"))
+
+
 # ---------------------------------------------------------------------- Docker goes away
 class DockerProxy:
     """A Unix-socket proxy to the Docker socket that we can cut and restore.
