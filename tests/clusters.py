@@ -1,0 +1,78 @@
+"""Real etcd + apiserver processes for tests (used by tests/conftest.py and by test modules
+that want a cluster of their own: `from clusters import Cluster`)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+from minikube_py.storage.embedded import free_port, start_etcd
+
+
+def _stop(proc):
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Cluster:
+    """An etcd + apiserver pair started for a test session; can restart either."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="minikube-py-test-")
+        self.etcd_proc = None
+        self.api_proc = None
+        self.port = free_port()
+        self.server = f"http://127.0.0.1:{self.port}"
+        self.etcd_client_port = free_port()
+        self.etcd_peer_port = free_port()
+        self.etcd_url = f"http://127.0.0.1:{self.etcd_client_port}"
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+
+    def start_etcd(self):
+        log = open(os.path.join(self.dir, "etcd.log"), "ab")
+        self.etcd_proc, _ = start_etcd(os.path.join(self.dir, "etcd"), self.etcd_client_port,
+                                       self.etcd_peer_port, log_file=log)
+
+    def stop_etcd(self):
+        _stop(self.etcd_proc)
+
+    def start_apiserver(self):
+        log = open(os.path.join(self.dir, "apiserver.log"), "ab")
+        self.api_proc = subprocess.Popen(
+            [sys.executable, "-m", "minikube_py.cli.minikube", "apiserver", "--etcd-servers", self.etcd_url,
+             "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            assert self.api_proc.poll() is None, open(os.path.join(self.dir, "apiserver.log")).read()[-3000:]
+            try:
+                if requests.get(self.server + "/readyz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("apiserver did not become ready")
+
+    def stop_apiserver(self):
+        _stop(self.api_proc)
+
+    def start(self):
+        from minikube_py.client.kubeconfig import write_kubeconfig
+        self.start_etcd()
+        self.start_apiserver()
+        write_kubeconfig(self.kubeconfig, self.server)
+        return self
+
+    def stop(self):
+        self.stop_apiserver()
+        self.stop_etcd()
+        shutil.rmtree(self.dir, ignore_errors=True)
