@@ -21,8 +21,10 @@ If no node is feasible the pod gets a ``FailedScheduling`` event and a
 ``PodScheduled=False`` condition that say why, counted per node:
 ``0/3 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 2 Insufficient cpu.``
 
-Modules: :mod:`.resources` (what a pod asks for), :mod:`.framework` (PodInfo,
-NodeInfo, the filter/score loop), :mod:`.plugins` (one module per plugin),
-:mod:`.cache`, :mod:`.queue`, :mod:`.events`, :mod:`.scheduler` (the loop and the
-informer handlers), :mod:`.command` (``minikube-py scheduler``).
+Modules: :mod:`.resources` (what a pod asks for), :mod:`.framework` (PodInfo and
+NodeInfo, what plugins see), :mod:`.plugins` (one module per plugin),
+:mod:`.profile` (the filter/score loop over nodes), :mod:`.equivalence` (answers
+reused across the replicas of one template), :mod:`.cache`, :mod:`.queue`,
+:mod:`.events`, :mod:`.scheduler` (the loop and the informer handlers),
+:mod:`.command` (``minikube-py scheduler``).
 """

@@ -27,7 +27,7 @@ log = logging.getLogger("minikube_py.scheduler")
               help="schedule pods whose spec.schedulerName is this")
 @click.option("--percentage-of-nodes-to-score", default=0, show_default=True,
               type=click.IntRange(0, 100),
-              help="stop filtering after this %% of nodes are feasible (0: adaptive, as kube-scheduler)")
+              help="stop filtering after this % of nodes are feasible (0: adaptive, as kube-scheduler)")
 @click.option("--weights", default="", metavar="PLUGIN=W,...",
               help="score weights, e.g. TaintToleration=3,SelectorSpread=0 (0 disables a scorer)")
 @click.option("--bind-workers", default=8, show_default=True, type=click.IntRange(1, 256),

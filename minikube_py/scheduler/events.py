@@ -5,16 +5,18 @@ the control loop, so -- as client-go's event broadcaster does -- they are writte
 by a background thread from a bounded queue and dropped (with a count in the
 log) when the apiserver cannot keep up. Scheduling never waits for an event.
 
-More than that, events give way to bindings: when given an ``idle`` flag (set
-while no bind is in flight) the writer waits for it, up to ``max_defer`` seconds
-per event. In a burst of pods the apiserver spends its time binding them, and
-the events follow when the burst is over.
+More than that, events give way to bindings: given a ``busy()`` test (true
+while the scheduler is binding pods) the writer holds each event until it is
+false, but never longer than ``max_defer`` seconds. In a burst of pods the
+apiserver spends its time binding them, and the events follow when it is over.
 """
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
+from typing import Callable, Optional
 
 from ..client.errors import ApiError
 
@@ -24,12 +26,15 @@ log = logging.getLogger(__name__)
 
 
 class EventRecorder:
+    POLL = 0.05     # how often a held event looks whether the scheduler is still busy
+
     def __init__(self, client, component: str, max_pending: int = 10000, workers: int = 1,
-                 idle: threading.Event | None = None, max_defer: float = 2.0):
+                 busy: Optional[Callable[[], bool]] = None, max_defer: float = 2.0):
         self.client = client
         self.component = component
-        self.idle = idle
+        self.busy = busy
         self.max_defer = max_defer
+        self._stopping = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self.written = 0
@@ -53,8 +58,10 @@ class EventRecorder:
             if item is None:
                 return
             obj, type_, reason, message = item
-            if self.idle is not None:
-                self.idle.wait(self.max_defer)      # let pending bindings go first
+            if self.busy is not None:               # let bindings go first
+                deadline = time.monotonic() + self.max_defer
+                while self.busy() and time.monotonic() < deadline and not self._stopping.is_set():
+                    time.sleep(self.POLL)
             try:
                 self.client.create_event(obj, reason, message, type=type_,
                                          component=self.component)
@@ -78,6 +85,7 @@ class EventRecorder:
         return done.wait(timeout)
 
     def stop(self) -> None:
+        self._stopping.set()
         for _ in self._threads:
             try:
                 self._queue.put_nowait(None)

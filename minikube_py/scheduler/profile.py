@@ -214,11 +214,16 @@ class Profile:
         cached = [p for p in plugins if p.cacheable] if answers is not None else []
         by_plugin: dict[str, list[int]] = {}
         if cached:
-            entries = [answers[node.generation] for node in feasible]   # fresh: just filtered
-            for i in [i for i, entry in enumerate(entries) if entry[1] is None]:
+            # Entries exist when the filters' answers were cached too (they were just
+            # looked up or stored); otherwise the scores are computed, not kept.
+            get = answers.get
+            entries = [get(node.generation) for node in feasible]
+            for i in [i for i, entry in enumerate(entries) if entry is None or entry[1] is None]:
                 node = feasible[i]
                 row = tuple(p.score(pod, node) for p in cached)
-                entries[i] = answers[node.generation] = (entries[i][0], row)
+                if entries[i] is not None:
+                    answers[node.generation] = (entries[i][0], row)
+                entries[i] = (None, row)
             rows = [entry[1] for entry in entries]
             for p, column in zip(cached, zip(*rows)):
                 by_plugin[p.name] = list(column)

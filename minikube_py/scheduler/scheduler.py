@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
 
 
+def _key(pod: dict) -> str:
+    md = pod.get("metadata") or {}
+    return f"{md.get('namespace')}/{md.get('name')}"
+
+
 def _assigned(pod: dict) -> bool:
     return bool((pod.get("spec") or {}).get("nodeName"))
 
@@ -90,12 +95,11 @@ class Scheduler:
         self.cache = Cache()
         self.queue = SchedulingQueue(initial_backoff=initial_backoff, max_backoff=max_backoff,
                                      max_unschedulable=max_unschedulable)
-        self.binds_idle = threading.Event()      # set while no bind is in flight
-        self.binds_idle.set()
         self._binds_in_flight = 0
+        self._last_bind = 0.0                    # monotonic time the last bind ended
         self._binds_lock = threading.Lock()
         self.recorder = EventRecorder(client, component=name, workers=event_workers,
-                                      idle=self.binds_idle)
+                                      busy=self.binding)
         self.binder = ThreadPoolExecutor(max_workers=bind_workers, thread_name_prefix="bind")
         self.nodes = Informer(client, "nodes")
         self.pods = Informer(client, "pods")
@@ -160,7 +164,7 @@ class Scheduler:
         if _assigned(pod):
             if not _terminal(pod):
                 self.cache.add_pod(pod)
-        elif self._wants(pod):
+        elif self._pending_for_us(pod) and not self.cache.is_assumed(_key(pod)):
             self.queue.add(pod)
 
     def _pod_updated(self, old: dict, new: dict) -> None:
@@ -173,10 +177,11 @@ class Scheduler:
                     self.queue.move_all_to_active_or_backoff("AssignedPodTerminated")
             else:
                 self.cache.update_pod(new)
-        elif self._wants(new):
+        elif not self._pending_for_us(new):
+            self.queue.delete(new)                # another scheduler's now, or going away
+        elif not self.cache.is_assumed(_key(new)):
             self.queue.update(old, new)
-        else:
-            self.queue.delete(new)
+        # else: it is being bound right now; the bind's outcome decides what happens next
 
     def _pod_deleted(self, pod: dict) -> None:
         if _assigned(pod):
@@ -185,11 +190,9 @@ class Scheduler:
         else:
             self.queue.delete(pod)
 
-    def _wants(self, pod: dict) -> bool:
-        """A pending pod this scheduler should place (and is not placing right now)."""
-        return (self.responsible_for(pod) and not _deleting(pod) and not _terminal(pod)
-                and not self.cache.is_assumed(f"{pod['metadata'].get('namespace')}/"
-                                              f"{pod['metadata']['name']}"))
+    def _pending_for_us(self, pod: dict) -> bool:
+        """An unbound pod this scheduler should place: ours, not finished, not going away."""
+        return self.responsible_for(pod) and not _deleting(pod) and not _terminal(pod)
 
     # ------------------------------------------------------------------ one cycle
     def schedule_one(self, timeout: Optional[float] = None) -> bool:
@@ -233,10 +236,14 @@ class Scheduler:
     def _count_bind(self, delta: int) -> None:
         with self._binds_lock:
             self._binds_in_flight += delta
-            if self._binds_in_flight:
-                self.binds_idle.clear()
-            else:
-                self.binds_idle.set()
+            self._last_bind = time.monotonic()
+
+    BUSY_QUIET_PERIOD = 0.2
+
+    def binding(self) -> bool:
+        """Are pods being bound (now, or within the last 0.2 s)? Events wait meanwhile."""
+        return self._binds_in_flight > 0 or \
+            time.monotonic() - self._last_bind < self.BUSY_QUIET_PERIOD
 
     def _bind(self, qpi, info: PodInfo, node_name: str) -> None:
         """The binding cycle, on a pool thread."""

@@ -32,7 +32,10 @@ REQUEST_TIMEOUT = 5.0
 # and gRPC reconnects quickly, so the API serves again soon after etcd returns.
 RETRY_ENDPOINT_AFTER = 1.0
 GRPC_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
-                ("grpc.max_reconnect_backoff_ms", 2000)]
+                ("grpc.max_reconnect_backoff_ms", 2000),
+                # gRPC's default 4 MiB cap would fail any list over ~3,500 pods.
+                ("grpc.max_receive_message_length", 512 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024)]
 
 
 def prefix_range_end(prefix: bytes) -> bytes:

@@ -28,7 +28,7 @@ from minikube_py.scheduler.scheduler import Scheduler
 @pytest.fixture(scope="module")
 def cluster():
     """An etcd + apiserver for this module only (see the module docstring)."""
-    from conftest import Cluster   # tests/conftest.py's helper class
+    from clusters import Cluster   # tests/clusters.py
     c = Cluster().start()
     yield c
     c.stop()
@@ -409,6 +409,10 @@ def test_failed_binds_are_forgotten_and_retried_or_dropped(api_client, namespace
 
         # the node went away: forget, FailedScheduling "Binding rejected", back off and retry
         qpi, info = assumed("orphan")
+        # an update arriving while the pod is assumed must not drop it from the queue
+        relabelled = api_client.patch("pods", "orphan", {"metadata": {"labels": {"x": "y"}}},
+                                      namespace=namespace)
+        s._pod_updated(qpi.pod, relabelled)
         s.cache.remove_node({"metadata": {"name": "bind-target"}})
         s._bind_one(qpi, info, "bind-target")
         assert not s.cache.is_assumed(info.key)

@@ -212,3 +212,18 @@ def test_plugins_without_cacheable_are_always_asked():
     for _ in range(3):
         profile.schedule(pod(), [node("a"), node("b")])
     assert len(calls) == 6
+
+
+def test_a_non_cacheable_filter_beside_cacheable_scorers():
+    """One plugin without CACHEABLE turns filter caching off for the pod; scoring still works."""
+    calls = []
+    picky = types.SimpleNamespace(NAME="Picky",
+                                  filter=lambda p, n: calls.append(n.name) or
+                                  ("not b" if n.name == "b" else None))
+    from minikube_py.scheduler import plugins as registry
+    profile = Profile(modules=[picky, *registry.PLUGINS])
+    busy = node("busy")
+    busy.add_pod(pod(cpu="3"))
+    for _ in range(3):
+        assert profile.schedule(pod(), [busy, node("b"), node("idle")]).name == "idle"
+    assert len(calls) == 9

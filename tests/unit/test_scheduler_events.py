@@ -1,0 +1,68 @@
+"""The event recorder: never blocks the scheduler, gives way to bindings, drops when full."""
+import threading
+
+from minikube_py.client.errors import NotFound
+from minikube_py.scheduler.events import EventRecorder
+
+
+class RecordingClient:
+    """Stands in for the REST client's create_event (this tests only the recorder)."""
+
+    def __init__(self, fail_for=()):
+        self.events = []
+        self.fail_for = set(fail_for)
+        self.lock = threading.Lock()
+
+    def create_event(self, obj, reason, message, type="Normal", component=""):
+        if obj["metadata"]["name"] in self.fail_for:
+            raise NotFound({"code": 404, "reason": "NotFound", "message": "namespace gone"})
+        with self.lock:
+            self.events.append((obj["metadata"]["name"], type, reason, message, component))
+
+
+def pod(name):
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": "ns"}}
+
+
+def test_events_wait_while_bindings_are_in_flight_then_all_arrive():
+    client, idle = RecordingClient(), threading.Event()      # not idle: binds in flight
+    rec = EventRecorder(client, "my-scheduler", busy=lambda: not idle.is_set(), max_defer=30)
+    for i in range(3):
+        rec.event(pod(f"p{i}"), "Normal", "Scheduled", f"Successfully assigned ns/p{i} to n")
+    assert not rec.flush(timeout=0.2) and client.events == []
+    idle.set()
+    assert rec.flush(timeout=10)
+    assert [e[0] for e in client.events] == ["p0", "p1", "p2"]
+    assert client.events[0][1:] == ("Normal", "Scheduled", "Successfully assigned ns/p0 to n",
+                                    "my-scheduler")
+    rec.stop()
+
+
+def test_a_full_queue_drops_instead_of_blocking():
+    client, idle = RecordingClient(), threading.Event()
+    rec = EventRecorder(client, "s", max_pending=2, busy=lambda: not idle.is_set(), max_defer=30)
+    for i in range(10):
+        rec.event(pod(f"p{i}"), "Warning", "FailedScheduling", "no")   # returns at once
+    assert rec.dropped >= 7
+    idle.set()
+    assert rec.flush(timeout=10)
+    assert len(client.events) + rec.dropped == 10
+    rec.stop()
+
+
+def test_api_errors_are_logged_not_raised():
+    client = RecordingClient(fail_for={"gone"})
+    rec = EventRecorder(client, "s")
+    rec.event(pod("gone"), "Normal", "Scheduled", "x")
+    rec.event(pod("ok"), "Normal", "Scheduled", "y")
+    assert rec.flush(timeout=10)
+    assert [e[0] for e in client.events] == ["ok"] and rec.written == 1
+    rec.stop()
+
+
+def test_an_event_is_held_at_most_max_defer():
+    client = RecordingClient()
+    rec = EventRecorder(client, "s", busy=lambda: True, max_defer=0.1)   # always busy
+    rec.event(pod("p"), "Normal", "Scheduled", "x")
+    assert rec.flush(timeout=10) and len(client.events) == 1
+    rec.stop()
