@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
+from ..api.taints import tolerates
 from ..api.meta import now_rfc3339, parse_time
 from ..client import errors
 from ..client.informer import meta_key
@@ -81,22 +82,6 @@ def ready_status(node: dict) -> Optional[str]:
     """"True", "False", "Unknown", or None if no Ready condition was ever posted."""
     cond = get_condition(node, "Ready")
     return cond.get("status") if cond else None
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """Does one toleration tolerate one taint? (Kubernetes' ToleratesTaint.)"""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    operator = toleration.get("operator") or "Equal"
-    if not key:
-        return operator == "Exists"   # an empty key with Exists matches every taint
-    if key != taint.get("key"):
-        return False
-    if operator == "Exists":
-        return True
-    return (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def lifecycle_taints_for(status: Optional[str]) -> list[dict]:

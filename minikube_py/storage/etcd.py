@@ -55,6 +55,15 @@ def decode(value: bytes, mod_revision: int) -> dict:
     return obj
 
 
+def _unchanged(key: bytes, expected_rv: int | None):
+    """The txn guard of update/delete: the key still has mod_revision expected_rv (None: it exists)."""
+    if expected_rv is None:
+        return etcdrpc.Compare(key=key, target=etcdrpc.Compare.CREATE,
+                               result=etcdrpc.Compare.GREATER, create_revision=0)
+    return etcdrpc.Compare(key=key, target=etcdrpc.Compare.MOD,
+                           result=etcdrpc.Compare.EQUAL, mod_revision=int(expected_rv))
+
+
 def _unavailable(err: grpc.RpcError) -> Exception:
     code = err.code() if hasattr(err, "code") else None
     return StoreUnavailable(f"etcd unavailable: {code.name if code else err}")
@@ -148,14 +157,8 @@ class EtcdStore:
         """Write obj if the key still has mod_revision == expected_rv (None: if it exists at all)."""
         k = key.encode()
         data = encode(obj)
-        if expected_rv is None:
-            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.CREATE,
-                                  result=etcdrpc.Compare.GREATER, create_revision=0)
-        else:
-            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.MOD,
-                                  result=etcdrpc.Compare.EQUAL, mod_revision=int(expected_rv))
         resp = self._txn(
-            compare=[cmp],
+            compare=[_unchanged(k, expected_rv)],
             success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=data))],
             failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
         if not resp.succeeded:
@@ -167,14 +170,8 @@ class EtcdStore:
     def delete(self, key: str, expected_rv: int | None = None) -> dict:
         """Delete the key (if its revision is still expected_rv); returns the deleted object."""
         k = key.encode()
-        if expected_rv is None:
-            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.CREATE,
-                                  result=etcdrpc.Compare.GREATER, create_revision=0)
-        else:
-            cmp = etcdrpc.Compare(key=k, target=etcdrpc.Compare.MOD,
-                                  result=etcdrpc.Compare.EQUAL, mod_revision=int(expected_rv))
         resp = self._txn(
-            compare=[cmp],
+            compare=[_unchanged(k, expected_rv)],
             success=[etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=k, prev_kv=True))],
             failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
         if not resp.succeeded:

@@ -7,7 +7,8 @@ TaintToleration plugin keeps pods off. This plugin applies the same rule straigh
 from the condition, so it holds even before (or without) that controller: the pod
 needs a toleration for the taint the node *would* carry.
 """
-from .taint_toleration import reason, tolerates
+from ...api.taints import tolerates
+from .taint_toleration import reason
 
 NAME = "NodeReady"
 CACHEABLE = True     # depends only on the pod's spec and this NodeInfo (equivalence.py)

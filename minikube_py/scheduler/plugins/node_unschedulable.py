@@ -4,7 +4,7 @@
 tolerate the ``node.kubernetes.io/unschedulable`` taint may still go there, which is
 how DaemonSet pods reach cordoned nodes.
 """
-from .taint_toleration import tolerates
+from ...api.taints import tolerates
 
 NAME = "NodeUnschedulable"
 CACHEABLE = True     # depends only on the pod's spec and this NodeInfo (equivalence.py)

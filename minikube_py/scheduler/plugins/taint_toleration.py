@@ -13,29 +13,13 @@ key), and, for ``operator: Equal`` (the default), the values agree.
 """
 from __future__ import annotations
 
+from ...api.taints import tolerates
 from ..framework import normalize_scores
 
 NAME = "TaintToleration"
 CACHEABLE = True     # depends only on the pod's spec and this NodeInfo (equivalence.py)
 
 HARD_EFFECTS = ("NoSchedule", "NoExecute")
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """Does this one toleration cover this one taint? (Kubernetes' ToleratesTaint)."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    operator = toleration.get("operator") or "Equal"
-    if key != (taint.get("key") or ""):
-        if not (key == "" and operator == "Exists"):
-            return False
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
 
 
 def untolerated(taints: list[dict], tolerations: list[dict], effects=HARD_EFFECTS) -> dict | None:
