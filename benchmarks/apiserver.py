@@ -12,6 +12,7 @@ Starts its own etcd and apiserver in a temporary directory.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing as mp
 import os
@@ -42,15 +43,27 @@ def pod_body(name):
 
 # ------------------------------------------------------------------ API creates
 def _api_worker(args):
+    """One client: a keep-alive connection with http.client.
+
+    The load generator must not be what is measured: `requests` spends ~1.5 ms of CPU per
+    call, on the same 2 cores as the apiserver. A plain keep-alive connection costs ~0.3 ms.
+    """
     server, ns, start, count = args
-    s = requests.Session()
+    host, port = server.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    path = f"/api/v1/namespaces/{ns}/pods"
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     lat = []
     for i in range(start, start + count):
+        body = json.dumps(pod_body(f"p-{i}"))
         t = time.perf_counter()
-        r = s.post(f"{server}/api/v1/namespaces/{ns}/pods", json=pod_body(f"p-{i}"))
+        conn.request("POST", path, body, headers)
+        resp = conn.getresponse()
+        data = resp.read()
         lat.append(time.perf_counter() - t)
-        if r.status_code != 201:
-            raise RuntimeError(r.text)
+        if resp.status != 201:
+            raise RuntimeError(data)
+    conn.close()
     return lat
 
 
