@@ -18,11 +18,9 @@ import multiprocessing as mp
 import os
 import selectors
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import requests
@@ -82,7 +80,7 @@ def bench_api_creates(server, clients, total):
 
 # ------------------------------------------------------------------ raw etcd puts
 def _etcd_worker(args):
-    from minikube_py.storage.etcd import EtcdStore, encode
+    from minikube_py.storage.etcd import EtcdStore
     url, prefix, start, count = args
     store = EtcdStore(url)
     lat = []

@@ -16,19 +16,13 @@ import json
 
 from ..api import defaults, meta, patch as patching, validation
 from ..api.selectors import FieldSelector, LabelSelector, SelectorError
-from ..storage.store import (KeyExists, KeyNotFound, RevisionConflict, StoreUnavailable)
+from ..storage.store import KeyExists, KeyNotFound, RevisionConflict
 from . import errors
 from .admission import Admission
 from .resources import ResourceType
 
 # A patch retries on conflict this many times, as kube-apiserver's GuaranteedUpdate does.
 PATCH_RETRIES = 5
-
-
-def _strip_status(rt: ResourceType, obj: dict) -> dict:
-    obj = dict(obj)
-    obj.pop("status", None)
-    return obj
 
 
 def _spec_of(obj: dict) -> dict:

@@ -5,7 +5,7 @@ handlers in handlers.py, discovery, watch, tables and storage all work from it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
