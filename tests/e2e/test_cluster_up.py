@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -64,6 +65,31 @@ def pods(cluster, selector):
     return json.loads(kubectl(cluster, "get", "pods", "-l", selector, "-o", "json").stdout)["items"]
 
 
+def container_ids(cluster, node):
+    """{pod: containerID} of the Running GPU pods on a node."""
+    return {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["containerID"]
+            for p in pods(cluster, "app=gpu-demo")
+            if p["spec"].get("nodeName") == node and p["status"].get("phase") == "Running"}
+
+
+def restart_kubelet(cluster, node):
+    """SIGKILL the node's kubelet that `up` started and start it again with the same command line."""
+    state_file = os.path.join(cluster["state"], "cluster.json")
+    with open(state_file) as f:
+        state = json.load(f)
+    proc = next(p for p in state["processes"] if p["name"] == f"kubelet-{node}")
+    with open(f"/proc/{proc['pid']}/cmdline", "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\0") if a]
+    os.kill(proc["pid"], signal.SIGKILL)
+    wait_for(lambda: not os.path.exists(f"/proc/{proc['pid']}") or
+             open(f"/proc/{proc['pid']}/stat").read().split(")")[-1].split()[0] == "Z", what="kubelet gone")
+    log = open(os.path.join(cluster["state"], "logs", f"kubelet-{node}.log"), "ab")
+    new = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc["pid"] = new.pid                       # so that `down` stops the new one
+    with open(state_file, "w") as f:
+        json.dump(state, f)
+
+
 def test_nodes_are_ready_with_gpus(up_cluster):
     out = kubectl(up_cluster, "get", "nodes").stdout
     for node in up_cluster["nodes"]:
@@ -111,10 +137,28 @@ def test_gpu_pods_get_one_gpu_each_and_the_fifth_waits(up_cluster):
     for node, uuids in by_node.items():
         assert len(uuids) == len(set(uuids)), f"a GPU listed twice on {node}: {uuids}"
 
+    # Kill one node's kubelet (-9) and start it again: its GPU pods keep their containers,
+    # and their GPUs stay theirs (the device manager's checkpoint).
+    node = running[1]["spec"]["nodeName"]
+    before = container_ids(up_cluster, node)
+    restart_kubelet(up_cluster, node)
+    time.sleep(5)                               # a few PLEG relists and syncs of the new kubelet
+    assert container_ids(up_cluster, node) == before
+
     kubectl(up_cluster, "delete", "pod", running[0]["metadata"]["name"], "--grace-period=1")
     waiting = pending[0]["metadata"]["name"]
     wait_for(lambda: json.loads(kubectl(up_cluster, "get", "pod", waiting, "-o", "json").stdout)["status"]
-             .get("phase") == "Running", timeout=90,
-             what=f"the fifth GPU pod running:\n{kubectl(up_cluster, 'describe', 'pod', waiting).stdout}")
+             .get("phase") == "Running", timeout=90, what="the fifth GPU pod running")
+    # no GPU is given twice on a node, also after the restart
+    for node_name in up_cluster["nodes"]:
+        uuids = []
+        for p in pods(up_cluster, "app=gpu-demo"):
+            if p["spec"].get("nodeName") == node_name and p["status"].get("phase") == "Running" \
+                    and not p["metadata"].get("deletionTimestamp"):
+                name = p["metadata"]["name"]
+                log = wait_for(lambda: kubectl(up_cluster, "logs", name, check=False).stdout.strip(),
+                               what=f"{name} log")
+                uuids += [line.split("UUID: ")[1] for line in log.splitlines() if line.startswith("GPU ")]
+        assert len(uuids) == len(set(uuids)), f"a GPU given twice on {node_name}: {uuids}"
     kubectl(up_cluster, "delete", "-f", os.path.join(EXAMPLES, "gpu-pods.yaml"), "--grace-period=1", "--ignore-not-found",
             "--wait=false")
