@@ -45,8 +45,10 @@ def up_cluster(lab_images, tmp_path_factory):
     prefix = f"up{uuid.uuid4().hex[:4]}"
     port = free_port()
     cli = [sys.executable, "-m", "minikube_py.cli.minikube"]
+    # Lab values for node failure: a node silent for 20 s is Unknown (kubelets renew every 10 s).
     out = run(*cli, "up", "--state-dir", state, "--port", str(port), "--nodes", "2", "--gpus-per-node", "2",
-              "--node-prefix", prefix, timeout=180).stdout
+              "--node-prefix", prefix, "--controller-args",
+              "--node-monitor-grace-period 20s --node-monitor-period 1s", timeout=180).stdout
     assert "Cluster is up" in out
     env = dict(os.environ, KUBECONFIG=os.path.join(state, "kubeconfig"), HOME=state)
     yield {"env": env, "nodes": [f"{prefix}-1", f"{prefix}-2"], "state": state}
@@ -72,8 +74,11 @@ def container_ids(cluster, node):
             if p["spec"].get("nodeName") == node and p["status"].get("phase") == "Running"}
 
 
-def restart_kubelet(cluster, node):
-    """SIGKILL the node's kubelet that `up` started and start it again with the same command line."""
+def restart_kubelet(cluster, node, start_again=True):
+    """SIGKILL the node's kubelet that `up` started and start it again with the same command line.
+
+    With start_again=False it stays down, and the function that starts it is returned.
+    """
     state_file = os.path.join(cluster["state"], "cluster.json")
     with open(state_file) as f:
         state = json.load(f)
@@ -83,11 +88,16 @@ def restart_kubelet(cluster, node):
     os.kill(proc["pid"], signal.SIGKILL)
     wait_for(lambda: not os.path.exists(f"/proc/{proc['pid']}") or
              open(f"/proc/{proc['pid']}/stat").read().split(")")[-1].split()[0] == "Z", what="kubelet gone")
-    log = open(os.path.join(cluster["state"], "logs", f"kubelet-{node}.log"), "ab")
-    new = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    proc["pid"] = new.pid                       # so that `down` stops the new one
-    with open(state_file, "w") as f:
-        json.dump(state, f)
+
+    def start():
+        log = open(os.path.join(cluster["state"], "logs", f"kubelet-{node}.log"), "ab")
+        new = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc["pid"] = new.pid                   # so that `down` stops the new one
+        with open(state_file, "w") as f:
+            json.dump(state, f)
+    if not start_again:
+        return start
+    start()
 
 
 def test_nodes_are_ready_with_gpus(up_cluster):
@@ -162,3 +172,49 @@ def test_gpu_pods_get_one_gpu_each_and_the_fifth_waits(up_cluster):
         assert len(uuids) == len(set(uuids)), f"a GPU given twice on {node_name}: {uuids}"
     kubectl(up_cluster, "delete", "-f", os.path.join(EXAMPLES, "gpu-pods.yaml"), "--grace-period=1", "--ignore-not-found",
             "--wait=false")
+
+
+SURVIVOR = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: survivor}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: survivor}}
+  template:
+    metadata: {labels: {app: survivor}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations:            # leave an unreachable node after 3 s instead of the default 300 s
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 3}
+      - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 3}
+      containers:
+      - {name: web, image: nginx:1.25}
+"""
+
+
+def node_ready(cluster, node):
+    n = json.loads(kubectl(cluster, "get", "node", node, "-o", "json").stdout)
+    return next((c["status"] for c in n["status"].get("conditions", []) if c["type"] == "Ready"), None)
+
+
+def test_a_stopped_kubelet_node_goes_unknown_and_its_pods_move(up_cluster):
+    kubectl(up_cluster, "apply", "-f", "-", input=SURVIVOR)
+    kubectl(up_cluster, "rollout", "status", "deploy/survivor", "--timeout=90s", timeout=120)
+    victim = pods(up_cluster, "app=survivor")[0]["spec"]["nodeName"]
+    other = next(n for n in up_cluster["nodes"] if n != victim)
+
+    restart = restart_kubelet(up_cluster, victim, start_again=False)   # the kubelet is gone
+    wait_for(lambda: node_ready(up_cluster, victim) == "Unknown", timeout=60, what=f"{victim} Unknown")
+    node = json.loads(kubectl(up_cluster, "get", "node", victim, "-o", "json").stdout)
+    assert "node.kubernetes.io/unreachable" in {t["key"] for t in node["spec"].get("taints", [])}
+
+    def both_running_on_other():
+        ps = [p for p in pods(up_cluster, "app=survivor") if not p["metadata"].get("deletionTimestamp")]
+        return len(ps) == 2 and all(p["spec"].get("nodeName") == other and p["status"].get("phase") == "Running"
+                                    for p in ps)
+    wait_for(both_running_on_other, timeout=90, what=f"both replicas Running on {other}")
+
+    restart()                                                          # the node comes back
+    wait_for(lambda: node_ready(up_cluster, victim) == "True", timeout=60, what=f"{victim} Ready again")
+    kubectl(up_cluster, "delete", "deploy", "survivor", "--wait=false")
