@@ -15,6 +15,7 @@ import time
 import uuid
 
 import pytest
+from polling import wait_for  # tests/polling.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -27,15 +28,6 @@ def run(*args, env=None, check=True, timeout=120, input=None):
     return proc
 
 
-def wait_for(fn, timeout=90, interval=0.5, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture(scope="module")

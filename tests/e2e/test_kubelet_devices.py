@@ -10,28 +10,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
-from minikube_py.client import errors
+
+from polling import wait_for  # noqa: E402  (tests/polling.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INSTALL = os.path.join(ROOT, "lab", "nvidia-runtime", "install.sh")
 
 
-def wait_for(fn, timeout=60.0, what="condition", interval=0.2):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = fn()
-        except errors.NotFound:
-            last = None
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture(scope="module")

@@ -6,23 +6,12 @@ import time
 
 import pytest
 
-from minikube_py.client import errors
+
+from polling import wait_for  # noqa: E402  (tests/polling.py)
 
 DOCKER_SOCK = "/var/run/docker.sock"
 
 
-def wait_for(fn, timeout=60.0, what="condition", interval=0.2):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = fn()
-        except errors.NotFound:
-            last = None
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def status(api, ns, name) -> dict:
