@@ -16,6 +16,7 @@ import time
 import uuid
 
 import pytest
+from dockerutil import list_containers  # noqa: E402  (tests/dockerutil.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE_LABEL = "io.minikube-py.node"
@@ -114,7 +115,7 @@ def start_kubelet(cluster, lab_images, tmp_path_factory):
     for k in started:
         k.stop()
     names = {k.node_name for k in started}
-    for c in lab_images.containers.list(all=True, filters={"label": NODE_LABEL}):
+    for c in list_containers(lab_images, all=True, filters={"label": NODE_LABEL}):
         if c.labels.get(NODE_LABEL) in names:
             try:
                 c.remove(force=True)

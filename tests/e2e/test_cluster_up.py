@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 from polling import wait_for  # tests/polling.py
+from dockerutil import list_containers  # noqa: E402  (tests/dockerutil.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -47,7 +48,7 @@ def up_cluster(lab_images, tmp_path_factory):
     out = run(*cli, "down", "--state-dir", state, timeout=120).stdout
     assert "Cluster stopped" in out
     for node in (f"{prefix}-1", f"{prefix}-2"):
-        left = lab_images.containers.list(all=True, filters={"label": f"io.minikube-py.node={node}"})
+        left = list_containers(lab_images, all=True, filters={"label": f"io.minikube-py.node={node}"})
         assert left == [], f"containers of {node} left behind"
 
 

@@ -13,6 +13,7 @@ import pytest
 from minikube_py.client import errors
 
 from polling import wait_for  # noqa: E402  (tests/polling.py)
+from dockerutil import list_containers  # noqa: E402  (tests/dockerutil.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE_LABEL = "io.minikube-py.node"
@@ -42,7 +43,7 @@ def running(api, ns, name) -> bool:
 
 
 def pod_containers(docker_client, node: str, uid: str, all_=True):
-    return docker_client.containers.list(
+    return list_containers(docker_client, 
         all=all_, filters={"label": [f"{NODE_LABEL}={node}", f"{UID_LABEL}={uid}"]})
 
 
@@ -269,7 +270,7 @@ def test_kubelet_restart_adopts_containers(start_kubelet, api_client, namespace,
                                      "command": ["sleep", "3600"]}]}}, namespace)
     for name in ("keep-1", "keep-2", "doomed"):
         wait_for(lambda: running(api_client, namespace, name), what=f"{name} Running")
-    before = {c.id for c in lab_images.containers.list(
+    before = {c.id for c in list_containers(lab_images, 
         filters={"label": f"{NODE_LABEL}={k.node_name}"})}
     assert len(before) == 9                                   # 3 x (sandbox + 2)
     ids_before = {c["containerID"] for c in status(api_client, namespace, "keep-1")
@@ -291,9 +292,9 @@ def test_kubelet_restart_adopts_containers(start_kubelet, api_client, namespace,
     wait_for(lambda: pod_containers(lab_images, k.node_name, doomed_uid) == [],
              what="the containers of the pod deleted meanwhile removed")
     time.sleep(2)                                             # a few relists and syncs
-    after = {c.id for c in lab_images.containers.list(
+    after = {c.id for c in list_containers(lab_images, 
         filters={"label": f"{NODE_LABEL}={k.node_name}"})}
-    kept = {c.id for c in lab_images.containers.list(
+    kept = {c.id for c in list_containers(lab_images, 
         filters={"label": [f"{NODE_LABEL}={k.node_name}"]}) if c.labels.get(
         "io.kubernetes.pod.name") in ("keep-1", "keep-2")}
     assert kept <= before and len(kept) == 6                  # same containers, no duplicates
