@@ -14,6 +14,7 @@ then ``~/.kube/config``.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import tempfile
@@ -71,6 +72,13 @@ def _named(entries, name):
     return None
 
 
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def _file_or_data(section: dict, key: str, base_dir: str) -> Optional[str]:
     """Resolve ``key`` (a file path) or ``key-data`` (base64 content) to a path.
 
@@ -85,6 +93,7 @@ def _file_or_data(section: dict, key: str, base_dir: str) -> Optional[str]:
         fd, tmp = tempfile.mkstemp(prefix="minikube-py-", suffix=".pem")
         with os.fdopen(fd, "wb") as f:
             f.write(base64.b64decode(data))
+        atexit.register(_remove_quietly, tmp)   # the key material does not outlive the process
         return tmp
     return None
 
