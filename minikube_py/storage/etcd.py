@@ -49,6 +49,11 @@ def encode(obj: dict) -> bytes:
     return json.dumps({**obj, "metadata": meta}, separators=(",", ":")).encode()
 
 
+def with_revision(obj: dict, mod_revision: int) -> dict:
+    """What was just written, as a read would return it (without parsing it back from JSON)."""
+    return {**obj, "metadata": {**(obj.get("metadata") or {}), "resourceVersion": str(mod_revision)}}
+
+
 def decode(value: bytes, mod_revision: int) -> dict:
     obj = json.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
@@ -151,7 +156,7 @@ class EtcdStore:
             success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=data))])
         if not resp.succeeded:
             raise KeyExists(key)
-        return decode(data, resp.header.revision)
+        return with_revision(obj, resp.header.revision)
 
     def update(self, key: str, obj: dict, expected_rv: int | None) -> dict:
         """Write obj if the key still has mod_revision == expected_rv (None: if it exists at all)."""
@@ -165,7 +170,7 @@ class EtcdStore:
             if not resp.responses[0].response_range.kvs:
                 raise KeyNotFound(key)
             raise RevisionConflict(key)
-        return decode(data, resp.header.revision)
+        return with_revision(obj, resp.header.revision)
 
     def delete(self, key: str, expected_rv: int | None = None) -> dict:
         """Delete the key (if its revision is still expected_rv); returns the deleted object."""
