@@ -22,9 +22,9 @@ import threading
 import requests
 from flask import Response
 
+from ..streaming import client_gone
 from . import errors
 from .resources import by_kind
-from .watch import client_gone
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ it with blocking writes — one slow client never holds up the others.
 from __future__ import annotations
 
 import json
-import select
 import socket
 import threading
 import time
 
+from ..streaming import client_gone
 from ..storage.store import RevisionCompacted
 from . import errors
 from .registry import matches, parse_selectors
@@ -27,17 +27,6 @@ from .tables import to_table
 BOOKMARK_EVERY = 10.0          # seconds between BOOKMARK events, when the client allows them
 POLL = 1.0                     # how often an idle stream checks its client and its deadline
 MAX_BACKLOG = 64 * 1024 * 1024  # a client this far behind is dropped (it resumes from its last RV)
-
-
-def client_gone(sock) -> bool:
-    """True when the peer closed the connection (readable with nothing to read)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
-            return False
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
 
 
 def event_line(ev_type: str, obj: dict, encoded: bytes | None = None) -> bytes:

@@ -18,29 +18,17 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import select
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
+from ..streaming import client_gone
 from .logs import LogError, open_logs, parse_options
 from .runtime.base import ContainerNotFound, ContainerRuntimeError
 
 log = logging.getLogger(__name__)
 
 _END = object()
-
-
-def client_gone(sock) -> bool:
-    """True when the peer closed the connection (readable, with nothing to read)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
-            return False
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
 
 
 def pump(stream, write, gone, poll: float = 1.0) -> None:
