@@ -100,17 +100,9 @@ class Cluster:
     # ---------------------------------------------------------------- requests
     def request(self, method: str, path: str, params: Optional[dict] = None,
                 headers: Optional[dict] = None, stream: bool = False) -> requests.Response:
-        """Like ``Client.request``, plus headers: Tables are asked for with ``Accept``."""
-        c = self.client
-        resp = c.session.request(method, c.server + path, headers=headers, stream=stream,
-                                 params={k: v for k, v in (params or {}).items() if v is not None},
-                                 timeout=(10.0, None) if stream else c.timeout)
-        if not 200 <= resp.status_code < 300:
-            try:
-                errors.raise_for_response(resp)
-            finally:
-                resp.close()
-        return resp
+        """``Client.request``; streams (``-w``, ``logs -f``) have no read timeout."""
+        return self.client.request(method, path, params=params, headers=headers, stream=stream,
+                                   timeout=(10.0, None) if stream else None)
 
     def get_json(self, path: str) -> dict:
         return self.request("GET", path).json()

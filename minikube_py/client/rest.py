@@ -111,9 +111,13 @@ class Client:
 
     def request(self, method: str, path: str, params: Optional[dict] = None,
                 body: Any = None, content_type: str = "application/json",
-                stream: bool = False, timeout: Any = None) -> requests.Response:
-        """Send one request; return the response, or raise a typed ApiError."""
-        headers = {}
+                stream: bool = False, timeout: Any = None,
+                headers: Optional[dict] = None) -> requests.Response:
+        """Send one request; return the response, or raise a typed ApiError.
+
+        ``headers`` adds to the session's (e.g. an Accept asking for a Table).
+        """
+        headers = dict(headers or {})
         data = None
         if body is not None:
             data = json.dumps(body)
