@@ -9,12 +9,12 @@ in resources.py.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
 from flask import Flask, Response, request
 
+from .. import codec
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from . import discovery, errors, watch
@@ -32,7 +32,7 @@ PATCH_TYPES = {"application/merge-patch+json": "merge",
 
 
 def respond(obj, code=200) -> Response:
-    return Response(json.dumps(obj, separators=(",", ":")), status=code, mimetype=JSON)
+    return Response(codec.dumps(obj), status=code, mimetype=JSON)
 
 
 def status_response(err: errors.APIError) -> Response:
@@ -303,7 +303,7 @@ def read_json():
     if ctype in ("application/yaml", "application/apply-patch+yaml"):
         raise errors.unsupported_media(ctype)
     try:
-        return json.loads(data)
+        return codec.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise errors.bad_request(f"the body of the request could not be decoded as JSON: {err}") from None
 

@@ -13,11 +13,11 @@ it with blocking writes — one slow client never holds up the others.
 """
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 
+from .. import codec
 from ..streaming import client_gone
 from ..storage.store import RevisionCompacted
 from . import errors
@@ -30,7 +30,7 @@ MAX_BACKLOG = 64 * 1024 * 1024  # a client this far behind is dropped (it resume
 
 
 def event_line(ev_type: str, obj: dict, encoded: bytes | None = None) -> bytes:
-    body = encoded if encoded is not None else json.dumps(obj, separators=(",", ":")).encode()
+    body = encoded if encoded is not None else codec.dumps(obj)
     return b'{"type":"' + ev_type.encode() + b'","object":' + body + b"}\n"
 
 
@@ -165,7 +165,7 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
             return event_line(ev_type, obj)
         cached = ev._encoded.get("json")    # serialized once, shared by every watcher
         if cached is None:
-            cached = ev._encoded["json"] = json.dumps(obj, separators=(",", ":")).encode()
+            cached = ev._encoded["json"] = codec.dumps(obj)
         return event_line(ev_type, obj, cached)
 
     def generate():

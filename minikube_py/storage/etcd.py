@@ -11,7 +11,6 @@ etcd's own bookkeeping, filled in on every read.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Callable
@@ -21,6 +20,7 @@ import grpc
 import pyetcd
 from pyetcd import etcdrpc
 
+from .. import codec
 from .store import (KeyExists, KeyNotFound, RevisionCompacted, RevisionConflict,
                     StoreUnavailable, WatchEvent)
 
@@ -46,7 +46,7 @@ def prefix_range_end(prefix: bytes) -> bytes:
 def encode(obj: dict) -> bytes:
     meta = dict(obj.get("metadata") or {})
     meta.pop("resourceVersion", None)
-    return json.dumps({**obj, "metadata": meta}, separators=(",", ":")).encode()
+    return codec.dumps({**obj, "metadata": meta})
 
 
 def with_revision(obj: dict, mod_revision: int) -> dict:
@@ -55,7 +55,7 @@ def with_revision(obj: dict, mod_revision: int) -> dict:
 
 
 def decode(value: bytes, mod_revision: int) -> dict:
-    obj = json.loads(value)
+    obj = codec.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
     return obj
 
