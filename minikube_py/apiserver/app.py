@@ -44,7 +44,7 @@ class APIServer:
 
     def __init__(self, store):
         self.store = store
-        self.registry = Registry(store)
+        self.registry = Registry(store, recent=self.recent)
         self.caches: dict[str, WatchCache] = {}
         self._caches_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -57,6 +57,11 @@ class APIServer:
                 cache.start()
                 self.caches[rt.plural] = cache
             return cache
+
+    def recent(self, rt, key: str) -> dict | None:
+        """The watch cache's newest copy of an object, when a cache watches its kind."""
+        cache = self.caches.get(rt.plural)
+        return cache.recent(key) if cache is not None else None
 
     def start(self):
         """Create the system namespaces and open a watch cache per resource."""

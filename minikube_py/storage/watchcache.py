@@ -44,6 +44,7 @@ class WatchCache:
         self.window_start = 0          # a watch from resourceVersion >= window_start can be served
         self.last_revision = 0         # newest revision this cache knows the prefix is complete up to
         self.watchers: set[Sink] = set()
+        self.latest: dict[str, WatchEvent] = {}   # each key's newest event still in the window
         self.lock = threading.Lock()
         self._cancel = None
         self._stopped = False
@@ -76,9 +77,13 @@ class WatchCache:
         with self.lock:
             for ev in batch:
                 self.events.append(ev)
+                self.latest[ev.key] = ev
                 self.last_revision = max(self.last_revision, ev.revision)
             while len(self.events) > self.capacity:
-                self.window_start = self.events.popleft().revision
+                old = self.events.popleft()
+                self.window_start = old.revision
+                if self.latest.get(old.key) is old:
+                    del self.latest[old.key]
             # Pushed under the lock, so that "my queue is empty" and last_revision agree
             # (see bookmark_revision).
             for w in self.watchers:
@@ -95,6 +100,7 @@ class WatchCache:
                 # History before the compaction is gone: resume at it, and refuse
                 # (410) any client that would need the lost events.
                 self.events.clear()
+                self.latest.clear()
                 self.window_start = max(self.window_start, err.compacted_revision - 1)
                 self.last_revision = max(self.last_revision, err.compacted_revision - 1)
         for w in watchers:
@@ -115,6 +121,7 @@ class WatchCache:
                     rev = self.store.current_revision()
                     with self.lock:
                         self.events.clear()
+                        self.latest.clear()
                         self.window_start = self.last_revision = rev
                     self._cancel = self.store.watch(self.prefix, rev + 1, self._on_etcd)
                 log.info("watch on %s resumed", self.prefix)
@@ -123,6 +130,19 @@ class WatchCache:
                 log.debug("reopen %s failed: %s", self.prefix, err)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    def recent(self, key: str) -> dict | None:
+        """The newest state of `key` this cache has seen, or None: a guess, etcd may be ahead.
+
+        Writers use it as kube-apiserver's GuaranteedUpdate uses its cached object: try the
+        write against the guessed resourceVersion, and read etcd only when that conflicts.
+        The object is shared with the watch streams: copy it before changing it.
+        """
+        with self.lock:
+            ev = self.latest.get(key)
+        if ev is None or ev.type == "DELETED":
+            return None
+        return ev.object
 
     # --- client watches --------------------------------------------------------------
     def watch(self, from_revision: int, sink: Sink) -> None:

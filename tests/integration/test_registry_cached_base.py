@@ -1,0 +1,92 @@
+"""Writes that start from the watch cache's copy (Registry.base) on a real etcd.
+
+The cache may lag behind etcd. Here it lags on purpose: `recent` hands back an old
+copy of the pod, and every write must still come out as if it had read etcd.
+"""
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+from minikube_py.apiserver import errors
+from minikube_py.apiserver.registry import Registry
+from minikube_py.apiserver.resources import by_kind
+from minikube_py.storage.etcd import EtcdStore
+
+POD = by_kind("Pod")
+
+
+@pytest.fixture
+def setup(cluster):
+    store = EtcdStore(cluster.etcd_url)
+    stale = {}
+    registry = Registry(store, recent=lambda rt, key: stale.get(key))
+    ns = f"cached-{os.urandom(3).hex()}"
+    registry.create(by_kind("Namespace"), None, {"metadata": {"name": ns}})
+    pod = registry.create(POD, ns, {"metadata": {"name": "p", "labels": {"v": "1"}},
+                                     "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    key = POD.etcd_key(ns, "p")
+    stale[key] = copy.deepcopy(pod)           # what the lagging cache will keep answering
+    return registry, ns, pod
+
+
+def test_patch_applies_to_the_current_object_not_the_stale_copy(setup):
+    registry, ns, first = setup
+    registry.patch(POD, ns, "p", {"metadata": {"labels": {"v": "2"}}}, "merge")
+    out = registry.patch(POD, ns, "p", {"metadata": {"labels": {"w": "x"}}}, "merge")
+    assert out["metadata"]["labels"] == {"v": "2", "w": "x"}
+
+
+def test_patch_that_is_a_no_op_on_the_stale_copy_still_writes(setup):
+    registry, ns, first = setup
+    registry.patch(POD, ns, "p", {"metadata": {"labels": {"v": "2"}}}, "merge")
+    out = registry.patch(POD, ns, "p", {"metadata": {"labels": {"v": "1"}}}, "merge")
+    assert out["metadata"]["labels"] == {"v": "1"}
+    assert registry.get(POD, ns, "p")["metadata"]["labels"] == {"v": "1"}
+
+
+def test_update_with_a_stale_resource_version_conflicts(setup):
+    registry, ns, first = setup
+    registry.patch(POD, ns, "p", {"metadata": {"labels": {"v": "2"}}}, "merge")
+    body = copy.deepcopy(first)
+    body["metadata"]["labels"] = {"v": "3"}
+    with pytest.raises(errors.APIError) as err:
+        registry.update(POD, ns, "p", body)
+    assert err.value.code == 409
+
+
+def test_no_op_status_update_at_a_stale_version_conflicts(setup):
+    registry, ns, first = setup
+    registry.patch(POD, ns, "p", {"metadata": {"labels": {"v": "2"}}}, "merge")
+    with pytest.raises(errors.APIError) as err:
+        registry.update(POD, ns, "p", copy.deepcopy(first), subresource="status")
+    assert err.value.code == 409
+
+
+def test_update_at_the_current_version_uses_the_cached_copy(setup):
+    registry, ns, first = setup
+    body = copy.deepcopy(first)
+    body["status"] = {"phase": "Running"}
+    out = registry.update(POD, ns, "p", body, subresource="status")
+    assert out["status"]["phase"] == "Running"
+    assert int(out["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+
+
+def test_bind_refused_by_etcd_state_though_the_cache_says_unbound(setup):
+    registry, ns, first = setup
+    binding = {"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}}
+    registry.bind(ns, "p", binding)
+    with pytest.raises(errors.APIError) as err:
+        registry.bind(ns, "p", {**binding, "target": {"kind": "Node", "name": "n2"}})
+    assert err.value.code == 409 and 'already assigned to node "n1"' in err.value.message
+    assert registry.get(POD, ns, "p")["spec"]["nodeName"] == "n1"
+
+
+def test_bind_of_a_deleted_pod_is_not_found(setup):
+    registry, ns, first = setup
+    registry.store.delete(POD.etcd_key(ns, "p"))
+    with pytest.raises(errors.APIError) as err:
+        registry.bind(ns, "p", {"target": {"kind": "Node", "name": "n1"}})
+    assert err.value.code == 404
