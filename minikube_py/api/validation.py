@@ -547,4 +547,10 @@ def validate_update(kind: str, old: dict, new: dict) -> list:
             causes.append(invalid("spec.selector", new_sel, "field is immutable"))
     elif kind == "Pod":
         causes += _validate_pod_update(old, new)
+        old_phase = (old.get("status") or {}).get("phase")
+        new_phase = (new.get("status") or {}).get("phase")
+        if old_phase in ("Succeeded", "Failed") and new_phase != old_phase:
+            # A pod that finished stays finished (ValidatePodStatusUpdate).
+            causes.append(forbidden("status.phase", f"cannot transition from terminal phase "
+                                                    f"{old_phase!r} to {new_phase!r}"))
     return causes

@@ -182,26 +182,34 @@ class Registry:
         return self._write(rt, old, new, int(rv) if rv else None, subresource, dry_run)
 
     def patch(self, rt, namespace, name, patch_body, patch_type, subresource=None, dry_run=False):
-        """Apply a merge / strategic-merge / JSON patch to the current object, retrying on conflict."""
+        """Apply a merge / strategic-merge / JSON patch to the current object, retrying on conflict.
+
+        The first try may start from the watch cache's copy (see base()); anything that
+        copy cannot decide -- a conflict, a failed JSON-patch test, a resourceVersion the
+        patch names -- is decided again on etcd's copy.
+        """
         for attempt in range(PATCH_RETRIES):
-            old, fresh = self.base(rt, namespace, name, guess=attempt == 0)
-            current = copy.deepcopy(old)
-            if subresource == "scale":
-                current = self.scale_of(rt, old)
-            new = apply_patch(current, patch_body, patch_type)
-            if subresource == "scale":
-                return self.update_scale(rt, namespace, name, new, base=old)
-            new = self.check_body(rt, namespace, new, name=name)
-            asked_rv = new["metadata"].get("resourceVersion")
-            if not fresh and asked_rv and asked_rv != old["metadata"]["resourceVersion"]:
-                continue    # the patch names a resourceVersion: decide it against etcd
-            rv = int(asked_rv) if asked_rv and asked_rv != old["metadata"]["resourceVersion"] else \
-                int(old["metadata"]["resourceVersion"])
+            old, fresh = self.base(rt, namespace, name, guess=attempt == 0 and subresource != "scale")
+            asked_rv = None
             try:
+                current = copy.deepcopy(old)
+                if subresource == "scale":
+                    current = self.scale_of(rt, old)
+                new = apply_patch(current, patch_body, patch_type)
+                if subresource == "scale":
+                    return self.update_scale(rt, namespace, name, new, base=old)
+                new = self.check_body(rt, namespace, new, name=name)
+                asked_rv = new["metadata"].get("resourceVersion")
+                if not fresh and asked_rv and asked_rv != old["metadata"]["resourceVersion"]:
+                    continue    # the patch names a resourceVersion: decide it against etcd
+                rv = int(asked_rv) if asked_rv and asked_rv != old["metadata"]["resourceVersion"] else \
+                    int(old["metadata"]["resourceVersion"])
                 return self._write(rt, old, new, rv, subresource, dry_run, fresh)
             except _StaleGuess:
-                continue    # the cached copy was behind: try again from etcd
+                continue        # the cached copy was behind: try again from etcd
             except errors.APIError as err:
+                if not fresh:
+                    continue    # judged on a cached copy: judge it again on etcd's
                 if err.reason != "Conflict" or (asked_rv and asked_rv != old["metadata"]["resourceVersion"]):
                     raise
                 if attempt == PATCH_RETRIES - 1:

@@ -8,8 +8,10 @@ a node whose lease has not been renewed for ``leaseDurationSeconds`` (40 s) is
 NotReady/Unknown.  The lease is owned by the Node (ownerReferences), so the
 garbage collector deletes it with the node.
 
-Renewal is a GET and a PUT with the resourceVersion just read; a 404 creates
-the lease.  ``renewTime`` is a MicroTime (``2026-01-02T03:04:05.123456Z``).
+Renewal is a PUT of the lease this kubelet last wrote, with its resourceVersion,
+as the real kubelet's lease controller keeps `latestLease`: one request per
+heartbeat.  Only when that fails (someone else wrote the lease, or deleted it)
+is it read again with a GET; a 404 creates the lease.  ``renewTime`` is a MicroTime (``2026-01-02T03:04:05.123456Z``).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class NodeLease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.renewals = 0
+        self._latest: dict | None = None   # the lease as we last wrote it
 
     def _owner(self) -> list:
         uid = self.node_uid()
@@ -45,6 +48,11 @@ class NodeLease:
 
     def renew(self) -> dict:
         """Renew (or create) the lease once."""
+        if self._latest is not None:
+            try:
+                return self._update(self._latest)
+            except (errors.Conflict, errors.NotFound):
+                self._latest = None     # read it again below
         try:
             lease = self.client.get("leases", self.node_name, NAMESPACE)
         except errors.NotFound:
@@ -59,19 +67,23 @@ class NodeLease:
             if owners:
                 body["metadata"]["ownerReferences"] = owners
             try:
-                out = self.client.create("leases", body, namespace=NAMESPACE)
+                out = self._latest = self.client.create("leases", body, namespace=NAMESPACE)
                 self.renewals += 1
                 return out
             except errors.AlreadyExists:
                 lease = self.client.get("leases", self.node_name, NAMESPACE)
-        spec = lease.setdefault("spec", {})
+        return self._update(lease)
+
+    def _update(self, lease: dict) -> dict:
+        lease = {**lease, "metadata": dict(lease["metadata"]), "spec": dict(lease.get("spec") or {})}
+        spec = lease["spec"]
         spec["holderIdentity"] = self.node_name
         spec["leaseDurationSeconds"] = self.duration_seconds
         spec["renewTime"] = now_micro()
         owners = self._owner()
         if owners and not lease["metadata"].get("ownerReferences"):
             lease["metadata"]["ownerReferences"] = owners
-        out = self.client.update("leases", lease)
+        out = self._latest = self.client.update("leases", lease)
         self.renewals += 1
         return out
 

@@ -116,6 +116,26 @@ def test_status_is_written_only_through_status_subresource(api):
     assert r.json()["status"]["replicas"] == 3     # main resource ignores status
 
 
+def test_status_patch_with_uid_test_and_terminal_phase(api):
+    """What the kubelet sends: test the uid, replace the status; a finished pod stays finished."""
+    uid = requests.post(api.pods, json=pod("st")).json()["metadata"]["uid"]
+    url = f"{api.pods}/st/status"
+    hdr = {"Content-Type": "application/json-patch+json"}
+
+    def replace(status, with_uid=uid):
+        return requests.patch(url, headers=hdr, data=json.dumps(
+            [{"op": "test", "path": "/metadata/uid", "value": with_uid},
+             {"op": "replace", "path": "/status", "value": status}]))
+    r = replace({"phase": "Succeeded"})
+    assert r.status_code == 200 and r.json()["status"] == {"phase": "Succeeded"}
+    r = replace({"phase": "Succeeded"}, with_uid="not-this-pod")
+    assert r.status_code == 422
+    r = replace({"phase": "Running"})
+    assert r.status_code == 422 and r.json()["reason"] == "Invalid"
+    assert "cannot transition from terminal phase" in r.json()["message"]
+    assert requests.get(f"{api.pods}/st").json()["status"]["phase"] == "Succeeded"
+
+
 def test_scale_subresource(api):
     requests.post(api.deploys, json=deployment("web", 2)).raise_for_status()
     s = requests.get(f"{api.deploys}/web/scale").json()

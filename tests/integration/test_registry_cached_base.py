@@ -90,3 +90,19 @@ def test_bind_of_a_deleted_pod_is_not_found(setup):
     with pytest.raises(errors.APIError) as err:
         registry.bind(ns, "p", {"target": {"kind": "Node", "name": "n1"}})
     assert err.value.code == 404
+
+
+def test_json_patch_test_op_is_judged_on_the_current_object(setup):
+    registry, ns, first = setup
+    # The pod is deleted and created again: same name, new uid; the cache still has the old one.
+    registry.store.delete(POD.etcd_key(ns, "p"))
+    again = registry.create(POD, ns, {"metadata": {"name": "p"},
+                                      "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    ops = [{"op": "test", "path": "/metadata/uid", "value": again["metadata"]["uid"]},
+           {"op": "replace", "path": "/status", "value": {"phase": "Running"}}]
+    out = registry.patch(POD, ns, "p", ops, "json", subresource="status")
+    assert out["status"] == {"phase": "Running"}
+    stale_ops = [{**ops[0], "value": first["metadata"]["uid"]}, ops[1]]
+    with pytest.raises(errors.APIError) as err:
+        registry.patch(POD, ns, "p", stale_ops, "json", subresource="status")
+    assert err.value.code == 422
