@@ -59,10 +59,17 @@ class StreamingGateway(wsgi.Gateway_10):
                 response.close()
 
 
+KEEP_ALIVE_CONNECTIONS = 10000
+
+
 def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: int = 5000):
     server = wsgi.Server((host, port), app, numthreads=min_threads, max=max_threads,
                          request_queue_size=1024, timeout=60, shutdown_timeout=1,
                          server_name="minikube-py-apiserver")
     server.gateway = StreamingGateway
+    # cheroot keeps only 10 idle keep-alive connections by default and closes every other
+    # one after its response; a cluster has a connection or more per component and node
+    # (100 hollow nodes: 100+), which would then reconnect on every request.
+    server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
     server.requests = ElasticThreadPool(server, min=min_threads, max=max_threads)
     return server
