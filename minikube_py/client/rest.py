@@ -34,6 +34,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from .. import codec
 from . import errors
 from .kubeconfig import ClientConfig, load_config
 from .resources import ResourceLike, lookup, resource_path
@@ -150,7 +151,7 @@ class Client:
         headers = self._headers
         data = None
         if body is not None:
-            data = json.dumps(body).encode()
+            data = codec.dumps(body)
             headers = {**headers, "Content-Type": content_type}
         url = self.server + path
         if params:
@@ -361,7 +362,7 @@ class _Reply:
         self.content = content
 
     def json(self):
-        return json.loads(self.content)
+        return codec.loads(self.content)
 
     @property
     def text(self) -> str:
@@ -390,7 +391,7 @@ class Watch:
                 line = line.strip()
                 if not line:
                     continue  # a keep-alive newline
-                event = json.loads(line)
+                event = codec.loads(line)
                 etype, obj = event.get("type"), event.get("object") or {}
                 if etype == "ERROR":
                     # An error inside a 200 stream, e.g. 410 Expired: the
