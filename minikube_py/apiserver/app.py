@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 from .. import codec
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
-from . import discovery, errors, watch
+from . import discovery, errors, protobuf, watch
 from .registry import Registry
 from .resources import RESOURCES, by_kind, find
 from .tables import to_table
@@ -302,9 +302,15 @@ def read_json():
     if not data:
         raise errors.bad_request("the request body is empty")
     ctype = (request.content_type or "").split(";")[0].strip()
-    if ctype == "application/vnd.kubernetes.protobuf":
-        # We speak JSON only; 415 tells client-go (kubectl create ns, ...) to resend as JSON.
-        raise errors.unsupported_media(ctype)
+    if ctype == protobuf.CONTENT_TYPE:
+        # kubectl's typed commands (create namespace, create deployment, debug) send protobuf
+        # and do not retry as JSON: decode it into the dict the JSON would have given.
+        try:
+            return protobuf.decode(data)
+        except protobuf.Unsupported as err:
+            raise errors.unsupported_media(f"{ctype}: {err}") from None
+        except protobuf.DecodeError as err:
+            raise errors.bad_request(f"the body of the request could not be decoded as protobuf: {err}") from None
     if ctype in ("application/yaml", "application/apply-patch+yaml"):
         raise errors.unsupported_media(ctype)
     try:

@@ -141,3 +141,51 @@ def test_official_python_client(cluster, namespace):
     assert d.spec.replicas == 3
     apps.patch_namespaced_deployment_scale("nginx", namespace, {"spec": {"replicas": 1}})
     assert apps.read_namespaced_deployment("nginx", namespace).spec.replicas == 1
+
+
+def test_typed_create_commands_send_protobuf(kubectl, cluster):
+    """`kubectl create namespace/deployment` and `kubectl debug node/...` send protobuf bodies."""
+    import json
+    import requests
+    ns = f"pb-{os.urandom(3).hex()}"
+    out = kubectl("create", "namespace", ns, "-v=8")
+    assert f"namespace/{ns} created" in out.stdout
+    assert "Content-Type: application/vnd.kubernetes.protobuf" in out.stderr   # so this tests the decoder
+    assert json.loads(kubectl("get", "ns", ns, "-o", "json").stdout)["status"]["phase"] == "Active"
+
+    kubectl("create", "deployment", "web", "--image=nginx:1.25", "--replicas=2", "--port=80", "-n", ns)
+    kubectl("create", "deployment", "idle", "--image=busybox", "--replicas=0", "-n", ns, "--", "sleep", "3600")
+    web = json.loads(kubectl("get", "deploy", "web", "-n", ns, "-o", "json").stdout)
+    assert web["metadata"]["labels"] == {"app": "web"} and web["spec"]["replicas"] == 2
+    assert web["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    c = web["spec"]["template"]["spec"]["containers"][0]
+    assert c["name"] == "nginx" and c["image"] == "nginx:1.25" and c["ports"][0]["containerPort"] == 80
+    idle = json.loads(kubectl("get", "deploy", "idle", "-n", ns, "-o", "json").stdout)
+    assert idle["spec"]["replicas"] == 0                                         # a set 0 is not "unset"
+    assert idle["spec"]["template"]["spec"]["containers"][0]["command"] == ["sleep", "3600"]
+
+    # kubectl run sends JSON; it is here because the tutorials use it next to the others
+    kubectl("run", "box", "--image=busybox", "--restart=Never", "--env=A=B", "--labels=run=box,tier=x",
+            "-n", ns, "--", "sleep", "3600")
+    box = json.loads(kubectl("get", "pod", "box", "-n", ns, "-o", "json").stdout)
+    assert box["metadata"]["labels"] == {"run": "box", "tier": "x"}
+    assert box["spec"]["containers"][0]["args"] == ["sleep", "3600"]
+    assert box["spec"]["containers"][0]["env"] == [{"name": "A", "value": "B"}]
+
+    # a Pod through protobuf: the debugging pod kubectl makes for a node
+    node = f"pb-node-{os.urandom(3).hex()}"
+    r = requests.post(f"{cluster.server}/api/v1/nodes", json={"metadata": {"name": node}})
+    assert r.status_code == 201, r.text
+    try:
+        out = kubectl("debug", f"node/{node}", "--image=busybox", "--profile=sysadmin", "-n", ns).stdout
+        assert f"on node {node}" in out
+        pods = json.loads(kubectl("get", "pods", "-n", ns, "-o", "json").stdout)["items"]
+        dbg = [p for p in pods if p["metadata"]["name"].startswith(f"node-debugger-{node}-")]
+        assert len(dbg) == 1, [p["metadata"]["name"] for p in pods]
+        spec = dbg[0]["spec"]
+        assert spec["nodeName"] == node and spec["hostPID"] and spec["hostNetwork"]
+        assert spec["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}}]
+        assert spec["containers"][0]["securityContext"] == {"privileged": True}
+        assert spec["containers"][0]["volumeMounts"] == [{"name": "host-root", "mountPath": "/host"}]
+    finally:
+        requests.delete(f"{cluster.server}/api/v1/nodes/{node}")
