@@ -212,6 +212,10 @@ class APIServer:
             if method != "POST":
                 raise errors.method_not_allowed()
             return respond(reg.bind(namespace, name, read_json()), 201)
+        if sub == "eviction":
+            if method != "POST":
+                raise errors.method_not_allowed()
+            return respond(reg.evict(namespace, name, read_json(), dry_run=dry_run), 201)
         if sub == "scale":
             if method == "GET":
                 return respond(reg.scale_of(rt, reg.get(rt, namespace, name)))

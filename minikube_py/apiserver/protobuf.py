@@ -32,7 +32,7 @@ from google.protobuf import empty_pb2, message, unknown_fields
 from google.protobuf.descriptor import FieldDescriptor
 
 from .. import codec
-from .k8sproto import apps_pb2, coordination_pb2, core_pb2, runtime_pb2
+from .k8sproto import apps_pb2, coordination_pb2, core_pb2, policy_pb2, runtime_pb2
 
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -55,6 +55,8 @@ KINDS = {
     ("apps/v1", "Deployment"): apps_pb2.Deployment,
     ("apps/v1", "ReplicaSet"): apps_pb2.ReplicaSet,
     ("coordination.k8s.io/v1", "Lease"): coordination_pb2.Lease,
+    # POSTed to pods/{name}/eviction (kubectl 1.32's drain sends JSON; protobuf clients send this)
+    ("policy/v1", "Eviction"): policy_pb2.Eviction,
 }
 
 # Embedded Go structs: their fields go into the enclosing JSON object.
@@ -72,6 +74,8 @@ INLINE = {
 # omitempty (read from the struct tags in k8s.io/api and k8s.io/apimachinery types.go).
 ZERO_KEPT = {
     "ObjectMeta": {"deletionGracePeriodSeconds"},
+    "DeleteOptions": {"gracePeriodSeconds", "orphanDependents", "propagationPolicy"},   # all pointers
+    "Preconditions": {"uid", "resourceVersion"},
     "OwnerReference": {"kind", "name", "uid", "apiVersion", "controller", "blockOwnerDeletion"},
     "LabelSelectorRequirement": {"key", "operator"},
     "NamespaceCondition": {"type", "status"},

@@ -410,6 +410,35 @@ class Registry:
                 raise errors.not_found(rt, name) from None
         raise errors.conflict(rt, name)
 
+    def evict(self, namespace, name, eviction: dict, dry_run=False):
+        """pods/eviction: API-initiated eviction, what `kubectl drain` asks for each pod.
+
+        The body is a policy/v1 Eviction {metadata: {name, namespace}, deleteOptions}.
+        kube-apiserver first asks the PodDisruptionBudgets that select the pod whether one
+        more disruption is allowed, and answers 429 TooManyRequests when not. This apiserver
+        has no PodDisruptionBudgets, so every eviction is allowed: it is the pod's DELETE with
+        the Eviction's deleteOptions (graceful on a node, at once when unbound, finished or
+        gracePeriodSeconds is 0; preconditions checked), answered 201 with a Success Status.
+        """
+        from .resources import by_kind
+        rt = by_kind("Pod")
+        if not isinstance(eviction, dict):
+            raise errors.bad_request("the body of the request must be an Eviction object")
+        kind, api_version = eviction.get("kind"), eviction.get("apiVersion")
+        if kind not in (None, "Eviction") or api_version not in (None, "policy/v1", "policy/v1beta1"):
+            raise errors.bad_request(f"not an Eviction object: {api_version}, Kind={kind}")
+        md = eviction.get("metadata") or {}
+        options = eviction.get("deleteOptions") or {}
+        if not isinstance(md, dict) or not isinstance(options, dict):
+            raise errors.bad_request("metadata and deleteOptions must be objects")
+        if md.get("namespace") not in (None, "", namespace):
+            raise errors.bad_request("the namespace of the provided object does not match the "
+                                     "namespace sent on the request")
+        if md.get("name") != name:
+            raise errors.bad_request("name in URL does not match name in Eviction object")
+        self.delete(rt, namespace, name, options, dry_run=dry_run or bool(options.get("dryRun")))
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
     def scale_of(self, rt, obj) -> dict:
         md = obj["metadata"]
         sel = (obj.get("spec") or {}).get("selector") or {}

@@ -54,7 +54,7 @@ RESOURCES: list[ResourceType] = [
                  subresources=("status", "finalize"), return_deleted_object=True,
                  verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
     ResourceType("", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
-                 subresources=("status", "binding", "log"), return_deleted_object=True),
+                 subresources=("status", "binding", "eviction", "log"), return_deleted_object=True),
     ResourceType("", "v1", "Node", "nodes", namespaced=False, short_names=("no",),
                  subresources=("status",), return_deleted_object=True),
     ResourceType("", "v1", "Event", "events", short_names=("ev",), has_status=False),

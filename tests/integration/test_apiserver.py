@@ -273,6 +273,52 @@ def test_binding(api):
     assert r.status_code == 409
 
 
+def test_eviction(api):
+    """pods/eviction (what kubectl drain POSTs): the pod's DELETE with the Eviction's deleteOptions."""
+    def evict(name, body_name=None, **delete_options):
+        body = {"apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": body_name or name, "namespace": api.ns}}
+        if delete_options:
+            body["deleteOptions"] = delete_options
+        return requests.post(f"{api.pods}/{name}/eviction", json=body)
+
+    requests.post(api.pods, json=pod("unbound")).raise_for_status()
+    r = evict("unbound")
+    assert r.status_code == 201, r.text
+    assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+    assert requests.get(f"{api.pods}/unbound").status_code == 404          # unbound: gone at once
+
+    requests.post(api.pods, json=pod("bound", nodeName="node-1")).raise_for_status()
+    assert evict("bound").status_code == 201
+    got = requests.get(f"{api.pods}/bound").json()                         # bound: the kubelet stops it
+    assert got["metadata"]["deletionTimestamp"] and got["metadata"]["deletionGracePeriodSeconds"] == 30
+    r = evict("bound", gracePeriodSeconds=0, preconditions={"uid": "not-its-uid"})
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict"       # preconditions as on DELETE
+    assert evict("bound", gracePeriodSeconds=0).status_code == 201         # 0: delete now
+    assert requests.get(f"{api.pods}/bound").status_code == 404
+
+    # the same through protobuf, as a client-go with the protobuf content type sends it
+    from minikube_py.apiserver.k8sproto import meta_pb2, policy_pb2, runtime_pb2
+    requests.post(api.pods, json=pod("pb", nodeName="node-1")).raise_for_status()
+    ev = policy_pb2.Eviction(metadata=meta_pb2.ObjectMeta(name="pb", namespace=api.ns),
+                             deleteOptions=meta_pb2.DeleteOptions(gracePeriodSeconds=0))
+    raw = runtime_pb2.Unknown(typeMeta=runtime_pb2.TypeMeta(apiVersion="policy/v1", kind="Eviction"),
+                              raw=ev.SerializeToString()).SerializeToString()
+    r = requests.post(f"{api.pods}/pb/eviction", data=b"k8s\x00" + raw,
+                      headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+    assert r.status_code == 201, r.text
+    assert requests.get(f"{api.pods}/pb").status_code == 404
+
+    r = evict("missing")
+    assert r.status_code == 404 and r.json()["reason"] == "NotFound"
+    requests.post(api.pods, json=pod("p")).raise_for_status()
+    r = evict("p", body_name="q")
+    assert r.status_code == 400 and "does not match" in r.json()["message"]
+    r = requests.post(f"{api.pods}/p/eviction", json=pod("p"))              # a Pod, not an Eviction
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
+    assert requests.get(f"{api.pods}/p/eviction").status_code == 405
+    assert requests.get(f"{api.pods}/p").status_code == 200                # refused ones deleted nothing
+
 def test_deletecollection(api):
     for n in ("a", "b", "c"):
         requests.post(api.pods, json=pod(n, {"del": "yes" if n != "c" else "no"})).raise_for_status()
@@ -356,6 +402,9 @@ def test_discovery(api_url):
     assert {"apps", "coordination.k8s.io"} <= groups
     core = {r["name"]: r for r in requests.get(f"{api_url}/api/v1").json()["resources"]}
     assert core["pods"]["namespaced"] and core["pods"]["shortNames"] == ["po"]
+    # kubectl drain looks for this entry (CheckEvictionSupport) before it evicts anything
+    assert {"group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}.items() \
+        <= core["pods/eviction"].items()
     apps = {r["name"]: r for r in requests.get(f"{api_url}/apis/apps/v1").json()["resources"]}
     assert apps["deployments/scale"]["group"] == "autoscaling" and apps["deployments/scale"]["kind"] == "Scale"
     assert requests.get(f"{api_url}/version").json()["major"] == "1"

@@ -189,3 +189,38 @@ def test_typed_create_commands_send_protobuf(kubectl, cluster):
         assert spec["containers"][0]["volumeMounts"] == [{"name": "host-root", "mountPath": "/host"}]
     finally:
         requests.delete(f"{cluster.server}/api/v1/nodes/{node}")
+
+
+def test_drain_evicts_the_pods_of_a_node(kubectl, cluster, namespace):
+    """kubectl drain: cordon (a patch), a policy/v1 Eviction per pod, then wait until they are gone.
+
+    No kubelet runs here, so a graceful deletion would wait for one until --timeout. kubectl
+    passes --grace-period=0 on as deleteOptions.gracePeriodSeconds=0, and a zero grace period
+    deletes a bound pod at once (kube-apiserver's rule), so the pods really go.
+    """
+    import requests
+    node = f"drain-{os.urandom(3).hex()}"
+    r = requests.post(f"{cluster.server}/api/v1/nodes", json={"metadata": {"name": node}})
+    assert r.status_code == 201, r.text
+    pods = f"{cluster.server}/api/v1/namespaces/{namespace}/pods"
+    try:
+        for name in ("a", "b"):
+            requests.post(pods, json={"metadata": {"name": name},
+                                      "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+                          ).raise_for_status()
+            r = requests.post(f"{pods}/{name}/binding", json={
+                "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+            assert r.status_code == 201, r.text
+        out = kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force",
+                      "--grace-period=0", "--timeout=30s", "-v=8")
+        assert f"node/{node} cordoned" in out.stdout and f"node/{node} drained" in out.stdout
+        assert "pod/a evicted" in out.stdout and "pod/b evicted" in out.stdout
+        for name in ("a", "b"):     # evicted through the subresource, not deleted
+            assert f"POST {pods}/{name}/eviction" in out.stderr
+        assert out.stderr.count("Response Status: 201") == 2 and f"DELETE {pods}/" not in out.stderr
+        assert '"deleteOptions":{"gracePeriodSeconds":0}' in out.stderr
+        assert requests.get(f"{cluster.server}/api/v1/nodes/{node}").json()["spec"]["unschedulable"] is True
+        assert requests.get(pods).json()["items"] == []
+    finally:
+        requests.delete(f"{cluster.server}/api/v1/nodes/{node}")

@@ -10,7 +10,7 @@ import pytest
 
 from minikube_py.apiserver import protobuf
 from minikube_py.apiserver.k8sproto import (
-    apps_pb2, coordination_pb2, core_pb2, intstr_pb2, meta_pb2, resource_pb2, runtime_pb2,
+    apps_pb2, coordination_pb2, core_pb2, intstr_pb2, meta_pb2, policy_pb2, resource_pb2, runtime_pb2,
 )
 
 # kubectl create namespace foo
@@ -189,6 +189,20 @@ def test_lease_micro_time():
 
 # ---------------------------------------------------------------- what is refused
 
+def test_eviction_keeps_a_grace_period_of_zero():
+    """drain --grace-period=0: gracePeriodSeconds is a Go pointer, so a 0 on the wire means "now"."""
+    ev = policy_pb2.Eviction(metadata=go_meta(name="web-1", namespace="default"),
+                             deleteOptions=meta_pb2.DeleteOptions(gracePeriodSeconds=0))
+    assert protobuf.decode(body("policy/v1", "Eviction", ev)) == {
+        "apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-1", "namespace": "default"},
+        "deleteOptions": {"gracePeriodSeconds": 0}}
+    # unset stays absent (the pod's own terminationGracePeriodSeconds applies); preconditions, dryRun
+    ev.deleteOptions.ClearField("gracePeriodSeconds")
+    ev.deleteOptions.preconditions.uid = "u-1"
+    ev.deleteOptions.dryRun.append("All")
+    assert protobuf.decode(body("policy/v1", "Eviction", ev))["deleteOptions"] == {
+        "preconditions": {"uid": "u-1"}, "dryRun": ["All"]}
+
 @pytest.mark.parametrize("data", [
     b"",
     b"garbage",
@@ -241,11 +255,17 @@ def test_a_string_that_is_not_utf8_is_bad_bytes():
 def test_the_tables_name_real_messages_fields_and_served_kinds():
     from minikube_py.apiserver.resources import RESOURCES
     messages = {}
-    for mod in (meta_pb2, core_pb2, apps_pb2, coordination_pb2):
+    from minikube_py.apiserver.discovery import SUBRESOURCE_KINDS
+    for mod in (meta_pb2, core_pb2, apps_pb2, coordination_pb2, policy_pb2):
         messages.update(mod.DESCRIPTOR.message_types_by_name)
     for table in (protobuf.ZERO_KEPT, protobuf.INLINE):
         for msg, fields in table.items():
             assert fields <= set(messages[msg].fields_by_name), msg
     served = {(r.api_version, r.kind) for r in RESOURCES}
+    for r in RESOURCES:      # bodies POSTed to a subresource of their own kind (pods/eviction)
+        for sub in r.subresources:
+            group, kind, _verbs = SUBRESOURCE_KINDS[sub]
+            if group and kind:
+                served.add((f"{group}/v1", kind))
     assert set(protobuf.KINDS) <= served
     assert {("v1", "Namespace"), ("v1", "Pod"), ("apps/v1", "Deployment")} <= set(protobuf.KINDS)

@@ -30,4 +30,4 @@ fi
     minikube_py/apiserver/k8sproto/*.proto
 
 # The generated code must import with the protobuf that is installed here.
-python3 -c 'from minikube_py.apiserver.k8sproto import apps_pb2, coordination_pb2, core_pb2, runtime_pb2; print("ok:", core_pb2.DESCRIPTOR.package)'
+python3 -c 'from minikube_py.apiserver.k8sproto import apps_pb2, coordination_pb2, core_pb2, policy_pb2, runtime_pb2; print("ok:", core_pb2.DESCRIPTOR.package)'
