@@ -7,11 +7,15 @@ plugins), addresses, the port of its own HTTP server (where the apiserver
 fetches logs), nodeInfo, and the conditions -- ``Ready`` above all, which the
 scheduler and the node lifecycle controller read.
 
-``NodeStatusReporter`` registers the node and keeps its status fresh: it
-recomputes every ``--status-update-seconds`` and writes only when something
-changed, or when the last write is older than ``report_seconds`` (the kubelet's
-nodeStatusReportFrequency; the Lease is the frequent heartbeat), or at once
-when asked to (runtime down/up, devices changed).
+``NodeStatusReporter`` registers the node and keeps its status fresh: every
+``--status-update-seconds`` it reads the Node and recomputes the status, and
+writes only when the Node does not show it already, or when the last write is
+older than ``report_seconds`` (the kubelet's nodeStatusReportFrequency; the
+Lease is the frequent heartbeat), or at once when asked to (runtime down/up,
+devices changed).  Comparing with the server's Node, not with our last write,
+is what repairs a status someone else changed: after a short network cut the
+node lifecycle controller has marked the node Ready=Unknown, and the next
+update sets it Ready again (and the controller lifts its taints).
 """
 from __future__ import annotations
 
@@ -241,12 +245,19 @@ class NodeStatusReporter:
 
     # ------------------------------------------------------------ status
     def post(self, force: bool = False, old: dict | None = None) -> bool:
-        old_conditions = ((old or {}).get("status") or {}).get("conditions") \
-            if old is not None else (self._posted or {}).get("conditions")
-        status = self.compute_status(old_conditions)
+        """Write the status if the Node (``old``, else read now) does not show it; True if written."""
         due = time.monotonic() - self._posted_at >= self.report_seconds
-        if not force and not due and self._posted is not None \
-                and _comparable(status) == _comparable(self._posted):
+        if old is None and not force and not due and self._posted is not None:
+            try:
+                old = self.client.get("nodes", self.node_name)
+            except errors.NotFound:
+                log.warning("node %s was deleted; registering it again", self.node_name)
+                self.register()
+                return True
+        shown = (old.get("status") or {}) if old is not None else self._posted
+        status = self.compute_status((shown or {}).get("conditions"))
+        if not force and not due and shown is not None \
+                and _comparable({k: shown.get(k) for k in status}) == _comparable(status):
             return False
         try:
             self.client.patch("nodes", self.node_name, {"status": status}, subresource="status")

@@ -294,3 +294,24 @@ def test_command_rejects_bad_flags_and_missing_docker(cluster, tmp_path):
     r = run("--node-name", "x", "--docker-endpoint", f"unix://{sock}")
     assert r.returncode == 1
     assert "cannot reach the container runtime" in r.stderr and sock in r.stderr
+
+
+def test_kubelet_repairs_a_ready_condition_someone_else_changed(hollow, api_client):
+    """After a network cut the node lifecycle controller marks the node Ready=Unknown; the
+    kubelet, back, must set Ready=True at its next status update, not a minute later."""
+    kubelet = hollow("repair", status_report_seconds=3600)
+    name = kubelet.config.node_name
+
+    def ready():
+        node = api_client.get("nodes", name)
+        return [c for c in node["status"].get("conditions", []) if c["type"] == "Ready"][0]
+
+    wait_for(lambda: ready()["status"] == "True", what="node Ready")
+    node = api_client.get("nodes", name)
+    conditions = [dict(c, status="Unknown", reason="NodeStatusUnknown",
+                       message="Kubelet stopped posting node status.") if c["type"] == "Ready" else c
+                  for c in node["status"]["conditions"]]
+    api_client.patch("nodes", name, {"status": {"conditions": conditions}}, subresource="status")
+    assert ready()["status"] == "Unknown"
+    fixed = wait_for(lambda: ready()["status"] == "True" and ready(), timeout=10, what="Ready again")
+    assert fixed["reason"] != "NodeStatusUnknown"
