@@ -378,3 +378,38 @@ def test_tabwriter_aligns_blocks_like_go():
     tw.write("Name:\tweb\nLabels:\tapp=web\n\tx=y\nPod Template:\n  Image:\tnginx\n")
     assert tw.getvalue() == ("Name:    web\nLabels:  app=web\n         x=y\nPod Template:\n"
                              "  Image:  nginx\n")
+
+
+def test_cordon_drain_uncordon(mkctl, namespace, client):
+    node = f"drain-{namespace}"
+    client.create("nodes", {"metadata": {"name": node}})
+    try:
+        owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
+                 "uid": "00000000-0000-0000-0000-000000000001", "controller": True}
+        for name, owners in (("owned", [owner]), ("bare", [])):
+            client.create("pods", {"metadata": {"name": name, "ownerReferences": owners},
+                                   "spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+                          namespace=namespace)
+            client.bind(namespace, name, node)
+
+        assert mkctl("cordon", node).stdout.strip() == f"node/{node} cordoned"
+        assert mkctl("cordon", f"node/{node}").stdout.strip() == f"node/{node} already cordoned"
+
+        # A pod no controller owns would not come back: drain refuses it without --force.
+        refused = mkctl("drain", node, "--grace-period=0", check=False)
+        assert refused.returncode == 1
+        assert f"cannot delete Pods that declare no controller (use --force to override): " \
+               f"{namespace}/bare" in refused.stderr
+        assert client.get("pods", "owned", namespace=namespace)
+
+        out = mkctl("drain", node, "--grace-period=0", "--force", "--ignore-daemonsets").stdout
+        assert f"node/{node} already cordoned" in out
+        assert f"evicting pod {namespace}/owned" in out and f"evicting pod {namespace}/bare" in out
+        assert out.strip().endswith(f"node/{node} drained")
+        assert client.list("pods", namespace=namespace)["items"] == []
+        assert client.get("nodes", node)["spec"]["unschedulable"] is True
+
+        assert mkctl("uncordon", node).stdout.strip() == f"node/{node} uncordoned"
+        assert not client.get("nodes", node)["spec"].get("unschedulable")
+    finally:
+        client.delete("nodes", node)
