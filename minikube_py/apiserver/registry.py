@@ -176,8 +176,10 @@ class Registry:
             old, fresh = self.base(rt, namespace, name, guess=True, at_rv=str(rv))
             try:
                 return self._write(rt, old, copy.deepcopy(new), int(rv), subresource, dry_run, fresh)
-            except _StaleGuess:
-                pass
+            except (_StaleGuess, errors.APIError):
+                if fresh:
+                    raise
+                # judged on a cached copy: judge it again on etcd's (a stale version is a 409)
         old = self.get(rt, namespace, name)
         return self._write(rt, old, new, int(rv) if rv else None, subresource, dry_run)
 
@@ -222,6 +224,11 @@ class Registry:
         write is a no-op, so that case raises _StaleGuess and the caller reads etcd.
         """
         md_old, md = old["metadata"], new["metadata"]
+        if expected_rv is not None and expected_rv != int(md_old["resourceVersion"]):
+            if not fresh:
+                raise _StaleGuess()
+            # The txn would fail: say so before validating, as Kubernetes checks the version first.
+            raise errors.conflict(rt, md_old["name"])
         for immutable in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                           "generation", "namespace", "name"):
             if immutable in md_old:
@@ -253,8 +260,6 @@ class Registry:
         if _same(old, new):
             if not fresh:
                 raise _StaleGuess()
-            if expected_rv is not None and expected_rv != int(md_old["resourceVersion"]):
-                raise errors.conflict(rt, md_old["name"])   # as the txn would have said
             if not dry_run:
                 return old   # a no-op write changes nothing, not even resourceVersion
         if dry_run:

@@ -106,3 +106,14 @@ def test_json_patch_test_op_is_judged_on_the_current_object(setup):
     with pytest.raises(errors.APIError) as err:
         registry.patch(POD, ns, "p", stale_ops, "json", subresource="status")
     assert err.value.code == 422
+
+
+def test_stale_update_that_is_also_invalid_is_a_conflict(setup):
+    """Kubernetes checks the resourceVersion before validating: stale first, 409."""
+    registry, ns, first = setup
+    registry.patch(POD, ns, "p", {"metadata": {"labels": {"v": "2"}}}, "merge")
+    body = copy.deepcopy(first)
+    body["spec"]["containers"][0]["name"] = "renamed"      # forbidden on a pod: would be 422
+    with pytest.raises(errors.APIError) as err:
+        registry.update(POD, ns, "p", body)
+    assert err.value.code == 409
