@@ -935,9 +935,6 @@ def command(kubeconfig, server, workers, with_replicaset, verbose):
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s")
     client = Client(server=server, kubeconfig=kubeconfig, user_agent=COMPONENT)
-    # requests re-reads proxy settings from the environment on every request, a
-    # quarter of a busy controller's CPU; a controller talks to one known apiserver.
-    client.session.trust_env = False
     classes = [DeploymentController] + ([ReplicaSetController] if with_replicaset else [])
     run_standalone(client, classes, workers)
 

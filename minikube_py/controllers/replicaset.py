@@ -385,9 +385,6 @@ def command(kubeconfig, server, workers, verbose):
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s")
     client = Client(server=server, kubeconfig=kubeconfig, user_agent=COMPONENT)
-    # requests re-reads proxy settings from the environment on every request, a
-    # quarter of a busy controller's CPU; a controller talks to one known apiserver.
-    client.session.trust_env = False
     run_standalone(client, [ReplicaSetController], workers)
 
 

@@ -53,10 +53,6 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
     except (KeyError, ValueError) as err:
         raise click.BadParameter(str(err.args[0] if err.args else err), param_hint="--weights")
     client = Client(kubeconfig=kubeconfig, user_agent=f"minikube-py/{scheduler_name}")
-    # The kubeconfig says where the apiserver is; do not let requests look for
-    # HTTP(S)_PROXY / .netrc in the environment on every request (about a fifth of
-    # the client's CPU per request, measured; the scheduler makes two per pod).
-    client.session.trust_env = False
     sched = Scheduler(client, name=scheduler_name, profile=profile, bind_workers=bind_workers,
                       initial_backoff=pod_initial_backoff_seconds,
                       max_backoff=pod_max_backoff_seconds,

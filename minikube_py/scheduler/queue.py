@@ -27,14 +27,11 @@ import threading
 import time
 from typing import Callable, Optional
 
+from .framework import pod_key
+
 __all__ = ["SchedulingQueue", "QueuedPodInfo"]
 
 ACTIVE, BACKOFF, UNSCHEDULABLE, IN_FLIGHT = "active", "backoff", "unschedulable", "in-flight"
-
-
-def _key(pod: dict) -> str:
-    md = pod.get("metadata") or {}
-    return f"{md.get('namespace')}/{md.get('name')}"
 
 
 def _priority(pod: dict) -> int:
@@ -61,7 +58,7 @@ class QueuedPodInfo:
 
     def __init__(self, pod: dict, now: float):
         self.pod = pod
-        self.key = _key(pod)
+        self.key = pod_key(pod)
         self.priority = _priority(pod)
         self.first_seen = now      # for "oldest first"
         self.timestamp = now       # when it last entered the queue (back-off counts from here)
@@ -137,7 +134,7 @@ class SchedulingQueue:
     def add(self, pod: dict) -> None:
         """A new pending pod (or one seen again after a re-list)."""
         with self._cond:
-            qpi = self._pods.get(_key(pod))
+            qpi = self._pods.get(pod_key(pod))
             if qpi is not None:
                 self._update_locked(qpi, qpi.pod, pod)
                 return
@@ -147,7 +144,7 @@ class SchedulingQueue:
 
     def update(self, old: dict, new: dict) -> None:
         with self._cond:
-            qpi = self._pods.get(_key(new))
+            qpi = self._pods.get(pod_key(new))
             if qpi is None:
                 qpi = QueuedPodInfo(new, self.clock())
                 self._pods[qpi.key] = qpi
@@ -163,7 +160,7 @@ class SchedulingQueue:
     def delete(self, pod: dict) -> None:
         """The pod is gone, or bound: stop trying to schedule it."""
         with self._cond:
-            qpi = self._pods.pop(_key(pod), None)
+            qpi = self._pods.pop(pod_key(pod), None)
             if qpi is not None:
                 if qpi.where == IN_FLIGHT:
                     qpi.deleted = True

@@ -31,7 +31,7 @@ from ..client.errors import ApiError, Conflict, NotFound
 from ..client.informer import Informer
 from .cache import Cache
 from .events import EventRecorder
-from .framework import PodInfo, PodSpecError
+from .framework import PodInfo, PodSpecError, pod_key
 from .profile import FitError, PluginError, Profile
 from .queue import SchedulingQueue
 
@@ -40,11 +40,6 @@ __all__ = ["Scheduler", "DEFAULT_SCHEDULER_NAME"]
 log = logging.getLogger(__name__)
 
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
-
-
-def _key(pod: dict) -> str:
-    md = pod.get("metadata") or {}
-    return f"{md.get('namespace')}/{md.get('name')}"
 
 
 def _assigned(pod: dict) -> bool:
@@ -164,7 +159,7 @@ class Scheduler:
         if _assigned(pod):
             if not _terminal(pod):
                 self.cache.add_pod(pod)
-        elif self._pending_for_us(pod) and not self.cache.is_assumed(_key(pod)):
+        elif self._pending_for_us(pod) and not self.cache.is_assumed(pod_key(pod)):
             self.queue.add(pod)
 
     def _pod_updated(self, old: dict, new: dict) -> None:
@@ -179,7 +174,7 @@ class Scheduler:
                 self.cache.update_pod(new)
         elif not self._pending_for_us(new):
             self.queue.delete(new)                # another scheduler's now, or going away
-        elif not self.cache.is_assumed(_key(new)):
+        elif not self.cache.is_assumed(pod_key(new)):
             self.queue.update(old, new)
         # else: it is being bound right now; the bind's outcome decides what happens next
 
