@@ -247,19 +247,14 @@ class NodeStatusReporter:
     def post(self, force: bool = False, old: dict | None = None) -> bool:
         """Write the status if the Node (``old``, else read now) does not show it; True if written."""
         due = time.monotonic() - self._posted_at >= self.report_seconds
-        if old is None and not force and not due and self._posted is not None:
-            try:
-                old = self.client.get("nodes", self.node_name)
-            except errors.NotFound:
-                log.warning("node %s was deleted; registering it again", self.node_name)
-                self.register()
-                return True
-        shown = (old.get("status") or {}) if old is not None else self._posted
-        status = self.compute_status((shown or {}).get("conditions"))
-        if not force and not due and shown is not None \
-                and _comparable({k: shown.get(k) for k in status}) == _comparable(status):
-            return False
         try:
+            if old is None and not force and not due and self._posted is not None:
+                old = self.client.get("nodes", self.node_name)
+            shown = (old.get("status") or {}) if old is not None else self._posted
+            status = self.compute_status((shown or {}).get("conditions"))
+            if not force and not due and shown is not None \
+                    and _comparable({k: shown.get(k) for k in status}) == _comparable(status):
+                return False
             self.client.patch("nodes", self.node_name, {"status": status}, subresource="status")
         except errors.NotFound:
             log.warning("node %s was deleted; registering it again", self.node_name)

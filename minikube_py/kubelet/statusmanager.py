@@ -50,11 +50,7 @@ class StatusManager:
         meta = pod.get("metadata") or {}
         uid = meta.get("uid")
         current = pod.get("status") or {}
-        if current.get("phase") in TERMINAL_PHASES and status.get("phase") != current["phase"]:
-            status = dict(status, phase=current["phase"])
-            for key in ("reason", "message"):
-                if key in current:
-                    status[key] = current[key]
+        status = _kept_finished(status, current)
         with self._lock:
             if self._written.get(uid) == status:
                 return False
@@ -80,10 +76,9 @@ class StatusManager:
                 if fresh["metadata"].get("uid") != uid:
                     log.info("pod %s/%s was re-created; dropping the old pod's status", namespace, name)
                     return False
-                fresh_phase = (fresh.get("status") or {}).get("phase")
-                if fresh_phase in TERMINAL_PHASES and status.get("phase") != fresh_phase:
-                    kept = {k: fresh["status"][k] for k in ("reason", "message") if k in fresh["status"]}
-                    status = {**status, "phase": fresh_phase, **kept}
+                kept = _kept_finished(status, fresh.get("status") or {})
+                if kept != status:
+                    status = kept
                     continue
                 raise
             self.writes += 1
@@ -91,3 +86,12 @@ class StatusManager:
                 self._written[uid] = copy.deepcopy(status)
             return True
         return False
+
+
+def _kept_finished(status: dict, shown: dict) -> dict:
+    """``status``, unless the pod is shown finished (Succeeded/Failed) and ``status`` says
+    otherwise: then the finished phase, reason and message stay."""
+    phase = shown.get("phase")
+    if phase not in TERMINAL_PHASES or status.get("phase") == phase:
+        return status
+    return {**status, "phase": phase, **{k: shown[k] for k in ("reason", "message") if k in shown}}
