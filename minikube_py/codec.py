@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import orjson
 
-JSONDecodeError = orjson.JSONDecodeError   # a ValueError, as json's is
-
 
 def dumps(obj) -> bytes:
     """Compact JSON as UTF-8 bytes."""
@@ -18,5 +16,5 @@ def dumps(obj) -> bytes:
 
 
 def loads(data: bytes | str):
-    """Parse JSON; raises JSONDecodeError (a ValueError) on bad input, including bad UTF-8."""
+    """Parse JSON; raises a ValueError on bad input, including bad UTF-8."""
     return orjson.loads(data)

@@ -20,7 +20,7 @@ from ..api.selectors import FieldSelector, LabelSelector, SelectorError
 from ..storage.store import KeyExists, KeyNotFound, RevisionConflict
 from . import errors
 from .admission import Admission
-from .resources import ResourceType
+from .resources import ResourceType, by_kind
 
 # A patch retries on conflict this many times, as kube-apiserver's GuaranteedUpdate does.
 PATCH_RETRIES = 5
@@ -174,12 +174,12 @@ class Registry:
         if rv is not None:
             # The cached object at exactly the client's resourceVersion is that object.
             old, fresh = self.base(rt, namespace, name, guess=True, at_rv=str(rv))
+            if fresh:
+                return self._write(rt, old, new, int(rv), subresource, dry_run)
             try:
                 return self._write(rt, old, copy.deepcopy(new), int(rv), subresource, dry_run, fresh)
             except (_StaleGuess, errors.APIError):
-                if fresh:
-                    raise
-                # judged on a cached copy: judge it again on etcd's (a stale version is a 409)
+                pass    # judged on a cached copy: judge it again on etcd's (a stale version is a 409)
         old = self.get(rt, namespace, name)
         return self._write(rt, old, new, int(rv) if rv else None, subresource, dry_run)
 
@@ -384,7 +384,6 @@ class Registry:
     # ---------------------------------------------------------------- subresources
     def bind(self, namespace, name, binding: dict):
         """pods/binding: the scheduler's one write. Sets spec.nodeName once and PodScheduled=True."""
-        from .resources import by_kind
         rt = by_kind("Pod")
         target = (binding or {}).get("target") or {}
         node = target.get("name")
@@ -425,7 +424,6 @@ class Registry:
         the Eviction's deleteOptions (graceful on a node, at once when unbound, finished or
         gracePeriodSeconds is 0; preconditions checked), answered 201 with a Success Status.
         """
-        from .resources import by_kind
         rt = by_kind("Pod")
         if not isinstance(eviction, dict):
             raise errors.bad_request("the body of the request must be an Eviction object")
