@@ -229,15 +229,13 @@ def main():
         summary("one at a time", results["single"])
         summary(f"paced ({args.rate:g} pods/s)", results["paced"])
         summary("burst (all at once)", results["burst"])
-        paced99, burst99 = pct(results["paced"], 99), pct(results["burst"], 99)
-        single99, docker50 = pct(results["single"], 99), statistics.median(seq)
-        print(f"\n  one at a time: p99 {single99:.2f}s = {single99 / docker50:.2f}x a single docker "
-              f"run (p50 {docker50:.2f}s); goal p99 <= 5 s: {'met' if single99 <= 5 else 'NOT met'},"
-              f" within 3x: {'yes' if single99 <= 3 * docker50 else 'no'}")
-        print(f"  paced: p99 {paced99:.2f}s = {paced99 / statistics.median(seq):.2f}x a single "
-              f"docker run (p50 {statistics.median(seq):.2f}s); goal p99 <= 5 s: "
-              f"{'met' if paced99 <= 5 else 'NOT met'}, within 3x: "
-              f"{'yes' if paced99 <= 3 * statistics.median(seq) else 'no'}")
+        burst99, docker50 = pct(results["burst"], 99), statistics.median(seq)
+        print()
+        for label, mode in (("one at a time", "single"), ("paced", "paced")):
+            p99 = pct(results[mode], 99)
+            print(f"  {label}: p99 {p99:.2f}s = {p99 / docker50:.2f}x a single docker run "
+                  f"(p50 {docker50:.2f}s); goal p99 <= 5 s: {'met' if p99 <= 5 else 'NOT met'}, "
+                  f"within 3x: {'yes' if p99 <= 3 * docker50 else 'no'}")
         print(f"  burst: p99 {burst99:.2f}s = {burst99 / pct(burst, 99):.2f}x the same burst of "
               f"docker runs (p99 {pct(burst, 99):.2f}s; a pod is 2 containers)")
         print(f"  kubelet CPU (all nodes, start + stop of {args.pods} pods): paced "

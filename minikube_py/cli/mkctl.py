@@ -899,8 +899,10 @@ def annotate(args, overwrite, selector, all_):
 
 
 # ====================================================================== cordon / uncordon / drain
-def _node_name(arg: str) -> str:
-    return arg.split("/", 1)[1] if arg.startswith(("node/", "nodes/", "no/")) else arg
+def bare_name(arg: str, *types: str) -> str:
+    """``node/x``, ``nodes/x`` or ``x`` -> ``x`` (the TYPE/ prefixes kubectl accepts)."""
+    kind, slash, name = arg.partition("/")
+    return name if slash and kind in types else arg
 
 
 def _set_unschedulable(c: Cluster, node: str, value: bool) -> str:
@@ -918,7 +920,7 @@ def _set_unschedulable(c: Cluster, node: str, value: bool) -> str:
 @global_options
 def cordon(node):
     """Mark a node unschedulable: running pods stay, new ones go elsewhere."""
-    click.echo(_set_unschedulable(cluster(), _node_name(node), True))
+    click.echo(_set_unschedulable(cluster(), bare_name(node, "node", "nodes", "no"), True))
 
 
 @main.command()
@@ -926,7 +928,7 @@ def cordon(node):
 @global_options
 def uncordon(node):
     """Mark a node schedulable again."""
-    click.echo(_set_unschedulable(cluster(), _node_name(node), False))
+    click.echo(_set_unschedulable(cluster(), bare_name(node, "node", "nodes", "no"), False))
 
 
 def _drain_refusal(pod: dict, force: bool, delete_emptydir_data: bool) -> Optional[str]:
@@ -954,13 +956,12 @@ def drain(node, force, ignore_daemonsets, delete_emptydir_data, grace_period, ti
     only evicted with --force: nothing would bring it back.
     """
     c = cluster()
-    name = _node_name(node)
+    name = bare_name(node, "node", "nodes", "no")
     click.echo(_set_unschedulable(c, name, True))
     pods_res = c.resolve_one("pods")
     pods = [p for p in c.client.list(pods_res.info, None, field_selector=f"spec.nodeName={name}")["items"]
             if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-    refusals = [(p, _drain_refusal(p, force, delete_emptydir_data)) for p in pods]
-    refusals = [(p, why) for p, why in refusals if why]
+    refusals = [(p, why) for p in pods if (why := _drain_refusal(p, force, delete_emptydir_data))]
     if refusals:
         for p, why in refusals:
             warn(f"error: {why}: {p['metadata']['namespace']}/{p['metadata']['name']}")
@@ -999,7 +1000,7 @@ def logs(pod, container, follow, tail, previous, timestamps):
     """Print a container's output (GET pods/NAME/log, which the kubelet serves)."""
     c = cluster()
     res = c.resolve_one("pods")
-    name = pod.split("/", 1)[1] if pod.startswith(("pod/", "pods/", "po/")) else pod
+    name = bare_name(pod, "pod", "pods", "po")
     ns = c.ns_for(res)
     if not container:
         spec = (c.get(res, name, ns).get("spec") or {})
