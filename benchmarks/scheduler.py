@@ -110,6 +110,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]        # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 class BoundCounter:
     """Watch pods in a namespace; record when each is first seen bound, and where."""
 
@@ -191,13 +199,16 @@ def run_config(nodes: int, pods: int, threads: int, bind_threads: int, timeout: 
         # --- end to end: create M pods, wait until the watch has seen all bound
         counter = BoundCounter(client, "bench")
         objs = [bench_pod(f"p-{i:05}") for i in range(pods)]
-        watched = {"scheduler": sched.pid, "apiserver": cluster.api.pid, "etcd": cluster.etcd.pid}
+        watched = {"scheduler": sched.pid, "apiserver": cluster.api.pid, "etcd": cluster.etcd.pid,
+                   "benchmark": os.getpid()}
         cpu0 = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        busy0, total0 = machine_jiffies()
         t0 = time.monotonic()
         create_s = create_all(client, objs, "pods", namespace="bench", threads=threads)
         ok = counter.wait_for(pods, timeout)
         e2e_s = (counter.last_bound_at or time.monotonic()) - t0
         cpu_ms = {name: (cpu_seconds(pid) - cpu0[name]) * 1000 / pods for name, pid in watched.items()}
+        busy1, total1 = machine_jiffies()
         counter.watch.close()
         bound = len(counter.bound)
 
@@ -212,7 +223,7 @@ def run_config(nodes: int, pods: int, threads: int, bind_threads: int, timeout: 
         spread: dict[str, int] = {}
         for node in counter.bound.values():
             spread[node] = spread.get(node, 0) + 1
-        return {"cpu_ms_per_pod": cpu_ms,
+        return {"cpu_ms_per_pod": cpu_ms, "machine_busy": (busy1 - busy0) / max(total1 - total0, 1),
                 "nodes": nodes, "pods": pods, "bound": bound, "complete": ok,
                 "e2e_pods_per_s": bound / e2e_s, "create_pods_per_s": pods / create_s,
                 "raw_binds_per_s": pods / raw_s, "nodes_used": len(spread),
@@ -289,7 +300,7 @@ def main():
 
     print(f"{'nodes':>6} {'pods':>6} {'e2e pods/s':>11} {'creates/s':>10} {'raw binds/s':>12} "
           f"{'e2e/raw':>8} {'drain/s':>8} {'nodes used':>10} {'max/node':>8}   "
-          "CPU ms per pod (e2e window)")
+          "CPU ms per pod (e2e window), machine busy")
     for nodes, pods in configs:
         ratios = []
         for _ in range(args.repeat):
@@ -300,7 +311,8 @@ def main():
                   f"{r['create_pods_per_s']:>10.0f} {r['raw_binds_per_s']:>12.0f} "
                   f"{ratios[-1]:>8.2f} {r['drain_pods_per_s']:>8.0f} {r['nodes_used']:>10} "
                   f"{r['max_pods_per_node']:>8}   " +
-                  " ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_pod"].items()), flush=True)
+                  " ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_pod"].items()) +
+                  f", busy {r['machine_busy']:.0%}", flush=True)
             if not r["complete"]:
                 print(f"  only {r['bound']}/{pods} bound before the timeout; scheduler log tail:\n"
                       f"{r['scheduler_log']}")

@@ -36,10 +36,14 @@ log = logging.getLogger("minikube_py.scheduler")
 @click.option("--pod-max-backoff-seconds", default=10.0, show_default=True, type=float)
 @click.option("--pod-max-unschedulable-seconds", default=300.0, show_default=True, type=float,
               help="retry an unschedulable pod after this long even if nothing changed")
+@click.option("--event-qps", default=50.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="events written per second at most (kube-scheduler's client default)")
+@click.option("--event-burst", default=100, show_default=True, type=click.IntRange(1),
+              help="events written at once before --event-qps applies")
 @click.option("-v", "--verbose", is_flag=True, help="log every decision")
 def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, bind_workers,
             pod_initial_backoff_seconds, pod_max_backoff_seconds, pod_max_unschedulable_seconds,
-            verbose):
+            event_qps, event_burst, verbose):
     """Run the scheduler: place pending pods on nodes (filter, score, bind)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -56,7 +60,8 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
     sched = Scheduler(client, name=scheduler_name, profile=profile, bind_workers=bind_workers,
                       initial_backoff=pod_initial_backoff_seconds,
                       max_backoff=pod_max_backoff_seconds,
-                      max_unschedulable=pod_max_unschedulable_seconds)
+                      max_unschedulable=pod_max_unschedulable_seconds,
+                      event_qps=event_qps, event_burst=event_burst)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -69,7 +74,8 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
         except TimeoutError as err:          # apiserver not up yet: the informers keep trying
             log.warning("%s; still waiting", err)
     stop.wait()
-    log.info("scheduler stopping: %s", sched.stats)
+    log.info("scheduler stopping: %s; events written %d, dropped %d", sched.stats,
+             sched.recorder.written, sched.recorder.dropped)
     sched.stop()
 
 

@@ -5,6 +5,12 @@ the control loop, so -- as client-go's event broadcaster does -- they are writte
 by a background thread from a bounded queue and dropped (with a count in the
 log) when the apiserver cannot keep up. Scheduling never waits for an event.
 
+Like kube-scheduler's event client, the writer sends at most ``qps`` events a
+second after a ``burst`` (its clientConnection defaults: 50 and 100), and at most
+``max_pending`` events wait (client-go's maxQueuedEvents, 1000). So in a burst of
+thousands of pods, most ``Scheduled`` events are dropped, as in Kubernetes: events
+never cost the apiserver more than a small, fixed rate.
+
 More than that, events give way to bindings: given a ``busy()`` test (true
 while the scheduler is binding pods) the writer holds each event until it is
 false, but never longer than ``max_defer`` seconds. In a burst of pods the
@@ -19,6 +25,7 @@ import time
 from typing import Callable, Optional
 
 from ..client.errors import ApiError
+from ..client.flowcontrol import TokenBucket
 
 __all__ = ["EventRecorder"]
 
@@ -28,13 +35,17 @@ log = logging.getLogger(__name__)
 class EventRecorder:
     POLL = 0.05     # how often a held event looks whether the scheduler is still busy
 
-    def __init__(self, client, component: str, max_pending: int = 10000, workers: int = 1,
-                 busy: Optional[Callable[[], bool]] = None, max_defer: float = 2.0):
+    QPS, BURST, MAX_PENDING = 50.0, 100, 1000
+
+    def __init__(self, client, component: str, max_pending: int = MAX_PENDING, workers: int = 1,
+                 busy: Optional[Callable[[], bool]] = None, max_defer: float = 2.0,
+                 qps: float = QPS, burst: int = BURST):
         self.client = client
         self.component = component
         self.busy = busy
         self.max_defer = max_defer
         self._stopping = threading.Event()
+        self._bucket = TokenBucket(qps, burst)
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self.written = 0
@@ -62,6 +73,9 @@ class EventRecorder:
                 deadline = time.monotonic() + self.max_defer
                 while self.busy() and time.monotonic() < deadline and not self._stopping.is_set():
                     time.sleep(self.POLL)
+            if not self._bucket.wait(self._stopping):
+                self._queue.task_done()
+                continue
             try:
                 self.client.create_event(obj, reason, message, type=type_,
                                          component=self.component)

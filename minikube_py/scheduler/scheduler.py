@@ -83,7 +83,8 @@ class Scheduler:
 
     def __init__(self, client, name: str = DEFAULT_SCHEDULER_NAME, profile: Optional[Profile] = None,
                  bind_workers: int = 8, initial_backoff: float = 1.0, max_backoff: float = 10.0,
-                 max_unschedulable: float = 300.0, event_workers: int = 1):
+                 max_unschedulable: float = 300.0, event_workers: int = 1,
+                 event_qps: float = EventRecorder.QPS, event_burst: int = EventRecorder.BURST):
         self.client = client
         self.name = name
         self.profile = profile or Profile()
@@ -94,7 +95,7 @@ class Scheduler:
         self._last_bind = 0.0                    # monotonic time the last bind ended
         self._binds_lock = threading.Lock()
         self.recorder = EventRecorder(client, component=name, workers=event_workers,
-                                      busy=self.binding)
+                                      busy=self.binding, qps=event_qps, burst=event_burst)
         self.binder = ThreadPoolExecutor(max_workers=bind_workers, thread_name_prefix="bind")
         self.nodes = Informer(client, "nodes")
         self.pods = Informer(client, "pods")

@@ -1,5 +1,6 @@
 """The event recorder: never blocks the scheduler, gives way to bindings, drops when full."""
 import threading
+import time
 
 from minikube_py.client.errors import NotFound
 from minikube_py.scheduler.events import EventRecorder
@@ -65,4 +66,22 @@ def test_an_event_is_held_at_most_max_defer():
     rec = EventRecorder(client, "s", busy=lambda: True, max_defer=0.1)   # always busy
     rec.event(pod("p"), "Normal", "Scheduled", "x")
     assert rec.flush(timeout=10) and len(client.events) == 1
+    rec.stop()
+
+
+def test_events_are_rate_limited_after_a_burst_and_dropped_beyond_the_queue():
+    """kube-scheduler's event client: a burst, then qps a second; client-go queues 1000."""
+    client, sent_at = RecordingClient(), []
+    original = client.create_event
+    client.create_event = lambda *a, **kw: (original(*a, **kw), sent_at.append(time.monotonic()))
+    rec = EventRecorder(client, "s", qps=5, burst=3, max_pending=4)
+    for i in range(20):
+        rec.event(pod(f"p{i}"), "Normal", "Scheduled", "x")      # never blocks
+    assert rec.dropped >= 20 - 3 - 4 - 1     # the burst is sent, 4 wait, the rest dropped
+    assert rec.flush(timeout=10)
+    assert len(client.events) + rec.dropped == 20
+    after_burst = sent_at[3:]
+    assert after_burst, "some events waited for tokens"
+    gaps = [b - a for a, b in zip(sent_at[2:], after_burst)]
+    assert min(gaps) >= 0.15                 # 5 a second: one every 0.2 s
     rec.stop()
