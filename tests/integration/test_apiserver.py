@@ -418,3 +418,34 @@ def test_table_output(api):
     assert [c["name"] for c in t["columnDefinitions"]][:5] == ["Name", "Ready", "Status", "Restarts", "Age"]
     assert t["rows"][0]["cells"][:3] == ["t", "0/1", "Pending"]
     assert t["rows"][0]["object"]["metadata"]["name"] == "t"
+
+
+def test_keep_alive_connection_serves_requests_in_turn_and_pipelined(api_url, namespace):
+    """One connection, many requests: sent one after the other, or all in one write."""
+    import socket
+    from urllib.parse import urlparse
+
+    u = urlparse(api_url)
+    request = (f"GET /api/v1/namespaces/{namespace}/pods HTTP/1.1\r\nHost: {u.hostname}\r\n"
+               "Accept: application/json\r\n\r\n").encode()
+    with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+        reader = s.makefile("rb")
+
+        def read_response():
+            status = reader.readline()
+            headers = {}
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                k, v = line.decode().split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+            body = json.loads(reader.read(int(headers["content-length"])))
+            return status, body
+
+        for _ in range(3):                     # in turn, on the same connection
+            s.sendall(request)
+            status, body = read_response()
+            assert status.startswith(b"HTTP/1.1 200") and body["kind"] == "PodList"
+        time.sleep(0.5)                        # idle long enough to go back to the selector
+        s.sendall(request * 3)                 # pipelined: three in one write
+        for _ in range(3):
+            status, body = read_response()
+            assert status.startswith(b"HTTP/1.1 200") and body["kind"] == "PodList"
