@@ -7,11 +7,16 @@ For each (nodes, pods) configuration, on a fresh etcd + apiserver in a temp dir:
    scheduler (`python -m minikube_py.scheduler.command`, its own process, as in
    a real cluster) and time its binds from the first to the last -- scheduling
    and binding alone, as after a scheduler restart;
-3. **end to end**: create M pods with a thread pool and count, on a watch,
-   until all M are bound -- pods/s from the first create to the last bind;
+3. **end to end**: create M pods from ``--creators`` client processes and count,
+   on a watch, until all M are bound -- pods/s from the first create to the last
+   bind;
 4. **raw binds** (the yardstick): create M more pods that no scheduler owns,
-   then POST their bindings directly with a few threads -- binds/s with no
-   scheduling at all. The same run, the same machine load.
+   then POST their bindings directly from as many client processes -- binds/s
+   with no scheduling at all. The same run, the same machine load.
+
+The load generators (creators, raw binders) are plain keep-alive connections in
+their own processes, as in benchmarks/apiserver.py: they share the 2 cores with
+the cluster, so they must cost little. Their CPU is printed with the rest.
 
 Also printed: the rate of the creates alone, and (``--algorithm``) how many
 pods/s the filter/score loop manages with no API at all.
@@ -23,6 +28,9 @@ pods/s the filter/score loop manages with no API at all.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import multiprocessing as mp
 import os
 import shutil
 import statistics
@@ -103,6 +111,65 @@ def create_all(client: Client, objs: list[dict], resource: str, namespace=None, 
     return time.monotonic() - t0
 
 
+def _create_worker(args) -> tuple[int, float]:
+    """One load-generator process: POST pods over one keep-alive connection.
+
+    The load generator must not be what is measured: it shares the 2 cores with the
+    cluster. A plain connection per process costs ~0.3 ms of CPU per create, against
+    ~0.8 ms for 8 threads of the Client in one process (GIL included).
+    """
+    server, namespace, pods = args
+    host, port = server.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    cpu0 = time.process_time()
+    for pod in pods:
+        conn.request("POST", f"/api/v1/namespaces/{namespace}/pods", json.dumps(pod), headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 201:
+            raise RuntimeError(f"create failed: {resp.status} {data[:300]!r}")
+    conn.close()
+    return len(pods), time.process_time() - cpu0
+
+
+def _bind_worker(args) -> int:
+    """One raw-binding process: POST pods/{name}/binding over one keep-alive connection."""
+    server, namespace, binds = args
+    host, port = server.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    for name, node in binds:
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        conn.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding",
+                     json.dumps(body), headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 201:
+            raise RuntimeError(f"bind failed: {resp.status} {data[:300]!r}")
+    conn.close()
+    return len(binds)
+
+
+def bind_in_processes(server: str, namespace: str, binds: list[tuple[str, str]], processes: int) -> float:
+    """POST bindings from `processes` client processes; return the seconds taken."""
+    with mp.Pool(processes) as pool:
+        t0 = time.monotonic()
+        pool.map(_bind_worker, [(server, namespace, binds[i::processes]) for i in range(processes)])
+        return time.monotonic() - t0
+
+
+def create_in_processes(server: str, namespace: str, pods: list[dict], processes: int) -> tuple[float, float]:
+    """Create pods from `processes` client processes; return (seconds taken, their CPU seconds)."""
+    shares = [pods[i::processes] for i in range(processes)]
+    with mp.Pool(processes) as pool:
+        t0 = time.monotonic()
+        results = pool.map(_create_worker, [(server, namespace, share) for share in shares])
+        took = time.monotonic() - t0
+    return took, sum(cpu for _, cpu in results)
+
+
 def cpu_seconds(pid: int) -> float:
     """user + system CPU time of a process so far (from /proc)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -155,7 +222,7 @@ class BoundCounter:
         return True
 
 
-def run_config(nodes: int, pods: int, threads: int, bind_threads: int, timeout: float,
+def run_config(nodes: int, pods: int, threads: int, creators: int, timeout: float,
                scheduler_args: list[str], keep: bool = False) -> dict:
     cluster = Cluster()
     client = Client(server=cluster.server, pool_maxsize=64)
@@ -204,10 +271,11 @@ def run_config(nodes: int, pods: int, threads: int, bind_threads: int, timeout: 
         cpu0 = {name: cpu_seconds(pid) for name, pid in watched.items()}
         busy0, total0 = machine_jiffies()
         t0 = time.monotonic()
-        create_s = create_all(client, objs, "pods", namespace="bench", threads=threads)
+        create_s, creators_cpu = create_in_processes(cluster.server, "bench", objs, creators)
         ok = counter.wait_for(pods, timeout)
         e2e_s = (counter.last_bound_at or time.monotonic()) - t0
         cpu_ms = {name: (cpu_seconds(pid) - cpu0[name]) * 1000 / pods for name, pid in watched.items()}
+        cpu_ms["creators"] = creators_cpu * 1000 / pods
         busy1, total1 = machine_jiffies()
         counter.watch.close()
         bound = len(counter.bound)
@@ -215,10 +283,8 @@ def run_config(nodes: int, pods: int, threads: int, bind_threads: int, timeout: 
         # --- raw binding writes: same number, no scheduler involved
         create_all(client, [bench_pod(f"r-{i:05}", "nobody") for i in range(pods)], "pods",
                    namespace="raw", threads=threads)
-        t1 = time.monotonic()
-        with ThreadPoolExecutor(bind_threads) as ex:
-            list(ex.map(lambda i: client.bind("raw", f"r-{i:05}", f"node-{i % nodes:05}"), range(pods)))
-        raw_s = time.monotonic() - t1
+        raw_s = bind_in_processes(cluster.server, "raw",
+                                  [(f"r-{i:05}", f"node-{i % nodes:05}") for i in range(pods)], creators)
 
         spread: dict[str, int] = {}
         for node in counter.bound.values():
@@ -278,8 +344,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, nargs="*", help="node counts (pairs with --pods)")
     ap.add_argument("--pods", type=int, nargs="*", help="pod counts")
-    ap.add_argument("--threads", type=int, default=8, help="client threads creating objects")
-    ap.add_argument("--bind-threads", type=int, default=8, help="client threads for raw binds")
+    ap.add_argument("--threads", type=int, default=8, help="client threads creating nodes and the other pods")
+    ap.add_argument("--creators", type=int, default=4,
+                    help="client processes creating the end-to-end pods (and binding the raw ones)")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--algorithm", action="store_true", help="only the in-memory filter/score loop")
     ap.add_argument("--profile", metavar="HTML", nargs="?", const="scheduler-profile.html",
@@ -304,7 +371,7 @@ def main():
     for nodes, pods in configs:
         ratios = []
         for _ in range(args.repeat):
-            r = run_config(nodes, pods, args.threads, args.bind_threads, args.timeout,
+            r = run_config(nodes, pods, args.threads, args.creators, args.timeout,
                            args.scheduler_args, args.keep)
             ratios.append(r["e2e_pods_per_s"] / r["raw_binds_per_s"])
             print(f"{r['nodes']:>6} {r['pods']:>6} {r['e2e_pods_per_s']:>11.0f} "
