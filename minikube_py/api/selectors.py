@@ -267,7 +267,7 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def _field_value(obj: dict, path: str) -> str:
+def field_value(obj: dict, path: str) -> str:
     """Walk a dotted path ("spec.nodeName") into the object; missing fields read as ""."""
     value = obj
     for part in path.split("."):
@@ -307,7 +307,7 @@ class FieldSelector:
 
     def matches(self, obj: dict) -> bool:
         for field, op, value in self.requirements:
-            if (_field_value(obj, field) == value) != (op == "="):
+            if (field_value(obj, field) == value) != (op == "="):
                 return False
         return True
 

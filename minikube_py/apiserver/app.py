@@ -9,12 +9,14 @@ in resources.py.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
 from flask import Flask, Response, request
 
 from .. import codec
+from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from . import discovery, errors, protobuf, watch
@@ -53,7 +55,10 @@ class APIServer:
         with self._caches_lock:
             cache = self.caches.get(rt.plural)
             if cache is None:
-                cache = WatchCache(self.store, rt.etcd_prefix())
+                trigger = None
+                if rt.watch_trigger:
+                    trigger = functools.partial(field_value, path=rt.watch_trigger)
+                cache = WatchCache(self.store, rt.etcd_prefix(), trigger=trigger)
                 cache.start()
                 self.caches[rt.plural] = cache
             return cache

@@ -21,6 +21,7 @@ class ResourceType:
     has_status: bool = True    # main resource writes ignore .status (written through /status)
     return_deleted_object: bool = False  # DELETE answers the object instead of a Status
     verbs: tuple = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+    watch_trigger: str | None = None  # a field the watch cache indexes watches by (see watchcache.py)
 
     @property
     def singular(self) -> str:
@@ -54,7 +55,8 @@ RESOURCES: list[ResourceType] = [
                  subresources=("status", "finalize"), return_deleted_object=True,
                  verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
     ResourceType("", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
-                 subresources=("status", "binding", "eviction", "log"), return_deleted_object=True),
+                 subresources=("status", "binding", "eviction", "log"), return_deleted_object=True,
+                 watch_trigger="spec.nodeName"),
     ResourceType("", "v1", "Node", "nodes", namespaced=False, short_names=("no",),
                  subresources=("status",), return_deleted_object=True),
     ResourceType("", "v1", "Event", "events", short_names=("ev",), has_status=False),

@@ -54,10 +54,12 @@ def visible_type(ev, lsel, fsel) -> str | None:
 class SocketSink:
     """One client's watch: filters events and writes them to the client's socket."""
 
-    def __init__(self, sock, chunked: bool, key_prefix: str, lsel, fsel, encode):
+    def __init__(self, sock, chunked: bool, key_prefix: str, lsel, fsel, encode,
+                 trigger_value: str | None = None):
         self.sock = sock
         self.chunked = chunked
         self.key_prefix = key_prefix
+        self.trigger_value = trigger_value
         self.lsel, self.fsel = lsel, fsel
         self.encode = encode
         self.lock = threading.Condition()
@@ -171,7 +173,9 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
     def generate():
         yield b""                                     # the response headers go out now
         sock, req = environ["minikube_py.socket"], environ["minikube_py.request"]
-        sink = SocketSink(sock, req.chunked_write, rt.etcd_prefix(namespace), lsel, fsel, encode)
+        trigger = fsel.value_for(rt.watch_trigger) if (fsel and rt.watch_trigger) else None
+        sink = SocketSink(sock, req.chunked_write, rt.etcd_prefix(namespace), lsel, fsel, encode,
+                          trigger_value=trigger)
         try:
             cache.watch(from_rv, sink)
         except RevisionCompacted as err:

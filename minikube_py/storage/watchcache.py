@@ -13,7 +13,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from .store import RevisionCompacted, StoreUnavailable, WatchEvent
 
@@ -27,6 +27,7 @@ REPLAY_REVISIONS = 1000
 class Sink(Protocol):
     """Where a client watch's events go. The apiserver's sink writes them to the client's socket."""
     key_prefix: str
+    trigger_value: str | None   # the value its selector requires of the cache's trigger field
 
     def push(self, event: WatchEvent | None) -> None:
         """Called under the cache lock, in revision order; None means the stream is over."""
@@ -36,10 +37,16 @@ class Sink(Protocol):
 
 
 class WatchCache:
-    def __init__(self, store, prefix: str, capacity: int = 20000):
+    def __init__(self, store, prefix: str, capacity: int = 20000,
+                 trigger: Callable[[dict], str] | None = None):
         self.store = store
         self.prefix = prefix
         self.capacity = capacity
+        # Watches indexed by the value their selector requires of trigger(object), as
+        # kube-apiserver's cacher does for pods with spec.nodeName: a pod's event goes only
+        # to the kubelets of its old and new node, not to a selector test by every kubelet.
+        self.trigger = trigger
+        self.triggered: dict[str, set[Sink]] = {}
         self.events: collections.deque[WatchEvent] = collections.deque()
         self.window_start = 0          # a watch from resourceVersion >= window_start can be served
         self.last_revision = 0         # newest revision this cache knows the prefix is complete up to
@@ -86,16 +93,31 @@ class WatchCache:
                     del self.latest[old.key]
             # Pushed under the lock, so that "my queue is empty" and last_revision agree
             # (see bookmark_revision).
-            for w in self.watchers:
-                for ev in batch:
+            for ev in batch:
+                for w in self._watchers_of(ev):
                     if ev.key.startswith(w.key_prefix):
                         w.push(ev)
+
+    def _watchers_of(self, ev):
+        """Every watch that may want ev: the unindexed ones, and those of its trigger values."""
+        if not self.triggered:
+            return self.watchers
+        now = self.trigger(ev.object) if ev.object is not None else None
+        before = self.trigger(ev.prev_object) if ev.prev_object is not None else None
+        targets = list(self.watchers)
+        targets.extend(self.triggered.get(now, ()))
+        if before != now:
+            targets.extend(self.triggered.get(before, ()))
+        return targets
 
     def _on_etcd_failure(self, err: Exception):
         """etcd watch broke: end every client stream (they resume from their last RV) and reopen."""
         log.warning("watch on %s ended: %s", self.prefix, err)
         with self.lock:
             watchers, self.watchers = self.watchers, set()
+            for sinks in self.triggered.values():
+                watchers |= sinks
+            self.triggered = {}
             if isinstance(err, RevisionCompacted):
                 # History before the compaction is gone: resume at it, and refuse
                 # (410) any client that would need the lost events.
@@ -156,7 +178,11 @@ class WatchCache:
             for ev in self.events:
                 if ev.revision > from_revision and ev.key.startswith(sink.key_prefix):
                     sink.push(ev)
-            self.watchers.add(sink)
+            value = getattr(sink, "trigger_value", None) if self.trigger else None
+            if value is None:
+                self.watchers.add(sink)
+            else:
+                self.triggered.setdefault(value, set()).add(sink)
 
     def bookmark_revision(self, sink: Sink) -> int | None:
         """A revision the sink may be told it has seen everything up to, or None if not yet."""
@@ -166,6 +192,12 @@ class WatchCache:
     def remove(self, sink: Sink):
         with self.lock:
             self.watchers.discard(sink)
+            value = getattr(sink, "trigger_value", None)
+            sinks = self.triggered.get(value)
+            if sinks is not None:
+                sinks.discard(sink)
+                if not sinks:
+                    del self.triggered[value]
 
     def stop(self):
         self._stopped = True

@@ -77,8 +77,9 @@ def test_delete_returns_last_state(store, prefix):
 
 
 class ListSink:
-    def __init__(self, key_prefix):
+    def __init__(self, key_prefix, trigger_value=None):
         self.key_prefix = key_prefix
+        self.trigger_value = trigger_value
         self.events = []
         self.cond = threading.Condition()
 
@@ -119,5 +120,34 @@ def test_watch_cache_fans_out_and_replays(store, prefix):
         assert [e.key for e in late.wait_for(1)] == [prefix + "b"]
         with pytest.raises(RevisionCompacted):
             cache.watch(cache.window_start - 1, ListSink(prefix))
+    finally:
+        cache.stop()
+
+
+def test_watch_cache_sends_an_event_only_to_the_watches_of_its_trigger_values(store, prefix):
+    """Like kube-apiserver's pods cache by spec.nodeName: a kubelet's watch sees its node's pods."""
+    cache = WatchCache(store, prefix, trigger=lambda obj: (obj.get("spec") or {}).get("nodeName", ""))
+    cache.start()
+    try:
+        rv0 = store.current_revision()
+        node_a, node_b, unbound, everyone = (ListSink(prefix, "a"), ListSink(prefix, "b"),
+                                             ListSink(prefix, ""), ListSink(prefix))
+        for sink in (node_a, node_b, unbound, everyone):
+            cache.watch(rv0, sink)
+        p = store.create(prefix + "p", {"metadata": {"name": "p"}, "spec": {}})
+        p = store.update(prefix + "p", {"metadata": {"name": "p"}, "spec": {"nodeName": "a"}},
+                         int(p["metadata"]["resourceVersion"]))
+        p = store.update(prefix + "p", {"metadata": {"name": "p"}, "spec": {"nodeName": "b"}},
+                         int(p["metadata"]["resourceVersion"]))
+        store.delete(prefix + "p")
+        assert [e.type for e in everyone.wait_for(4)] == ["ADDED", "MODIFIED", "MODIFIED", "DELETED"]
+        # each indexed watch gets the events where the object had, or now has, its value
+        assert [e.revision for e in unbound.wait_for(2)] == [e.revision for e in everyone.events[:2]]
+        assert [e.revision for e in node_a.wait_for(2)] == [e.revision for e in everyone.events[1:3]]
+        assert [e.revision for e in node_b.wait_for(2)] == [e.revision for e in everyone.events[2:4]]
+        time.sleep(0.2)
+        assert (len(unbound.events), len(node_a.events), len(node_b.events)) == (2, 2, 2)
+        cache.remove(node_a)
+        assert "a" not in cache.triggered
     finally:
         cache.stop()
