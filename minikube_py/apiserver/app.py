@@ -69,7 +69,7 @@ class APIServer:
         return cache.recent(key) if cache is not None else None
 
     def start(self):
-        """Create the system namespaces and open a watch cache per resource."""
+        """Create the system namespaces and open the watch caches (events': on the first watch)."""
         ns = by_kind("Namespace")
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             try:
@@ -78,7 +78,8 @@ class APIServer:
                 if err.code != 409:
                     raise
         for rt in RESOURCES:
-            self.cache_for(rt)
+            if rt.eager_watch_cache:
+                self.cache_for(rt)
 
     def stop(self):
         self.stopping.set()

@@ -22,6 +22,9 @@ class ResourceType:
     return_deleted_object: bool = False  # DELETE answers the object instead of a Status
     verbs: tuple = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
     watch_trigger: str | None = None  # a field the watch cache indexes watches by (see watchcache.py)
+    # Open the kind's watch cache when the apiserver starts. Events: only when first watched,
+    # since kube-apiserver caches no events (they are written often and rarely watched).
+    eager_watch_cache: bool = True
 
     @property
     def singular(self) -> str:
@@ -59,7 +62,8 @@ RESOURCES: list[ResourceType] = [
                  watch_trigger="spec.nodeName"),
     ResourceType("", "v1", "Node", "nodes", namespaced=False, short_names=("no",),
                  subresources=("status",), return_deleted_object=True),
-    ResourceType("", "v1", "Event", "events", short_names=("ev",), has_status=False),
+    ResourceType("", "v1", "Event", "events", short_names=("ev",), has_status=False,
+                 eager_watch_cache=False),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", has_status=False),
     ResourceType("apps", "v1", "Deployment", "deployments", short_names=("deploy",),
                  categories=("all",), subresources=("status", "scale")),

@@ -51,6 +51,9 @@ class WatchCache:
         self.window_start = 0          # a watch from resourceVersion >= window_start can be served
         self.last_revision = 0         # newest revision this cache knows the prefix is complete up to
         self.watchers: set[Sink] = set()
+        # Each watch's starting revision: while the cache still replays history from etcd,
+        # events a watch asked to start after may yet arrive, and must not reach it.
+        self.after: dict[Sink, int] = {}
         self.latest: dict[str, WatchEvent] = {}   # each key's newest event still in the window
         self.lock = threading.Lock()
         self._cancel = None
@@ -67,7 +70,7 @@ class WatchCache:
         rev = self.store.current_revision()
         start = max(1, rev - REPLAY_REVISIONS)
         if not self.store.revision_available(start):
-            start = rev + 1
+            start = self._oldest_available(start, rev)
         try:
             self._cancel = self.store.watch(self.prefix, start, self._on_etcd)
         except RevisionCompacted:
@@ -76,6 +79,17 @@ class WatchCache:
         with self.lock:
             self.window_start = start - 1
             self.last_revision = max(self.last_revision, rev)
+
+    def _oldest_available(self, compacted: int, newest: int) -> int:
+        """The oldest revision after `compacted` that etcd still has (newest + 1 if none)."""
+        lo, hi = compacted, newest + 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.store.revision_available(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
 
     def _on_etcd(self, batch):
         if isinstance(batch, Exception):
@@ -93,9 +107,10 @@ class WatchCache:
                     del self.latest[old.key]
             # Pushed under the lock, so that "my queue is empty" and last_revision agree
             # (see bookmark_revision).
+            after = self.after
             for ev in batch:
                 for w in self._watchers_of(ev):
-                    if ev.key.startswith(w.key_prefix):
+                    if ev.key.startswith(w.key_prefix) and ev.revision > after[w]:
                         w.push(ev)
 
     def _watchers_of(self, ev):
@@ -118,6 +133,7 @@ class WatchCache:
             for sinks in self.triggered.values():
                 watchers |= sinks
             self.triggered = {}
+            self.after = {}
             if isinstance(err, RevisionCompacted):
                 # History before the compaction is gone: resume at it, and refuse
                 # (410) any client that would need the lost events.
@@ -178,6 +194,7 @@ class WatchCache:
             for ev in self.events:
                 if ev.revision > from_revision and ev.key.startswith(sink.key_prefix):
                     sink.push(ev)
+            self.after[sink] = from_revision
             value = getattr(sink, "trigger_value", None) if self.trigger else None
             if value is None:
                 self.watchers.add(sink)
@@ -192,6 +209,7 @@ class WatchCache:
     def remove(self, sink: Sink):
         with self.lock:
             self.watchers.discard(sink)
+            self.after.pop(sink, None)
             value = getattr(sink, "trigger_value", None)
             sinks = self.triggered.get(value)
             if sinks is not None:

@@ -449,3 +449,23 @@ def test_keep_alive_connection_serves_requests_in_turn_and_pipelined(api_url, na
         for _ in range(3):
             status, body = read_response()
             assert status.startswith(b"HTTP/1.1 200") and body["kind"] == "PodList"
+
+
+def test_event_watches_work_though_events_are_cached_only_once_watched(api):
+    """kube-apiserver caches no events; ours opens the events cache on the first watch."""
+    events_url = f"{api.url}/api/v1/namespaces/{api.ns}/events"
+
+    def event(name):
+        return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+                "involvedObject": {"kind": "Pod", "name": "p", "namespace": api.ns},
+                "reason": "Tested", "message": name, "type": "Normal"}
+
+    rv = requests.get(events_url).json()["metadata"]["resourceVersion"]
+    requests.post(events_url, json=event("before-the-watch")).raise_for_status()
+    with requests.get(events_url, params={"watch": "1", "resourceVersion": rv}, stream=True,
+                      timeout=10) as resp:
+        assert resp.status_code == 200
+        requests.post(events_url, json=event("during-the-watch")).raise_for_status()
+        seen = read_events(resp, 2)
+    assert [(e["type"], e["object"]["message"]) for e in seen] == [
+        ("ADDED", "before-the-watch"), ("ADDED", "during-the-watch")]

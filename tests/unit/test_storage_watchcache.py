@@ -1,0 +1,44 @@
+"""The watch cache's dispatch: what each client watch gets while history is replayed."""
+from minikube_py.storage.store import WatchEvent
+from minikube_py.storage.watchcache import WatchCache
+
+
+class ListSink:
+    def __init__(self, key_prefix, trigger_value=None):
+        self.key_prefix, self.trigger_value = key_prefix, trigger_value
+        self.events = []
+
+    def push(self, ev):
+        self.events.append(ev)
+
+    def idle(self):
+        return True
+
+
+def added(rev, name, node=""):
+    obj = {"metadata": {"name": name, "resourceVersion": str(rev)}, "spec": {"nodeName": node}}
+    return WatchEvent("ADDED", f"/registry/pods/ns/{name}", rev, obj, None)
+
+
+def test_a_watch_registered_during_the_replay_gets_only_later_events():
+    # The cache opened its etcd watch from an old revision; etcd still streams the replay
+    # when a client asks for "everything after revision 5".
+    cache = WatchCache(store=None, prefix="/registry/pods/")
+    cache._on_etcd([added(3, "a"), added(4, "b")])       # replayed so far
+    sink = ListSink("/registry/pods/")
+    cache.watch(5, sink)
+    cache._on_etcd([added(5, "c"), added(6, "d"), added(7, "e")])   # the rest of the replay
+    assert [e.revision for e in sink.events] == [6, 7]
+
+
+def test_indexed_watches_get_the_events_of_their_value_only():
+    cache = WatchCache(store=None, prefix="/registry/pods/",
+                       trigger=lambda obj: obj["spec"].get("nodeName", ""))
+    on_a, on_b, all_pods = ListSink("/registry/pods/", "a"), ListSink("/registry/pods/", "b"), \
+        ListSink("/registry/pods/")
+    for sink in (on_a, on_b, all_pods):
+        cache.watch(0, sink)
+    cache._on_etcd([added(1, "p", "a"), added(2, "q", "b"), added(3, "r")])
+    assert [e.revision for e in on_a.events] == [1]
+    assert [e.revision for e in on_b.events] == [2]
+    assert [e.revision for e in all_pods.events] == [1, 2, 3]
