@@ -145,13 +145,14 @@ def test_only_one_leads_and_the_other_takes_over_after_stop():
         assert len(leaders) == 1
         first = leaders[0]
         other = es[1 - es.index(first)]
-        assert started == [first.identity]
+        assert wait(lambda: started == [first.identity]), started
 
         first.stop()
         assert wait(lambda: other.is_leader(), timeout=3)
         assert not first.is_leader()
-        assert stopped == [first.identity]
-        assert started == [first.identity, other.identity]
+        # the callbacks run on their own threads (as client-go's goroutines): wait for them
+        assert wait(lambda: stopped == [first.identity], timeout=3), stopped
+        assert wait(lambda: started == [first.identity, other.identity], timeout=3), started
         assert leases.spec()["holderIdentity"] == other.identity
         assert leases.spec()["leaseTransitions"] == 1
     finally:
