@@ -92,7 +92,7 @@ class Cluster:
         self.kubeconfig = write_kubeconfig(os.path.join(self.dir, "kubeconfig"), self.server)
         self.procs = [self.api, self.etcd]
 
-    def stop(self):
+    def stop(self, keep_dir: bool = False):
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
@@ -100,7 +100,8 @@ class Cluster:
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def create_all(client: Client, objs: list[dict], resource: str, namespace=None, threads=8) -> float:
@@ -298,10 +299,9 @@ def run_config(nodes: int, pods: int, threads: int, creators: int, timeout: floa
                 "scheduler_log": open(log_path).read()[-1500:] if not ok else ""}
     finally:
         client.close()
+        cluster.stop(keep_dir=keep)      # --keep keeps the logs, never the processes
         if keep:
             print("kept", cluster.dir)
-        else:
-            cluster.stop()
 
 
 def algorithm_only(nodes: int, pods: int, profile_out: str | None) -> float:
