@@ -51,8 +51,9 @@ class WatchCache:
         self.window_start = 0          # a watch from resourceVersion >= window_start can be served
         self.last_revision = 0         # newest revision this cache knows the prefix is complete up to
         self.watchers: set[Sink] = set()
-        # Each watch's starting revision: while the cache still replays history from etcd,
-        # events a watch asked to start after may yet arrive, and must not reach it.
+        # Every registered watch, with its starting revision: while the cache still replays
+        # history from etcd, events a watch asked to start after may yet arrive, and must
+        # not reach it.
         self.after: dict[Sink, int] = {}
         self.latest: dict[str, WatchEvent] = {}   # each key's newest event still in the window
         self.lock = threading.Lock()
@@ -129,11 +130,8 @@ class WatchCache:
         """etcd watch broke: end every client stream (they resume from their last RV) and reopen."""
         log.warning("watch on %s ended: %s", self.prefix, err)
         with self.lock:
-            watchers, self.watchers = self.watchers, set()
-            for sinks in self.triggered.values():
-                watchers |= sinks
-            self.triggered = {}
-            self.after = {}
+            watchers = list(self.after)          # every registered watch, indexed or not
+            self.watchers, self.triggered, self.after = set(), {}, {}
             if isinstance(err, RevisionCompacted):
                 # History before the compaction is gone: resume at it, and refuse
                 # (410) any client that would need the lost events.

@@ -42,3 +42,17 @@ def test_indexed_watches_get_the_events_of_their_value_only():
     assert [e.revision for e in on_a.events] == [1]
     assert [e.revision for e in on_b.events] == [2]
     assert [e.revision for e in all_pods.events] == [1, 2, 3]
+
+
+def test_a_broken_etcd_watch_ends_every_client_watch_indexed_or_not():
+    from minikube_py.storage.store import StoreUnavailable
+    cache = WatchCache(store=None, prefix="/registry/pods/",
+                       trigger=lambda obj: obj["spec"].get("nodeName", ""))
+    cache._stopped = True                      # no reopening in this test
+    on_a, all_pods = ListSink("/registry/pods/", "a"), ListSink("/registry/pods/")
+    cache.watch(0, on_a)
+    cache.watch(0, all_pods)
+    cache._on_etcd(StoreUnavailable("etcd went away"))
+    assert on_a.events == [None] and all_pods.events == [None]
+    cache._on_etcd([added(1, "p", "a")])       # nobody is registered any more
+    assert on_a.events == [None] and all_pods.events == [None]
