@@ -23,31 +23,27 @@ class TokenBucket:
         self._last = clock()
         self._lock = threading.Lock()
 
-    def _refill_locked(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
-        self._last = now
+    def _take(self) -> float:
+        """Take a token: 0.0 if one was there, else how long until the next one is."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.qps
 
     def try_accept(self) -> bool:
         """Take a token if one is there now."""
-        with self._lock:
-            self._refill_locked()
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return True
-            return False
+        return self._take() == 0.0
 
     def wait(self, stop: threading.Event | None = None) -> bool:
         """Block until a token is taken (True), or until ``stop`` is set (False)."""
-        while True:
-            with self._lock:
-                self._refill_locked()
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return True
-                delay = (1 - self._tokens) / self.qps
+        while (delay := self._take()) > 0:
             if stop is not None:
                 if stop.wait(delay):
                     return False
             else:
                 self._sleep(delay)
+        return True
