@@ -56,3 +56,13 @@ def test_a_broken_etcd_watch_ends_every_client_watch_indexed_or_not():
     assert on_a.events == [None] and all_pods.events == [None]
     cache._on_etcd([added(1, "p", "a")])       # nobody is registered any more
     assert on_a.events == [None] and all_pods.events == [None]
+
+
+def test_after_a_compaction_the_replay_starts_at_the_oldest_revision_etcd_kept():
+    class CompactedStore:                     # etcd compacted everything before revision 37
+        def revision_available(self, rev):
+            return rev >= 37
+
+    cache = WatchCache(store=CompactedStore(), prefix="/registry/pods/")
+    assert cache._oldest_available(1, 1000) == 37
+    assert cache._oldest_available(1, 20) == 21      # nothing kept to replay: start after now
