@@ -208,10 +208,13 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
                         sink.write(event_line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
                                                            "metadata": {"resourceVersion": str(rv)}}))
         finally:
-            cache.remove(sink)
+            cache.remove(sink)      # nothing is pushed after this
+            # A stream we end (timeout, shutdown) first delivers everything pushed to it:
+            # writes grouped into one etcd txn share a revision, and a client resumes from
+            # the last resourceVersion it saw, so it must never get only part of one.
+            sink.flush()
             with sink.lock:
                 sink.closed = True
-            sink.flush()
 
     return generate()
 

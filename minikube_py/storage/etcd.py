@@ -6,6 +6,9 @@ Every write is one etcd transaction that compares a key's revision:
 - delete:  `if mod_revision(key) == expected then delete`.
 So two clients racing on one object can never both win; the loser gets a conflict.
 
+Writes under load are grouped into one etcd txn of nested txns, each with its own
+compare and result (group commit, see groupcommit.py).
+
 Values are the object's JSON without `metadata.resourceVersion`: the revision is
 etcd's own bookkeeping, filled in on every read.
 """
@@ -21,6 +24,7 @@ import pyetcd
 from pyetcd import etcdrpc
 
 from .. import codec
+from .groupcommit import GroupCommit
 from .store import (KeyExists, KeyNotFound, RevisionCompacted, RevisionConflict,
                     StoreUnavailable, WatchEvent)
 
@@ -88,6 +92,8 @@ class EtcdStore:
         self.client = pyetcd.MultiEndpointEtcd3Client(eps, timeout=timeout, failover=len(eps) > 1)
         self.timeout = timeout
         self._lock = threading.Lock()
+        # Writes go through group commit: under load, many in one etcd txn (see groupcommit.py).
+        self.writes = GroupCommit(lambda request: self._call("kvstub", "Txn", request))
 
     # --- low-level calls -------------------------------------------------------------
     def _call(self, stub_name: str, method: str, request):
@@ -118,9 +124,10 @@ class EtcdStore:
             req.revision = revision
         return self._call("kvstub", "Range", req)
 
-    def _txn(self, compare, success, failure=()):
-        return self._call("kvstub", "Txn", etcdrpc.TxnRequest(compare=compare, success=success,
-                                                             failure=list(failure)))
+    def _write(self, key: bytes, compare, success, failure=()):
+        """One write's txn, about one key; sent together with others that wait (group commit)."""
+        return self.writes.txn(key, etcdrpc.TxnRequest(compare=compare, success=success,
+                                                       failure=list(failure)))
 
     # --- Store interface ---------------------------------------------------------------
     def current_revision(self) -> int:
@@ -150,9 +157,9 @@ class EtcdStore:
     def create(self, key: str, obj: dict) -> dict:
         k = key.encode()
         data = encode(obj)
-        resp = self._txn(
-            compare=[etcdrpc.Compare(key=k, target=etcdrpc.Compare.CREATE,
-                                     result=etcdrpc.Compare.EQUAL, create_revision=0)],
+        resp = self._write(
+            k, compare=[etcdrpc.Compare(key=k, target=etcdrpc.Compare.CREATE,
+                                        result=etcdrpc.Compare.EQUAL, create_revision=0)],
             success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=data))])
         if not resp.succeeded:
             raise KeyExists(key)
@@ -162,8 +169,8 @@ class EtcdStore:
         """Write obj if the key still has mod_revision == expected_rv (None: if it exists at all)."""
         k = key.encode()
         data = encode(obj)
-        resp = self._txn(
-            compare=[_unchanged(k, expected_rv)],
+        resp = self._write(
+            k, compare=[_unchanged(k, expected_rv)],
             success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=data))],
             failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
         if not resp.succeeded:
@@ -175,8 +182,8 @@ class EtcdStore:
     def delete(self, key: str, expected_rv: int | None = None) -> dict:
         """Delete the key (if its revision is still expected_rv); returns the deleted object."""
         k = key.encode()
-        resp = self._txn(
-            compare=[_unchanged(k, expected_rv)],
+        resp = self._write(
+            k, compare=[_unchanged(k, expected_rv)],
             success=[etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=k, prev_kv=True))],
             failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
         if not resp.succeeded:

@@ -76,6 +76,44 @@ def test_delete_returns_last_state(store, prefix):
         store.delete(prefix + "a")
 
 
+def test_concurrent_writes_are_grouped_and_each_keeps_its_own_result(store, prefix):
+    """Group commit: writes waiting together go as one txn, but each is judged on its own."""
+    txns0, writes0 = store.writes.txns, store.writes.writes
+    rv0 = store.current_revision()
+    results = {}
+
+    def create(i):
+        name = f"p{i % 20}"                   # 60 creates of 20 names: 20 win, 40 exist
+        try:
+            results[i] = int(store.create(prefix + name, {"metadata": {"name": name}, "i": i})
+                             ["metadata"]["resourceVersion"])
+        except KeyExists:
+            results[i] = "exists"
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert list(results.values()).count("exists") == 40
+    items, _ = store.list(prefix)
+    assert len(items) == 20
+    for obj in items:                           # what a winner was told is what etcd holds
+        assert results[obj["i"]] == int(obj["metadata"]["resourceVersion"]) > rv0
+    assert store.writes.writes - writes0 == 60
+    assert store.writes.txns - txns0 < 60        # some went together
+    victims = [obj for obj in items if int(obj["metadata"]["name"][1:]) % 2]
+    deleted = []
+    threads = [threading.Thread(target=lambda o=o: deleted.append(
+        store.delete(prefix + o["metadata"]["name"], int(o["metadata"]["resourceVersion"]))))
+        for o in victims]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(d["i"] for d in deleted) == sorted(o["i"] for o in victims)
+    assert len(store.list(prefix)[0]) == 10
+
+
 class ListSink:
     def __init__(self, key_prefix, trigger_value=None):
         self.key_prefix = key_prefix
