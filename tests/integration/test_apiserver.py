@@ -426,6 +426,22 @@ def test_many_watchers_each_get_the_event(api):
         s.close()
 
 
+def test_resource_paths_and_other_paths_fail_alike_with_a_status(api_url):
+    """Resource paths are served by ResourceRoutes, the rest by Flask: a client can't tell."""
+    for method, path, code, reason in [
+            ("GET", "/api/v1/foos", 404, "NotFound"),                       # unknown resource
+            ("GET", "/api/v2/pods", 404, "NotFound"),                       # unknown version
+            ("GET", "/apis/nope", 404, "NotFound"),                         # unknown group
+            ("GET", "/nope", 404, "NotFound"),                              # not an API path
+            ("PUT", "/api/v1/namespaces", 405, "MethodNotAllowed"),         # on a collection
+            ("POST", "/version", 405, "MethodNotAllowed")]:
+        r = requests.request(method, api_url + path, json={})
+        body = r.json()
+        assert (r.status_code, body["kind"], body["code"], body["reason"]) == (code, "Status", code, reason), path
+    head = requests.head(api_url + "/api/v1/namespaces")
+    assert head.status_code == 200 and head.content == b""
+
+
 def test_discovery(api_url):
     assert requests.get(f"{api_url}/api").json()["versions"] == ["v1"]
     groups = {g["name"] for g in requests.get(f"{api_url}/apis/").json()["groups"]}
