@@ -12,6 +12,7 @@ Grammar (from the Kubernetes docs of resource.Quantity):
                | decimalSI (n u m "" k M G T P E, powers of 1000)
                | ("e" | "E") signedInteger            (a power of ten)
 """
+import functools
 import math
 import re
 from fractions import Fraction
@@ -54,6 +55,14 @@ def parse_quantity(s) -> Fraction:
         return Fraction(repr(s))                 # "0.1" exactly, not the binary float
     if not isinstance(s, str):
         raise QuantityError(f"quantity must be a string or a number, not {type(s).__name__}")
+    return _parse_text(s)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(s: str) -> Fraction:
+    """A quantity written as text. Remembered: a cluster uses few distinct ones ("100m",
+    "128Mi", ...), and every pod create, scheduling decision and kubelet admission
+    parses them again; Fraction arithmetic is slow in Python."""
     match = _QUANTITY.fullmatch(s)
     if not match:
         raise QuantityError(f"quantities must match the regular expression '{QUANTITY_REGEX}'")
