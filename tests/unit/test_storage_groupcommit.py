@@ -3,6 +3,7 @@ tests/integration/test_storage_etcd.py)."""
 from __future__ import annotations
 
 import threading
+import time
 
 from pyetcd import etcdrpc
 
@@ -42,27 +43,36 @@ class HeldEtcd:
         return resp
 
 
-def start_writes(group, keys):
-    results: dict[bytes, object] = {}
+def writes_behind_a_held_txn(group: GroupCommit, etcd: HeldEtcd, keys: list[bytes]):
+    """Write b"first" (held in etcd), queue a write of each key behind it, then release.
 
-    def write(key):
+    Returns what b"first" got and what each of the others got, in the order of `keys`:
+    a TxnResponse, or the exception the writer saw.
+    """
+    results: list[object] = [None] * (len(keys) + 1)
+
+    def write(i, key):
         try:
-            results[key] = group.txn(key, put(key))
+            results[i] = group.txn(key, put(key))
         except Exception as err:        # noqa: BLE001 - what the writer would see
-            results[key] = err
-    threads = [threading.Thread(target=write, args=(k,)) for k in keys]
-    for t in threads:
+            results[i] = err
+    first = threading.Thread(target=write, args=(0, b"first"))
+    first.start()
+    assert etcd.entered.wait(5)
+    rest = [threading.Thread(target=write, args=(i + 1, k)) for i, k in enumerate(keys)]
+    for t in rest:
         t.start()
-    return threads, results
-
-
-def wait_queued(group, n):
     for _ in range(500):
         with group.lock:
-            if len(group.waiting) >= n:
-                return
-        threading.Event().wait(0.01)
-    raise AssertionError(f"{n} writes never queued")
+            if len(group.waiting) >= len(keys):
+                break
+        time.sleep(0.01)
+    else:
+        raise AssertionError(f"{len(keys)} writes never queued")
+    etcd.release.set()
+    for t in [first, *rest]:
+        t.join(5)
+    return results[0], results[1:]
 
 
 def test_a_lone_write_goes_at_once_as_a_plain_txn():
@@ -77,65 +87,41 @@ def test_a_lone_write_goes_at_once_as_a_plain_txn():
 def test_writes_arriving_during_a_txn_go_together_and_get_one_revision():
     etcd = HeldEtcd()
     group = GroupCommit(etcd)
-    first, results = start_writes(group, [b"first"])
-    assert etcd.entered.wait(5)
-    rest, more = start_writes(group, [b"a", b"b", b"c"])
-    wait_queued(group, 3)
-    etcd.release.set()
-    for t in first + rest:
-        t.join(5)
+    first, more = writes_behind_a_held_txn(group, etcd, [b"a", b"b", b"c"])
     assert len(etcd.sent) == 2                       # the first alone, then the three together
     nested = [op.request_txn for op in etcd.sent[1].success]
     assert sorted(t.success[0].request_put.key for t in nested) == [b"a", b"b", b"c"]
-    assert results[b"first"].header.revision == 101
-    assert {more[k].header.revision for k in more} == {102}
-    assert all(more[k].succeeded for k in more)
+    assert first.header.revision == 101
+    assert {r.header.revision for r in more} == {102}
+    assert all(r.succeeded for r in more)
     assert group.writes == 4 and group.txns == 2
 
 
 def test_two_writes_of_one_key_never_share_a_txn():
     etcd = HeldEtcd()
     group = GroupCommit(etcd)
-    first, _ = start_writes(group, [b"first"])
-    assert etcd.entered.wait(5)
-    rest, results = start_writes(group, [b"k", b"k", b"other"])
-    wait_queued(group, 3)
-    etcd.release.set()
-    for t in first + rest:
-        t.join(5)
+    _, results = writes_behind_a_held_txn(group, etcd, [b"k", b"k", b"other"])
     for req in etcd.sent:
         keys = [op.request_txn.success[0].request_put.key if op.HasField("request_txn")
                 else op.request_put.key for op in req.success]
         assert len(keys) == len(set(keys))
-    assert len(etcd.sent) == 3 and len(results) == 2   # (two writers of b"k" share a dict slot)
+    assert len(etcd.sent) == 3 and all(r.succeeded for r in results)
 
 
 def test_a_group_is_capped_in_writes():
     etcd = HeldEtcd()
     group = GroupCommit(etcd, max_writes=2)
-    first, _ = start_writes(group, [b"first"])
-    assert etcd.entered.wait(5)
-    rest, results = start_writes(group, [b"a", b"b", b"c", b"d", b"e"])
-    wait_queued(group, 5)
-    etcd.release.set()
-    for t in first + rest:
-        t.join(5)
+    _, results = writes_behind_a_held_txn(group, etcd, [b"a", b"b", b"c", b"d", b"e"])
     assert [len(r.success) for r in etcd.sent] == [1, 2, 2, 1]
-    assert len(results) == 5 and all(r.succeeded for r in results.values())
+    assert all(r.succeeded for r in results)
 
 
 def test_when_etcd_fails_every_write_of_the_group_fails_and_later_ones_still_go():
     etcd = HeldEtcd()
     group = GroupCommit(etcd)
     etcd.fail_with = RuntimeError("etcd unavailable")
-    first, results = start_writes(group, [b"first"])
-    assert etcd.entered.wait(5)
-    rest, more = start_writes(group, [b"a", b"b"])
-    wait_queued(group, 2)
-    etcd.release.set()
-    for t in first + rest:
-        t.join(5)
-    assert all(isinstance(r, RuntimeError) for r in [*results.values(), *more.values()])
+    first, more = writes_behind_a_held_txn(group, etcd, [b"a", b"b"])
+    assert all(isinstance(r, RuntimeError) for r in [first, *more])
     etcd.fail_with = None
     assert group.txn(b"c", put(b"c")).succeeded
     assert not group.sending and not group.waiting
