@@ -146,6 +146,10 @@ class APIServer:
         self.stopping.set()
         for cache in self.caches.values():
             cache.stop()
+        group = getattr(self.store, "writes", None)
+        if group is not None and group.txns:
+            log.info("etcd group commit: %d writes in %d txns (%.2f per txn)",
+                     group.writes, group.txns, group.writes / group.txns)
 
     # ------------------------------------------------------------------ the app
     def make_app(self) -> Flask:

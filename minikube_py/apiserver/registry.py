@@ -22,8 +22,12 @@ from . import errors
 from .admission import Admission
 from .resources import ResourceType, by_kind
 
-# A patch retries on conflict this many times, as kube-apiserver's GuaranteedUpdate does.
-PATCH_RETRIES = 5
+# A patch (or bind) that names no resourceVersion cannot be "stale": when another write
+# lands between its read and its txn, it is applied again to the newer object, as
+# kube-apiserver's GuaranteedUpdate does until it wins. Under a hot writer that can take
+# several rounds (writes grouped into one etcd txn wait a little longer), so the bound is
+# only against a runaway loop.
+PATCH_RETRIES = 100
 
 
 class _StaleGuess(Exception):
