@@ -143,11 +143,12 @@ class APIServer:
                 self.cache_for(rt)
 
     def stop(self):
+        first = not self.stopping.is_set()
         self.stopping.set()
         for cache in self.caches.values():
             cache.stop()
         group = getattr(self.store, "writes", None)
-        if group is not None and group.txns:
+        if first and group is not None and group.txns:
             log.info("etcd group commit: %d writes in %d txns (%.2f per txn)",
                      group.writes, group.txns, group.writes / group.txns)
 
