@@ -307,10 +307,10 @@ def parse_targets(c: Cluster, args: tuple) -> list[tuple[Resource, list[str]]]:
         for arg in args:
             kind, sep, name = arg.partition("/")
             if not sep or not name:
-                raise CLIError(f"there is no need to specify a resource type as a separate argument "
-                               f"when passing arguments in resource/name form (e.g. 'mkctl get "
-                               f"resource/<resource_name>' instead of 'mkctl get resource "
-                               f"resource/<resource_name>'")
+                raise CLIError("there is no need to specify a resource type as a separate argument "
+                               "when passing arguments in resource/name form (e.g. 'mkctl get "
+                               "resource/<resource_name>' instead of 'mkctl get resource "
+                               "resource/<resource_name>'")
             res = c.resolve_one(kind)
             for target in targets:
                 if target[0] == res:
