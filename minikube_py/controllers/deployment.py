@@ -396,7 +396,7 @@ class DeploymentController(Controller):
         self.pod_informer = informers.get("pods")
         for inf in (self.d_informer, self.rs_informer, self.pod_informer):
             podutil.ensure_indexes(inf)
-        self.recorder = podutil.EventRecorder(client, COMPONENT)
+        self.recorder = podutil.event_recorder(client, COMPONENT)
         # Our own writes, until the informers show them (saves a 409 per quick re-sync).
         self.written = podutil.MutationCache()
         self.rs_written = podutil.MutationCache()

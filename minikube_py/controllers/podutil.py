@@ -11,7 +11,7 @@ pkg/controller/controller_utils.go + controller_ref_manager.go (the rest):
 - **deletion ranking**: which pods a scale-down removes first.
 - **slow start**: create in batches of 1, 2, 4, 8, ... so a broken template fails
   after one pod, not after five hundred.
-- **EventRecorder**: events sent by a background thread, with Kubernetes' spam
+- **event_recorder**: events sent by a background thread, with Kubernetes' spam
   filter, so a burst of creates does not double the requests a sync makes.
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ import requests
 from ..api import meta
 from ..api.selectors import LabelSelector
 from ..client import errors
+from ..client.events import EventRecorder
 from ..client.informer import index_by_namespace, meta_key
 
 log = logging.getLogger(__name__)
@@ -466,81 +466,15 @@ def slow_start_batch(count: int, fn: Callable[[], None], pool: ThreadPoolExecuto
 
 # ------------------------------------------------------------------ events
 
-class EventRecorder:
-    """Records Events (what ``kubectl describe`` shows) from a background thread.
+# kube-controller-manager's spam filter (client-go's EventCorrelator defaults): per object
+# 25 events, then one every 5 minutes. Scaling a ReplicaSet to 500 records 25 "Created
+# pod" events, not 500 -- 475 requests the apiserver does not have to serve.
+EVENT_SPAM_BURST, EVENT_SPAM_REFILL = 25, 300.0
 
-    Like client-go's recorder it never blocks the caller and applies the spam
-    filter of kube-controller-manager: per object a bucket of 25 events that refills
-    one token every 5 minutes. Scaling a ReplicaSet to 500 thus records 25
-    "Created pod" events, not 500 -- 475 requests the apiserver does not have to serve.
-    """
 
-    BURST = 25
-    REFILL_SECONDS = 300.0
-    MAX_QUEUE = 1000
-
-    def __init__(self, client, component: str):
-        self.client = client
-        self.component = component
-        self._queue: queue.Queue = queue.Queue(self.MAX_QUEUE)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-        self._thread: Optional[threading.Thread] = None
-        self.dropped = 0
-
-    def event(self, obj: dict, type_: str, reason: str, message: str) -> None:
-        if not self._allow(f"{meta_key(obj)}/{(obj.get('metadata') or {}).get('uid')}"):
-            self.dropped += 1
-            return
-        ref = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
-               "metadata": {k: v for k, v in obj["metadata"].items()
-                            if k in ("name", "namespace", "uid", "resourceVersion")}}
-        try:
-            self._queue.put_nowait((ref, type_, reason, message))
-        except queue.Full:
-            self.dropped += 1
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name=f"events-{self.component}")
-                self._thread.start()
-
-    def normal(self, obj: dict, reason: str, message: str) -> None:
-        self.event(obj, "Normal", reason, message)
-
-    def warning(self, obj: dict, reason: str, message: str) -> None:
-        self.event(obj, "Warning", reason, message)
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until queued events are sent (for tests)."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self._queue.unfinished_tasks
-
-    def _allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.BURST), now))
-            tokens = min(float(self.BURST), tokens + (now - last) / self.REFILL_SECONDS)
-            allowed = tokens >= 1
-            self._buckets[key] = (tokens - 1 if allowed else tokens, now)
-            if len(self._buckets) > 10000:      # forget objects not heard of for long
-                self._buckets = {k: v for k, v in self._buckets.items()
-                                 if now - v[1] < self.REFILL_SECONDS}
-            return allowed
-
-    def _run(self) -> None:
-        while True:
-            ref, type_, reason, message = self._queue.get()
-            try:
-                self.client.create_event(ref, reason, message, type=type_,
-                                         component=self.component)
-            except Exception as err:            # events are best effort
-                log.debug("could not record event %s %s: %s", reason, message, err)
-            finally:
-                self._queue.task_done()
+def event_recorder(client, component: str) -> EventRecorder:
+    """A controller's recorder (client/events.py) with the controller-manager's spam filter."""
+    return EventRecorder(client, component, spam_burst=EVENT_SPAM_BURST, spam_refill=EVENT_SPAM_REFILL)
 
 
 # ------------------------------------------------------------------ our own writes

@@ -58,7 +58,7 @@ class ReplicaSetController(Controller):
         podutil.ensure_indexes(self.pod_informer)
         self.expectations = podutil.Expectations(ttl=expectations_ttl)
         self.written = podutil.MutationCache()     # our status writes, until the cache has them
-        self.recorder = podutil.EventRecorder(client, COMPONENT)
+        self.recorder = podutil.event_recorder(client, COMPONENT)
         self.pool = ThreadPoolExecutor(CREATE_CONCURRENCY, thread_name_prefix="rs-write")
         self._selectors: dict[str, tuple[str, LabelSelector]] = {}   # uid -> (rv, selector)
         self._selectors_lock = threading.Lock()

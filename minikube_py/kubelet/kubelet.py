@@ -32,7 +32,7 @@ import threading
 from ..client.informer import Informer
 from . import nodestatus
 from .config import KubeletConfig
-from .events import EventRecorder
+from . import events
 from .lease import NodeLease
 from .pleg import PLEG
 from .podstatus import TERMINAL_PHASES
@@ -68,7 +68,7 @@ class Kubelet:
         self.runtime_ok = True
         self.runtime_message = ""
 
-        self.recorder = EventRecorder(client, self.node_name)
+        self.recorder = events.recorder(client, self.node_name)
         self.status_manager = StatusManager(client)
         self.prober = ProbeManager(runtime, self._wake_pod, self.recorder, enabled=not self.hollow)
         self.syncer = PodSyncer(

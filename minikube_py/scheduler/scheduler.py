@@ -30,7 +30,7 @@ from ..api.meta import now_rfc3339
 from ..client.errors import ApiError, Conflict, NotFound
 from ..client.informer import Informer
 from .cache import Cache
-from .events import EventRecorder
+from ..client.events import EventRecorder
 from .framework import PodInfo, PodSpecError, pod_key
 from .profile import FitError, PluginError, Profile
 from .queue import SchedulingQueue
@@ -78,13 +78,19 @@ def node_change_helps(old: dict, new: dict) -> bool:
             or _ready(old) != _ready(new))
 
 
+# kube-scheduler's event client (its clientConnection defaults): 50 events a second after
+# a burst of 100, so a burst of thousands of pods costs the apiserver a small, fixed rate
+# of events; and the events give way to the binds (see client/events.py).
+EVENT_QPS, EVENT_BURST = 50.0, 100
+
+
 class Scheduler:
     """One scheduler (one profile) for pods whose ``spec.schedulerName`` is ``name``."""
 
     def __init__(self, client, name: str = DEFAULT_SCHEDULER_NAME, profile: Optional[Profile] = None,
                  bind_workers: int = 8, initial_backoff: float = 1.0, max_backoff: float = 10.0,
                  max_unschedulable: float = 300.0, event_workers: int = 1,
-                 event_qps: float = EventRecorder.QPS, event_burst: int = EventRecorder.BURST):
+                 event_qps: float = EVENT_QPS, event_burst: int = EVENT_BURST):
         self.client = client
         self.name = name
         self.profile = profile or Profile()

@@ -75,17 +75,19 @@ class _Client:
 def test_event_recorder_aggregates_repeats_and_filters_spam():
     now = [0.0]
     client = _Client()
-    rec = events.EventRecorder(client, "node-1", clock=lambda: now[0])
+    rec = events.recorder(client, "node-1", clock=lambda: now[0])
     ref = events.pod_ref(POD, "spec.containers{cuda}")
     for _ in range(3):
         rec.warning(ref, "BackOff", "Back-off restarting failed container")
-        rec._send(*rec._queue.get_nowait())
+        assert rec.flush(5)
     assert client.created == [("BackOff", "Back-off restarting failed container")]
     assert client.patched == [("e1", 2), ("e1", 3)]            # x3 on one Event
     for i in range(events.BURST + 10):                           # a storm about one pod
         rec.normal(ref, "Pulled", f"message {i}")
-    assert rec._queue.qsize() == events.BURST - 3 and rec.dropped == 13
+    assert rec.flush(5)
+    assert len(client.created) == 1 + events.BURST - 3 and rec.dropped == 13
     now[0] += events.REFILL_SECONDS                              # a token comes back
     rec.normal(ref, "Pulled", "later")
-    assert rec._queue.qsize() == events.BURST - 2
+    assert rec.flush(5) and client.created[-1] == ("Pulled", "later")
+    rec.stop()
     assert events.container_field_path(POD, "setup") == "spec.initContainers{setup}"

@@ -1,9 +1,10 @@
-"""The event recorder: never blocks the scheduler, gives way to bindings, drops when full."""
+"""The shared event recorder (client/events.py): never blocks its component, gives way to
+the scheduler's bindings, drops when full, rate-limits, and filters spam per object."""
 import threading
 import time
 
 from minikube_py.client.errors import NotFound
-from minikube_py.scheduler.events import EventRecorder
+from minikube_py.client.events import EventRecorder
 
 
 class RecordingClient:
@@ -14,15 +15,16 @@ class RecordingClient:
         self.fail_for = set(fail_for)
         self.lock = threading.Lock()
 
-    def create_event(self, obj, reason, message, type="Normal", component=""):
-        if obj["metadata"]["name"] in self.fail_for:
+    def create_event(self, ref, reason, message, type="Normal", component="", host=None):
+        if ref["name"] in self.fail_for:
             raise NotFound({"code": 404, "reason": "NotFound", "message": "namespace gone"})
         with self.lock:
-            self.events.append((obj["metadata"]["name"], type, reason, message, component))
+            self.events.append((ref["name"], type, reason, message, component))
+        return {"metadata": {"name": f"e{len(self.events)}", "namespace": ref.get("namespace")}}
 
 
 def pod(name):
-    return {"kind": "Pod", "metadata": {"name": name, "namespace": "ns"}}
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}"}}
 
 
 def test_events_wait_while_bindings_are_in_flight_then_all_arrive():
@@ -84,4 +86,20 @@ def test_events_are_rate_limited_after_a_burst_and_dropped_beyond_the_queue():
     assert after_burst, "some events waited for tokens"
     gaps = [b - a for a, b in zip(sent_at[2:], after_burst)]
     assert min(gaps) >= 0.15                 # 5 a second: one every 0.2 s
+    rec.stop()
+
+
+def test_the_spam_filter_lets_a_burst_per_object_through_then_one_per_refill():
+    """kube-controller-manager's filter: 25 events per object, then one per 5 minutes."""
+    client, now = RecordingClient(), [0.0]
+    rec = EventRecorder(client, "rs-controller", spam_burst=3, spam_refill=300, clock=lambda: now[0])
+    for i in range(5):
+        rec.event(pod("a"), "Normal", "SuccessfulCreate", f"Created pod a-{i}")
+    rec.event(pod("b"), "Normal", "SuccessfulCreate", "Created pod b-0")     # its own bucket
+    now[0] += 300
+    rec.event(pod("a"), "Normal", "SuccessfulCreate", "Created pod a-5")
+    assert rec.flush(timeout=10)
+    assert [e[3] for e in client.events] == ["Created pod a-0", "Created pod a-1", "Created pod a-2",
+                                             "Created pod b-0", "Created pod a-5"]
+    assert rec.dropped == 2
     rec.stop()
