@@ -37,13 +37,11 @@ log = logging.getLogger(__name__)
 
 
 def object_reference(obj: dict) -> dict:
-    """An ObjectReference to `obj` (an object, or already a reference: returned as is)."""
-    meta = obj.get("metadata")
-    if meta is None:
-        return obj
+    """The ObjectReference an Event names: from an object, or from a reference (its fields only)."""
+    meta = obj.get("metadata") or obj
     ref = {"apiVersion": obj.get("apiVersion", "v1"), "kind": obj.get("kind"), "name": meta.get("name"),
            "namespace": meta.get("namespace"), "uid": meta.get("uid"),
-           "resourceVersion": meta.get("resourceVersion")}
+           "resourceVersion": meta.get("resourceVersion"), "fieldPath": obj.get("fieldPath")}
     return {k: v for k, v in ref.items() if v}
 
 
@@ -67,7 +65,7 @@ class EventRecorder:
         self.clock = clock
         self._rate = TokenBucket(qps, burst) if qps else None
         self._queue: queue.Queue = queue.Queue(max_pending)
-        self._spam: dict = {}        # object key -> (tokens, last refill)
+        self._spam: dict[str, TokenBucket] = {}      # object key -> its spam-filter bucket
         self._seen: dict = {}        # (uid, fieldPath, type, reason, message) -> [name, ns, count, t]
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -134,16 +132,17 @@ class EventRecorder:
 
     # ------------------------------------------------------------------ the rules
     def _allow(self, key) -> bool:
-        """The spam filter: one token per event, per object; tokens come back slowly."""
-        now = self.clock()
+        """The spam filter: a token bucket per object, refilling one token per `spam_refill` s."""
         with self._lock:
-            tokens, last = self._spam.get(key, (float(self.spam_burst), now))
-            tokens = min(float(self.spam_burst), tokens + (now - last) / self.spam_refill)
-            allowed = tokens >= 1
-            self._spam[key] = (tokens - 1 if allowed else tokens, now)
-            if len(self._spam) > 10000:             # forget objects not heard of for long
-                self._spam = {k: v for k, v in self._spam.items() if now - v[1] < self.spam_refill}
-            return allowed
+            bucket = self._spam.get(key)
+            if bucket is None:
+                if len(self._spam) >= 10000:        # forget objects not heard of for long
+                    now = self.clock()
+                    self._spam = {k: b for k, b in self._spam.items()
+                                  if now - b.last_used < self.spam_refill}
+                bucket = self._spam[key] = TokenBucket(1 / self.spam_refill, self.spam_burst,
+                                                       clock=self.clock)
+        return bucket.try_accept()
 
     def _run(self) -> None:
         while True:

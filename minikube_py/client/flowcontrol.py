@@ -34,6 +34,11 @@ class TokenBucket:
                 return 0.0
             return (1 - self._tokens) / self.qps
 
+    @property
+    def last_used(self) -> float:
+        """When a token was last asked for (on the bucket's clock)."""
+        return self._last
+
     def try_accept(self) -> bool:
         """Take a token if one is there now."""
         return self._take() == 0.0

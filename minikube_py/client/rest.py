@@ -37,6 +37,7 @@ from requests.adapters import HTTPAdapter
 from .. import codec
 from . import errors
 from .connections import Connections
+from .events import object_reference
 from .kubeconfig import ClientConfig, load_config
 from .resources import ResourceLike, lookup, resource_path
 
@@ -291,20 +292,8 @@ class Client:
         and lives in the object's namespace (``default`` for cluster-scoped
         objects such as Nodes).
         """
-        meta = _meta(involved_object)
-        ref_name = meta.get("name") or involved_object.get("name")
-        ref_ns = meta.get("namespace") if meta else involved_object.get("namespace")
-        ref = {
-            "apiVersion": involved_object.get("apiVersion", "v1"),
-            "kind": involved_object.get("kind"),
-            "name": ref_name,
-            "namespace": ref_ns,
-            "uid": meta.get("uid") if meta else involved_object.get("uid"),
-            "resourceVersion": meta.get("resourceVersion") if meta
-            else involved_object.get("resourceVersion"),
-            "fieldPath": involved_object.get("fieldPath"),
-        }
-        ref = {k: v for k, v in ref.items() if v}
+        ref = object_reference(involved_object)
+        ref_name, ref_ns = ref.get("name"), ref.get("namespace")
         now = _now_rfc3339()
         event_ns = ref_ns or "default"
         source = {"component": component}

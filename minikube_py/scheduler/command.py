@@ -16,7 +16,7 @@ import click
 
 from .plugins import parse_weights
 from .profile import Profile
-from .scheduler import DEFAULT_SCHEDULER_NAME, Scheduler
+from .scheduler import DEFAULT_SCHEDULER_NAME, EVENT_BURST, EVENT_QPS, Scheduler
 
 log = logging.getLogger("minikube_py.scheduler")
 
@@ -36,9 +36,9 @@ log = logging.getLogger("minikube_py.scheduler")
 @click.option("--pod-max-backoff-seconds", default=10.0, show_default=True, type=float)
 @click.option("--pod-max-unschedulable-seconds", default=300.0, show_default=True, type=float,
               help="retry an unschedulable pod after this long even if nothing changed")
-@click.option("--event-qps", default=50.0, show_default=True, type=click.FloatRange(min=0.1),
+@click.option("--event-qps", default=EVENT_QPS, show_default=True, type=click.FloatRange(min=0.1),
               help="events written per second at most (kube-scheduler's client default)")
-@click.option("--event-burst", default=100, show_default=True, type=click.IntRange(1),
+@click.option("--event-burst", default=EVENT_BURST, show_default=True, type=click.IntRange(1),
               help="events written at once before --event-qps applies")
 @click.option("-v", "--verbose", is_flag=True, help="log every decision")
 def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, bind_workers,
