@@ -63,7 +63,7 @@ def error_response(err: Exception) -> Response:
     if isinstance(err, RequestEntityTooLarge):
         return status_response(errors.too_large())
     if isinstance(err, HTTPException) and err.code == 404:
-        return status_response(errors.APIError(404, "NotFound", "the server could not find the requested resource"))
+        return status_response(errors.no_such_path())
     if isinstance(err, HTTPException) and err.code == 405:
         return status_response(errors.method_not_allowed())
     if isinstance(err, HTTPException):
@@ -79,7 +79,7 @@ class APIRequest(Request):
 
 class ResourceRoutes:
     """WSGI middleware: /api/v1/... and /apis/{group}/{version}/... go straight to
-    APIServer.serve; every other path goes on to Flask (see the module docstring)."""
+    APIServer.dispatch; every other path goes on to Flask (see the module docstring)."""
 
     def __init__(self, server: "APIServer", flask_wsgi_app):
         self.server = server
@@ -92,7 +92,7 @@ class ResourceRoutes:
             try:
                 if parts[0] == "api":
                     if parts[1] != "v1":
-                        raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+                        raise errors.no_such_path()
                     resp = self.server.dispatch(req, "", "v1", parts[2:])
                 else:
                     resp = self.server.dispatch(req, parts[1], parts[2], parts[3:])
@@ -197,7 +197,7 @@ class APIServer:
             for g in discovery.api_group_list()["groups"]:
                 if g["name"] == group:
                     return respond(g)
-            raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.no_such_path()
 
         # Every resource path (/api/v1/..., /apis/{group}/{version}/...) is served here.
         app.wsgi_app = ResourceRoutes(self, app.wsgi_app)
@@ -208,7 +208,7 @@ class APIServer:
         if not parts:
             doc = discovery.api_resource_list(group, version)
             if doc is None:
-                raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+                raise errors.no_such_path()
             return respond(doc)
         namespace = None
         if parts[0] == "namespaces" and len(parts) >= 3 and find(group, version, parts[2]) is not None \
@@ -216,13 +216,13 @@ class APIServer:
             namespace, parts = parts[1], parts[2:]
         rt = find(group, version, parts[0])
         if rt is None:
-            raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.no_such_path()
         name = parts[1] if len(parts) > 1 else None
         sub = parts[2] if len(parts) > 2 else None
         if len(parts) > 3 or (sub and sub not in rt.subresources):
-            raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.no_such_path()
         if rt.namespaced and name is not None and namespace is None:
-            raise errors.APIError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.no_such_path()
         return self.handle(req, rt, namespace, name, sub)
 
     def handle(self, req: Request, rt, namespace, name, sub):

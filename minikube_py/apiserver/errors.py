@@ -78,6 +78,11 @@ def too_large() -> APIError:
     return APIError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
 
 
+def no_such_path() -> APIError:
+    """A URL that names no resource, version or group this server has."""
+    return APIError(404, "NotFound", "the server could not find the requested resource")
+
+
 def method_not_allowed(message: str = "the server does not allow this method on the requested resource"):
     return APIError(405, "MethodNotAllowed", message)
 

@@ -11,8 +11,8 @@ one outer one (etcd runs nested txns, `RequestOp.request_txn`, since 3.3):
 Each nested txn keeps its own compare and its own result, so a conflict on one write
 fails that write alone, exactly as if it had been sent by itself. What changes is the
 revision: every write of one outer txn gets the same etcd revision, so two objects may
-share a resourceVersion (the API treats resourceVersions as opaque; the watch streams
-send the events of one revision together).
+share a resourceVersion (the API treats resourceVersions as opaque; see watch.py for
+how a watch stream keeps a shared revision whole).
 
 No write waits for a timer: with nothing in flight a write goes at once, alone, as a
 plain transaction. The group forms only while the previous one is in flight, so it
