@@ -3,12 +3,14 @@
 A three-line Pod manifest comes back from `kubectl get pod -o yaml` with restartPolicy,
 dnsPolicy, imagePullPolicy, tolerations and more: the apiserver wrote them before
 storing the object, so every controller and kubelet can rely on them being there.
-`apply_defaults` changes the object in place; it never overwrites a value that is set.
+Each kind's declaration (api/kinds/) names its function here; `kinds.apply_defaults` runs it.
+A defaulter changes the object in place and never overwrites a value that is set.
 Runs before validation.
 """
 from .quantity import QuantityError, parse_quantity
 
-__all__ = ["apply_defaults", "default_pod_spec", "image_pull_policy", "qos_class"]
+__all__ = ["default_deployment", "default_namespace", "default_node", "default_pod", "default_pod_spec",
+           "default_replicaset", "image_pull_policy", "qos_class"]
 
 
 def _child(obj: dict, key: str, empty):
@@ -122,7 +124,7 @@ def qos_class(spec: dict) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _default_pod(pod: dict):
+def default_pod(pod: dict):
     spec = _child(pod, "spec", {})
     _requests_from_limits(spec)
     default_pod_spec(spec)
@@ -139,12 +141,12 @@ def _default_template(obj: dict):
     default_pod_spec(_child(template, "spec", {}))
 
 
-def _default_replicaset(rs: dict):
+def default_replicaset(rs: dict):
     _child(rs, "spec", {}).setdefault("replicas", 1)
     _default_template(rs)
 
 
-def _default_deployment(deploy: dict):
+def default_deployment(deploy: dict):
     spec = _child(deploy, "spec", {})
     spec.setdefault("replicas", 1)
     strategy = _child(spec, "strategy", {})
@@ -158,7 +160,7 @@ def _default_deployment(deploy: dict):
     _default_template(deploy)
 
 
-def _default_namespace(ns: dict):
+def default_namespace(ns: dict):
     name = (ns.get("metadata") or {}).get("name")
     if name:   # since Kubernetes 1.21 every namespace carries its name as a label
         _child(ns["metadata"], "labels", {})["kubernetes.io/metadata.name"] = name
@@ -166,27 +168,7 @@ def _default_namespace(ns: dict):
     _child(ns, "status", {}).setdefault("phase", "Active")
 
 
-def _default_node(node: dict):
+def default_node(node: dict):
     status = node.get("status")
     if status and status.get("capacity") and not status.get("allocatable"):
         status["allocatable"] = dict(status["capacity"])
-
-
-_DEFAULTERS = {
-    "Pod": _default_pod,
-    "Deployment": _default_deployment,
-    "ReplicaSet": _default_replicaset,
-    "Namespace": _default_namespace,
-    "Node": _default_node,
-}
-
-
-def apply_defaults(kind: str, obj: dict) -> dict:
-    """Fill in the defaults of `kind` into `obj` (in place); returns obj for convenience."""
-    defaulter = _DEFAULTERS.get(kind)
-    if defaulter is not None:
-        try:
-            defaulter(obj)
-        except (AttributeError, TypeError):
-            pass   # a malformed object (a list where a map belongs, ...): validation reports it
-    return obj

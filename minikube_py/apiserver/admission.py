@@ -12,7 +12,7 @@ import threading
 import time
 
 from . import errors
-from .resources import by_kind
+from ..api.kinds.core import NAMESPACE
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -35,9 +35,8 @@ class Admission:
             seen = self._active.get(ns)
         if seen and time.monotonic() - seen < NAMESPACE_CACHE_SECONDS:
             return
-        ns_rt = by_kind("Namespace")
         try:
-            namespace = self.registry.get(ns_rt, None, ns)
+            namespace = self.registry.get(NAMESPACE, None, ns)
         except errors.APIError as err:
             if err.code == 404:
                 raise errors.APIError(404, "NotFound", f'namespaces "{ns}" not found',

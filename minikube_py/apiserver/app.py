@@ -5,7 +5,7 @@ Kubernetes paths look like
     /apis/apps/v1/namespaces/{ns}/deployments/{name}/scale
     /api/v1/nodes/{name}
 and every kind is served by the same handlers; what differs between kinds is declared
-in resources.py.
+in each kind's declaration (api/kinds/).
 
 These resource paths are nearly every request a cluster makes (each pod create, bind,
 status update, event and watch), so they take a short way in: `ResourceRoutes`, a WSGI
@@ -27,12 +27,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from .. import codec
+from ..api.kinds import SCHEME
+from ..api.kinds.core import NAMESPACE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
-from . import discovery, errors, protobuf, watch
+from . import discovery, errors, protobuf, subresources, watch
 from .registry import Registry
-from .resources import RESOURCES, by_kind, find
 from .tables import to_table
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,13 @@ class APIServer:
 
     def start(self):
         """Create the system namespaces and open the watch caches (events': on the first watch)."""
-        ns = by_kind("Namespace")
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             try:
-                self.registry.create(ns, None, {"metadata": {"name": name}})
+                self.registry.create(NAMESPACE, None, {"metadata": {"name": name}})
             except errors.APIError as err:
                 if err.code != 409:
                     raise
-        for rt in RESOURCES:
+        for rt in SCHEME.all():
             if rt.eager_watch_cache:
                 self.cache_for(rt)
 
@@ -211,10 +211,11 @@ class APIServer:
                 raise errors.no_such_path()
             return respond(doc)
         namespace = None
-        if parts[0] == "namespaces" and len(parts) >= 3 and find(group, version, parts[2]) is not None \
-                and find(group, version, parts[2]).namespaced:
-            namespace, parts = parts[1], parts[2:]
-        rt = find(group, version, parts[0])
+        if parts[0] == "namespaces" and len(parts) >= 3:
+            inner = SCHEME.find(group, version, parts[2])
+            if inner is not None and inner.namespaced:
+                namespace, parts = parts[1], parts[2:]
+        rt = SCHEME.find(group, version, parts[0])
         if rt is None:
             raise errors.no_such_path()
         name = parts[1] if len(parts) > 1 else None
@@ -248,16 +249,16 @@ class APIServer:
         if sub == "binding":
             if method != "POST":
                 raise errors.method_not_allowed()
-            return respond(reg.bind(namespace, name, read_json(req)), 201)
+            return respond(subresources.bind(reg, namespace, name, read_json(req)), 201)
         if sub == "eviction":
             if method != "POST":
                 raise errors.method_not_allowed()
-            return respond(reg.evict(namespace, name, read_json(req), dry_run=dry_run), 201)
+            return respond(subresources.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
         if sub == "scale":
             if method == "GET":
-                return respond(reg.scale_of(rt, reg.get(rt, namespace, name)))
+                return respond(subresources.scale_of(reg.get(rt, namespace, name)))
             if method == "PUT":
-                return respond(reg.update_scale(rt, namespace, name, read_json(req)))
+                return respond(subresources.update_scale(reg, rt, namespace, name, read_json(req)))
             if method == "PATCH":
                 return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), "scale"))
             raise errors.method_not_allowed()
@@ -290,13 +291,13 @@ class APIServer:
     def respond_list(self, req, rt, lst):
         include = self.wants_table(req)
         if include:
-            return respond(to_table(rt.kind, lst["items"], lst["metadata"]["resourceVersion"], include))
+            return respond(to_table(rt, lst["items"], lst["metadata"]["resourceVersion"], include))
         return respond(lst)
 
     def respond_one(self, req, rt, obj):
         include = self.wants_table(req)
         if include:
-            return respond(to_table(rt.kind, [obj], obj["metadata"].get("resourceVersion"), include))
+            return respond(to_table(rt, [obj], obj["metadata"].get("resourceVersion"), include))
         return respond(obj)
 
     @staticmethod

@@ -7,7 +7,7 @@ and do not retry as JSON. Such a body is
     b"k8s\\x00" + runtime.Unknown{typeMeta: {apiVersion, kind}, raw: <the object's own message>}
 
 so decoding is: check the 4 magic bytes, parse the envelope, pick the message class
-from (apiVersion, kind), parse `raw`, then walk the message building the JSON shape.
+from (apiVersion, kind) -- the kind's declaration names it, parse `raw`, then walk the message building the JSON shape.
 The messages are generated from the subset of Kubernetes' .proto files in k8sproto/.
 
 Kubernetes' Go types show through on the wire in three ways, and the walk undoes them:
@@ -32,6 +32,7 @@ from google.protobuf import empty_pb2, message, unknown_fields
 from google.protobuf.descriptor import FieldDescriptor
 
 from .. import codec
+from ..api.kinds import SCHEME
 from .k8sproto import apps_pb2, coordination_pb2, core_pb2, policy_pb2, runtime_pb2
 
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
@@ -46,18 +47,24 @@ class Unsupported(Exception):
     """Well-formed, but a kind or a field this apiserver does not decode (answered 415)."""
 
 
-# (apiVersion, kind) -> the message class of `raw`.
-KINDS = {
-    ("v1", "Namespace"): core_pb2.Namespace,
-    ("v1", "Pod"): core_pb2.Pod,
-    ("v1", "Node"): core_pb2.Node,
-    ("v1", "Event"): core_pb2.Event,
-    ("apps/v1", "Deployment"): apps_pb2.Deployment,
-    ("apps/v1", "ReplicaSet"): apps_pb2.ReplicaSet,
-    ("coordination.k8s.io/v1", "Lease"): coordination_pb2.Lease,
-    # POSTed to pods/{name}/eviction (kubectl 1.32's drain sends JSON; protobuf clients send this)
-    ("policy/v1", "Eviction"): policy_pb2.Eviction,
-}
+# Every message of the .proto subset, by full name (a kind's declaration names its own).
+MESSAGES = {cls.DESCRIPTOR.full_name: cls
+            for module in (core_pb2, apps_pb2, coordination_pb2, policy_pb2)
+            for cls in (getattr(module, name) for name in module.DESCRIPTOR.message_types_by_name)}
+
+# Bodies POSTed to a subresource of another kind (pods/{name}/eviction): not kinds of their own.
+# (kubectl 1.32's drain sends JSON; protobuf clients send this.)
+SUBRESOURCE_BODIES = {("policy/v1", "Eviction"): "k8s.io.api.policy.v1.Eviction"}
+
+
+def message_class(api_version: str, kind: str):
+    """The message class of a body of this apiVersion and kind, or None when not decoded here."""
+    declared = SCHEME.by_kind(kind, group=api_version.rpartition("/")[0])
+    if declared is not None and declared.version == api_version.rpartition("/")[2] and declared.proto:
+        return MESSAGES.get(declared.proto)
+    name = SUBRESOURCE_BODIES.get((api_version, kind))
+    return MESSAGES.get(name) if name else None
+
 
 # Embedded Go structs: their fields go into the enclosing JSON object.
 INLINE = {
@@ -155,7 +162,7 @@ def decode(body: bytes) -> dict:
     if envelope.contentEncoding:
         raise Unsupported(f"content encoding {envelope.contentEncoding!r}")
     api_version, kind = envelope.typeMeta.apiVersion, envelope.typeMeta.kind
-    cls = KINDS.get((api_version, kind))
+    cls = message_class(api_version, kind)
     if cls is None:
         raise Unsupported(f"kind {kind!r} of apiVersion {api_version!r} is not decoded from protobuf here")
     try:

@@ -24,7 +24,7 @@ from flask import Response
 
 from ..streaming import client_gone
 from . import errors
-from .resources import by_kind
+from ..api.kinds.core import NODE, POD
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,13 @@ def _error_from_kubelet(resp: requests.Response) -> errors.APIError:
 
 
 def stream_pod_log(registry, namespace: str, name: str, args, sock=None) -> Response:
-    pod = registry.get(by_kind("Pod"), namespace, name)
+    pod = registry.get(POD, namespace, name)
     container = pick_container(pod, args.get("container"))
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.bad_request(f"pod {name} does not have a host assigned")
     try:
-        node = registry.get(by_kind("Node"), None, node_name)
+        node = registry.get(NODE, None, node_name)
     except errors.APIError as err:
         if err.code == 404:
             raise errors.APIError(500, "InternalError",

@@ -1,7 +1,7 @@
 """Generic REST storage: what happens to an object on create, update, patch and delete.
 
 This is the part of kube-apiserver that lives in `pkg/registry/generic`: one code path
-for every kind, driven by the ResourceType declaration, with a few kind-specific
+for every kind, driven by the kind's declaration (api/kinds/), with a few kind-specific
 rules (graceful pod deletion, namespace finalization, binding, scale) spelled out.
 
 The order on every write is the Kubernetes one:
@@ -15,19 +15,14 @@ import datetime as dt
 import json
 
 from .. import codec
-from ..api import defaults, meta, patch as patching, validation
+from ..api import meta, patch as patching, validation
+from ..api.kinds import Kind, apply_defaults, validate, validate_update
 from ..api.selectors import FieldSelector, LabelSelector, SelectorError
 from ..storage.store import KeyExists, KeyNotFound, RevisionConflict
 from . import errors
 from .admission import Admission
-from .resources import ResourceType, by_kind
+from .subresources import PATCH_RETRIES, scale_of, update_scale
 
-# A patch (or bind) that names no resourceVersion cannot be "stale": when another write
-# lands between its read and its txn, it is applied again to the newer object, as
-# kube-apiserver's GuaranteedUpdate does until it wins. Under a hot writer that can take
-# several rounds (writes grouped into one etcd txn wait a little longer), so the bound is
-# only against a runaway loop.
-PATCH_RETRIES = 100
 
 
 class _StaleGuess(Exception):
@@ -47,13 +42,13 @@ class Registry:
         self.recent = recent
 
     # ---------------------------------------------------------------- reads
-    def get(self, rt: ResourceType, namespace, name) -> dict:
+    def get(self, rt: Kind, namespace, name) -> dict:
         try:
             return self._typed(rt, self.store.get(rt.etcd_key(namespace, name)))
         except KeyNotFound:
             raise errors.not_found(rt, name) from None
 
-    def list(self, rt: ResourceType, namespace=None, label_selector=None, field_selector=None):
+    def list(self, rt: Kind, namespace=None, label_selector=None, field_selector=None):
         lsel, fsel = parse_selectors(label_selector, field_selector)
         name = fsel.value_for("metadata.name") if fsel else None
         if name and (namespace or not rt.namespaced):
@@ -70,7 +65,7 @@ class Registry:
         return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
                 "metadata": {"resourceVersion": str(rev)}, "items": items}
 
-    def base(self, rt: ResourceType, namespace, name, guess: bool, at_rv=None) -> tuple[dict, bool]:
+    def base(self, rt: Kind, namespace, name, guess: bool, at_rv=None) -> tuple[dict, bool]:
         """The object a write starts from, and whether it was read from etcd just now.
 
         With `guess`, the watch cache's copy is used when it has one (at exactly `at_rv`,
@@ -91,7 +86,7 @@ class Registry:
         return obj
 
     # ---------------------------------------------------------------- create
-    def create(self, rt: ResourceType, namespace, body: dict, dry_run=False) -> dict:
+    def create(self, rt: Kind, namespace, body: dict, dry_run=False) -> dict:
         obj = self.check_body(rt, namespace, body)
         md = obj["metadata"]
         if not md.get("name"):
@@ -105,9 +100,9 @@ class Registry:
         md["uid"] = meta.new_uid()
         md["creationTimestamp"] = meta.now_rfc3339()
         md["generation"] = 1
-        if rt.has_status and rt.kind not in ("Node",):
+        if rt.has_status and not rt.status_on_create:
             obj.pop("status", None)
-        defaults.apply_defaults(rt.kind, obj)
+        apply_defaults(rt, obj)
         self.admission.admit_create(rt, obj)
         self.validate(rt, obj)
         if dry_run:
@@ -118,7 +113,7 @@ class Registry:
             raise errors.already_exists(rt, md["name"]) from None
         return self._typed(rt, created)
 
-    def check_body(self, rt: ResourceType, namespace, body, name=None) -> dict:
+    def check_body(self, rt: Kind, namespace, body, name=None) -> dict:
         """Kind, apiVersion and namespace of the body must agree with the URL."""
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
@@ -155,11 +150,11 @@ class Registry:
     def validate(self, rt, obj, old=None):
         causes = []
         name = obj["metadata"].get("name", "")
-        causes += validation.validate_name(name, rt.kind)
+        causes += validation.validate_name(name, rt.name_rule)
         causes += validation.validate_labels(obj["metadata"].get("labels"), "metadata.labels")
-        causes += validation.validate(rt.kind, obj)
+        causes += validate(rt, obj)
         if old is not None:
-            causes += validation.validate_update(rt.kind, old, obj)
+            causes += validate_update(rt, old, obj)
         seen, unique = set(), []
         for c in causes:
             k = (c.get("field"), c.get("message"))
@@ -179,13 +174,13 @@ class Registry:
             # The cached object at exactly the client's resourceVersion is that object.
             old, fresh = self.base(rt, namespace, name, guess=True, at_rv=str(rv))
             if fresh:
-                return self._write(rt, old, new, int(rv), subresource, dry_run)
+                return self.write(rt, old, new, int(rv), subresource, dry_run)
             try:
-                return self._write(rt, old, copy.deepcopy(new), int(rv), subresource, dry_run, fresh)
+                return self.write(rt, old, copy.deepcopy(new), int(rv), subresource, dry_run, fresh)
             except (_StaleGuess, errors.APIError):
                 pass    # judged on a cached copy: judge it again on etcd's (a stale version is a 409)
         old = self.get(rt, namespace, name)
-        return self._write(rt, old, new, int(rv) if rv else None, subresource, dry_run)
+        return self.write(rt, old, new, int(rv) if rv else None, subresource, dry_run)
 
     def patch(self, rt, namespace, name, patch_body, patch_type, subresource=None, dry_run=False):
         """Apply a merge / strategic-merge / JSON patch to the current object, retrying on conflict.
@@ -200,17 +195,17 @@ class Registry:
             try:
                 current = copy.deepcopy(old)
                 if subresource == "scale":
-                    current = self.scale_of(rt, old)
+                    current = scale_of(old)
                 new = apply_patch(current, patch_body, patch_type)
                 if subresource == "scale":
-                    return self.update_scale(rt, namespace, name, new, base=old)
+                    return update_scale(self, rt, namespace, name, new, base=old)
                 new = self.check_body(rt, namespace, new, name=name)
                 asked_rv = new["metadata"].get("resourceVersion")
                 if not fresh and asked_rv and asked_rv != old["metadata"]["resourceVersion"]:
                     continue    # the patch names a resourceVersion: decide it against etcd
                 rv = int(asked_rv) if asked_rv and asked_rv != old["metadata"]["resourceVersion"] else \
                     int(old["metadata"]["resourceVersion"])
-                return self._write(rt, old, new, rv, subresource, dry_run, fresh)
+                return self.write(rt, old, new, rv, subresource, dry_run, fresh)
             except _StaleGuess:
                 continue        # the cached copy was behind: try again from etcd
             except errors.APIError as err:
@@ -221,7 +216,7 @@ class Registry:
                 if attempt == PATCH_RETRIES - 1:
                     raise
 
-    def _write(self, rt, old, new, expected_rv, subresource, dry_run=False, fresh=True):
+    def write(self, rt, old, new, expected_rv, subresource, dry_run=False, fresh=True):
         """The common end of update and patch: keep what the client may not change, validate, txn.
 
         `fresh` says `old` was read from etcd; a cached `old` (see base()) cannot prove a
@@ -255,10 +250,10 @@ class Registry:
                 new["status"] = old["status"]
             else:
                 new.pop("status", None)
-        if rt.kind not in ("Event", "Lease") and _spec_of(new) != _spec_of(old) and subresource is None:
+        if rt.counts_generation and _spec_of(new) != _spec_of(old) and subresource is None:
             new["metadata"]["generation"] = int(md_old.get("generation", 1)) + 1
         if subresource is None:
-            defaults.apply_defaults(rt.kind, new)
+            apply_defaults(rt, new)
             self.admission.admit_update(rt, old, new)
         self.validate(rt, new, old)
         if _same(old, new):
@@ -384,106 +379,6 @@ class Registry:
                     raise
         return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
                 "metadata": {"resourceVersion": lst["metadata"]["resourceVersion"]}, "items": out}
-
-    # ---------------------------------------------------------------- subresources
-    def bind(self, namespace, name, binding: dict):
-        """pods/binding: the scheduler's one write. Sets spec.nodeName once and PodScheduled=True."""
-        rt = by_kind("Pod")
-        target = (binding or {}).get("target") or {}
-        node = target.get("name")
-        if not node:
-            raise errors.invalid(rt, name, [{"type": "FieldValueRequired", "field": "target.name",
-                                             "message": "Required value"}])
-        if binding.get("metadata", {}).get("name") not in (None, name):
-            raise errors.bad_request("the name of the binding does not match the pod")
-        for attempt in range(PATCH_RETRIES):
-            pod, fresh = self.base(rt, namespace, name, guess=attempt == 0)
-            refusal = _binding_refusal(pod, name, binding)
-            if refusal is not None:
-                if not fresh:
-                    continue    # decided on etcd's copy, not on a cached one
-                raise refusal
-            pod["spec"]["nodeName"] = node
-            st = pod.setdefault("status", {})
-            conds = [c for c in st.get("conditions", []) if c.get("type") != "PodScheduled"]
-            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                          "lastTransitionTime": meta.now_rfc3339()})
-            st["conditions"] = conds
-            try:
-                self.store.update(rt.etcd_key(namespace, name), pod, int(pod["metadata"]["resourceVersion"]))
-                return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
-            except RevisionConflict:
-                continue
-            except KeyNotFound:
-                raise errors.not_found(rt, name) from None
-        raise errors.conflict(rt, name)
-
-    def evict(self, namespace, name, eviction: dict, dry_run=False):
-        """pods/eviction: API-initiated eviction, what `kubectl drain` asks for each pod.
-
-        The body is a policy/v1 Eviction {metadata: {name, namespace}, deleteOptions}.
-        kube-apiserver first asks the PodDisruptionBudgets that select the pod whether one
-        more disruption is allowed, and answers 429 TooManyRequests when not. This apiserver
-        has no PodDisruptionBudgets, so every eviction is allowed: it is the pod's DELETE with
-        the Eviction's deleteOptions (graceful on a node, at once when unbound, finished or
-        gracePeriodSeconds is 0; preconditions checked), answered 201 with a Success Status.
-        """
-        rt = by_kind("Pod")
-        if not isinstance(eviction, dict):
-            raise errors.bad_request("the body of the request must be an Eviction object")
-        kind, api_version = eviction.get("kind"), eviction.get("apiVersion")
-        if kind not in (None, "Eviction") or api_version not in (None, "policy/v1", "policy/v1beta1"):
-            raise errors.bad_request(f"not an Eviction object: {api_version}, Kind={kind}")
-        md = eviction.get("metadata") or {}
-        options = eviction.get("deleteOptions") or {}
-        if not isinstance(md, dict) or not isinstance(options, dict):
-            raise errors.bad_request("metadata and deleteOptions must be objects")
-        if md.get("namespace") not in (None, "", namespace):
-            raise errors.bad_request("the namespace of the provided object does not match the "
-                                     "namespace sent on the request")
-        if md.get("name") != name:
-            raise errors.bad_request("name in URL does not match name in Eviction object")
-        self.delete(rt, namespace, name, options, dry_run=dry_run or bool(options.get("dryRun")))
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
-
-    def scale_of(self, rt, obj) -> dict:
-        md = obj["metadata"]
-        sel = (obj.get("spec") or {}).get("selector") or {}
-        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                                 "creationTimestamp") if k in md},
-                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
-                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                           "selector": LabelSelector.from_dict(sel).to_string()}}
-
-    def update_scale(self, rt, namespace, name, scale: dict, base=None):
-        if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
-            raise errors.bad_request("the body must be a Scale object")
-        replicas = scale["spec"].get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise errors.invalid(rt, name, [{"type": "FieldValueInvalid", "field": "spec.replicas",
-                                             "message": f"Invalid value: {json.dumps(replicas)}: must be "
-                                                        "greater than or equal to 0"}])
-        obj = base or self.get(rt, namespace, name)
-        rv = (scale.get("metadata") or {}).get("resourceVersion")
-        new = copy.deepcopy(obj)
-        new["spec"]["replicas"] = replicas
-        written = self._write(rt, obj, new, int(rv) if rv else int(obj["metadata"]["resourceVersion"]), None)
-        return self.scale_of(rt, written)
-
-
-def _binding_refusal(pod: dict, name: str, binding: dict) -> errors.APIError | None:
-    """Why this pod cannot be bound (kube-apiserver's words), or None."""
-    if pod["metadata"].get("deletionTimestamp"):
-        return errors.APIError(409, "Conflict", f"pod {name} is being deleted, cannot be assigned to a host")
-    if pod["spec"].get("nodeName"):
-        return errors.APIError(409, "Conflict",
-                               f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} '
-                               f'is already assigned to node "{pod["spec"]["nodeName"]}"')
-    uid = (binding.get("metadata") or {}).get("uid")
-    if uid and uid != pod["metadata"]["uid"]:
-        return errors.APIError(409, "Conflict", f"Precondition failed: UID in precondition: {uid}")
-    return None
 
 
 def _rfc3339_in(seconds: int) -> str:

@@ -162,7 +162,7 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
 
     def encode(ev_type, obj, ev=None):
         if as_table:
-            return event_line(ev_type, to_table(rt.kind, [obj]))
+            return event_line(ev_type, to_table(rt, [obj]))
         if ev is None:
             return event_line(ev_type, obj)
         cached = ev._encoded.get("json")    # serialized once, shared by every watcher

@@ -39,7 +39,7 @@ from . import errors
 from .connections import Connections
 from .events import object_reference
 from .kubeconfig import ClientConfig, load_config
-from .resources import ResourceLike, lookup, resource_path
+from .discovery import ResourceLike, RESTMapper, resource_path
 
 __all__ = ["Client", "Watch", "resource_path", "PATCH_CONTENT_TYPES"]
 
@@ -101,6 +101,8 @@ class Client:
             self.session.headers["Authorization"] = f"Bearer {config.token}"
         self.connections = Connections(config, timeout, pool_maxsize)
         self._headers = dict(self.session.headers)
+        # Names -> paths: the built-in kinds, and whatever else the server's discovery lists.
+        self.mapper = RESTMapper(read=lambda path: self._json("GET", path))
 
     def __repr__(self) -> str:
         return f"Client({self.server!r})"
@@ -119,7 +121,7 @@ class Client:
 
     def _default_ns(self, resource: ResourceLike, namespace: Optional[str]) -> Optional[str]:
         """Namespaced objects default to the kubeconfig's namespace, as in kubectl."""
-        if not lookup(resource).namespaced:
+        if not self.mapper.resource_for(resource).namespaced:
             return None
         return namespace or self.namespace
 
@@ -165,13 +167,18 @@ class Client:
             errors.raise_for_response(reply)
         return reply.json() if reply.content else {}
 
+    def path(self, resource: ResourceLike, namespace: Optional[str] = None, name: Optional[str] = None,
+             subresource: Optional[str] = None) -> str:
+        """The REST path of a resource's collection, object or subresource (see Kind.path)."""
+        return self.mapper.resource_for(resource).path(namespace, name, subresource)
+
     # -------------------------------------------------------------------- verbs
 
     def get(self, resource: ResourceLike, name: str, namespace: Optional[str] = None,
             subresource: Optional[str] = None) -> dict:
         """GET one object (or one of its subresources, e.g. ``scale``)."""
         ns = self._default_ns(resource, namespace)
-        return self._json("GET", resource_path(resource, ns, name, subresource))
+        return self._json("GET", self.path(resource, ns, name, subresource))
 
     def list(self, resource: ResourceLike, namespace: Optional[str] = None,
              label_selector: Optional[str] = None, field_selector: Optional[str] = None,
@@ -183,12 +190,12 @@ class Client:
         params = {"labelSelector": label_selector or None,
                   "fieldSelector": field_selector or None,
                   "resourceVersion": resource_version}
-        return self._json("GET", resource_path(resource, namespace), params=params)
+        return self._json("GET", self.path(resource, namespace), params=params)
 
     def create(self, resource: ResourceLike, obj: dict, namespace: Optional[str] = None) -> dict:
         """POST a new object; its namespace comes from ``obj.metadata`` if not given."""
         ns = self._default_ns(resource, namespace or _meta(obj).get("namespace"))
-        return self._json("POST", resource_path(resource, ns), body=obj)
+        return self._json("POST", self.path(resource, ns), body=obj)
 
     def update(self, resource: ResourceLike, obj: dict, subresource: Optional[str] = None) -> dict:
         """PUT the whole object back.
@@ -198,7 +205,7 @@ class Client:
         """
         meta = _meta(obj)
         ns = self._default_ns(resource, meta.get("namespace"))
-        return self._json("PUT", resource_path(resource, ns, meta["name"], subresource), body=obj)
+        return self._json("PUT", self.path(resource, ns, meta["name"], subresource), body=obj)
 
     def update_status(self, resource: ResourceLike, obj: dict) -> dict:
         """PUT to ``/status``: only ``status`` is written, as controllers report state."""
@@ -213,7 +220,7 @@ class Client:
         except KeyError:
             raise ValueError(f"patch_type must be one of {sorted(PATCH_CONTENT_TYPES)}") from None
         ns = self._default_ns(resource, namespace)
-        return self._json("PATCH", resource_path(resource, ns, name, subresource),
+        return self._json("PATCH", self.path(resource, ns, name, subresource),
                           body=patch, content_type=content_type)
 
     def delete(self, resource: ResourceLike, name: str, namespace: Optional[str] = None,
@@ -236,7 +243,7 @@ class Client:
         if preconditions:
             options["preconditions"] = preconditions
         ns = self._default_ns(resource, namespace)
-        return self._json("DELETE", resource_path(resource, ns, name), body=options)
+        return self._json("DELETE", self.path(resource, ns, name), body=options)
 
     def watch(self, resource: ResourceLike, namespace: Optional[str] = None,
               resource_version: Optional[str] = None, label_selector: Optional[str] = None,
@@ -259,7 +266,7 @@ class Client:
         # Connect quickly; while reading, wait a little longer than the
         # server's own timeout so the server, not we, ends a quiet stream.
         read_timeout = timeout_seconds + 30 if timeout_seconds else None
-        resp = self.request("GET", resource_path(resource, namespace), params=params,
+        resp = self.request("GET", self.path(resource, namespace), params=params,
                             stream=True, timeout=(min(self.timeout, 10.0), read_timeout))
         return Watch(resp)
 
@@ -273,7 +280,7 @@ class Client:
             "metadata": {"name": pod_name, "namespace": pod_namespace},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
         }
-        return self._json("POST", resource_path("pods", pod_namespace, pod_name, "binding"),
+        return self._json("POST", self.path("pods", pod_namespace, pod_name, "binding"),
                           body=binding)
 
     def get_raw(self, path: str, params: Optional[dict] = None,

@@ -40,9 +40,9 @@ import threading
 from collections import OrderedDict
 from typing import Iterable, Optional
 
+from ..api.kinds import Kind
 from ..client import errors
 from ..client.informer import meta_key
-from ..client.resources import ResourceInfo, lookup, register_resource
 from .base import Controller
 
 log = logging.getLogger(__name__)
@@ -62,53 +62,11 @@ ABSENT_CACHE_SIZE = 1000   # owner uids proven gone (Kubernetes' absentOwnerCach
 
 # ------------------------------------------------------------------ discovery
 
-def discover(client) -> list[tuple[ResourceInfo, frozenset]]:
-    """Every resource the apiserver serves, with its verbs, as discovery lists them.
-
-    Reads /api/v1 and every /apis/{group}/{version} (what kubectl does), skips
-    subresources ("pods/status"), and teaches the client any resource it does not
-    know yet, so ``client.list(plural)`` works for it.
-    """
-    group_versions = ["v1"]
-    groups = client.request("GET", "/apis").json().get("groups") or []
-    for group in groups:
-        for gv in group.get("versions") or []:
-            group_versions.append(gv["groupVersion"])
-    found = []
-    for gv in group_versions:
-        path = "/api/v1" if gv == "v1" else f"/apis/{gv}"
-        try:
-            doc = client.request("GET", path).json()
-        except errors.NotFound:
-            continue
-        group, _, version = gv.rpartition("/")
-        for res in doc.get("resources") or []:
-            if "/" in res["name"]:
-                continue
-            info = _known(ResourceInfo(res["name"], res["kind"], group=group, version=version,
-                                       namespaced=bool(res.get("namespaced")),
-                                       short_names=tuple(res.get("shortNames") or ())))
-            found.append((info, frozenset(res.get("verbs") or ())))
-    return found
-
-
-def discover_resources(client, need_verbs: Iterable[str] = ("list", "watch", "delete")
-                       ) -> list[ResourceInfo]:
-    """The served resources that support all of ``need_verbs``."""
+def discover_resources(client, need_verbs: Iterable[str] = ("list", "watch", "delete")) -> list[Kind]:
+    """The served resources that support all of ``need_verbs`` (the client's RESTMapper
+    reads discovery and learns them, so ``client.list(plural)`` works for each)."""
     need = set(need_verbs)
-    return [info for info, verbs in discover(client) if need <= verbs]
-
-
-def _known(info: ResourceInfo) -> ResourceInfo:
-    """The client's entry for a discovered resource; what the server says wins."""
-    try:
-        known = lookup(f"{info.plural}.{info.group}" if info.group else info.plural)
-        if (known.plural, known.kind, known.group, known.version, known.namespaced) == \
-                (info.plural, info.kind, info.group, info.version, info.namespaced):
-            return known
-    except KeyError:
-        pass
-    return register_resource(info)
+    return [kind for kind in client.mapper.discover() if need <= set(kind.verbs)]
 
 
 # ------------------------------------------------------------------ helpers
@@ -186,8 +144,8 @@ class GarbageCollector(Controller):
         super().__init__(client, informers)
         from .manager import ControllerConfig
         self.config = ControllerConfig()
-        self.resources: dict[str, ResourceInfo] = {}        # plural -> info
-        self._by_kind: dict[tuple[str, str], ResourceInfo] = {}  # (group, kind) -> info
+        self.resources: dict[str, Kind] = {}        # plural -> info
+        self._by_kind: dict[tuple[str, str], Kind] = {}  # (group, kind) -> info
         self._lock = threading.Lock()
         self._warned: set = set()      # (dependent uid, owner uid) already reported
         self._unresolved: set = set()  # keys of objects with unresolvable owners
@@ -250,7 +208,7 @@ class GarbageCollector(Controller):
                 self.queue.add(key)
         return new
 
-    def _watch(self, info: ResourceInfo):
+    def _watch(self, info: Kind):
         inf = self.informers.get(info.plural)
         inf.add_index(OWNER_INDEX, owner_uids)
         plural = info.plural
@@ -313,7 +271,7 @@ class GarbageCollector(Controller):
                 out.append((plural, obj))
         return out
 
-    def _resource_for(self, ref: dict) -> Optional[ResourceInfo]:
+    def _resource_for(self, ref: dict) -> Optional[Kind]:
         with self._lock:
             return self._by_kind.get((group_of(ref.get("apiVersion", "")), ref.get("kind")))
 
@@ -372,7 +330,7 @@ class GarbageCollector(Controller):
         elif owner_refs(obj):
             self.attempt_to_delete(info, obj)
 
-    def orphan_dependents(self, info: ResourceInfo, owner: dict):
+    def orphan_dependents(self, info: Kind, owner: dict):
         """Orphan policy: cut every dependent's reference to the owner, then let it go."""
         uid = owner["metadata"]["uid"]
         for plural, dep in self.dependents(uid):
@@ -380,7 +338,7 @@ class GarbageCollector(Controller):
         self._remove_finalizer(info, owner, ORPHAN)
         log.info("orphaned the dependents of %s %s", info.kind, meta_key(owner))
 
-    def process_deleting_dependents(self, info: ResourceInfo, owner: dict):
+    def process_deleting_dependents(self, info: Kind, owner: dict):
         """Foreground policy: delete the dependents; when none blocks, let the owner go."""
         uid = owner["metadata"]["uid"]
         blocking = []
@@ -396,7 +354,7 @@ class GarbageCollector(Controller):
         log.info("foreground deletion of %s %s: dependents gone, removing finalizer",
                  info.kind, meta_key(owner))
 
-    def attempt_to_delete(self, info: ResourceInfo, obj: dict):
+    def attempt_to_delete(self, info: Kind, obj: dict):
         """Check every owner; delete the object if none is left, else tidy its references."""
         solid, dangling, waiting = [], [], []
         for ref in owner_refs(obj):
@@ -427,7 +385,7 @@ class GarbageCollector(Controller):
 
     # ----------------------------------------------------------- writes
 
-    def _delete(self, info: ResourceInfo, obj: dict, policy: str, why: str):
+    def _delete(self, info: Kind, obj: dict, policy: str, why: str):
         md = obj["metadata"]
         log.info("deleting %s %s (%s; propagationPolicy=%s)", info.kind, meta_key(obj), why, policy)
         try:
@@ -438,7 +396,7 @@ class GarbageCollector(Controller):
         except errors.Conflict:
             pass   # uid precondition failed: a new object with this name, not our garbage
 
-    def _read_modify_write(self, info: ResourceInfo, obj: dict, change) -> None:
+    def _read_modify_write(self, info: Kind, obj: dict, change) -> None:
         """GET, change, PUT with the resourceVersion read; retry on Conflict.
 
         ``change(obj)`` edits the object in place and returns False when there is
@@ -464,7 +422,7 @@ class GarbageCollector(Controller):
         raise errors.Conflict({"reason": "Conflict", "code": 409,
                                "message": f"could not update {info.kind} {meta_key(obj)}"})
 
-    def _remove_owner_refs(self, info: ResourceInfo, obj: dict, uids: set):
+    def _remove_owner_refs(self, info: Kind, obj: dict, uids: set):
         def change(live):
             refs = owner_refs(live)
             kept = [r for r in refs if r.get("uid") not in uids]
@@ -476,7 +434,7 @@ class GarbageCollector(Controller):
                 live["metadata"].pop("ownerReferences", None)
         self._read_modify_write(info, obj, change)
 
-    def _remove_finalizer(self, info: ResourceInfo, obj: dict, name: str):
+    def _remove_finalizer(self, info: Kind, obj: dict, name: str):
         def change(live):
             fins = finalizers(live)
             if name not in fins:

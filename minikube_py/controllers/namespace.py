@@ -25,9 +25,7 @@ from datetime import datetime, timezone
 
 from ..api.meta import now_rfc3339, parse_time
 from ..client import errors
-from ..client.resources import resource_path
 from .base import Controller
-from .garbagecollector import discover
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +96,8 @@ class NamespaceController(Controller):
     def delete_content(self, namespace: str) -> tuple[list[dict], float]:
         """Delete all namespaced content; return the conditions and a wait estimate."""
         try:
-            resources = [(info, verbs) for info, verbs in discover(self.client)
-                         if info.namespaced and {"list", "delete"} <= verbs]
+            resources = [(info, set(info.verbs)) for info in self.client.mapper.discover()
+                         if info.namespaced and {"list", "delete"} <= set(info.verbs)]
             discovery = condition("NamespaceDeletionDiscoveryFailure", False,
                                   "ResourcesDiscovered", "All resources successfully discovered")
         except Exception as exc:
@@ -149,7 +147,7 @@ class NamespaceController(Controller):
         """One deletecollection request where the resource allows it, else one by one."""
         options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         if "deletecollection" in verbs:
-            self.client.request("DELETE", resource_path(info, namespace), body=options)
+            self.client.request("DELETE", info.path(namespace), body=options)
             return
         for obj in items:
             if obj["metadata"].get("deletionTimestamp"):

@@ -12,10 +12,10 @@ import pytest
 
 from minikube_py.apiserver import errors
 from minikube_py.apiserver.registry import Registry
-from minikube_py.apiserver.resources import by_kind
+from minikube_py.api.kinds.core import NAMESPACE, POD
+from minikube_py.apiserver.subresources import bind
 from minikube_py.storage.etcd import EtcdStore
 
-POD = by_kind("Pod")
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def setup(cluster):
     stale = {}
     registry = Registry(store, recent=lambda rt, key: stale.get(key))
     ns = f"cached-{os.urandom(3).hex()}"
-    registry.create(by_kind("Namespace"), None, {"metadata": {"name": ns}})
+    registry.create(NAMESPACE, None, {"metadata": {"name": ns}})
     pod = registry.create(POD, ns, {"metadata": {"name": "p", "labels": {"v": "1"}},
                                      "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
     key = POD.etcd_key(ns, "p")
@@ -77,9 +77,9 @@ def test_update_at_the_current_version_uses_the_cached_copy(setup):
 def test_bind_refused_by_etcd_state_though_the_cache_says_unbound(setup):
     registry, ns, first = setup
     binding = {"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}}
-    registry.bind(ns, "p", binding)
+    bind(registry, ns, "p", binding)
     with pytest.raises(errors.APIError) as err:
-        registry.bind(ns, "p", {**binding, "target": {"kind": "Node", "name": "n2"}})
+        bind(registry, ns, "p", {**binding, "target": {"kind": "Node", "name": "n2"}})
     assert err.value.code == 409 and 'already assigned to node "n1"' in err.value.message
     assert registry.get(POD, ns, "p")["spec"]["nodeName"] == "n1"
 
@@ -88,7 +88,7 @@ def test_bind_of_a_deleted_pod_is_not_found(setup):
     registry, ns, first = setup
     registry.store.delete(POD.etcd_key(ns, "p"))
     with pytest.raises(errors.APIError) as err:
-        registry.bind(ns, "p", {"target": {"kind": "Node", "name": "n1"}})
+        bind(registry, ns, "p", {"target": {"kind": "Node", "name": "n1"}})
     assert err.value.code == 404
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from minikube_py.api.defaults import apply_defaults, image_pull_policy, qos_class
+from minikube_py.api.defaults import image_pull_policy, qos_class
+from minikube_py.api.kinds import apply_defaults
 
 
 def pod(*containers, **spec):

@@ -2,9 +2,10 @@ import copy
 
 import pytest
 
-from minikube_py.api.defaults import apply_defaults
-from minikube_py.api.validation import (validate, validate_labels, validate_name,
-                                        validate_update)
+from minikube_py.api.kinds import apply_defaults, validate, validate_update
+from minikube_py.api.kinds.core import NAMESPACE
+from minikube_py.api.names import is_dns1035_label
+from minikube_py.api.validation import validate_labels, validate_name
 
 SUBDOMAIN_MSG = ("Invalid value: \"Foo_Bar\": a lowercase RFC 1123 subdomain must consist of lower "
                  "case alphanumeric characters, '-' or '.', and must start and end with an "
@@ -39,22 +40,22 @@ def deployment(**overrides):
 # ---------------------------------------------------------------- names and labels
 
 def test_validate_name_messages_are_kubernetes_words():
-    assert validate_name("Foo_Bar", "Pod") == [
+    assert validate_name("Foo_Bar") == [
         {"type": "FieldValueInvalid", "message": SUBDOMAIN_MSG, "field": "metadata.name"}]
-    assert validate_name("Blue_Zone", "Namespace")[0]["message"] == LABEL_MSG
-    assert validate_name("web.example.com", "Pod") == []
-    assert validate_name("my-ns", "Namespace") == []
+    assert validate_name("Blue_Zone", NAMESPACE.name_rule)[0]["message"] == LABEL_MSG
+    assert validate_name("web.example.com") == []
+    assert validate_name("my-ns", NAMESPACE.name_rule) == []
 
 
 def test_validate_name_lengths_and_required():
-    assert validate_name("a" * 253, "Pod") == []
-    assert "must be no more than 253 characters" in validate_name("a" * 254, "Pod")[0]["message"]
-    assert validate_name("a" * 63, "Namespace") == []
-    assert "must be no more than 63 characters" in validate_name("a" * 64, "Namespace")[0]["message"]
-    assert validate_name("a.b", "Namespace")[0]["type"] == "FieldValueInvalid"
-    assert fields(validate_name("", "Pod")) == [("metadata.name", "FieldValueRequired")]
-    assert validate_name(None, "Pod")[0]["message"] == "Required value: name or generateName is required"
-    assert validate_name("1abc", "Service") and not validate_name("abc-1", "Service")
+    assert validate_name("a" * 253) == []
+    assert "must be no more than 253 characters" in validate_name("a" * 254)[0]["message"]
+    assert validate_name("a" * 63, NAMESPACE.name_rule) == []
+    assert "must be no more than 63 characters" in validate_name("a" * 64, NAMESPACE.name_rule)[0]["message"]
+    assert validate_name("a.b", NAMESPACE.name_rule)[0]["type"] == "FieldValueInvalid"
+    assert fields(validate_name("")) == [("metadata.name", "FieldValueRequired")]
+    assert validate_name(None)[0]["message"] == "Required value: name or generateName is required"
+    assert validate_name("1abc", is_dns1035_label) and not validate_name("abc-1", is_dns1035_label)
 
 
 def test_validate_labels():

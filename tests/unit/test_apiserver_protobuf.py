@@ -253,19 +253,24 @@ def test_a_string_that_is_not_utf8_is_bad_bytes():
 
 
 def test_the_tables_name_real_messages_fields_and_served_kinds():
-    from minikube_py.apiserver.resources import RESOURCES
+    from minikube_py.api.kinds import BUILTIN_KINDS, SUBRESOURCES
     messages = {}
-    from minikube_py.apiserver.discovery import SUBRESOURCE_KINDS
     for mod in (meta_pb2, core_pb2, apps_pb2, coordination_pb2, policy_pb2):
         messages.update(mod.DESCRIPTOR.message_types_by_name)
     for table in (protobuf.ZERO_KEPT, protobuf.INLINE):
         for msg, fields in table.items():
             assert fields <= set(messages[msg].fields_by_name), msg
-    served = {(r.api_version, r.kind) for r in RESOURCES}
-    for r in RESOURCES:      # bodies POSTed to a subresource of their own kind (pods/eviction)
-        for sub in r.subresources:
-            group, kind, _verbs = SUBRESOURCE_KINDS[sub]
+    for k in BUILTIN_KINDS:     # each declaration names a real message of its own kind
+        if k.proto:
+            assert protobuf.MESSAGES[k.proto].DESCRIPTOR.name == k.kind
+    bodies = set()               # bodies POSTed to a subresource of a served kind (pods/eviction)
+    for k in BUILTIN_KINDS:
+        for sub in k.subresources:
+            group, kind, _verbs = SUBRESOURCES[sub]
             if group and kind:
-                served.add((f"{group}/v1", kind))
-    assert set(protobuf.KINDS) <= served
-    assert {("v1", "Namespace"), ("v1", "Pod"), ("apps/v1", "Deployment")} <= set(protobuf.KINDS)
+                bodies.add((f"{group}/v1", kind))
+    assert set(protobuf.SUBRESOURCE_BODIES) <= bodies
+    for name in protobuf.SUBRESOURCE_BODIES.values():
+        assert name in protobuf.MESSAGES
+    for api_version, kind in (("v1", "Namespace"), ("v1", "Pod"), ("apps/v1", "Deployment")):
+        assert protobuf.message_class(api_version, kind) is not None

@@ -1,8 +1,9 @@
 """Unit tests of the garbage collector's pure helpers (no apiserver)."""
 import pytest
 
-from minikube_py.client.resources import lookup
+from minikube_py.client.discovery import RESTMapper
 from minikube_py.controllers import garbagecollector as gcmod
+from test_client_discovery import DISCOVERY_DOCS
 from minikube_py.controllers.garbagecollector import (FOREGROUND, ORPHAN, choose_policy,
                                                       deleting_dependents, group_of, orphaning,
                                                       owner_uids)
@@ -50,44 +51,13 @@ def test_choose_policy(fins, waiting, has_deps, want):
     assert choose_policy(obj(fins), waiting, has_deps) == want
 
 
-class FakeDiscovery:
-    """Stands in for the apiserver's discovery documents (this unit test only)."""
+class FakeClient:
+    """A client whose RESTMapper reads the discovery documents below (this unit test only)."""
 
-    DOCS = {
-        "/apis": {"groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1"}]},
-                             {"name": "lab.example.org", "versions": [{"groupVersion": "lab.example.org/v1"}]}]},
-        "/api/v1": {"resources": [
-            {"name": "pods", "kind": "Pod", "namespaced": True,
-             "verbs": ["create", "delete", "get", "list", "watch"]},
-            {"name": "pods/status", "kind": "Pod", "namespaced": True, "verbs": ["get", "update"]},
-            {"name": "bindings", "kind": "Binding", "namespaced": True, "verbs": ["create"]}]},
-        "/apis/apps/v1": {"resources": [
-            {"name": "replicasets", "kind": "ReplicaSet", "namespaced": True,
-             "verbs": ["delete", "list", "watch", "deletecollection"]}]},
-        "/apis/lab.example.org/v1": {"resources": [
-            {"name": "gizmos", "kind": "Gizmo", "namespaced": False,
-             "verbs": ["delete", "list", "watch"], "shortNames": ["gz"]}]},
-    }
-
-    def request(self, method, path):
-        doc = self.DOCS[path]
-
-        class R:
-            def json(self):
-                return doc
-        return R()
+    def __init__(self):
+        self.mapper = RESTMapper(read=DISCOVERY_DOCS.__getitem__)
 
 
 def test_discovery_skips_subresources_and_filters_verbs():
-    found = {info.plural: verbs for info, verbs in gcmod.discover(FakeDiscovery())}
-    assert set(found) == {"pods", "bindings", "replicasets", "gizmos"}
-    assert "deletecollection" in found["replicasets"]
-    usable = [i.plural for i in gcmod.discover_resources(FakeDiscovery())]
+    usable = [i.plural for i in gcmod.discover_resources(FakeClient())]
     assert usable == ["pods", "replicasets", "gizmos"]   # bindings cannot be listed
-
-
-def test_discovery_teaches_the_client_new_resources():
-    gcmod.discover(FakeDiscovery())
-    info = lookup("gizmos.lab.example.org")
-    assert (info.kind, info.group, info.namespaced) == ("Gizmo", "lab.example.org", False)
-    assert lookup("pods").group == ""   # known resources are kept as they are

@@ -1,0 +1,126 @@
+"""Subresources with rules of their own: pods/binding, pods/eviction, {deployments,replicasets}/scale.
+
+`/status` and `/finalize` are plain writes of one part of the object (registry.py);
+these three are verbs of their own, each what one client does:
+
+  binding   the scheduler's one write: spec.nodeName, set once, and PodScheduled=True
+  eviction  `kubectl drain`: the pod's DELETE, as PodDisruptionBudgets would allow it
+  scale     `kubectl scale`: an autoscaling/v1 Scale view of spec.replicas
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+from ..api import meta
+from ..api.kinds.core import POD
+from ..api.selectors import LabelSelector
+from ..storage.store import KeyNotFound, RevisionConflict
+from . import errors
+
+# A patch (or bind) that names no resourceVersion cannot be "stale": when another write
+# lands between its read and its txn, it is applied again to the newer object, as
+# kube-apiserver's GuaranteedUpdate does until it wins. Under a hot writer that can take
+# several rounds (writes grouped into one etcd txn wait a little longer), so the bound is
+# only against a runaway loop.
+PATCH_RETRIES = 100
+
+
+def bind(registry, namespace, name, binding: dict):
+    """pods/binding: the scheduler's one write. Sets spec.nodeName once and PodScheduled=True."""
+    rt = POD
+    target = (binding or {}).get("target") or {}
+    node = target.get("name")
+    if not node:
+        raise errors.invalid(rt, name, [{"type": "FieldValueRequired", "field": "target.name",
+                                         "message": "Required value"}])
+    if binding.get("metadata", {}).get("name") not in (None, name):
+        raise errors.bad_request("the name of the binding does not match the pod")
+    for attempt in range(PATCH_RETRIES):
+        pod, fresh = registry.base(rt, namespace, name, guess=attempt == 0)
+        refusal = _binding_refusal(pod, name, binding)
+        if refusal is not None:
+            if not fresh:
+                continue    # decided on etcd's copy, not on a cached one
+            raise refusal
+        pod["spec"]["nodeName"] = node
+        st = pod.setdefault("status", {})
+        conds = [c for c in st.get("conditions", []) if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": meta.now_rfc3339()})
+        st["conditions"] = conds
+        try:
+            registry.store.update(rt.etcd_key(namespace, name), pod, int(pod["metadata"]["resourceVersion"]))
+            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+        except RevisionConflict:
+            continue
+        except KeyNotFound:
+            raise errors.not_found(rt, name) from None
+    raise errors.conflict(rt, name)
+
+def evict(registry, namespace, name, eviction: dict, dry_run=False):
+    """pods/eviction: API-initiated eviction, what `kubectl drain` asks for each pod.
+
+    The body is a policy/v1 Eviction {metadata: {name, namespace}, deleteOptions}.
+    kube-apiserver first asks the PodDisruptionBudgets that select the pod whether one
+    more disruption is allowed, and answers 429 TooManyRequests when not. This apiserver
+    has no PodDisruptionBudgets, so every eviction is allowed: it is the pod's DELETE with
+    the Eviction's deleteOptions (graceful on a node, at once when unbound, finished or
+    gracePeriodSeconds is 0; preconditions checked), answered 201 with a Success Status.
+    """
+    rt = POD
+    if not isinstance(eviction, dict):
+        raise errors.bad_request("the body of the request must be an Eviction object")
+    kind, api_version = eviction.get("kind"), eviction.get("apiVersion")
+    if kind not in (None, "Eviction") or api_version not in (None, "policy/v1", "policy/v1beta1"):
+        raise errors.bad_request(f"not an Eviction object: {api_version}, Kind={kind}")
+    md = eviction.get("metadata") or {}
+    options = eviction.get("deleteOptions") or {}
+    if not isinstance(md, dict) or not isinstance(options, dict):
+        raise errors.bad_request("metadata and deleteOptions must be objects")
+    if md.get("namespace") not in (None, "", namespace):
+        raise errors.bad_request("the namespace of the provided object does not match the "
+                                 "namespace sent on the request")
+    if md.get("name") != name:
+        raise errors.bad_request("name in URL does not match name in Eviction object")
+    registry.delete(rt, namespace, name, options, dry_run=dry_run or bool(options.get("dryRun")))
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+def scale_of(obj) -> dict:
+    md = obj["metadata"]
+    sel = (obj.get("spec") or {}).get("selector") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                             "creationTimestamp") if k in md},
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": LabelSelector.from_dict(sel).to_string()}}
+
+def update_scale(registry, rt, namespace, name, scale: dict, base=None):
+    if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
+        raise errors.bad_request("the body must be a Scale object")
+    replicas = scale["spec"].get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.invalid(rt, name, [{"type": "FieldValueInvalid", "field": "spec.replicas",
+                                         "message": f"Invalid value: {json.dumps(replicas)}: must be "
+                                                    "greater than or equal to 0"}])
+    obj = base or registry.get(rt, namespace, name)
+    rv = (scale.get("metadata") or {}).get("resourceVersion")
+    new = copy.deepcopy(obj)
+    new["spec"]["replicas"] = replicas
+    written = registry.write(rt, obj, new, int(rv) if rv else int(obj["metadata"]["resourceVersion"]), None)
+    return scale_of(written)
+
+
+def _binding_refusal(pod: dict, name: str, binding: dict) -> errors.APIError | None:
+    """Why this pod cannot be bound (kube-apiserver's words), or None."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return errors.APIError(409, "Conflict", f"pod {name} is being deleted, cannot be assigned to a host")
+    if pod["spec"].get("nodeName"):
+        return errors.APIError(409, "Conflict",
+                               f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} '
+                               f'is already assigned to node "{pod["spec"]["nodeName"]}"')
+    uid = (binding.get("metadata") or {}).get("uid")
+    if uid and uid != pod["metadata"]["uid"]:
+        return errors.APIError(409, "Conflict", f"Precondition failed: UID in precondition: {uid}")
+    return None
