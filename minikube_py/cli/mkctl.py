@@ -34,7 +34,7 @@ import yaml
 from ..api.patch import MERGE_KEYS
 from ..client import errors
 from ..client.kubeconfig import load_config
-from ..client.resources import ResourceInfo, resource_path
+from ..api.kinds import Kind
 from ..client.rest import Client, Watch
 from . import printers
 from .printers import LAST_APPLIED
@@ -69,10 +69,10 @@ class Resource:
     subresources: tuple = ()
 
     @property
-    def info(self) -> ResourceInfo:
+    def info(self) -> Kind:
         """What the client library needs to build paths."""
-        return ResourceInfo(self.plural, self.kind, self.group, self.version, self.namespaced,
-                            self.short_names)
+        return Kind(self.group, self.version, self.kind, self.plural, self.namespaced,
+                    self.short_names)
 
     @property
     def api_version(self) -> str:
@@ -181,7 +181,7 @@ class Cluster:
 
     def path(self, res: Resource, namespace: Optional[str], name: Optional[str] = None,
              subresource: Optional[str] = None) -> str:
-        return resource_path(res.info, namespace if res.namespaced else None, name, subresource)
+        return res.info.path(namespace if res.namespaced else None, name, subresource)
 
     def get_table(self, res: Resource, namespace: Optional[str], name: Optional[str] = None,
                   params: Optional[dict] = None) -> dict:
@@ -975,7 +975,7 @@ def drain(node, force, ignore_daemonsets, delete_emptydir_data, grace_period, ti
                     "metadata": {"name": md["name"], "namespace": md["namespace"]},
                     "deleteOptions": options}
         try:
-            c.client.request("POST", resource_path(pods_res.info, md["namespace"], md["name"], "eviction"),
+            c.client.request("POST", pods_res.info.path(md["namespace"], md["name"], "eviction"),
                              body=eviction)
         except errors.NotFound:
             pass                     # already gone
