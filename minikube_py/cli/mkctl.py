@@ -23,7 +23,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Iterator, Optional
 from urllib.parse import urlsplit
 
@@ -53,38 +52,8 @@ class CLIError(Exception):
 
 
 # ====================================================================== discovery
-@dataclass(frozen=True)
-class Resource:
-    """One entry of a discovery APIResourceList (subresources folded in)."""
-
-    group: str
-    version: str
-    plural: str
-    singular: str
-    kind: str
-    namespaced: bool
-    short_names: tuple = ()
-    verbs: tuple = ()
-    categories: tuple = ()
-    subresources: tuple = ()
-
-    @property
-    def info(self) -> Kind:
-        """What the client library needs to build paths."""
-        return Kind(self.group, self.version, self.kind, self.plural, self.namespaced,
-                    self.short_names)
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def prefix(self) -> str:
-        """``deployment.apps``: how kubectl names the kind in ``deployment.apps/nginx``."""
-        return self.kind.lower() + (f".{self.group}" if self.group else "")
-
-    def names(self) -> set[str]:
-        return {self.plural, self.singular or self.kind.lower(), self.kind.lower(), *self.short_names}
+# Resources are the kinds' `Kind` declarations, as the client's RESTMapper reads them from
+# discovery (client/discovery.py).
 
 
 class Cluster:
@@ -95,7 +64,7 @@ class Cluster:
         self.client = Client(config=config, user_agent="mkctl")
         self.explicit_namespace = namespace          # -n, when given
         self.namespace = namespace or config.namespace or "default"
-        self._resources: Optional[list[Resource]] = None
+        self._resources: Optional[list[Kind]] = None
 
     # ---------------------------------------------------------------- requests
     def request(self, method: str, path: str, params: Optional[dict] = None,
@@ -108,33 +77,13 @@ class Cluster:
         return self.request("GET", path).json()
 
     # ---------------------------------------------------------------- discovery
-    def resources(self) -> list[Resource]:
-        """Every resource the server serves, in each group's preferred version."""
+    def resources(self) -> list[Kind]:
+        """Every resource the server serves (read from discovery once per mkctl run)."""
         if self._resources is None:
-            found = self._group_version("v1")
-            for group in self.get_json("/apis").get("groups") or []:
-                preferred = group.get("preferredVersion") or (group.get("versions") or [{}])[0]
-                if preferred.get("groupVersion"):
-                    found += self._group_version(preferred["groupVersion"])
-            self._resources = found
+            self._resources = self.client.mapper.discover()
         return self._resources
 
-    def _group_version(self, group_version: str) -> list[Resource]:
-        path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
-        group, _, version = group_version.rpartition("/")
-        entries = self.get_json(path).get("resources") or []
-        subs: dict[str, list[str]] = {}
-        for e in entries:
-            if "/" in e["name"]:
-                parent, sub = e["name"].split("/", 1)
-                subs.setdefault(parent, []).append(sub)
-        return [Resource(group, version, e["name"], e.get("singularName") or e["kind"].lower(), e["kind"],
-                         bool(e.get("namespaced")), tuple(e.get("shortNames") or ()),
-                         tuple(e.get("verbs") or ()), tuple(e.get("categories") or ()),
-                         tuple(subs.get(e["name"], ())))
-                for e in entries if "/" not in e["name"]]
-
-    def resolve(self, name: str) -> list[Resource]:
+    def resolve(self, name: str) -> list[Kind]:
         """``deploy``, ``deployments.apps``, ``Pod``, ``all`` -> the resources meant."""
         wanted = name.lower()
         if wanted == "all" or any(wanted in r.categories for r in self.resources()):
@@ -151,39 +100,32 @@ class Cluster:
                 return [r]
         raise CLIError(f'the server doesn\'t have a resource type "{name}"')
 
-    def resolve_one(self, name: str) -> Resource:
+    def resolve_one(self, name: str) -> Kind:
         found = self.resolve(name)
         if len(found) != 1:
             raise CLIError(f'"{name}" names several resource types; name one of them')
         return found[0]
 
-    def for_kind(self, api_version: str, kind: str) -> Resource:
+    def for_kind(self, api_version: str, kind: str) -> Kind:
         """The resource serving objects of ``kind`` in ``api_version`` (for manifests)."""
-        group, _, version = (api_version or "").rpartition("/")
-        for r in self.resources():
-            if (r.group, r.version, r.kind) == (group, version, kind):
-                return r
-        try:  # not the preferred version: ask that group-version directly
-            for r in self._group_version(api_version):
-                if r.kind == kind:
-                    return r
-        except errors.NotFound:
-            pass
+        found = self.client.mapper.kind_for(api_version or "", kind)
+        if found is not None and found.api_version == api_version:
+            return found
         raise CLIError(f'no matches for kind "{kind}" in version "{api_version}"\n'
                        "ensure CRDs are installed first")
 
     # ---------------------------------------------------------------- helpers
-    def ns_for(self, res: Resource, all_namespaces: bool = False) -> Optional[str]:
+    def ns_for(self, res: Kind, all_namespaces: bool = False) -> Optional[str]:
         """The namespace a request goes to: None for cluster-scoped kinds and -A."""
         if not res.namespaced or all_namespaces:
             return None
         return self.namespace
 
-    def path(self, res: Resource, namespace: Optional[str], name: Optional[str] = None,
+    def path(self, res: Kind, namespace: Optional[str], name: Optional[str] = None,
              subresource: Optional[str] = None) -> str:
-        return res.info.path(namespace if res.namespaced else None, name, subresource)
+        return res.path(namespace if res.namespaced else None, name, subresource)
 
-    def get_table(self, res: Resource, namespace: Optional[str], name: Optional[str] = None,
+    def get_table(self, res: Kind, namespace: Optional[str], name: Optional[str] = None,
                   params: Optional[dict] = None) -> dict:
         """GET an object or a collection as a server-side Table."""
         body = self.request("GET", self.path(res, namespace, name), params,
@@ -192,10 +134,10 @@ class Cluster:
             return body
         return printers.fallback_table(body["items"] if "items" in body else [body])
 
-    def list(self, res: Resource, namespace: Optional[str], label_selector: Optional[str] = None,
+    def list(self, res: Kind, namespace: Optional[str], label_selector: Optional[str] = None,
              field_selector: Optional[str] = None) -> list[dict]:
         """LIST objects; items get apiVersion and kind filled in, as kubectl shows them."""
-        lst = self.client.list(res.info, namespace, label_selector, field_selector)
+        lst = self.client.list(res, namespace, label_selector, field_selector)
         return [typed(res, item) for item in lst.get("items") or []]
 
     def list_of(self, resource: str, namespace: Optional[str], **selectors) -> list[dict]:
@@ -206,11 +148,11 @@ class Cluster:
             return []
         return self.list(res, namespace if res.namespaced else None, **selectors)
 
-    def get(self, res: Resource, name: str, namespace: Optional[str]) -> dict:
-        return typed(res, self.client.get(res.info, name, namespace))
+    def get(self, res: Kind, name: str, namespace: Optional[str]) -> dict:
+        return typed(res, self.client.get(res, name, namespace))
 
 
-def typed(res: Resource, obj: dict) -> dict:
+def typed(res: Kind, obj: dict) -> dict:
     obj.setdefault("apiVersion", res.api_version)
     obj.setdefault("kind", res.kind)
     return obj
@@ -298,11 +240,11 @@ def main():
 
 
 # ====================================================================== arguments
-def parse_targets(c: Cluster, args: tuple) -> list[tuple[Resource, list[str]]]:
+def parse_targets(c: Cluster, args: tuple) -> list[tuple[Kind, list[str]]]:
     """``TYPE[,TYPE] [NAME...]`` or ``TYPE/NAME...`` -> [(resource, names)], in order."""
     if not args:
         raise CLIError("you must specify the type of resource to get")
-    targets: list[tuple[Resource, list[str]]] = []
+    targets: list[tuple[Kind, list[str]]] = []
     if "/" in args[0]:
         for arg in args:
             kind, sep, name = arg.partition("/")
@@ -377,7 +319,7 @@ def get(args, output, selector, field_selector, watch, show_labels, all_namespac
         table = dict(tables[0], rows=[row for t in tables for row in t.get("rows") or []])
         headers, rows = printers.table_lines(table, wide=output == "wide", show_labels=show_labels,
                                              with_namespace=all_namespaces and res.namespaced,
-                                             name_prefix=res.prefix + "/" if several else "")
+                                             name_prefix=res.qualified_singular + "/" if several else "")
         if printed:
             click.echo("")
         printers.TablePrinter(click.echo).print([headers] + rows)
@@ -397,7 +339,7 @@ def get(args, output, selector, field_selector, watch, show_labels, all_namespac
         sys.exit(1)
 
 
-def say_nothing_found(c: Cluster, resources: list[Resource], all_namespaces: bool) -> None:
+def say_nothing_found(c: Cluster, resources: list[Kind], all_namespaces: bool) -> None:
     if not all_namespaces and all(r.namespaced for r in resources):
         warn(f"No resources found in {c.namespace} namespace.")
     else:
@@ -425,7 +367,7 @@ def watch_one(c: Cluster, targets, output, selector, field_selector, show_labels
     params = {"labelSelector": selector, "fieldSelector": fsel}
     as_table = output not in ("yaml", "json", "name")
     table = c.get_table(res, ns, None, params) if as_table else \
-        c.client.list(res.info, ns, selector, fsel)
+        c.client.list(res, ns, selector, fsel)
     printer = printers.TablePrinter(lambda line: (click.echo(line), sys.stdout.flush()))
     opts = dict(wide=output == "wide", show_labels=show_labels,
                 with_namespace=all_namespaces and res.namespaced)
@@ -530,7 +472,7 @@ def read_manifests(paths: tuple, recursive: bool = False) -> Iterator[tuple[str,
                     yield source, doc
 
 
-def place(c: Cluster, source: str, obj: dict, verb: str = "apply") -> tuple[Resource, Optional[str], str]:
+def place(c: Cluster, source: str, obj: dict, verb: str = "apply") -> tuple[Kind, Optional[str], str]:
     """Find the resource, namespace and name of a manifest, as kubectl checks them."""
     res = c.for_kind(obj["apiVersion"], obj["kind"])
     meta = obj.setdefault("metadata", {})
@@ -653,8 +595,8 @@ def apply(filename, recursive):
             try:
                 current = c.get(res, name, ns)
             except errors.NotFound:
-                c.client.create(res.info, modified, ns)
-                click.echo(f"{res.prefix}/{name} created")
+                c.client.create(res, modified, ns)
+                click.echo(f"{res.qualified_singular}/{name} created")
                 continue
             recorded = ((current.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
             if recorded is None:
@@ -665,10 +607,10 @@ def apply(filename, recursive):
             patch = three_way_patch(original, modified, current, strategic)
             patch.pop("status", None)
             if not patch:
-                click.echo(f"{res.prefix}/{name} unchanged")
+                click.echo(f"{res.qualified_singular}/{name} unchanged")
                 continue
-            c.client.patch(res.info, name, patch, ns, "strategic" if strategic else "merge")
-            click.echo(f"{res.prefix}/{name} configured")
+            c.client.patch(res, name, patch, ns, "strategic" if strategic else "merge")
+            click.echo(f"{res.qualified_singular}/{name} configured")
         except errors.ApiError as err:
             warn(error_line(err, f'error when applying "{source}": '))
             failed = True
@@ -690,8 +632,8 @@ def create(filename, recursive):
     for source, manifest in read_manifests(filename, recursive):
         try:
             res, ns, _ = place(c, source, manifest, "create")
-            created = c.client.create(res.info, manifest, ns)
-            click.echo(f"{res.prefix}/{created['metadata']['name']} created")
+            created = c.client.create(res, manifest, ns)
+            click.echo(f"{res.qualified_singular}/{created['metadata']['name']} created")
         except errors.ApiError as err:
             warn(error_line(err, f'error when creating "{source}": '))
             failed = True
@@ -725,7 +667,7 @@ def delete(args, filename, recursive, selector, field_selector, all_, all_namesp
            grace_period, now, force, wait, timeout, ignore_not_found):
     """Delete objects by file, by type and name, or by type and label selector."""
     c = cluster()
-    victims: list[tuple[Resource, Optional[str], str]] = []
+    victims: list[tuple[Kind, Optional[str], str]] = []
     if filename:
         victims = [place(c, source, obj, "delete") for source, obj in read_manifests(filename, recursive)]
     for res, names in parse_targets(c, args) if args else []:
@@ -750,9 +692,9 @@ def delete(args, filename, recursive, selector, field_selector, all_, all_namesp
     failed, deleted = False, []
     for res, ns, name in victims:
         try:
-            obj = c.client.get(res.info, name, ns)
-            c.client.delete(res.info, name, ns, propagation_policy=policy, grace_period_seconds=grace)
-            click.echo(f'{res.prefix} "{name}" {"force deleted" if force else "deleted"}')
+            obj = c.client.get(res, name, ns)
+            c.client.delete(res, name, ns, propagation_policy=policy, grace_period_seconds=grace)
+            click.echo(f'{res.qualified_singular} "{name}" {"force deleted" if force else "deleted"}')
             deleted.append((res, ns, name, obj["metadata"].get("uid")))
         except errors.NotFound as err:
             if not ignore_not_found:
@@ -777,7 +719,7 @@ def wait_until_gone(c: Cluster, objects, timeout: float) -> bool:
     for res, ns, name, uid in objects:
         while True:
             try:
-                if c.client.get(res.info, name, ns)["metadata"].get("uid") != uid:
+                if c.client.get(res, name, ns)["metadata"].get("uid") != uid:
                     break
             except errors.NotFound:
                 break
@@ -789,7 +731,7 @@ def wait_until_gone(c: Cluster, objects, timeout: float) -> bool:
 
 
 # ====================================================================== scale
-def one_object(c: Cluster, args: tuple) -> tuple[Resource, str]:
+def one_object(c: Cluster, args: tuple) -> tuple[Kind, str]:
     """``TYPE NAME`` or ``TYPE/NAME`` -> (resource, name)."""
     if len(args) == 1 and "/" in args[0]:
         kind, _, name = args[0].partition("/")
@@ -810,9 +752,9 @@ def scale(args, replicas):
     res, name = one_object(c, args)
     if "scale" not in res.subresources:
         raise CLIError(f'cannot scale {res.plural}: the server has no "{res.plural}/scale" subresource')
-    c.client.patch(res.info, name, {"spec": {"replicas": replicas}}, c.ns_for(res), "merge",
+    c.client.patch(res, name, {"spec": {"replicas": replicas}}, c.ns_for(res), "merge",
                    subresource="scale")
-    click.echo(f"{res.prefix}/{name} scaled")
+    click.echo(f"{res.qualified_singular}/{name} scaled")
 
 
 # ====================================================================== label / annotate
@@ -864,14 +806,14 @@ def _change_metadata(field: str, verb: str, args: tuple, overwrite: bool, select
                     else:
                         warn(f'{field[:-1]} "{k}" not found.')
                 if patch:
-                    c.client.patch(res.info, name, {"metadata": {field: patch}},
+                    c.client.patch(res, name, {"metadata": {field: patch}},
                                    obj["metadata"].get("namespace"), "merge")
                 if field == "labels":
                     outcome = "not labeled" if not patch else \
                         "unlabeled" if all(v is None for v in patch.values()) else "labeled"
                 else:
                     outcome = "annotated"
-                click.echo(f"{res.prefix}/{name} {outcome}")
+                click.echo(f"{res.qualified_singular}/{name} {outcome}")
     if failed:
         sys.exit(1)
 
@@ -911,7 +853,7 @@ def _set_unschedulable(c: Cluster, node: str, value: bool) -> str:
     verb = "cordoned" if value else "uncordoned"
     if bool((c.get(res, node, None).get("spec") or {}).get("unschedulable")) == value:
         return f"node/{node} already {verb}"
-    c.client.patch(res.info, node, {"spec": {"unschedulable": value or None}})
+    c.client.patch(res, node, {"spec": {"unschedulable": value or None}})
     return f"node/{node} {verb}"
 
 
@@ -959,7 +901,7 @@ def drain(node, force, ignore_daemonsets, delete_emptydir_data, grace_period, ti
     name = bare_name(node, "node", "nodes", "no")
     click.echo(_set_unschedulable(c, name, True))
     pods_res = c.resolve_one("pods")
-    pods = [p for p in c.client.list(pods_res.info, None, field_selector=f"spec.nodeName={name}")["items"]
+    pods = [p for p in c.client.list(pods_res, None, field_selector=f"spec.nodeName={name}")["items"]
             if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
     refusals = [(p, why) for p in pods if (why := _drain_refusal(p, force, delete_emptydir_data))]
     if refusals:
@@ -975,7 +917,7 @@ def drain(node, force, ignore_daemonsets, delete_emptydir_data, grace_period, ti
                     "metadata": {"name": md["name"], "namespace": md["namespace"]},
                     "deleteOptions": options}
         try:
-            c.client.request("POST", pods_res.info.path(md["namespace"], md["name"], "eviction"),
+            c.client.request("POST", pods_res.path(md["namespace"], md["name"], "eviction"),
                              body=eviction)
         except errors.NotFound:
             pass                     # already gone

@@ -77,6 +77,11 @@ class Kind:
         """`/api/v1` for the core group, `/apis/{group}/{version}` otherwise."""
         return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
 
+    @property
+    def qualified_singular(self) -> str:
+        """`deployment.apps`: how kubectl names the kind in `deployment.apps/nginx created`."""
+        return self.singular + (f".{self.group}" if self.group else "")
+
     def names(self) -> set[str]:
         """Every name kubectl accepts for it: plural, singular, kind, short names, `plural.group`."""
         names = {self.plural, self.singular, self.kind, *self.short_names}
