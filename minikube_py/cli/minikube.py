@@ -197,7 +197,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
         start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
                                             "--hollow-nodes", str(hollow_nodes), "--kubeconfig", kubeconfig,
                                             "--state-dir", os.path.join(state_dir, "nodes", "hollow")))
-    _wait_nodes_ready(server, node_names, timeout=60)
+    _wait_nodes_ready(server, node_names, timeout=60,
+                      gpus={"nvidia.com/gpu": str(gpus_per_node)} if gpus_per_node else None)
     click.echo(f"* Cluster is up in {time.time() - started:.1f}s (etcd at http://127.0.0.1:{etcd_port}).")
     click.echo(f"  export KUBECONFIG={kubeconfig}")
     click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
@@ -219,8 +220,10 @@ def _wait_ready(server, proc, log_path, timeout=30):
     raise click.ClickException(f"apiserver did not become ready in {timeout}s; see {log_path}")
 
 
-def _wait_nodes_ready(server, names, timeout):
-    """Wait until every kubelet has registered its Node and reports Ready."""
+def _wait_nodes_ready(server, names, timeout, gpus=None):
+    """Wait until every kubelet has registered its Node and reports Ready, and (with `gpus`,
+    e.g. {"nvidia.com/gpu": "2"}) until its device plugin's resources are allocatable: the
+    plugin registers with the kubelet a moment after the Node is Ready."""
     deadline = time.time() + timeout
     pending = set(names)
     while pending and time.time() < deadline:
@@ -233,7 +236,9 @@ def _wait_nodes_ready(server, names, timeout):
                 continue
             node = resp.json()
             conds = (node.get("status") or {}).get("conditions") or []
-            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
+            allocatable = (node.get("status") or {}).get("allocatable") or {}
+            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds) and \
+                    all(allocatable.get(r) == n for r, n in (gpus or {}).items()):
                 pending.discard(name)
                 click.echo(f"  node {name} is Ready")
         time.sleep(0.2)
