@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from .. import codec
+from ..version import version as server_version
 from ..api.kinds import SCHEME
 from ..api.kinds.core import NAMESPACE
 from ..api.selectors import field_value
@@ -174,7 +175,7 @@ class APIServer:
         @app.route("/version")
         @app.route("/version/")
         def version():
-            return respond(discovery.version())
+            return respond(server_version())
 
         @app.route("/api")
         @app.route("/api/")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 
 from .. import codec
 from ..api import meta, patch as patching, validation

@@ -465,5 +465,5 @@ class GarbageCollector(Controller):
             log.debug("could not record event: %s", exc)
 
 
-__all__ = ["GarbageCollector", "discover", "discover_resources", "choose_policy", "owner_uids",
+__all__ = ["GarbageCollector", "discover_resources", "choose_policy", "owner_uids",
            "ORPHAN", "FOREGROUND"]

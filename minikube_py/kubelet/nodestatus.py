@@ -27,7 +27,7 @@ import threading
 import time
 
 from ..api.quantity import parse_quantity
-from ..apiserver.discovery import KUBERNETES_VERSION
+from ..version import KUBERNETES_VERSION
 from ..client import errors
 from . import host
 

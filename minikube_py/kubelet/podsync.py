@@ -36,7 +36,8 @@ from .events import container_field_path, pod_ref
 from .podview import PodView
 from .runtime.base import (
     KIND_APP, KIND_INIT, STATE_CREATED, STATE_EXITED, STATE_RUNNING, ContainerInfo,
-    ContainerNotFound, ContainerRuntimeError, ContainerStartError, ImageError, rfc3339,
+    ContainerNotFound, ContainerRuntimeError, ContainerStartError, ImageError, container_hash,
+    rfc3339,
 )
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,6 @@ KEEP_DEAD_INSTANCES = 1        # exited instances kept per container besides the
 
 def _now() -> str:
     return rfc3339(_dt.datetime.now(_dt.timezone.utc))
-
-
-def spec_hash(container: dict) -> str:
-    """Same hash the runtimes put on their containers (spec changed -> restart)."""
-    import hashlib
-    import json
-    return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def pod_full_name(pod: dict) -> str:
@@ -473,7 +467,7 @@ class PodSyncer:
         probe = self.prober.failed(pod, c["name"], inst.id)
         if probe is not None:
             return f"Container {c['name']} failed {probe} probe, will be restarted"
-        if inst.container_hash and inst.container_hash != spec_hash(c):
+        if inst.container_hash and inst.container_hash != container_hash(c):
             return f"Container {c['name']} definition changed, will be restarted"
         return None
 

@@ -10,8 +10,19 @@ labels).
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
+
+def container_hash(spec: dict) -> str:
+    """A short hash of a container spec, written on the container as a label.
+
+    The kubelet compares it with the hash of the spec it wants: a changed spec
+    means the container is killed and started anew (upstream's HashContainer).
+    """
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
 
 # ---------------------------------------------------------------- labels
 LABEL_NODE = "io.minikube-py.node"                  # which kubelet owns the container

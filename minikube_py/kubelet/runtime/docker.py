@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -56,7 +55,7 @@ from .base import (
     KIND_APP, KIND_INIT, KIND_SANDBOX, LABEL_CONTAINER_HASH, LABEL_CONTAINER_NAME,
     LABEL_GRACE_PERIOD, LABEL_KIND, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE,
     LABEL_POD_UID, LABEL_RESTART_COUNT, SANDBOX_CONTAINER_NAME, STATE_CREATED,
-    STATE_EXITED, STATE_RUNNING, container_name, parse_time,
+    STATE_EXITED, STATE_RUNNING, container_hash, container_name, parse_time,
 )
 
 log = logging.getLogger(__name__)
@@ -112,11 +111,6 @@ def default_pull_policy(image: str) -> str:
     if ":" not in last or last.endswith(":latest"):
         return "Always"
     return "IfNotPresent"
-
-
-def container_hash(spec: dict) -> str:
-    """A short hash of a container spec, so the kubelet can tell when it changed."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------- env

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import itertools
-import json
 import threading
 import uuid
 from typing import Iterator
@@ -22,7 +21,7 @@ from typing import Iterator
 from .base import (
     ContainerInfo, ContainerNotFound, ContainerStartError, ImageError,
     KIND_APP, KIND_INIT, KIND_SANDBOX, SANDBOX_CONTAINER_NAME, STATE_EXITED, STATE_RUNNING,
-    container_name,
+    container_hash, container_name,
 )
 
 # Fake pod IPs come from 10.0.0.0/8, unique within the process.
@@ -38,10 +37,6 @@ def _next_ip() -> str:
 
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
-
-
-def _hash(spec: dict) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class HollowRuntime:
@@ -109,7 +104,7 @@ class HollowRuntime:
         if sandbox_id not in self._ips:
             raise ContainerStartError("CreateContainerError", f"no sandbox {sandbox_id[:12]}")
         cid = self._add(pod, container_spec["name"], kind, restart_count,
-                        container_spec.get("image", ""), _hash(container_spec))
+                        container_spec.get("image", ""), container_hash(container_spec))
         if kind == KIND_INIT:
             self.stop_container(cid)          # an init container's work is done at once
         return cid
