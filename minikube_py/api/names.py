@@ -47,34 +47,28 @@ def _matches(fmt: str, value: str) -> bool:
     return re.fullmatch(fmt, value) is not None
 
 
+def _name_errors(value: str, max_len: int, fmt: str, msg: str, *examples: str) -> list[str]:
+    errs = []
+    if len(value) > max_len:
+        errs.append(max_len_error(max_len))
+    if not _matches(fmt, value):
+        errs.append(regex_error(msg, fmt, *examples))
+    return errs
+
+
 def is_dns1123_label(value: str) -> list[str]:
     """Namespace names, container names, ...: at most 63 characters like `my-name`."""
-    errs = []
-    if len(value) > 63:
-        errs.append(max_len_error(63))
-    if not _matches(DNS1123_LABEL_FMT, value):
-        errs.append(regex_error(DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
+    return _name_errors(value, 63, DNS1123_LABEL_FMT, DNS1123_LABEL_MSG, "my-name", "123-abc")
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
     """Most object names: dotted labels, at most 253 characters, like `example.com`."""
-    errs = []
-    if len(value) > 253:
-        errs.append(max_len_error(253))
-    if not _matches(DNS1123_SUBDOMAIN_FMT, value):
-        errs.append(regex_error(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return _name_errors(value, 253, DNS1123_SUBDOMAIN_FMT, DNS1123_SUBDOMAIN_MSG, "example.com")
 
 
 def is_dns1035_label(value: str) -> list[str]:
     """Service names: like a DNS-1123 label but starting with a letter (`my-name`)."""
-    errs = []
-    if len(value) > 63:
-        errs.append(max_len_error(63))
-    if not _matches(DNS1035_LABEL_FMT, value):
-        errs.append(regex_error(DNS1035_LABEL_MSG, DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
+    return _name_errors(value, 63, DNS1035_LABEL_FMT, DNS1035_LABEL_MSG, "my-name", "abc-123")
 
 
 def is_qualified_name(value: str) -> list[str]:

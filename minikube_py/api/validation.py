@@ -88,34 +88,30 @@ def validate_name(name, rule=None) -> list:
     return [invalid("metadata.name", name, msg) for msg in check(name)]
 
 
-def validate_labels(labels, field="metadata.labels") -> list:
-    """Label keys must be qualified names, values valid label values."""
-    if labels is None:
+def _string_map(m, field: str, check_key, check_value=None) -> list:
+    """Labels and annotations: a map of string keys to string values, each checked."""
+    if m is None:
         return []
-    if not isinstance(labels, dict):
-        return [invalid(field, labels, "must be a map of string keys to string values")]
+    if not isinstance(m, dict):
+        return [invalid(field, m, "must be a map of string keys to string values")]
     causes = []
-    for key, value in labels.items():
-        causes += [invalid(field, key, msg) for msg in is_qualified_name(key)]
+    for key, value in m.items():
+        causes += [invalid(field, key, msg) for msg in check_key(key)]
         if not isinstance(value, str):
             causes.append(invalid(field, value, "must be a string"))
-        else:
-            causes += [invalid(field, value, msg) for msg in is_valid_label_value(value)]
+        elif check_value is not None:
+            causes += [invalid(field, value, msg) for msg in check_value(value)]
     return causes
+
+
+def validate_labels(labels, field="metadata.labels") -> list:
+    """Label keys must be qualified names, values valid label values."""
+    return _string_map(labels, field, is_qualified_name, is_valid_label_value)
 
 
 def validate_annotations(annotations, field="metadata.annotations") -> list:
     """Annotation keys must be qualified names; the values are free text."""
-    if annotations is None:
-        return []
-    if not isinstance(annotations, dict):
-        return [invalid(field, annotations, "must be a map of string keys to string values")]
-    causes = []
-    for key, value in annotations.items():
-        causes += [invalid(field, key, msg) for msg in is_qualified_name(key.lower())]
-        if not isinstance(value, str):
-            causes.append(invalid(field, value, "must be a string"))
-    return causes
+    return _string_map(annotations, field, lambda key: is_qualified_name(key.lower()))
 
 
 def validate_meta(obj: dict, name_rule=None) -> list:

@@ -165,31 +165,28 @@ class EtcdStore:
             raise KeyExists(key)
         return with_revision(obj, resp.header.revision)
 
-    def update(self, key: str, obj: dict, expected_rv: int | None) -> dict:
-        """Write obj if the key still has mod_revision == expected_rv (None: if it exists at all)."""
+    def _guarded(self, key: str, expected_rv: int | None, op: etcdrpc.RequestOp):
+        """Run op only if the key exists (at revision expected_rv, when given); else
+        KeyNotFound or RevisionConflict, told apart by reading the key in the same txn."""
         k = key.encode()
-        data = encode(obj)
-        resp = self._write(
-            k, compare=[_unchanged(k, expected_rv)],
-            success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=data))],
-            failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
+        resp = self._write(k, compare=[_unchanged(k, expected_rv)], success=[op],
+                           failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
         if not resp.succeeded:
             if not resp.responses[0].response_range.kvs:
                 raise KeyNotFound(key)
             raise RevisionConflict(key)
+        return resp
+
+    def update(self, key: str, obj: dict, expected_rv: int | None) -> dict:
+        """Write obj if the key still has mod_revision == expected_rv (None: if it exists at all)."""
+        put = etcdrpc.PutRequest(key=key.encode(), value=encode(obj))
+        resp = self._guarded(key, expected_rv, etcdrpc.RequestOp(request_put=put))
         return with_revision(obj, resp.header.revision)
 
     def delete(self, key: str, expected_rv: int | None = None) -> dict:
         """Delete the key (if its revision is still expected_rv); returns the deleted object."""
-        k = key.encode()
-        resp = self._write(
-            k, compare=[_unchanged(k, expected_rv)],
-            success=[etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=k, prev_kv=True))],
-            failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))])
-        if not resp.succeeded:
-            if not resp.responses[0].response_range.kvs:
-                raise KeyNotFound(key)
-            raise RevisionConflict(key)
+        rm = etcdrpc.DeleteRangeRequest(key=key.encode(), prev_kv=True)
+        resp = self._guarded(key, expected_rv, etcdrpc.RequestOp(request_delete_range=rm))
         prev = resp.responses[0].response_delete_range.prev_kvs
         if not prev:
             raise KeyNotFound(key)
