@@ -26,6 +26,7 @@ losing the field silently; zero values of unlisted fields are fine (Go always se
 """
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf import empty_pb2, message, unknown_fields
@@ -140,6 +141,9 @@ ZERO_KEPT = {
                        "containerRuntimeVersion", "kubeletVersion", "kubeProxyVersion",
                        "operatingSystem", "architecture"},
     "Event": {"reportingComponent", "reportingInstance"},
+    "ConfigMap": {"immutable"},
+    "Secret": {"immutable"},
+    "ServiceAccount": {"automountServiceAccountToken"},
     "DeploymentSpec": {"replicas", "revisionHistoryLimit", "progressDeadlineSeconds"},
     "DeploymentStatus": {"collisionCount", "terminatingReplicas"},
     "DeploymentCondition": {"type", "status"},
@@ -207,6 +211,8 @@ def _message(msg, path: str):
 def _value(field, value, path):
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return _message(value, path)
+    if field.type == FieldDescriptor.TYPE_BYTES:     # []byte is base64 in JSON (a Secret's data)
+        return base64.b64encode(value).decode()
     return _text(value, path)
 
 

@@ -98,7 +98,8 @@ class Registry:
             md.pop(server_field, None)
         md["uid"] = meta.new_uid()
         md["creationTimestamp"] = meta.now_rfc3339()
-        md["generation"] = 1
+        if rt.counts_generation:
+            md["generation"] = 1
         if rt.has_status and not rt.status_on_create:
             obj.pop("status", None)
         apply_defaults(rt, obj)
@@ -147,6 +148,11 @@ class Registry:
         return obj
 
     def validate(self, rt, obj, old=None):
+        if rt.decode_check is not None:
+            problem = rt.decode_check(obj)
+            if problem:
+                raise errors.bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+                                         f'{rt.kind}: {problem}')
         causes = []
         name = obj["metadata"].get("name", "")
         causes += validation.validate_name(name, rt.name_rule)

@@ -196,7 +196,7 @@ def test_protobuf_bodies(api):
     r = requests.post(api.pods, data=b"k8s\x00\xff\xff", headers=proto)
     assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
     assert "could not be decoded as protobuf" in r.json()["message"]
-    r = requests.post(api.pods, data=body("Secret", core_pb2.Pod()), headers=proto)   # a kind we don't decode
+    r = requests.post(api.pods, data=body("Frobnicator", core_pb2.Pod()), headers=proto)   # a kind we don't decode
     assert r.status_code == 415 and r.json()["reason"] == "UnsupportedMediaType"
 
 

@@ -217,10 +217,10 @@ def test_bad_bytes(data):
 
 
 def test_unsupported_kind():
-    secret = b"k8s\x00" + runtime_pb2.Unknown(typeMeta=runtime_pb2.TypeMeta(apiVersion="v1", kind="Secret"),
-                                               raw=b"").SerializeToString()
-    with pytest.raises(protobuf.Unsupported, match="Secret"):
-        protobuf.decode(secret)
+    unknown = b"k8s\x00" + runtime_pb2.Unknown(typeMeta=runtime_pb2.TypeMeta(apiVersion="v1", kind="Frobnicator"),
+                                                raw=b"").SerializeToString()
+    with pytest.raises(protobuf.Unsupported, match="Frobnicator"):
+        protobuf.decode(unknown)
     with pytest.raises(protobuf.Unsupported, match="Pod"):   # right kind, wrong group
         protobuf.decode(body("apps/v1", "Pod", core_pb2.Pod()))
 
@@ -274,3 +274,11 @@ def test_the_tables_name_real_messages_fields_and_served_kinds():
         assert name in protobuf.MESSAGES
     for api_version, kind in (("v1", "Namespace"), ("v1", "Pod"), ("apps/v1", "Deployment")):
         assert protobuf.message_class(api_version, kind) is not None
+
+
+def test_secret_bytes_become_base64_as_in_json():
+    secret = core_pb2.Secret(metadata=meta_pb2.ObjectMeta(name="db"), type="Opaque",
+                             data={"password": b"s3cr3t\x00\xff"})
+    assert protobuf.decode(body("v1", "Secret", secret)) == {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "type": "Opaque",
+        "data": {"password": "czNjcjN0AP8="}}

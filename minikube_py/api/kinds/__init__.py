@@ -1,6 +1,7 @@
 """Every kind of object the API serves, each one declaration (`Kind`, in kind.py).
 
     core.py          Namespace, Pod, Node, Event          /api/v1
+    config.py        ConfigMap, Secret, ServiceAccount    /api/v1
     apps.py          Deployment, ReplicaSet               /apis/apps/v1
     coordination.py  Lease                                /apis/coordination.k8s.io/v1
 
@@ -18,11 +19,11 @@ from __future__ import annotations
 from typing import Union
 
 from .. import validation
-from . import apps, coordination, core
+from . import apps, config, coordination, core
 from .kind import ALL_VERBS, SUBRESOURCES, Kind
 from .scheme import Scheme
 
-BUILTIN_KINDS = core.KINDS + apps.KINDS + coordination.KINDS
+BUILTIN_KINDS = core.KINDS + config.KINDS + apps.KINDS + coordination.KINDS
 
 # The kinds this apiserver serves: the built-in ones, and any registered at run time.
 SCHEME = Scheme(BUILTIN_KINDS)

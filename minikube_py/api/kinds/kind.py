@@ -53,6 +53,9 @@ class Kind:
     validate: Optional[Callable[[dict], list]] = None         # causes of a 422, [] when valid
     validate_update: Optional[Callable[[dict, dict], list]] = None  # (old, new): immutable fields
     name_rule: Optional[Callable[[str], list]] = None         # None: a DNS-1123 subdomain
+    # what decoding the JSON into Kubernetes' Go type would refuse (a 400, before validation):
+    # returns the problem, or None
+    decode_check: Optional[Callable[[dict], Optional[str]]] = None
     # --- printing: `kubectl get` columns (priority 1: only with -o wide) and one row per object
     columns: tuple = ()
     row: Optional[Callable[[dict], list]] = None
