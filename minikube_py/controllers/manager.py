@@ -35,6 +35,7 @@ CONTROLLERS: dict[str, str] = {
     "nodelifecycle": "minikube_py.controllers.nodelifecycle:NodeLifecycleController",
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
+    "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
 }
 
 
