@@ -23,8 +23,9 @@ If no node is feasible the pod gets a ``FailedScheduling`` event and a
 
 Modules: :mod:`.resources` (what a pod asks for), :mod:`.framework` (PodInfo and
 NodeInfo, what plugins see), :mod:`.plugins` (one module per plugin),
-:mod:`.profile` (the filter/score loop over nodes), :mod:`.equivalence` (answers
-reused across the replicas of one template), :mod:`.cache`, :mod:`.queue`,
-:mod:`.events`, :mod:`.scheduler` (the loop and the informer handlers),
-:mod:`.command` (``minikube-py scheduler``).
+:mod:`.profile` (the filter/score loop over nodes, kube's schedulePod, and the
+textbook Evaluator that runs the plugins on nodes), :mod:`.equivalence` (the fast
+Evaluator: the same answers, reused across the replicas of one template),
+:mod:`.cache`, :mod:`.queue`, :mod:`.scheduler` (the loop and the informer handlers),
+:mod:`.command` (``minikube-py scheduler``); events go through ``client.events``.
 """

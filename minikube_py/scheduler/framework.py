@@ -22,8 +22,8 @@ from ..api.meta import owner_of
 from .resources import (CPU, DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, MEMORY, PODS,
                         ResourceError, pod_requests, resource_list)
 
-__all__ = ["PodSpecError", "PodInfo", "NodeInfo", "pod_key", "normalize_scores",
-           "MAX_NODE_SCORE"]
+__all__ = ["PodSpecError", "PodInfo", "NodeInfo", "pod_key", "filter_reasons",
+           "normalize_scores", "MAX_NODE_SCORE"]
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +189,15 @@ class NodeInfo:
             else:
                 self.owner_counts.pop(pod.owner_uid, None)
 
-    @property
-    def allowed_pod_number(self) -> int:
-        return self.allocatable.get(PODS, 0)
-
     def __repr__(self) -> str:
         return f"NodeInfo({self.name!r}, pods={len(self.pods)}, requested={self.requested})"
+
+
+def filter_reasons(verdict) -> list[str] | None:
+    """A filter's answer (None, a reason, or reasons) as None ("fits") or a list of reasons."""
+    if not verdict:
+        return None
+    return [verdict] if isinstance(verdict, str) else list(verdict)
 
 
 def normalize_scores(scores: dict[str, int], reverse: bool = False) -> None:

@@ -1,20 +1,25 @@
-"""A profile: the enabled plugins and their weights, and the filter/score loop over nodes.
+"""A profile: the enabled plugins and their weights, and one pod's filter/score decision.
 
-``Profile.schedule(pod, nodes)`` is one scheduling cycle's decision:
+:meth:`Profile.schedule` is kube-scheduler's ``schedulePod``, in three steps:
 
-1. run each plugin's ``pre_filter`` once for the pod (which also skips plugins
-   that have nothing to check for it);
-2. walk the nodes, starting where the previous cycle stopped, and run the filters
-   on each until enough feasible nodes are found -- in a big cluster, scoring
+1. **find the nodes that fit** (``find_nodes_that_fit``): run each plugin's
+   ``pre_filter`` once for the pod (a plugin with nothing to check is skipped),
+   then walk the nodes, from where the previous cycle stopped, through the
+   filters until enough feasible nodes are found -- in a big cluster, scoring
    every node costs more than it gains (``percentageOfNodesToScore``);
-3. score the feasible nodes with each scorer, normalize, weight, add up;
-4. return the best node (a random one among equals, so equal nodes share load).
+2. **prioritize them** (``prioritize_nodes``): each scorer rates every feasible
+   node; normalize, weight, add up;
+3. **select the host** (``select_host``): the highest total, a random one among
+   equals so that equal nodes share the load.
 
-Answers of cacheable plugins are remembered per pod class and node generation
-(:mod:`.equivalence`), so the replicas of one template mostly skip steps 2-3.
+If no node passes, :class:`FitError` says why, counting each reason over the nodes
+("0/3 nodes are available: 2 Insufficient cpu, ...").
 
-If no node passes, raise :class:`FitError`, whose message counts each reason
-over the nodes ("0/3 nodes are available: 2 Insufficient cpu, ...").
+The plugins are run on the nodes by an *evaluator*. :class:`Evaluator`, at the end
+of this module, is the textbook one: every node through the filters, one by one,
+every time. The scheduler uses :class:`.equivalence.CachedEvaluator`, which gives
+the same answers faster (it remembers them for the replicas of one template, and
+filters many nodes at once).
 """
 from __future__ import annotations
 
@@ -22,10 +27,10 @@ import random
 from collections import Counter
 
 from . import plugins as plugin_registry
-from .equivalence import EquivalenceCache
-from .framework import MAX_NODE_SCORE, NodeInfo, PodInfo, PodSpecError
+from .equivalence import CachedEvaluator
+from .framework import MAX_NODE_SCORE, NodeInfo, PodInfo, PodSpecError, filter_reasons
 
-__all__ = ["Profile", "FitError", "PluginError", "num_feasible_nodes_to_find",
+__all__ = ["Profile", "Evaluator", "FitError", "PluginError", "num_feasible_nodes_to_find",
            "fit_error_message"]
 
 # Below this many nodes all are scored; above, at least this many (kube-scheduler's values).
@@ -91,20 +96,17 @@ class Plugin:
         return f"Plugin({self.name!r}, weight={self.weight})"
 
 
-def _as_reasons(result) -> list[str]:
-    return [result] if isinstance(result, str) else list(result)
-
-
 class Profile:
     """The plugins one scheduler runs, and how it walks the nodes.
 
     ``weights`` overrides :data:`plugins.DEFAULT_WEIGHTS` (by plugin NAME);
-    ``percentage_of_nodes_to_score`` 0 is adaptive (see num_feasible_nodes_to_find).
+    ``percentage_of_nodes_to_score`` 0 is adaptive (see num_feasible_nodes_to_find);
+    ``evaluator`` runs the plugins on nodes (default: the cached, fast one).
     """
 
     def __init__(self, modules=None, weights: dict[str, int] | None = None,
                  percentage_of_nodes_to_score: int = 0, rng: random.Random | None = None,
-                 equivalence_cache: bool = True):
+                 evaluator=None):
         modules = plugin_registry.PLUGINS if modules is None else modules
         all_weights = dict(plugin_registry.DEFAULT_WEIGHTS)
         all_weights.update(weights or {})
@@ -116,132 +118,46 @@ class Profile:
         self.percentage = percentage_of_nodes_to_score
         self.next_start_index = 0
         self.rng = rng or random.Random()
-        self.equivalence = EquivalenceCache() if equivalence_cache else None
+        self.evaluator = CachedEvaluator() if evaluator is None else evaluator
 
-    # ------------------------------------------------------------------ stages
-    def _prepare(self, pod: PodInfo, plugins, hook: str) -> list:
-        """The plugins whose pre_filter/pre_score does not skip this pod."""
-        active = []
-        for p in plugins:
-            pre = getattr(p, hook)
-            try:
-                if pre is None or pre(pod):
-                    active.append(p)
-            except PodSpecError as err:
-                raise PluginError(f"{err}", bad_spec=True) from None
-            except Exception as err:
-                raise PluginError(f'running {hook} of plugin "{p.name}": {err}') from err
-        return active
-
-    def _run_filters(self, filters, pod: PodInfo, nodes: list[NodeInfo]) -> list:
-        """Each node's reasons (a list) or None. Each filter sees only the nodes that
-        passed the filters before it, so a node gets the first plugin's "no"."""
-        results: list = [None] * len(nodes)
-        alive = list(range(len(nodes)))
-        for f in filters:
-            verdicts = [f(pod, nodes[i]) for i in alive]
-            if any(verdicts):
-                still = []
-                for i, verdict in zip(alive, verdicts):
-                    if verdict:
-                        results[i] = _as_reasons(verdict)
-                    else:
-                        still.append(i)
-                alive = still
-        return results
-
-    def _filter_batch(self, filters, pod, batch, answers) -> list:
-        """_run_filters, answered from the equivalence cache where the node is unchanged."""
-        if answers is None:
-            return self._run_filters(filters, pod, batch)
-        get = answers.get
-        known = [get(node.generation) for node in batch]
-        todo = [i for i, k in enumerate(known) if k is None]
-        if todo:
-            computed = self._run_filters(filters, pod, [batch[i] for i in todo])
-            for i, result in zip(todo, computed):
-                known[i] = answers[batch[i].generation] = (result, None)
-        self.equivalence.hits += len(batch) - len(todo)
-        self.equivalence.misses += len(todo)
-        return [k[0] for k in known]
-
-    def find_feasible(self, pod: PodInfo, nodes: list[NodeInfo], answers=None) -> list[NodeInfo]:
-        """Filter nodes, from where the last cycle stopped, until enough are feasible.
-
-        Nodes are taken in batches of "how many feasible ones are still missing"
-        and filtered together; that finds exactly the nodes a node-by-node walk
-        would, with less work per node.
-        """
-        n = len(nodes)
-        if n == 0:
+    def schedule(self, pod: PodInfo, nodes: list[NodeInfo]) -> NodeInfo:
+        """Pick a node for the pod, or raise FitError / PluginError."""
+        if not nodes:
             raise FitError(0, {})
-        active = self._prepare(pod, self.filters, "pre_filter")
-        filters = [p.filter for p in active]
-        if answers is not None and not all(p.cacheable for p in active):
-            answers = None
+        self.evaluator.start_cycle(pod, nodes)
+        feasible, failed = self.find_nodes_that_fit(pod, nodes)
+        if not feasible:
+            raise FitError(len(nodes), failed)
+        if len(feasible) == 1:
+            return feasible[0]          # nothing to compare
+        return self.select_host(feasible, self.prioritize_nodes(pod, feasible))
+
+    def find_nodes_that_fit(self, pod: PodInfo, nodes: list[NodeInfo]):
+        """The feasible nodes found, and the reasons of each node that failed."""
+        filters = self._active(pod, self.filters, "pre_filter")
+        n = len(nodes)
         want = num_feasible_nodes_to_find(self.percentage, n)
         start = self.next_start_index % n
-        order = nodes[start:] + nodes[:start] if start else nodes
-        feasible: list[NodeInfo] = []
-        failed: dict[str, list[str]] = {}
-        processed = 0
+        in_turn = nodes[start:] + nodes[:start] if start else nodes
         try:
-            while processed < n and len(feasible) < want:
-                batch = order[processed:processed + want - len(feasible)]
-                processed += len(batch)
-                results = self._filter_batch(filters, pod, batch, answers)
-                if not any(results):
-                    feasible.extend(batch)          # the common case: all of them fit
-                    continue
-                for node, result in zip(batch, results):
-                    if result:
-                        failed[node.name] = result
-                    else:
-                        feasible.append(node)
+            feasible, failed, looked_at = self.evaluator.find_feasible(pod, filters, in_turn, want)
         except PodSpecError as err:
             raise PluginError(f"{err}", bad_spec=True) from None
         except Exception as err:
             raise PluginError(f"running filter plugins: {type(err).__name__}: {err}") from err
         # Next time, start after the last node looked at: every node gets its turn.
-        self.next_start_index = (start + processed) % n
-        if not feasible:
-            raise FitError(n, failed)
-        return feasible
+        self.next_start_index = (start + looked_at) % n
+        return feasible, failed
 
-    def _raw_scores(self, plugins: list[Plugin], pod, feasible, answers) -> list[list[int]]:
-        """Raw scores, one list per plugin. Cacheable plugins' scores are kept per node as
-        one tuple in the equivalence answers (computed once per node generation)."""
-        cached = [p for p in plugins if p.cacheable] if answers is not None else []
-        by_plugin: dict[str, list[int]] = {}
-        if cached:
-            # Entries exist when the filters' answers were cached too (they were just
-            # looked up or stored); otherwise the scores are computed, not kept.
-            get = answers.get
-            entries = [get(node.generation) for node in feasible]
-            for i in [i for i, entry in enumerate(entries) if entry is None or entry[1] is None]:
-                node = feasible[i]
-                row = tuple(p.score(pod, node) for p in cached)
-                if entries[i] is not None:
-                    answers[node.generation] = (entries[i][0], row)
-                entries[i] = (None, row)
-            rows = [entry[1] for entry in entries]
-            for p, column in zip(cached, zip(*rows)):
-                by_plugin[p.name] = list(column)
-        for p in plugins:
-            if p.name not in by_plugin:
-                fn = p.score
-                by_plugin[p.name] = [fn(pod, node) for node in feasible]
-        return [by_plugin[p.name] for p in plugins]
-
-    def score(self, pod: PodInfo, feasible: list[NodeInfo], answers=None) -> list[int]:
+    def prioritize_nodes(self, pod: PodInfo, feasible: list[NodeInfo]) -> list[int]:
         """Weighted total score of each feasible node (same order)."""
-        totals = [0] * len(feasible)
-        active = self._prepare(pod, self.scorers, "pre_score")
+        scorers = self._active(pod, self.scorers, "pre_score")
         try:
-            raw = self._raw_scores(active, pod, feasible, answers)
+            raw = self.evaluator.score(pod, scorers, feasible)
         except Exception as err:
             raise PluginError(f"running score plugins: {type(err).__name__}: {err}") from err
-        for p, scores in zip(active, raw):
+        totals = [0] * len(feasible)
+        for p, scores in zip(scorers, raw):
             try:
                 low, high = min(scores), max(scores)
                 if low == high and (p.normalize is not None or 0 <= low <= MAX_NODE_SCORE):
@@ -261,18 +177,60 @@ class Profile:
             totals = [t + s * w for t, s in zip(totals, scores)]
         return totals
 
-    def select(self, feasible: list[NodeInfo], totals: list[int]) -> NodeInfo:
+    def select_host(self, feasible: list[NodeInfo], totals: list[int]) -> NodeInfo:
         """The highest total; among equal ones a random pick, so equal nodes share the load."""
         best = max(totals)
         ties = [i for i, t in enumerate(totals) if t == best]
         return feasible[ties[0] if len(ties) == 1 else self.rng.choice(ties)]
 
-    def schedule(self, pod: PodInfo, nodes: list[NodeInfo]) -> NodeInfo:
-        """Pick a node for the pod, or raise FitError / PluginError."""
-        answers = None
-        if self.equivalence is not None:
-            answers = self.equivalence.answers_for(pod, max_entries=2 * len(nodes) + 100)
-        feasible = self.find_feasible(pod, nodes, answers)
-        if len(feasible) == 1:
-            return feasible[0]          # nothing to compare
-        return self.select(feasible, self.score(pod, feasible, answers))
+    def _active(self, pod: PodInfo, plugins: list[Plugin], hook: str) -> list[Plugin]:
+        """The plugins whose pre_filter/pre_score does not skip this pod."""
+        active = []
+        for p in plugins:
+            pre = getattr(p, hook)
+            try:
+                if pre is None or pre(pod):
+                    active.append(p)
+            except PodSpecError as err:
+                raise PluginError(f"{err}", bad_spec=True) from None
+            except Exception as err:
+                raise PluginError(f'running {hook} of plugin "{p.name}": {err}') from err
+        return active
+
+
+class Evaluator:
+    """Runs the plugins on nodes the textbook way: node by node, nothing remembered.
+
+    The profile asks an evaluator only these three things; any other evaluator
+    (:class:`.equivalence.CachedEvaluator`) must answer them with the same results.
+    """
+
+    def start_cycle(self, pod: PodInfo, nodes: list[NodeInfo]) -> None:
+        """A new scheduling cycle for this pod begins (nothing to prepare here)."""
+
+    def find_feasible(self, pod: PodInfo, filters: list[Plugin], nodes: list[NodeInfo],
+                      want: int) -> tuple[list[NodeInfo], dict[str, list[str]], int]:
+        """Walk the nodes in order until ``want`` of them pass every filter.
+
+        Returns the feasible nodes, the reasons of each node that failed (its first
+        filter's "no"), and how many nodes were looked at.
+        """
+        feasible: list[NodeInfo] = []
+        failed: dict[str, list[str]] = {}
+        looked_at = 0
+        for node in nodes:
+            if len(feasible) >= want:
+                break
+            looked_at += 1
+            for p in filters:
+                reasons = filter_reasons(p.filter(pod, node))
+                if reasons:
+                    failed[node.name] = reasons
+                    break
+            else:
+                feasible.append(node)
+        return feasible, failed, looked_at
+
+    def score(self, pod: PodInfo, scorers: list[Plugin], nodes: list[NodeInfo]) -> list[list[int]]:
+        """Raw scores: one list per scorer, one number per node."""
+        return [[p.score(pod, node) for node in nodes] for p in scorers]

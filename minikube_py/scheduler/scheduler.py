@@ -26,11 +26,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
+from ..api.conditions import condition, object_condition
 from ..api.meta import now_rfc3339
 from ..client.errors import ApiError, Conflict, NotFound
+from ..client.events import EventRecorder
 from ..client.informer import Informer
 from .cache import Cache
-from ..client.events import EventRecorder
 from .framework import PodInfo, PodSpecError, pod_key
 from .profile import FitError, PluginError, Profile
 from .queue import SchedulingQueue
@@ -55,10 +56,7 @@ def _deleting(pod: dict) -> bool:
 
 
 def _ready(node: dict) -> Optional[str]:
-    for cond in (node.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status")
-    return None
+    return (object_condition(node, "Ready") or {}).get("status")
 
 
 def node_change_helps(old: dict, new: dict) -> bool:
@@ -302,18 +300,17 @@ class Scheduler:
         Written synchronously, as kube-scheduler does, so that it can never land
         after a later successful bind of the same pod.
         """
-        current = next((c for c in (pod.get("status") or {}).get("conditions") or []
-                        if c.get("type") == "PodScheduled"), None)
+        current = object_condition(pod, "PodScheduled")
         if current and current.get("status") == "False" and \
                 current.get("reason") == "Unschedulable" and current.get("message") == message:
             return
-        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                     "message": message, "lastProbeTime": None,
-                     "lastTransitionTime": current.get("lastTransitionTime")
-                     if current and current.get("status") == "False" else now_rfc3339()}
+        since = current.get("lastTransitionTime") if current and current.get("status") == "False" \
+            else now_rfc3339()
+        unschedulable = condition("PodScheduled", False, "Unschedulable", message,
+                                  lastProbeTime=None, lastTransitionTime=since)
         md = pod["metadata"]
         try:
-            self.client.patch("pods", md["name"], {"status": {"conditions": [condition]}},
+            self.client.patch("pods", md["name"], {"status": {"conditions": [unschedulable]}},
                               namespace=md.get("namespace"), patch_type="strategic",
                               subresource="status")
         except NotFound:

@@ -4,9 +4,13 @@ import types
 
 import pytest
 
+from minikube_py.scheduler.equivalence import CachedEvaluator
 from minikube_py.scheduler.framework import NodeInfo, PodInfo
-from minikube_py.scheduler.profile import (FitError, PluginError, Profile, fit_error_message,
-                                           num_feasible_nodes_to_find)
+from minikube_py.scheduler.profile import (Evaluator, FitError, PluginError, Profile,
+                                           fit_error_message, num_feasible_nodes_to_find)
+
+# The loop's behaviour is the same whichever evaluator runs the plugins.
+EVALUATORS = pytest.mark.parametrize("evaluator", [Evaluator, CachedEvaluator])
 
 
 def node(name, cpu="4", labels=None, taints=None):
@@ -65,12 +69,13 @@ def test_ties_are_broken_at_random_but_all_get_chosen():
     assert chosen == {"n0", "n1", "n2", "n3"}
 
 
-def test_large_clusters_sample_and_rotate_the_start():
+@EVALUATORS
+def test_large_clusters_sample_and_rotate_the_start(evaluator):
     nodes = [node(f"n{i:03}") for i in range(200)]
     calls = []
     counting = types.SimpleNamespace(NAME="Counting",
                                      filter=lambda p, n: calls.append(n.name) or None)
-    profile = Profile(modules=[counting], percentage_of_nodes_to_score=0)
+    profile = Profile(modules=[counting], percentage_of_nodes_to_score=0, evaluator=evaluator())
     profile.schedule(pod(), nodes)
     assert len(calls) == 100                                # 200 nodes -> look for 100 feasible
     assert calls[0] == "n000" and profile.next_start_index == 100
@@ -79,14 +84,16 @@ def test_large_clusters_sample_and_rotate_the_start():
     assert calls[0] == "n100" and profile.next_start_index == 0
 
 
-def test_infeasible_nodes_do_not_count_toward_the_sample():
+@EVALUATORS
+def test_infeasible_nodes_do_not_count_toward_the_sample(evaluator):
     nodes = [node(f"n{i:03}", cpu="1" if i % 2 else "8") for i in range(300)]
     looked = []
     spy = types.SimpleNamespace(NAME="Spy", filter=lambda p, n: looked.append(n.name) or None)
     from minikube_py.scheduler.plugins import node_resources_fit
     # 10% of 300 nodes is 30, but never fewer than 100 feasible ones are looked for;
     # only every other node fits, so 199 nodes are filtered to find 100.
-    profile = Profile(modules=[spy, node_resources_fit], percentage_of_nodes_to_score=10)
+    profile = Profile(modules=[spy, node_resources_fit], percentage_of_nodes_to_score=10,
+                      evaluator=evaluator())
     profile.schedule(pod(cpu="2"), nodes)
     assert len(looked) == 199
 
@@ -97,14 +104,20 @@ def test_pre_filter_skips_plugins_with_nothing_to_check():
     assert Profile(modules=[boom]).schedule(pod(), [node("a")]).name == "a"
 
 
-def test_a_crashing_plugin_becomes_a_plugin_error():
+@EVALUATORS
+def test_a_crashing_plugin_becomes_a_plugin_error(evaluator):
     boom = types.SimpleNamespace(NAME="Boom", filter=lambda p, n: 1 / 0)
     with pytest.raises(PluginError, match="ZeroDivisionError") as err:
-        Profile(modules=[boom]).schedule(pod(), [node("a")])
+        Profile(modules=[boom], evaluator=evaluator()).schedule(pod(), [node("a")])
     assert not err.value.bad_spec
     bad_score = types.SimpleNamespace(NAME="Bad", score=lambda p, n: 101)
     with pytest.raises(PluginError, match="outside 0..100"):
-        Profile(modules=[bad_score], weights={"Bad": 1}).schedule(pod(), [node("a"), node("b")])
+        Profile(modules=[bad_score], weights={"Bad": 1}, evaluator=evaluator()).schedule(
+            pod(), [node("a"), node("b")])
+    crash_score = types.SimpleNamespace(NAME="Crash", score=lambda p, n: 1 / 0)
+    with pytest.raises(PluginError, match="running score plugins: ZeroDivisionError"):
+        Profile(modules=[crash_score], weights={"Crash": 1}, evaluator=evaluator()).schedule(
+            pod(), [node("a"), node("b")])
 
 
 def test_bad_pod_spec_is_a_bad_spec_plugin_error():
@@ -130,100 +143,3 @@ def test_weights_change_the_winner_and_zero_disables():
 def test_percentage_is_validated():
     with pytest.raises(ValueError):
         Profile(percentage_of_nodes_to_score=101)
-
-
-# ------------------------------------------------------------------ equivalence cache
-def _random_cluster(rng, n):
-    from minikube_py.scheduler.cache import Cache
-    cache = Cache()
-    for i in range(n):
-        taints = [{"key": "spot", "value": "", "effect": "PreferNoSchedule"}] if rng.random() < .2 else []
-        if rng.random() < .1:
-            taints.append({"key": "gpu", "value": "true", "effect": "NoSchedule"})
-        cache.add_node({"metadata": {"name": f"n{i:03}", "labels": {"zone": rng.choice("abc")}},
-                        "spec": {"taints": taints, "unschedulable": rng.random() < .05},
-                        "status": {"allocatable": {"cpu": rng.choice(["1", "2", "4"]),
-                                                   "memory": rng.choice(["4Gi", "16Gi"]),
-                                                   "pods": "20"},
-                                   "conditions": [{"type": "Ready", "status": "True"}]}})
-    return cache
-
-
-def _random_pod(rng, i):
-    spec = {"containers": [{"name": "c", "resources": {"requests": {
-        "cpu": rng.choice(["100m", "500m", "1"]), "memory": rng.choice(["64Mi", "1Gi"])}}}]}
-    if rng.random() < .3:
-        spec["nodeSelector"] = {"zone": rng.choice("abc")}
-    if rng.random() < .2:
-        spec["tolerations"] = [{"operator": "Exists"}]
-    md = {"name": f"p{i}", "namespace": "ns"}
-    if rng.random() < .5:
-        md["ownerReferences"] = [{"uid": f"rs{rng.randrange(3)}", "controller": True}]
-    return PodInfo({"metadata": md, "spec": spec})
-
-
-def test_equivalence_cache_gives_exactly_the_uncached_answers():
-    """Two identical clusters, one profile with the cache and one without, same random
-    choices: every decision (node or failure message) must be the same."""
-    rng = random.Random(42)
-    pods = [_random_pod(rng, i) for i in range(600)]
-    outcomes = []
-    for use_cache in (True, False):
-        cache = _random_cluster(random.Random(7), 120)
-        profile = Profile(rng=random.Random(3), equivalence_cache=use_cache)
-        out = []
-        for p in pods:
-            info = PodInfo(p.pod)
-            try:
-                node = profile.schedule(info, cache.nodes())
-                cache.assume(info, node.name)
-                out.append(node.name)
-            except FitError as err:
-                out.append(str(err))
-        outcomes.append(out)
-        if use_cache:
-            assert profile.equivalence.hits > 0
-    assert outcomes[0] == outcomes[1]
-    assert any(o.startswith("0/120") for o in outcomes[0])     # some did not fit at all
-    assert sum(o.startswith("n") for o in outcomes[0]) > 300    # most did
-
-
-def test_a_changed_node_is_asked_again():
-    from minikube_py.scheduler.cache import Cache
-    cache = Cache()
-    ready = [{"type": "Ready", "status": "True"}]
-    cache.add_node({"metadata": {"name": "only"},
-                    "status": {"allocatable": {"cpu": "1", "pods": "5"}, "conditions": ready}})
-    profile = Profile()
-    p = pod(cpu="600m")
-    assert profile.schedule(PodInfo(p.pod), cache.nodes()).name == "only"
-    cache.assume(PodInfo(dict(p.pod, metadata={"name": "first", "namespace": "ns"})), "only")
-    with pytest.raises(FitError, match="Insufficient cpu"):
-        profile.schedule(PodInfo(p.pod), cache.nodes())
-    cache.update_node({"metadata": {"name": "only"},
-                       "status": {"allocatable": {"cpu": "2", "pods": "5"}, "conditions": ready}})
-    assert profile.schedule(PodInfo(p.pod), cache.nodes()).name == "only"
-
-
-def test_plugins_without_cacheable_are_always_asked():
-    calls = []
-    counting = types.SimpleNamespace(NAME="Counting", filter=lambda p, n: calls.append(n.name) or None)
-    profile = Profile(modules=[counting])
-    for _ in range(3):
-        profile.schedule(pod(), [node("a"), node("b")])
-    assert len(calls) == 6
-
-
-def test_a_non_cacheable_filter_beside_cacheable_scorers():
-    """One plugin without CACHEABLE turns filter caching off for the pod; scoring still works."""
-    calls = []
-    picky = types.SimpleNamespace(NAME="Picky",
-                                  filter=lambda p, n: calls.append(n.name) or
-                                  ("not b" if n.name == "b" else None))
-    from minikube_py.scheduler import plugins as registry
-    profile = Profile(modules=[picky, *registry.PLUGINS])
-    busy = node("busy")
-    busy.add_pod(pod(cpu="3"))
-    for _ in range(3):
-        assert profile.schedule(pod(), [busy, node("b"), node("idle")]).name == "idle"
-    assert len(calls) == 9
