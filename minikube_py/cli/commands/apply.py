@@ -8,6 +8,7 @@ between the last manifest, the new one and what is live (api/patch.py's
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import sys
 from typing import Callable, Optional
@@ -18,6 +19,7 @@ from ...api.kinds import Kind
 from ...api.patch import three_way_patch
 from ...client import errors
 from ..arguments import parse_targets
+from ..cluster import Cluster
 from ..errors import CLIError, error_line, say_nothing_found, warn
 from ..manifests import place, read_manifests
 from ..options import cluster, global_options
@@ -28,12 +30,6 @@ from ..printers import LAST_APPLIED
 BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "coordination.k8s.io",
                   "networking.k8s.io", "rbac.authorization.k8s.io", "storage.k8s.io",
                   "scheduling.k8s.io", "events.k8s.io", "discovery.k8s.io", "node.k8s.io"}
-
-
-def file_options(f):
-    """-f and -R, as apply and create take them."""
-    f = click.option("-R", "--recursive", is_flag=True)(f)
-    return click.option("-f", "--filename", multiple=True, help="File, directory or - (stdin).")(f)
 
 
 def with_last_applied(obj: dict) -> dict:
@@ -53,69 +49,64 @@ def with_last_applied(obj: dict) -> dict:
     return obj
 
 
-def each_manifest(paths: tuple, recursive: bool, doing: str, handle: Callable[[str, dict], None]) -> None:
-    """Call ``handle(source, manifest)`` for every manifest; a failure is printed
-    and the rest still go (exit code 1 at the end), as kubectl does."""
-    failed = False
-    for source, manifest in read_manifests(paths, recursive):
-        try:
-            handle(source, manifest)
-        except errors.ApiError as err:
-            warn(error_line(err, f'error when {doing} "{source}": '))
-            failed = True
-        except CLIError as err:
-            warn(f"error: {err}")
-            failed = True
-    if failed:
-        sys.exit(1)
+def manifest_command(doing: str):
+    """Make a command of ``handle(c, source, manifest)``: it runs for every manifest
+    of -f; a failure is printed and the rest still go (exit code 1 at the end), as
+    kubectl does."""
+    def make(handle: Callable[[Cluster, str, dict], None]) -> click.Command:
+        @click.command(handle.__name__, help=inspect.getdoc(handle))
+        @click.option("-f", "--filename", multiple=True, help="File, directory or - (stdin).")
+        @click.option("-R", "--recursive", is_flag=True)
+        @global_options
+        def command(filename, recursive):
+            c, failed = cluster(), False
+            for source, manifest in read_manifests(filename, recursive):
+                try:
+                    handle(c, source, manifest)
+                except errors.ApiError as err:
+                    warn(error_line(err, f'error when {doing} "{source}": '))
+                    failed = True
+                except CLIError as err:
+                    warn(f"error: {err}")
+                    failed = True
+            if failed:
+                sys.exit(1)
+        return command
+    return make
 
 
-@click.command()
-@file_options
-@global_options
-def apply(filename, recursive):
+@manifest_command("applying")
+def apply(c: Cluster, source: str, manifest: dict) -> None:
     """Make the cluster match the manifests: create what is missing, patch what changed."""
-    c = cluster()
-
-    def apply_one(source: str, manifest: dict) -> None:
-        res, ns, name = place(c, source, manifest)
-        modified = with_last_applied(manifest)
-        try:
-            current = c.get(res, name, ns)
-        except errors.NotFound:
-            c.client.create(res, modified, ns)
-            click.echo(f"{res.qualified_singular}/{name} created")
-            return
-        recorded = ((current.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
-        if recorded is None:
-            warn(f"Warning: resource {res.plural}/{name} is missing the {LAST_APPLIED} annotation "
-                 "which is required by mkctl apply. It will be patched automatically.")
-        original = json.loads(recorded) if recorded else {}
-        strategic = res.group in BUILTIN_GROUPS
-        patch = three_way_patch(original, modified, current, strategic)
-        patch.pop("status", None)
-        if not patch:
-            click.echo(f"{res.qualified_singular}/{name} unchanged")
-            return
-        c.client.patch(res, name, patch, ns, "strategic" if strategic else "merge")
-        click.echo(f"{res.qualified_singular}/{name} configured")
-
-    each_manifest(filename, recursive, "applying", apply_one)
+    res, ns, name = place(c, source, manifest)
+    modified = with_last_applied(manifest)
+    try:
+        current = c.get(res, name, ns)
+    except errors.NotFound:
+        c.client.create(res, modified, ns)
+        click.echo(f"{res.qualified_singular}/{name} created")
+        return
+    recorded = ((current.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if recorded is None:
+        warn(f"Warning: resource {res.plural}/{name} is missing the {LAST_APPLIED} annotation "
+             "which is required by mkctl apply. It will be patched automatically.")
+    original = json.loads(recorded) if recorded else {}
+    strategic = res.group in BUILTIN_GROUPS
+    patch = three_way_patch(original, modified, current, strategic)
+    patch.pop("status", None)
+    if not patch:
+        click.echo(f"{res.qualified_singular}/{name} unchanged")
+        return
+    c.client.patch(res, name, patch, ns, "strategic" if strategic else "merge")
+    click.echo(f"{res.qualified_singular}/{name} configured")
 
 
-@click.command()
-@file_options
-@global_options
-def create(filename, recursive):
+@manifest_command("creating")
+def create(c: Cluster, source: str, manifest: dict) -> None:
     """Create the objects in the manifests (an existing one is an error)."""
-    c = cluster()
-
-    def create_one(source: str, manifest: dict) -> None:
-        res, ns, _ = place(c, source, manifest, "create")
-        created = c.client.create(res, manifest, ns)
-        click.echo(f"{res.qualified_singular}/{created['metadata']['name']} created")
-
-    each_manifest(filename, recursive, "creating", create_one)
+    res, ns, _ = place(c, source, manifest, "create")
+    created = c.client.create(res, manifest, ns)
+    click.echo(f"{res.qualified_singular}/{created['metadata']['name']} created")
 
 
 @click.command()

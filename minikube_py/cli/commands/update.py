@@ -90,29 +90,20 @@ def _change_metadata(field: str, verb: str, args: tuple, overwrite: bool, select
         sys.exit(1)
 
 
-def metadata_options(what: str):
-    """--overwrite, -l and --all, as label and annotate take them."""
-    def add(f):
-        for opt in (click.option("--all", "all_", is_flag=True), click.option("-l", "--selector"),
-                    click.option("--overwrite", is_flag=True, help=f"Replace {what} that has another value.")):
-            f = opt(f)
-        return f
-    return add
+def _metadata_command(name: str, field: str, what: str, doc: str) -> click.Command:
+    """label and annotate: the same command, on metadata.labels or metadata.annotations."""
+    @click.command(name, help=doc)
+    @click.argument("args", nargs=-1, required=True)
+    @click.option("--overwrite", is_flag=True, help=f"Replace {what} that has another value.")
+    @click.option("-l", "--selector")
+    @click.option("--all", "all_", is_flag=True)
+    @global_options
+    def command(args, overwrite, selector, all_):
+        _change_metadata(field, name, args, overwrite, selector, all_)
+    return command
 
 
-@click.command()
-@click.argument("args", nargs=-1, required=True)
-@metadata_options("a label")
-@global_options
-def label(args, overwrite, selector, all_):
-    """Add (k=v) or remove (k-) labels (a JSON merge patch of metadata.labels)."""
-    _change_metadata("labels", "label", args, overwrite, selector, all_)
-
-
-@click.command()
-@click.argument("args", nargs=-1, required=True)
-@metadata_options("an annotation")
-@global_options
-def annotate(args, overwrite, selector, all_):
-    """Add (k=v) or remove (k-) annotations (a JSON merge patch of metadata.annotations)."""
-    _change_metadata("annotations", "annotate", args, overwrite, selector, all_)
+label = _metadata_command("label", "labels", "a label",
+                          "Add (k=v) or remove (k-) labels (a JSON merge patch of metadata.labels).")
+annotate = _metadata_command("annotate", "annotations", "an annotation",
+                             "Add (k=v) or remove (k-) annotations (a JSON merge patch of metadata.annotations).")
