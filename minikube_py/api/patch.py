@@ -11,6 +11,10 @@
   key* (containers by `name`, volumeMounts by `mountPath`, ...), and `$`-directives
   say what to delete, replace or reorder. kubectl apply and the Python client send it.
 
+Like upstream's strategicpatch package, this module both *applies* a patch (the
+apiserver's side) and *creates* one (`three_way_patch`, kubectl apply's side), so the
+two share one table of merge keys.
+
 Every function returns a new object and leaves its inputs untouched.
 """
 import copy
@@ -18,7 +22,7 @@ import copy
 import jsonpatch
 import jsonpointer
 
-__all__ = ["PatchError", "merge_patch", "json_patch", "strategic_merge_patch"]
+__all__ = ["PatchError", "merge_patch", "json_patch", "strategic_merge_patch", "three_way_patch"]
 
 
 class PatchError(ValueError):
@@ -199,3 +203,65 @@ def _apply_order(items: list, order: list, key) -> list:
                    key=lambda item: wanted.index(ident(item)))
     slots = iter(named)
     return [next(slots) if ident(item) in wanted else item for item in items]
+
+
+# ---------------------------------------------------------------- creating a patch (kubectl apply)
+
+_MISSING = object()
+
+
+def three_way_patch(original: dict, modified: dict, current: dict, strategic: bool = True) -> dict:
+    """The patch from ``current`` (live) to ``modified`` (the new manifest), the way
+    ``kubectl apply`` computes it:
+
+    * a field in the manifest that differs from the live object is set;
+    * a field that was in the last-applied manifest (``original``) but is gone
+      from the new one is deleted (``null``);
+    * fields only the server or other tools set (defaults, status, other labels)
+      are left alone -- they were never in either manifest.
+
+    With ``strategic``, lists such as containers are patched element by element,
+    by their merge key (``name``), with ``$patch: delete`` for removed elements
+    and ``$setElementOrder`` to keep the manifest's order. Without it the result
+    is a JSON merge patch (what kubectl sends for custom resources).
+    """
+    patch = {}
+    for key, want in modified.items():
+        have = current.get(key, _MISSING)
+        was = original.get(key) if isinstance(original, dict) else None
+        if isinstance(want, dict) and isinstance(have, dict):
+            sub = three_way_patch(was if isinstance(was, dict) else {}, want, have, strategic)
+            if sub:
+                patch[key] = sub
+        elif strategic and isinstance(want, list) and isinstance(have, list) \
+                and _merge_key(key, want, have) \
+                and all(isinstance(i, dict) and _merge_key(key, want, have) in i for i in want):
+            patch.update(_list_patch(key, _merge_key(key, want, have), was if isinstance(was, list) else [],
+                                     want, have))
+        elif want != have:
+            patch[key] = want
+    for key in original or {}:
+        if key not in modified and key in current:
+            patch[key] = None
+    return patch
+
+
+def _list_patch(field: str, key: str, original: list, modified: list, current: list) -> dict:
+    """Strategic patch of one keyed list (containers by name, ports by containerPort, ...)."""
+    live = {i.get(key): i for i in current if isinstance(i, dict)}
+    before = {i.get(key): i for i in original if isinstance(i, dict)}
+    items = []
+    for item in modified:
+        k = item[key]
+        if k not in live:
+            items.append(item)
+            continue
+        sub = three_way_patch(before.get(k) or {}, item, live[k], True)
+        if sub:
+            items.append({key: k, **sub})
+    wanted = [i[key] for i in modified]
+    items += [{key: k, "$patch": "delete"} for k in before if k not in wanted and k in live]
+    order_changed = [k for k in live if k in wanted] != [k for k in wanted if k in live]
+    if not items and not order_changed:
+        return {}
+    return {f"$setElementOrder/{field}": [{key: k} for k in wanted], field: items}

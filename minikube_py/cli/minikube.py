@@ -18,6 +18,8 @@ import time
 import click
 import requests
 
+from ..api.conditions import is_true
+
 DEFAULT_STATE_DIR = os.path.expanduser("~/.minikube-py")
 
 
@@ -235,9 +237,8 @@ def _wait_nodes_ready(server, names, timeout, gpus=None):
             if resp.status_code != 200:   # not registered yet
                 continue
             node = resp.json()
-            conds = (node.get("status") or {}).get("conditions") or []
             allocatable = (node.get("status") or {}).get("allocatable") or {}
-            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds) and \
+            if is_true(node, "Ready") and \
                     all(allocatable.get(r) == n for r, n in (gpus or {}).items()):
                 pending.discard(name)
                 click.echo(f"  node {name} is Ready")

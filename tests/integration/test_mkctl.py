@@ -13,8 +13,6 @@ import time
 import pytest
 import yaml
 
-from minikube_py.cli.mkctl import three_way_patch
-from minikube_py.cli.printers import TabWriter
 from minikube_py.client.rest import Client
 from minikube_py.storage.embedded import free_port
 
@@ -356,29 +354,6 @@ def test_logs_shows_server_error(mkctl, namespace, client):
 def test_version(mkctl):
     out = mkctl("version").stdout.splitlines()
     assert out[0].startswith("Client Version: v") and out[1].startswith("Server Version: v1.")
-
-
-# ------------------------------------------------------------------ the pure parts
-def test_three_way_patch_sets_changes_and_deletes_removed_fields():
-    original = {"metadata": {"labels": {"a": "1", "b": "2"}},
-                "spec": {"containers": [{"name": "x", "image": "i:1"}, {"name": "y", "image": "j"}]}}
-    modified = {"metadata": {"labels": {"a": "1"}}, "spec": {"containers": [{"name": "x", "image": "i:2"}]}}
-    current = {"metadata": {"labels": {"a": "1", "b": "2", "other": "kept"}, "uid": "u"},
-               "spec": {"containers": [{"name": "x", "image": "i:1", "imagePullPolicy": "Always"},
-                                       {"name": "y", "image": "j"}]}}
-    assert three_way_patch(original, modified, current) == {
-        "metadata": {"labels": {"b": None}},
-        "spec": {"$setElementOrder/containers": [{"name": "x"}],
-                 "containers": [{"name": "x", "image": "i:2"}, {"name": "y", "$patch": "delete"}]}}
-    assert three_way_patch(modified, modified, {**current, "metadata": {"labels": {"a": "1"}},
-                                                "spec": {"containers": [{"name": "x", "image": "i:2"}]}}) == {}
-
-
-def test_tabwriter_aligns_blocks_like_go():
-    tw = TabWriter(minwidth=0, padding=2)
-    tw.write("Name:\tweb\nLabels:\tapp=web\n\tx=y\nPod Template:\n  Image:\tnginx\n")
-    assert tw.getvalue() == ("Name:    web\nLabels:  app=web\n         x=y\nPod Template:\n"
-                             "  Image:  nginx\n")
 
 
 def test_cordon_drain_uncordon(mkctl, namespace, client):

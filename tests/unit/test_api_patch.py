@@ -2,7 +2,8 @@ import copy
 
 import pytest
 
-from minikube_py.api.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from minikube_py.api.patch import (PatchError, json_patch, merge_patch, strategic_merge_patch,
+                                   three_way_patch)
 
 
 def frozen(obj):
@@ -242,3 +243,40 @@ def test_smp_never_leaves_directives():
 def test_smp_errors(patch):
     with pytest.raises(PatchError):
         strategic_merge_patch(POD, patch)
+
+
+# ---------------------------------------------------------------- creating a patch (kubectl apply)
+
+def test_three_way_patch_sets_changes_and_deletes_removed_fields():
+    original = {"metadata": {"labels": {"a": "1", "b": "2"}},
+                "spec": {"containers": [{"name": "x", "image": "i:1"}, {"name": "y", "image": "j"}]}}
+    modified = {"metadata": {"labels": {"a": "1"}}, "spec": {"containers": [{"name": "x", "image": "i:2"}]}}
+    current = {"metadata": {"labels": {"a": "1", "b": "2", "other": "kept"}, "uid": "u"},
+               "spec": {"containers": [{"name": "x", "image": "i:1", "imagePullPolicy": "Always"},
+                                       {"name": "y", "image": "j"}]}}
+    assert three_way_patch(original, modified, current) == {
+        "metadata": {"labels": {"b": None}},
+        "spec": {"$setElementOrder/containers": [{"name": "x"}],
+                 "containers": [{"name": "x", "image": "i:2"}, {"name": "y", "$patch": "delete"}]}}
+    assert three_way_patch(modified, modified, {**current, "metadata": {"labels": {"a": "1"}},
+                                                "spec": {"containers": [{"name": "x", "image": "i:2"}]}}) == {}
+
+
+def test_three_way_patch_applied_by_strategic_merge_gives_the_manifest_and_keeps_the_rest():
+    original = {"metadata": {"labels": {"a": "1", "b": "2"}},
+                "spec": {"containers": [{"name": "x", "image": "i:1"}, {"name": "y", "image": "j"}]}}
+    modified = {"metadata": {"labels": {"a": "1"}},
+                "spec": {"containers": [{"name": "z", "image": "k"}, {"name": "x", "image": "i:2"}]}}
+    current = {"metadata": {"labels": {"a": "1", "b": "2", "other": "kept"}},
+               "spec": {"containers": [{"name": "x", "image": "i:1", "imagePullPolicy": "Always"},
+                                       {"name": "y", "image": "j"}]}}
+    patched = strategic_merge_patch(current, three_way_patch(original, modified, current))
+    assert patched == {"metadata": {"labels": {"a": "1", "other": "kept"}},
+                       "spec": {"containers": [{"name": "z", "image": "k"},
+                                               {"name": "x", "image": "i:2", "imagePullPolicy": "Always"}]}}
+
+
+def test_three_way_patch_without_strategic_replaces_lists():
+    current = {"spec": {"containers": [{"name": "x", "image": "i:1", "imagePullPolicy": "Always"}]}}
+    modified = {"spec": {"containers": [{"name": "x", "image": "i:2"}]}}
+    assert three_way_patch({}, modified, current, strategic=False) == modified
