@@ -30,11 +30,13 @@ from .. import codec
 from ..version import version as server_version
 from ..api.kinds import SCHEME
 from ..api.kinds.core import NAMESPACE
+from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from . import discovery, errors, protobuf, subresources, watch
 from .registry import Registry
+from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
 from .tables import to_table
 
 log = logging.getLogger(__name__)
@@ -107,9 +109,12 @@ class ResourceRoutes:
 class APIServer:
     """Holds the registry and the watch caches; builds the Flask app."""
 
-    def __init__(self, store):
+    def __init__(self, store, service_cluster_ip_range: str = DEFAULT_CLUSTER_IP_RANGE,
+                 service_node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE):
         self.store = store
-        self.registry = Registry(store, recent=self.recent)
+        self.services = ServiceAllocator(store, service_cluster_ip_range, service_node_port_range)
+        self.registry = Registry(store, recent=self.recent,
+                                 hooks={(SERVICE.group, SERVICE.plural): self.services})
         self.caches: dict[str, WatchCache] = {}
         self._caches_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -132,10 +137,24 @@ class APIServer:
         return cache.recent(key) if cache is not None else None
 
     def start(self):
-        """Create the system namespaces and open the watch caches (events': on the first watch)."""
-        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        """Create the system namespaces and the `kubernetes` Service, and open the watch
+        caches (events': on the first watch)."""
+        system = [(NAMESPACE, None, {"metadata": {"name": name}})
+                  for name in ("default", "kube-system", "kube-public", "kube-node-lease")]
+        system.append((SERVICE, "default", {
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
+                                                          "provider": "kubernetes"}},
+            "spec": {"clusterIP": self.services.kubernetes_service_ip,
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}))
+        for rt, namespace, obj in system:
             try:
-                self.registry.create(NAMESPACE, None, {"metadata": {"name": name}})
+                self.registry.get(rt, namespace, obj["metadata"]["name"])
+                continue          # made by an earlier start (the Service's IP is taken: a create fails)
+            except errors.APIError as err:
+                if err.code != 404:
+                    raise
+            try:
+                self.registry.create(rt, namespace, obj)
             except errors.APIError as err:
                 if err.code != 409:
                     raise
@@ -365,6 +384,7 @@ def read_json(req: Request):
         raise errors.bad_request(f"the body of the request could not be decoded as JSON: {err}") from None
 
 
-def create_app(store) -> tuple[APIServer, Flask]:
-    server = APIServer(store)
+def create_app(store, **options) -> tuple[APIServer, Flask]:
+    """options: service_cluster_ip_range, service_node_port_range (see serviceallocation.py)."""
+    server = APIServer(store, **options)
     return server, server.make_app()

@@ -34,9 +34,13 @@ def _spec_of(obj: dict) -> dict:
 
 
 class Registry:
-    def __init__(self, store, admission: Admission | None = None, recent=None):
+    def __init__(self, store, admission: Admission | None = None, recent=None, hooks=None):
         self.store = store
         self.admission = admission or Admission(self)
+        # Kinds whose writes take and give back something besides the object itself, as
+        # kube-apiserver wraps a Service's storage with its IP and port allocators:
+        # (group, plural) -> hook with prepare_update, take, release, after_write, after_delete.
+        self.hooks = dict(hooks or {})
         # recent(rt, key) -> the watch cache's newest copy of an object, or None (see base()).
         self.recent = recent
 
@@ -107,10 +111,16 @@ class Registry:
         self.validate(rt, obj)
         if dry_run:
             return obj
+        hook = self.hooks.get((rt.group, rt.plural))
+        taken = hook.take(rt, obj) if hook else ()
         try:
             created = self.store.create(rt.etcd_key(namespace, md["name"]), obj)
-        except KeyExists:
-            raise errors.already_exists(rt, md["name"]) from None
+        except BaseException as err:
+            if hook:
+                hook.release(taken)
+            if isinstance(err, KeyExists):
+                raise errors.already_exists(rt, md["name"]) from None
+            raise
         return self._typed(rt, created)
 
     def check_body(self, rt: Kind, namespace, body, name=None) -> dict:
@@ -257,7 +267,10 @@ class Registry:
                 new.pop("status", None)
         if rt.counts_generation and _spec_of(new) != _spec_of(old) and subresource is None:
             new["metadata"]["generation"] = int(md_old.get("generation", 1)) + 1
+        hook = self.hooks.get((rt.group, rt.plural))
         if subresource is None:
+            if hook:
+                hook.prepare_update(rt, old, new)
             apply_defaults(rt, new)
             self.admission.admit_update(rt, old, new)
         self.validate(rt, new, old)
@@ -269,17 +282,26 @@ class Registry:
         if dry_run:
             return new
         key = rt.etcd_key(md_old.get("namespace"), md_old["name"])
+        taken = hook.take(rt, new, old) if hook and subresource is None else ()
         try:
             written = self._typed(rt, self.store.update(key, new, expected_rv))
-        except RevisionConflict:
-            if not fresh:
-                raise _StaleGuess() from None
-            raise errors.conflict(rt, md_old["name"]) from None
-        except KeyNotFound:
-            raise errors.not_found(rt, md_old["name"]) from None
+        except BaseException as err:
+            if hook:
+                hook.release(taken)
+            if isinstance(err, RevisionConflict):
+                if not fresh:
+                    raise _StaleGuess() from None
+                raise errors.conflict(rt, md_old["name"]) from None
+            if isinstance(err, KeyNotFound):
+                raise errors.not_found(rt, md_old["name"]) from None
+            raise
+        if hook:
+            hook.after_write(rt, old, written)
         if self._finished_deleting(written):
             try:
                 self.store.delete(key, int(written["metadata"]["resourceVersion"]))
+                if hook:
+                    hook.after_delete(rt, written)
             except (KeyNotFound, RevisionConflict):
                 pass
         return written
@@ -354,6 +376,9 @@ class Registry:
                         return obj, False
                     return self._typed(rt, self.store.update(key, new, int(md["resourceVersion"]))), False
                 deleted = self.store.delete(key, int(md["resourceVersion"]))
+                hook = self.hooks.get((rt.group, rt.plural))
+                if hook:
+                    hook.after_delete(rt, deleted)
                 return self._typed(rt, deleted), True
             except RevisionConflict:
                 continue

@@ -50,8 +50,12 @@ def etcd(data_dir, port, peer_port):
               help="comma-separated etcd client URLs")
 @click.option("--bind-address", default="127.0.0.1", show_default=True)
 @click.option("--port", default=6443, show_default=True)
+@click.option("--service-cluster-ip-range", default="10.96.0.0/12", show_default=True,
+              help="the CIDR ClusterIPs of Services are taken from")
+@click.option("--service-node-port-range", default="30000-32767", show_default=True,
+              help="the ports NodePort Services are given")
 @click.option("-v", "--verbose", is_flag=True)
-def apiserver(etcd_servers, bind_address, port, verbose):
+def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, service_node_port_range, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
     from ..apiserver.app import create_app
@@ -60,7 +64,9 @@ def apiserver(etcd_servers, bind_address, port, verbose):
     from ..storage.store import StoreUnavailable
 
     store = EtcdStore(etcd_servers)
-    api, app = create_app(store)
+    low, _, high = service_node_port_range.partition("-")
+    api, app = create_app(store, service_cluster_ip_range=service_cluster_ip_range,
+                          service_node_port_range=(int(low), int(high or low)))
     deadline = time.time() + 60
     while True:  # etcd may still be starting (or electing a leader in the lab cluster)
         try:

@@ -2,6 +2,7 @@
 
     core.py          Namespace, Pod, Node, Event          /api/v1
     config.py        ConfigMap, Secret, ServiceAccount    /api/v1
+    service.py       Service, Endpoints                   /api/v1
     apps.py          Deployment, ReplicaSet               /apis/apps/v1
     coordination.py  Lease                                /apis/coordination.k8s.io/v1
 
@@ -19,11 +20,11 @@ from __future__ import annotations
 from typing import Union
 
 from .. import validation
-from . import apps, config, coordination, core
+from . import apps, config, coordination, core, service
 from .kind import ALL_VERBS, SUBRESOURCES, Kind
 from .scheme import Scheme
 
-BUILTIN_KINDS = core.KINDS + config.KINDS + apps.KINDS + coordination.KINDS
+BUILTIN_KINDS = core.KINDS + config.KINDS + service.KINDS + apps.KINDS + coordination.KINDS
 
 # The kinds this apiserver serves: the built-in ones, and any registered at run time.
 SCHEME = Scheme(BUILTIN_KINDS)
