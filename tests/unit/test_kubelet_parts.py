@@ -4,7 +4,7 @@ import docker.types
 from minikube_py.kubelet import events
 from minikube_py.kubelet.podsync import PodSyncer, _PodState
 from minikube_py.kubelet.podview import PodView
-from minikube_py.kubelet.runtime.docker import container_config
+from minikube_py.kubelet.runtime.dockerconfig import container_config
 from minikube_py.kubelet.runtime.hollow import HollowRuntime
 
 POD = {"metadata": {"name": "p", "namespace": "default", "uid": "0123456789abcdef"},
