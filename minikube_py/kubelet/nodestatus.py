@@ -26,6 +26,7 @@ import platform
 import threading
 import time
 
+from ..api.conditions import condition
 from ..api.quantity import parse_quantity
 from ..version import KUBERNETES_VERSION
 from ..client import errors
@@ -124,8 +125,8 @@ def capacity(cpu: str | None, memory: str | None, pods: str | int | None,
 
 
 def _condition(type_, ok_status, reason, message, heartbeat) -> dict:
-    return {"type": type_, "status": ok_status, "reason": reason, "message": message,
-            "lastHeartbeatTime": heartbeat, "lastTransitionTime": heartbeat}
+    return condition(type_, ok_status, reason, message, lastHeartbeatTime=heartbeat,
+                     lastTransitionTime=heartbeat)
 
 
 def conditions(runtime_ok: bool, runtime_message: str, heartbeat: str) -> list[dict]:
