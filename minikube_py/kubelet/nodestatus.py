@@ -31,6 +31,7 @@ from ..api.quantity import parse_quantity
 from ..version import KUBERNETES_VERSION
 from ..client import errors
 from . import host
+from .loop import Loop
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +207,8 @@ class NodeStatusReporter:
         self.node_uid: str | None = None
         self._posted: dict | None = None
         self._posted_at = 0.0
-        self._now = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop(f"nodestatus-{node_name}", self._post_step, update_seconds,
+                          wait_first=True)
         self.posts = 0
 
     # ------------------------------------------------------------ registration
@@ -267,27 +267,17 @@ class NodeStatusReporter:
 
     def post_soon(self) -> None:
         """Post at once (from another thread): the runtime went down, devices changed ..."""
-        self._now.set()
+        self._loop.wake()
 
     def start(self) -> "NodeStatusReporter":
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"nodestatus-{self.node_name}")
-        self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._now.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            forced = self._now.wait(self.update_seconds)
-            self._now.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.post(force=forced)
-            except Exception as e:  # noqa: BLE001 - the apiserver may be down for a while
-                log.warning("node %s: status update failed: %s", self.node_name, e)
+    def _post_step(self) -> None:
+        try:
+            self.post(force=self._loop.woken)
+        except Exception as e:  # noqa: BLE001 - the apiserver may be down for a while
+            log.warning("node %s: status update failed: %s", self.node_name, e)
