@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "kube-node-lease"
 
 
-class NodeLease:
+class NodeLease(Loop):
     def __init__(self, client, node_name: str, interval: float = 10.0,
                  duration_seconds: int | None = None, node_uid=lambda: None):
         self.client = client
@@ -36,7 +36,7 @@ class NodeLease:
         self.duration_seconds = int(duration_seconds or max(1, round(4 * interval)))
         self.node_uid = node_uid
         self._retry = interval
-        self._loop = Loop(f"lease-{node_name}", self._renew_step, interval)
+        super().__init__(f"lease-{node_name}", self._renew_step, interval)
         self.renewals = 0
         self._latest: dict | None = None   # the lease as we last wrote it
 
@@ -86,13 +86,6 @@ class NodeLease:
         out = self._latest = self.client.update("leases", lease)
         self.renewals += 1
         return out
-
-    def start(self) -> "NodeLease":
-        self._loop.start()
-        return self
-
-    def stop(self) -> None:
-        self._loop.stop()
 
     def _renew_step(self) -> float:
         try:

@@ -192,7 +192,7 @@ def _comparable(status: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- reporter
-class NodeStatusReporter:
+class NodeStatusReporter(Loop):
     """Registers the Node and keeps its status up to date."""
 
     def __init__(self, client, node_name: str, *, compute_status, labels: dict, taints: list,
@@ -207,8 +207,8 @@ class NodeStatusReporter:
         self.node_uid: str | None = None
         self._posted: dict | None = None
         self._posted_at = 0.0
-        self._loop = Loop(f"nodestatus-{node_name}", self._post_step, update_seconds,
-                          wait_first=True)
+        super().__init__(f"nodestatus-{node_name}", self._post_step, update_seconds,
+                         wait_first=True)
         self.posts = 0
 
     # ------------------------------------------------------------ registration
@@ -267,17 +267,10 @@ class NodeStatusReporter:
 
     def post_soon(self) -> None:
         """Post at once (from another thread): the runtime went down, devices changed ..."""
-        self._loop.wake()
-
-    def start(self) -> "NodeStatusReporter":
-        self._loop.start()
-        return self
-
-    def stop(self) -> None:
-        self._loop.stop()
+        self.wake()
 
     def _post_step(self) -> None:
         try:
-            self.post(force=self._loop.woken)
+            self.post(force=self.woken)
         except Exception as e:  # noqa: BLE001 - the apiserver may be down for a while
             log.warning("node %s: status update failed: %s", self.node_name, e)

@@ -21,26 +21,19 @@ from .loop import Loop
 log = logging.getLogger(__name__)
 
 
-class PLEG:
+class PLEG(Loop):
     def __init__(self, runtime, period: float, on_pod_change, on_health):
         self.runtime = runtime
         self.period = period
         self.on_pod_change = on_pod_change      # on_pod_change(pod uid)
         self.on_health = on_health              # on_health(healthy: bool, message: str)
         self._states: dict[str, tuple[str, str]] | None = None   # container id -> (uid, state)
-        self._loop = Loop(f"pleg-{runtime.node_name}", self._relist_step, period)
+        super().__init__(f"pleg-{runtime.node_name}", self._relist_step, period)
         self.healthy: bool | None = None
         self.message = ""
         self.pod_uids: set[str] = set()         # pods that have containers, as of the last relist
         self.last_relist = 0.0                  # monotonic time of the last successful relist
         self.relists = 0
-
-    def start(self) -> "PLEG":
-        self._loop.start()
-        return self
-
-    def stop(self) -> None:
-        self._loop.stop()
 
     def _relist_step(self) -> None:
         self.relist()
