@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from ..client import errors as api_errors
 from . import podstatus
 from .backoff import Backoff, format_duration
+from .devices.runoptions import run_options
 from .events import container_field_path, pod_ref
 from .podview import PodView
 from .images import ImageManager
@@ -360,24 +361,6 @@ class PodSyncer:
                 return int(s.get("restartCount", 0)) + 1     # removed behind our back
         return 0
 
-    def _device_args(self, container: str, st: _PodState) -> dict:
-        """What the device manager allocated to a container, as start_container arguments."""
-        alloc = st.allocation.get(container)
-        if not alloc:
-            return {}
-        args = {"extra_env": dict(alloc.get("env") or {}),
-                "extra_mounts": list(alloc.get("mounts") or []),
-                "devices": list(alloc.get("devices") or [])}
-        if alloc.get("resource") == "nvidia.com/gpu":
-            if self.gpu_mode == "device-requests":
-                import docker.types
-                args["device_requests"] = [docker.types.DeviceRequest(
-                    driver="nvidia", device_ids=[str(d) for d in alloc.get("device_ids") or []],
-                    capabilities=[["gpu"]])]
-            else:
-                args["runtime"] = "nvidia"
-        return args
-
     def _start(self, pod: dict, c: dict, kind: str, view: PodView, sandbox: ContainerInfo,
                st: _PodState) -> float | None:
         """Pull, create and start one container; None on success, else a retry delay."""
@@ -393,7 +376,7 @@ class PodSyncer:
             pre_start(pod["metadata"]["uid"], name)      # plugins that asked for it
         try:
             self.runtime.start_container(pod, c, sandbox.id, count, kind,
-                                         **self._device_args(name, st))
+                                         **run_options(st.allocation.get(name), self.gpu_mode))
         except ContainerStartError as e:
             st.waiting[name] = (e.reason, e.message)
             self.recorder.warning(ref, "Failed", f"Error: {e.message}")
