@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from concurrent import futures
 
 import grpc
@@ -238,12 +237,3 @@ class DevicePluginServer(pb_grpc.DevicePluginServicer):
         with self._changed:
             self._changed.notify_all()
         self._shutdown_server()
-
-    def wait_registered(self, timeout: float = 10.0, count: int = 1) -> bool:
-        """Block until we have registered ``count`` times (tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.registrations >= count:
-                return True
-            time.sleep(0.02)
-        return False

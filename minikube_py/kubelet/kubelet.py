@@ -248,4 +248,4 @@ class Kubelet:
             except Exception as e:  # noqa: BLE001
                 log.warning("device manager retain_only: %s", e)
         self.syncer.crash_backoff.gc()
-        self.syncer.image_backoff.gc()
+        self.syncer.images.backoff.gc()

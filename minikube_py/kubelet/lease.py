@@ -16,17 +16,17 @@ is it read again with a GET; a 404 creates the lease.  ``renewTime`` is a MicroT
 from __future__ import annotations
 
 import logging
-import threading
 
 from ..api.meta import now_micro
 from ..client import errors
+from .loop import Loop
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "kube-node-lease"
 
 
-class NodeLease:
+class NodeLease(Loop):
     def __init__(self, client, node_name: str, interval: float = 10.0,
                  duration_seconds: int | None = None, node_uid=lambda: None):
         self.client = client
@@ -35,8 +35,8 @@ class NodeLease:
         # Kubernetes: renew interval = 1/4 of the lease duration (10 s of 40 s).
         self.duration_seconds = int(duration_seconds or max(1, round(4 * interval)))
         self.node_uid = node_uid
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._retry = interval
+        super().__init__(f"lease-{node_name}", self._renew_step, interval)
         self.renewals = 0
         self._latest: dict | None = None   # the lease as we last wrote it
 
@@ -87,24 +87,11 @@ class NodeLease:
         self.renewals += 1
         return out
 
-    def start(self) -> "NodeLease":
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"lease-{self.node_name}")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        delay = self.interval
-        while not self._stop.is_set():
-            try:
-                self.renew()
-                delay = self.interval
-            except Exception as e:  # noqa: BLE001 - keep trying, faster at first (as client-go)
-                log.warning("node %s: lease renewal failed: %s", self.node_name, e)
-                delay = min(self.interval, 0.2 if delay >= self.interval else delay * 2)
-            self._stop.wait(delay)
+    def _renew_step(self) -> float:
+        try:
+            self.renew()
+            self._retry = self.interval
+        except Exception as e:  # noqa: BLE001 - keep trying, faster at first (as client-go)
+            log.warning("node %s: lease renewal failed: %s", self.node_name, e)
+            self._retry = min(self.interval, 0.2 if self._retry >= self.interval else self._retry * 2)
+        return self._retry

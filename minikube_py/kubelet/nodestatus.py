@@ -26,10 +26,12 @@ import platform
 import threading
 import time
 
+from ..api.conditions import condition
 from ..api.quantity import parse_quantity
 from ..version import KUBERNETES_VERSION
 from ..client import errors
 from . import host
+from .loop import Loop
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,8 @@ def capacity(cpu: str | None, memory: str | None, pods: str | int | None,
 
 
 def _condition(type_, ok_status, reason, message, heartbeat) -> dict:
-    return {"type": type_, "status": ok_status, "reason": reason, "message": message,
-            "lastHeartbeatTime": heartbeat, "lastTransitionTime": heartbeat}
+    return condition(type_, ok_status, reason, message, lastHeartbeatTime=heartbeat,
+                     lastTransitionTime=heartbeat)
 
 
 def conditions(runtime_ok: bool, runtime_message: str, heartbeat: str) -> list[dict]:
@@ -190,7 +192,7 @@ def _comparable(status: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- reporter
-class NodeStatusReporter:
+class NodeStatusReporter(Loop):
     """Registers the Node and keeps its status up to date."""
 
     def __init__(self, client, node_name: str, *, compute_status, labels: dict, taints: list,
@@ -205,9 +207,8 @@ class NodeStatusReporter:
         self.node_uid: str | None = None
         self._posted: dict | None = None
         self._posted_at = 0.0
-        self._now = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(f"nodestatus-{node_name}", self._post_step, update_seconds,
+                         wait_first=True)
         self.posts = 0
 
     # ------------------------------------------------------------ registration
@@ -266,27 +267,10 @@ class NodeStatusReporter:
 
     def post_soon(self) -> None:
         """Post at once (from another thread): the runtime went down, devices changed ..."""
-        self._now.set()
+        self.wake()
 
-    def start(self) -> "NodeStatusReporter":
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"nodestatus-{self.node_name}")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._now.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            forced = self._now.wait(self.update_seconds)
-            self._now.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.post(force=forced)
-            except Exception as e:  # noqa: BLE001 - the apiserver may be down for a while
-                log.warning("node %s: status update failed: %s", self.node_name, e)
+    def _post_step(self) -> None:
+        try:
+            self.post(force=self.woken)
+        except Exception as e:  # noqa: BLE001 - the apiserver may be down for a while
+            log.warning("node %s: status update failed: %s", self.node_name, e)

@@ -13,44 +13,30 @@ it works again, the node is Ready and every pod gets a fresh sync.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from .runtime.base import ContainerRuntimeError
+from .loop import Loop
 
 log = logging.getLogger(__name__)
 
 
-class PLEG:
+class PLEG(Loop):
     def __init__(self, runtime, period: float, on_pod_change, on_health):
         self.runtime = runtime
         self.period = period
         self.on_pod_change = on_pod_change      # on_pod_change(pod uid)
         self.on_health = on_health              # on_health(healthy: bool, message: str)
         self._states: dict[str, tuple[str, str]] | None = None   # container id -> (uid, state)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(f"pleg-{runtime.node_name}", self._relist_step, period)
         self.healthy: bool | None = None
         self.message = ""
         self.pod_uids: set[str] = set()         # pods that have containers, as of the last relist
         self.last_relist = 0.0                  # monotonic time of the last successful relist
         self.relists = 0
 
-    def start(self) -> "PLEG":
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"pleg-{self.runtime.node_name}")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.relist()
-            self._stop.wait(self.period)
+    def _relist_step(self) -> None:
+        self.relist()
 
     def relist(self) -> set[str]:
         """One relist; returns the uids of the pods whose containers changed."""

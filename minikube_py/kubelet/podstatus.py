@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from ..api import conditions
 from ..api.defaults import qos_class
 from .podview import PodView
 from .runtime.base import STATE_EXITED, STATE_RUNNING, ContainerInfo, rfc3339
@@ -164,12 +165,8 @@ def pod_phase(restart_policy: str, init_statuses: list[dict], statuses: list[dic
 
 # ---------------------------------------------------------------------- conditions
 def condition(type_: str, ok: bool, reason: str | None = None, message: str | None = None) -> dict:
-    c = {"type": type_, "status": "True" if ok else "False", "lastProbeTime": None}
-    if reason:
-        c["reason"] = reason
-    if message:
-        c["message"] = message
-    return c
+    """A pod condition (api/conditions.py's shape) with the ``lastProbeTime: null`` pods carry."""
+    return conditions.condition(type_, ok, reason or None, message or None, lastProbeTime=None)
 
 
 def merge_conditions(new: list[dict], old: list[dict] | None, now: str | None = None) -> list[dict]:

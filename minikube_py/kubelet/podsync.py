@@ -1,8 +1,8 @@
 """Syncing one pod: make the containers on this node match the pod spec, one step at a time.
 
-This is the kubelet's ``syncPod`` / ``computePodActions`` (kuberuntime_manager.go)
-in one class.  Each call looks at what the runtime has for the pod and does
-what is missing, in Kubernetes' order:
+The kubelet's ``SyncPod`` (kuberuntime_manager.go).  What to do is decided by
+the pure ``compute_pod_actions`` (podactions.py); this module carries it out --
+runtime calls, events, back-offs, status -- in Kubernetes' order:
 
 1. **admission** (first time only): can this node run the pod at all?  Here:
    devices from the device manager (``nvidia.com/gpu``); a refusal fails the
@@ -14,6 +14,9 @@ what is missing, in Kubernetes' order:
    ``restartPolicy`` says so and the crash back-off allows it; kill what a
    liveness probe condemned.
 5. **status**: computed from what the runtime now reports, written if changed.
+
+After a step that changes what the runtime has (a new sandbox, an init container
+that finished at once) the actions are computed again from a fresh look.
 
 And, for a pod being deleted, ``terminate``: SIGTERM, wait the grace period,
 SIGKILL, remove the containers, release devices, delete the pod object.
@@ -32,12 +35,14 @@ from dataclasses import dataclass, field
 from ..client import errors as api_errors
 from . import podstatus
 from .backoff import Backoff, format_duration
+from .devices.runoptions import run_options
 from .events import container_field_path, pod_ref
 from .podview import PodView
+from .images import ImageManager
+from .podactions import ContainerStep, PodActions, compute_pod_actions, restart_step
 from .runtime.base import (
-    KIND_APP, KIND_INIT, STATE_CREATED, STATE_EXITED, STATE_RUNNING, ContainerInfo,
-    ContainerNotFound, ContainerRuntimeError, ContainerStartError, ImageError, container_hash,
-    rfc3339,
+    KIND_APP, KIND_INIT, STATE_EXITED, STATE_RUNNING, ContainerInfo, ContainerNotFound,
+    ContainerRuntimeError, ContainerStartError, rfc3339,
 )
 
 log = logging.getLogger(__name__)
@@ -54,15 +59,6 @@ def pod_full_name(pod: dict) -> str:
     """``name_namespace(uid)``, how the kubelet names a pod in messages."""
     m = pod["metadata"]
     return f"{m['name']}_{m.get('namespace', 'default')}({m['uid']})"
-
-
-def should_restart(restart_policy: str, info: ContainerInfo) -> bool:
-    """Does the restart policy want this exited container run again?"""
-    if restart_policy == "Always":
-        return True
-    if restart_policy == "OnFailure":
-        return info.exit_code != 0
-    return False
 
 
 def grace_period(pod: dict) -> int:
@@ -99,9 +95,8 @@ class PodSyncer:
         self.device_manager = device_manager
         self.gpu_mode = gpu_mode
         self.resync = resync
-        self.backoff_base = backoff_base
         self.crash_backoff = Backoff(backoff_base, backoff_max)
-        self.image_backoff = Backoff(backoff_base, backoff_max)
+        self.images = ImageManager(runtime, recorder, backoff_base, backoff_max)
         self.create_backoff = Backoff(backoff_base, backoff_max)
         self._lock = threading.Lock()
         self._pods: dict[str, _PodState] = {}
@@ -129,8 +124,8 @@ class PodSyncer:
     # ================================================================== sync
     def sync_pod(self, pod: dict) -> float:
         """One step towards the pod spec; returns the seconds until the next sync is due."""
-        meta, spec = pod["metadata"], pod.get("spec") or {}
-        uid = meta["uid"]
+        spec = pod.get("spec") or {}
+        uid = pod["metadata"]["uid"]
         st = self._state(uid)
         current = self.status_pod(pod)
         if podstatus.is_terminal(current):
@@ -158,56 +153,52 @@ class PodSyncer:
             waits.append(deadline_left)
         st.waiting = {}
         policy = spec.get("restartPolicy", "Always")
+        actions = self._compute(pod, view)
 
         # ---- 1. the sandbox
-        sandbox = view.sandbox
-        if sandbox is None or sandbox.state != STATE_RUNNING:
-            if sandbox is not None and policy == "Never" and view.has_run():
-                # A pod that must not restart does not get a new sandbox: it is over.
-                self._stop_running(pod, view.all)
-                self._release_devices(uid)
-                view = PodView(self.runtime.list_containers(uid))
-                self._write_status(pod, view, st, "", terminal=True)
-                return self.resync
-            view, delay = self._new_sandbox(pod, view, st)
+        if actions.pod_over:
+            # A pod that must not restart does not get a new sandbox: it is over.
+            self._stop_running(pod, view.all)
+            self._release_devices(uid)
+            view = PodView(self.runtime.list_containers(uid))
+            self._write_status(pod, view, st, "", terminal=True)
+            return self.resync
+        if actions.create_sandbox:
+            view, delay = self._new_sandbox(pod, view, actions, st)
             if view is None:
                 return delay
+            actions = self._compute(pod, view)
         sandbox = view.sandbox
         pod_ip = self._pod_ip(pod, sandbox, st)
 
         # ---- 2. init containers, in order
-        init_done, view, changed = self._sync_init(pod, view, sandbox, st, policy, waits)
-
-        # ---- 3. app containers
-        if init_done:
-            for c in spec.get("containers") or []:
-                inst = view.latest(c["name"])
-                if inst is not None and inst.state == STATE_RUNNING:
-                    why = self._kill_reason(pod, c, inst)
-                    if why is None:
-                        continue
-                    self._kill(pod, c, inst, why)
-                    changed = True
-                    try:
-                        inst = self.runtime.inspect(inst.id)
-                    except ContainerNotFound:
-                        inst = None
-                if inst is not None and inst.state == STATE_CREATED:
-                    # created but never started (the kubelet died in between): start over
-                    self.runtime.remove_container(inst.id)
-                    view = PodView([i for i in view.all if i.id != inst.id])
-                    inst = view.latest(c["name"])
-                if inst is not None and inst.state == STATE_EXITED:
-                    if not should_restart(policy, inst):
-                        continue
-                    wait = self._in_crash_backoff(pod, c, inst, st)
-                    if wait is not None:
-                        waits.append(wait)
-                        continue
-                wait = self._start(pod, c, KIND_APP, view, sandbox, st)
+        changed = False
+        while actions.next_init is not None:
+            c, last_exit = actions.next_init.container, actions.next_init.last_exit
+            if last_exit is not None:
+                wait = self._in_crash_backoff(pod, c, last_exit, st)
                 if wait is not None:
                     waits.append(wait)
-                changed = True
+                    break
+            wait = self._start(pod, c, KIND_INIT, view, sandbox, st)
+            changed = True
+            if wait is not None:
+                waits.append(wait)
+                break
+            # A quick init container may be done already: then go on with the next.
+            view = PodView(self.runtime.list_containers(uid))
+            inst = view.latest_in_sandbox(c["name"])
+            if not (inst is not None and inst.state == STATE_EXITED and inst.exit_code == 0):
+                break
+            actions = self._compute(pod, view)
+
+        # ---- 3. app containers
+        if actions.init_done:
+            for step in actions.containers:
+                view, wait, did = self._carry_out(pod, step, policy, view, sandbox, st)
+                changed = changed or did
+                if wait is not None:
+                    waits.append(wait)
 
         # ---- 4. status, probes, clean-up
         if changed:
@@ -274,17 +265,16 @@ class PodSyncer:
         return started + float(deadline) - time.time()
 
     # ------------------------------------------------------------------ sandbox
-    def _new_sandbox(self, pod: dict, view: PodView, st: _PodState):
+    def _new_sandbox(self, pod: dict, view: PodView, actions: PodActions, st: _PodState):
         """Create the pod's (next) sandbox: returns (new view, 0) or (None, retry delay)."""
         uid = pod["metadata"]["uid"]
-        old = view.sandbox
-        if old is not None:
+        if actions.kill_pod:
             self.recorder.normal(pod_ref(pod), "SandboxChanged",
                                  "Pod sandbox changed, it will be killed and re-created.")
             # its containers lost their network namespace: they restart in the new one
             for info in view.running():
                 self.runtime.stop_container(info.id, grace_period(pod))
-        attempt = old.restart_count + 1 if old is not None else 0
+        attempt = actions.sandbox_attempt
         key = (uid, "POD")
         try:
             self.runtime.create_sandbox(pod, attempt)
@@ -311,34 +301,36 @@ class PodSyncer:
         return st.sandbox_ip[1]
 
     # ------------------------------------------------------------------ containers
-    def _sync_init(self, pod: dict, view: PodView, sandbox: ContainerInfo, st: _PodState,
-                   policy: str, waits: list) -> tuple[bool, PodView, bool]:
-        """Run the init containers one after the other: (all done?, view, started any?)."""
-        started = False
-        for c in (pod.get("spec") or {}).get("initContainers") or []:
-            inst = view.latest_in_sandbox(c["name"])
-            if inst is not None and inst.state == STATE_EXITED and inst.exit_code == 0:
-                continue
-            if inst is not None and inst.state == STATE_RUNNING:
-                return False, view, started
-            if inst is not None and inst.state == STATE_EXITED:
-                if policy == "Never":
-                    return False, view, started          # the pod has failed
-                wait = self._in_crash_backoff(pod, c, inst, st)
-                if wait is not None:
-                    waits.append(wait)
-                    return False, view, started
-            wait = self._start(pod, c, KIND_INIT, view, sandbox, st)
-            started = True
+    def _compute(self, pod: dict, view: PodView) -> PodActions:
+        """The pure decision (podactions.py), with the prober's verdicts and our newest status."""
+        return compute_pod_actions(self.status_pod(pod), view,
+                                   lambda name, cid: self.prober.failed(pod, name, cid))
+
+    def _carry_out(self, pod: dict, step: ContainerStep, policy: str, view: PodView,
+                   sandbox: ContainerInfo, st: _PodState) -> tuple[PodView, float | None, bool]:
+        """Kill / remove / (re)start one app container: (view, retry delay or None, changed?)."""
+        c, changed = step.container, False
+        if step.kill is not None:
+            self._kill(pod, c, step.kill, step.kill_reason)
+            changed = True
+            try:
+                inst = self.runtime.inspect(step.kill.id)
+            except ContainerNotFound:
+                inst = None
+            # Its exit code is known now: does the restart policy want it back?
+            step = restart_step(c, inst, view.previous(c["name"]), policy)
+            if step is None:
+                return view, None, changed
+        if step.remove is not None:
+            self.runtime.remove_container(step.remove.id)
+            view = PodView([i for i in view.all if i.id != step.remove.id])
+        if not step.start:
+            return view, None, changed
+        if step.last_exit is not None:
+            wait = self._in_crash_backoff(pod, c, step.last_exit, st)
             if wait is not None:
-                waits.append(wait)
-                return False, view, started
-            # A quick init container may be done already: then go on with the next.
-            view = PodView(self.runtime.list_containers(pod["metadata"]["uid"]))
-            inst = view.latest_in_sandbox(c["name"])
-            if not (inst is not None and inst.state == STATE_EXITED and inst.exit_code == 0):
-                return False, view, started
-        return True, view, started
+                return view, wait, changed
+        return view, self._start(pod, c, KIND_APP, view, sandbox, st), True
 
     def _in_crash_backoff(self, pod: dict, c: dict, inst: ContainerInfo,
                           st: _PodState) -> float | None:
@@ -369,78 +361,12 @@ class PodSyncer:
                 return int(s.get("restartCount", 0)) + 1     # removed behind our back
         return 0
 
-    def _ensure_image(self, pod: dict, c: dict, st: _PodState) -> float | None:
-        """Pull (or find) the image; None when it is there, else a retry delay."""
-        image, policy = c.get("image", ""), c.get("imagePullPolicy")
-        name = c["name"]
-        ref = pod_ref(pod, container_field_path(pod, name))
-        key = (pod["metadata"]["uid"], name, image)
-        try:
-            present = self.runtime.image_present(image)
-        except ImageError as e:
-            st.waiting[name] = (e.reason, e.message)
-            self.recorder.warning(ref, "InspectFailed", f"Failed to inspect image \"{image}\": {e.message}")
-            return self.backoff_base
-        if present and policy in ("IfNotPresent", "Never"):
-            self.recorder.normal(ref, "Pulled", f'Container image "{image}" already present on machine')
-            return None
-        if not present and policy == "Never":
-            msg = f'Container image "{image}" is not present with pull policy of Never'
-            st.waiting[name] = ("ErrImageNeverPull", msg)
-            self.recorder.warning(ref, "ErrImageNeverPull", msg)
-            return self.backoff_base
-        failed_at = st.pull_failed.get(image)
-        if failed_at is not None and self.image_backoff.in_backoff_since(key, failed_at):
-            st.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
-            self.recorder.normal(ref, "BackOff", f'Back-off pulling image "{image}"')
-            return self.image_backoff.remaining(key, failed_at) + 0.05
-        if not present:
-            self.recorder.normal(ref, "Pulling", f'Pulling image "{image}"')
-        t0 = time.monotonic()
-        try:
-            self.runtime.ensure_image(image, policy)
-        except ImageError as e:
-            now = time.time()
-            st.pull_failed[image] = now
-            self.image_backoff.next(key, now)
-            st.waiting[name] = (e.reason, e.message)
-            detail = e.message.split(f'failed to pull image "{image}": ', 1)[-1]
-            self.recorder.warning(ref, "Failed", f'Failed to pull image "{image}": {detail}')
-            self.recorder.warning(ref, "Failed", f"Error: {e.reason}")
-            return self.image_backoff.remaining(key, now) + 0.05
-        st.pull_failed.pop(image, None)
-        self.image_backoff.forget(key)
-        if present:
-            self.recorder.normal(ref, "Pulled", f'Container image "{image}" already present on machine')
-        else:
-            self.recorder.normal(ref, "Pulled", f'Successfully pulled image "{image}" in '
-                                                f"{time.monotonic() - t0:.3f}s")
-        return None
-
-    def _device_args(self, container: str, st: _PodState) -> dict:
-        """What the device manager allocated to a container, as start_container arguments."""
-        alloc = st.allocation.get(container)
-        if not alloc:
-            return {}
-        args = {"extra_env": dict(alloc.get("env") or {}),
-                "extra_mounts": list(alloc.get("mounts") or []),
-                "devices": list(alloc.get("devices") or [])}
-        if alloc.get("resource") == "nvidia.com/gpu":
-            if self.gpu_mode == "device-requests":
-                import docker.types
-                args["device_requests"] = [docker.types.DeviceRequest(
-                    driver="nvidia", device_ids=[str(d) for d in alloc.get("device_ids") or []],
-                    capabilities=[["gpu"]])]
-            else:
-                args["runtime"] = "nvidia"
-        return args
-
     def _start(self, pod: dict, c: dict, kind: str, view: PodView, sandbox: ContainerInfo,
                st: _PodState) -> float | None:
         """Pull, create and start one container; None on success, else a retry delay."""
         name = c["name"]
         ref = pod_ref(pod, container_field_path(pod, name))
-        wait = self._ensure_image(pod, c, st)
+        wait = self.images.ensure_image(pod, c, st)
         if wait is not None:
             return wait
         key = (pod["metadata"]["uid"], name)
@@ -450,7 +376,7 @@ class PodSyncer:
             pre_start(pod["metadata"]["uid"], name)      # plugins that asked for it
         try:
             self.runtime.start_container(pod, c, sandbox.id, count, kind,
-                                         **self._device_args(name, st))
+                                         **run_options(st.allocation.get(name), self.gpu_mode))
         except ContainerStartError as e:
             st.waiting[name] = (e.reason, e.message)
             self.recorder.warning(ref, "Failed", f"Error: {e.message}")
@@ -460,15 +386,6 @@ class PodSyncer:
         self.create_backoff.forget(key)
         self.recorder.normal(ref, "Created", f"Created container: {name}")
         self.recorder.normal(ref, "Started", f"Started container {name}")
-        return None
-
-    def _kill_reason(self, pod: dict, c: dict, inst: ContainerInfo) -> str | None:
-        """Why a running container must be killed (failed probe, changed spec), or None."""
-        probe = self.prober.failed(pod, c["name"], inst.id)
-        if probe is not None:
-            return f"Container {c['name']} failed {probe} probe, will be restarted"
-        if inst.container_hash and inst.container_hash != container_hash(c):
-            return f"Container {c['name']} definition changed, will be restarted"
         return None
 
     def _kill(self, pod: dict, c: dict, inst: ContainerInfo, why: str) -> None:

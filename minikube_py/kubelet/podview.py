@@ -9,7 +9,7 @@ sandbox, the latest and the previous instance of a container.
 """
 from __future__ import annotations
 
-from .runtime.base import KIND_INIT, STATE_RUNNING, ContainerInfo
+from .runtime.base import STATE_RUNNING, ContainerInfo
 
 
 def _order(info: ContainerInfo):
@@ -69,6 +69,3 @@ class PodView:
     def has_run(self) -> bool:
         """Did any init/app container of this pod ever get created?"""
         return bool(self._by_name)
-
-    def init_instances(self) -> list[ContainerInfo]:
-        return [i for i in self.all if i.kind == KIND_INIT]

@@ -2,9 +2,9 @@
 import docker.types
 
 from minikube_py.kubelet import events
-from minikube_py.kubelet.podsync import PodSyncer, _PodState
+from minikube_py.kubelet.devices.runoptions import run_options
 from minikube_py.kubelet.podview import PodView
-from minikube_py.kubelet.runtime.docker import container_config
+from minikube_py.kubelet.runtime.dockerconfig import container_config
 from minikube_py.kubelet.runtime.hollow import HollowRuntime
 
 POD = {"metadata": {"name": "p", "namespace": "default", "uid": "0123456789abcdef"},
@@ -19,14 +19,10 @@ def test_device_allocation_becomes_docker_arguments():
                                   "read_only": True}],
                       "devices": [{"container_path": "/dev/nvidia1", "host_path": "/dev/nvidia1",
                                    "permissions": "rw"}]}}
-    st = _PodState(allocation=alloc)
-    syncer = PodSyncer.__new__(PodSyncer)         # only _device_args is used here
-    syncer.gpu_mode = "runtime"
-    args = syncer._device_args("cuda", st)
+    args = run_options(alloc.get("cuda"), "runtime")
     assert args["runtime"] == "nvidia" and args["extra_env"] == {"NVIDIA_VISIBLE_DEVICES": "GPU-1"}
-    assert syncer._device_args("other", st) == {}
-    syncer.gpu_mode = "device-requests"
-    req = syncer._device_args("cuda", st)["device_requests"][0]
+    assert run_options(alloc.get("other"), "runtime") == {}
+    req = run_options(alloc.get("cuda"), "device-requests")["device_requests"][0]
     assert req["Driver"] == "nvidia" and req["DeviceIDs"] == ["GPU-1"]
     assert req["Capabilities"] == [["gpu"]]
 

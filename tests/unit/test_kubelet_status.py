@@ -9,7 +9,8 @@ from minikube_py.kubelet.logs import LogError, parse_options, pick_container
 from minikube_py.kubelet.podstatus import (
     generate_pod_status, merge_conditions, pod_phase,
 )
-from minikube_py.kubelet.podsync import grace_period, should_restart
+from minikube_py.kubelet.podactions import should_restart
+from minikube_py.kubelet.podsync import grace_period
 from minikube_py.kubelet.podview import PodView
 from minikube_py.kubelet.prober import resolve_port
 from minikube_py.kubelet.runtime.base import ContainerInfo

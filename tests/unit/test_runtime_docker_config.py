@@ -1,4 +1,4 @@
-"""The pure part of the Docker runtime: pod/container spec -> Docker create arguments."""
+"""The pure part of the Docker runtime: pod/container spec -> Docker create arguments, env, volumes."""
 
 import os
 
@@ -10,10 +10,13 @@ from minikube_py.kubelet.runtime.base import (
     ContainerStartError, RuntimeUnavailable, container_name, parse_container_name, parse_time,
     rfc3339,
 )
-from minikube_py.kubelet.runtime.docker import (
-    DockerRuntime, _demux, _info, container_config, cpu_quota, cpu_shares,
-    default_pull_policy, expand_vars, prepare_volumes, resolve_env, sandbox_config,
+from minikube_py.api.defaults import image_pull_policy as default_pull_policy
+from minikube_py.kubelet.envvars import expand_vars, resolve_env
+from minikube_py.kubelet.runtime.docker import DockerRuntime, _demux
+from minikube_py.kubelet.runtime.dockerconfig import (
+    container_config, container_info as _info, cpu_quota, cpu_shares, sandbox_config,
 )
+from minikube_py.kubelet.volumes import prepare_volumes
 
 UID = "0f6c3a52-1111-2222-3333-444455556666"
 

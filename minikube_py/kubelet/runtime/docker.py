@@ -12,28 +12,18 @@ Every container carries labels (see ``base.py``) naming the node, the pod and th
 container, so that several kubelets can share one Docker engine without touching
 each other's containers, and a restarted kubelet finds (adopts) its containers.
 
-The module is split so that the mapping from a Kubernetes container spec to
-Docker's create arguments is pure and unit-testable:
+What the kubelet computed before (the environment, ``envvars.py``; the volumes'
+host paths, ``volumes.py``) and the pure translation of a pod spec into Docker's
+create arguments (``dockerconfig.py``) live elsewhere; this module is the part
+that talks to the engine.
 
-* ``resolve_env()``       env list (+ fieldRef, $(VAR) expansion) -> dict
-* ``sandbox_config()``    pod -> kwargs for ``client.containers.create`` (sandbox)
-* ``container_config()``  pod + container spec -> kwargs for ``client.containers.create``
-* ``prepare_volumes()``   emptyDir / hostPath -> host directories (touches the disk)
-* ``DockerRuntime``       the part that talks to the engine.
-
-Images: this lab has no registry (images are built locally by
-``lab/build-images.sh``), so a pull fails fast.  ``IfNotPresent`` uses the local
-image, ``Never`` requires it, and ``Always`` tries to pull and, when the pull
-fails, *falls back to the local image* (a real kubelet would report
-ErrImagePull).  That keeps manifests with ``image: busybox`` (implicitly
-``:latest`` and so ``Always``) working offline.
+Images (the lab has no registry): see ``dockerimages.py``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import logging
 import math
 import os
@@ -45,407 +35,22 @@ from typing import Iterator
 
 import docker
 import docker.errors
-import docker.types
 import requests
 
-from ...api.quantity import cpu_millis, parse_quantity, to_int
+from ..envvars import resolve_env
+from ..volumes import make_subpaths, pod_dir, prepare_volumes
 from .base import (
-    ContainerInfo, ContainerNotFound, ContainerRuntimeError, ContainerStartError,
-    ExecTimeout, ImageError, RuntimeUnavailable,
-    KIND_APP, KIND_INIT, KIND_SANDBOX, LABEL_CONTAINER_HASH, LABEL_CONTAINER_NAME,
-    LABEL_GRACE_PERIOD, LABEL_KIND, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE,
-    LABEL_POD_UID, LABEL_RESTART_COUNT, SANDBOX_CONTAINER_NAME, STATE_CREATED,
-    STATE_EXITED, STATE_RUNNING, container_hash, container_name, parse_time,
+    KIND_APP, LABEL_NODE, LABEL_POD_UID, STATE_CREATED, STATE_EXITED, STATE_RUNNING,
+    ContainerInfo, ContainerNotFound, ContainerRuntimeError, ContainerStartError, ExecTimeout,
+    RuntimeUnavailable,
+)
+from .dockerimages import PULL_TIMEOUT_S, DockerImages
+from .dockerconfig import (
+    DEFAULT_NETWORK, PAUSE_IMAGE, container_config, container_info, sandbox_config,
 )
 
 log = logging.getLogger(__name__)
 
-PAUSE_IMAGE = "minikube-py/pause:3.9"
-DEFAULT_NETWORK = "bridge"
-CPU_PERIOD_US = 100_000     # CFS period Kubernetes uses (100 ms)
-MIN_CPU_SHARES = 2          # Kubernetes' MinShares (best-effort containers)
-MIN_CPU_QUOTA_US = 1_000    # Kubernetes' MinQuotaPeriod
-PULL_TIMEOUT_S = 10.0
-PULL_RETRY_AFTER_S = 300.0  # after a failed pull, use a local image without retrying
-
-
-# ====================================================================== quantities
-def memory_bytes(q) -> int:
-    """Memory quantity -> bytes, rounded up ("64Mi" -> 67108864)."""
-    return to_int(q)
-
-
-def cpu_shares(milli: int) -> int:
-    """Kubernetes' MilliCPUToShares: 1 CPU = 1024 shares, never below 2."""
-    if milli <= 0:
-        return MIN_CPU_SHARES
-    return max(MIN_CPU_SHARES, milli * 1024 // 1000)
-
-
-def cpu_quota(milli: int, period: int = CPU_PERIOD_US) -> int:
-    """Kubernetes' MilliCPUToQuota: the CFS quota (µs per period) for a CPU limit."""
-    return max(MIN_CPU_QUOTA_US, milli * period // 1000)
-
-
-# ====================================================================== pod helpers
-def _meta(pod: dict) -> dict:
-    return pod.get("metadata") or {}
-
-
-def _spec(pod: dict) -> dict:
-    return pod.get("spec") or {}
-
-
-def pod_uid(pod: dict) -> str:
-    uid = _meta(pod).get("uid")
-    if not uid:
-        raise ValueError("pod has no metadata.uid")
-    return uid
-
-
-def default_pull_policy(image: str) -> str:
-    """Kubernetes' defaulting: Always for ``:latest`` or untagged images, else IfNotPresent."""
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last or last.endswith(":latest"):
-        return "Always"
-    return "IfNotPresent"
-
-
-# ----------------------------------------------------------------- env
-_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
-
-
-def expand_vars(text: str, env: dict) -> str:
-    """Kubernetes' $(VAR) expansion: known names are replaced, ``$$`` is a literal
-    ``$``, unknown references stay as they are."""
-    def repl(m):
-        if m.group(0) == "$$":
-            return "$"
-        name = m.group(1)
-        return env[name] if name in env else m.group(0)
-    return _VAR_REF.sub(repl, text)
-
-
-def _field_ref(pod: dict, path: str, node_name: str | None, pod_ip: str | None,
-               host_ip: str | None) -> str | None:
-    meta, spec = _meta(pod), _spec(pod)
-    m = re.match(r"metadata\.(labels|annotations)\['([^']*)'\]$", path)
-    if m:
-        return (meta.get(m.group(1)) or {}).get(m.group(2), "")
-    simple = {
-        "metadata.name": meta.get("name"),
-        "metadata.namespace": meta.get("namespace", "default"),
-        "metadata.uid": meta.get("uid"),
-        "spec.nodeName": spec.get("nodeName") or node_name,
-        "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
-        "status.podIP": pod_ip or (pod.get("status") or {}).get("podIP"),
-        "status.podIPs": pod_ip or (pod.get("status") or {}).get("podIP"),
-        "status.hostIP": host_ip or (pod.get("status") or {}).get("hostIP"),
-    }
-    if path in simple:
-        return simple[path] or ""
-    return None
-
-
-def _resource_ref(spec: dict, ref: dict) -> str | None:
-    resource = ref.get("resource", "")
-    where, _, what = resource.partition(".")
-    value = ((spec.get("resources") or {}).get(where) or {}).get(what)
-    if value is None:
-        return None
-    divisor = parse_quantity(ref.get("divisor", "1"))
-    return str(math.ceil(parse_quantity(value) / divisor))
-
-
-def resolve_env(pod: dict, spec: dict, *, node_name: str | None = None,
-                pod_ip: str | None = None, host_ip: str | None = None,
-                extra_env: dict | None = None) -> dict:
-    """The container's environment as a dict, the way the kubelet builds it.
-
-    * ``value`` entries, with $(VAR) expansion against the entries before them;
-    * ``valueFrom.fieldRef`` (metadata.name/namespace/uid/labels/annotations,
-      spec.nodeName, spec.serviceAccountName, status.podIP, status.hostIP) and
-      ``valueFrom.resourceFieldRef`` (when the request/limit is set);
-    * anything else (secretKeyRef, configMapKeyRef, envFrom) must be resolved by
-      the caller and handed in as ``extra_env``;
-    * ``extra_env`` is applied last and wins: it is what the kubelet computed
-      (device plugin allocations such as NVIDIA_VISIBLE_DEVICES, resolved
-      secrets), which a pod spec must not override.
-
-    Raises ContainerStartError(CreateContainerConfigError) for a reference it
-    cannot resolve.
-    """
-    extra_env = {k: str(v) for k, v in (extra_env or {}).items()}
-    env: dict[str, str] = {}
-    for item in spec.get("env") or []:
-        name = item["name"]
-        if "valueFrom" not in item:
-            env[name] = expand_vars(str(item.get("value", "")), env)
-            continue
-        if name in extra_env:
-            env[name] = extra_env[name]
-            continue
-        source = item["valueFrom"] or {}
-        value = None
-        if "fieldRef" in source:
-            value = _field_ref(pod, source["fieldRef"].get("fieldPath", ""),
-                               node_name, pod_ip, host_ip)
-        elif "resourceFieldRef" in source:
-            value = _resource_ref(spec, source["resourceFieldRef"])
-        if value is None:
-            raise ContainerStartError(
-                "CreateContainerConfigError",
-                f"cannot resolve env {name!r} of container {spec.get('name')!r}: "
-                f"{json.dumps(source)} (resolve it in the kubelet and pass extra_env)")
-        env[name] = value
-    env.update(extra_env)
-    return env
-
-
-# ----------------------------------------------------------------- labels
-def _labels(pod: dict, container: str, kind: str, node_name: str,
-            restart_count: int) -> dict:
-    meta = _meta(pod)
-    return {
-        LABEL_NODE: node_name,
-        LABEL_POD_NAMESPACE: meta.get("namespace", "default"),
-        LABEL_POD_NAME: meta["name"],
-        LABEL_POD_UID: pod_uid(pod),
-        LABEL_CONTAINER_NAME: container,
-        LABEL_RESTART_COUNT: str(int(restart_count)),
-        LABEL_KIND: kind,
-        LABEL_GRACE_PERIOD: str(_spec(pod).get("terminationGracePeriodSeconds", 30)),
-    }
-
-
-def _hostname(pod: dict) -> str:
-    """spec.hostname or the pod name, cut to a DNS label (63 chars) as Kubernetes does."""
-    name = _spec(pod).get("hostname") or _meta(pod)["name"]
-    return name[:63].rstrip("-.") or "pod"
-
-
-# ----------------------------------------------------------------- sandbox
-def sandbox_config(pod: dict, *, node_name: str, image: str = PAUSE_IMAGE,
-                   network: str = DEFAULT_NETWORK, attempt: int = 0) -> dict:
-    """kwargs for ``client.containers.create`` for the pod's sandbox container.
-
-    The sandbox owns everything network-shaped: the network (bridge, or the
-    host's with hostNetwork), the hostname, host ports of all containers, DNS
-    settings and /etc/hosts aliases.
-    """
-    meta, spec = _meta(pod), _spec(pod)
-    kwargs: dict = {
-        "image": image,
-        "name": container_name(SANDBOX_CONTAINER_NAME, meta["name"],
-                               meta.get("namespace", "default"), pod_uid(pod), attempt),
-        "labels": _labels(pod, SANDBOX_CONTAINER_NAME, KIND_SANDBOX, node_name, attempt),
-        "detach": True,
-        "ipc_mode": "shareable",
-    }
-    if spec.get("hostNetwork"):
-        kwargs["network_mode"] = "host"
-    else:
-        kwargs["network"] = network
-        kwargs["hostname"] = _hostname(pod)
-        ports = {}
-        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
-            for p in c.get("ports") or []:
-                if p.get("hostPort"):
-                    key = f"{p['containerPort']}/{p.get('protocol', 'TCP').lower()}"
-                    ports[key] = (p.get("hostIP", ""), int(p["hostPort"])) if p.get("hostIP") \
-                        else int(p["hostPort"])
-        if ports:
-            kwargs["ports"] = ports
-    dns = spec.get("dnsConfig") or {}
-    if dns.get("nameservers"):
-        kwargs["dns"] = list(dns["nameservers"])
-    if dns.get("searches"):
-        kwargs["dns_search"] = list(dns["searches"])
-    if dns.get("options"):
-        kwargs["dns_opt"] = [o["name"] + (f":{o['value']}" if o.get("value") else "")
-                             for o in dns["options"]]
-    aliases = {}
-    for a in spec.get("hostAliases") or []:
-        for h in a.get("hostnames") or []:
-            aliases[h] = a["ip"]
-    if aliases:
-        kwargs["extra_hosts"] = aliases
-    return kwargs
-
-
-# ----------------------------------------------------------------- containers
-def _security(pod: dict, spec: dict) -> dict:
-    """securityContext -> user, privileged, capabilities, read-only rootfs."""
-    psc = _spec(pod).get("securityContext") or {}
-    sc = spec.get("securityContext") or {}
-    out: dict = {}
-    user = sc.get("runAsUser", psc.get("runAsUser"))
-    group = sc.get("runAsGroup", psc.get("runAsGroup"))
-    if user is not None:
-        out["user"] = f"{user}:{group}" if group is not None else str(user)
-    if sc.get("privileged"):
-        out["privileged"] = True
-    caps = sc.get("capabilities") or {}
-    if caps.get("add"):
-        out["cap_add"] = list(caps["add"])
-    if caps.get("drop"):
-        out["cap_drop"] = list(caps["drop"])
-    if sc.get("readOnlyRootFilesystem"):
-        out["read_only"] = True
-    if psc.get("supplementalGroups"):
-        out["group_add"] = [str(g) for g in psc["supplementalGroups"]]
-    return out
-
-
-def _resources(spec: dict) -> dict:
-    """resources -> cgroup settings, with Kubernetes' formulas.
-
-    limits.cpu -> CFS quota/period; requests.cpu (or limits.cpu when there is no
-    request, as API defaulting does) -> cpu shares; limits.memory -> memory
-    limit with no extra swap.
-    """
-    res = spec.get("resources") or {}
-    limits, requests_ = res.get("limits") or {}, res.get("requests") or {}
-    out: dict = {}
-    if "cpu" in limits:
-        out["cpu_period"] = CPU_PERIOD_US
-        out["cpu_quota"] = cpu_quota(cpu_millis(limits["cpu"]))
-    request = requests_.get("cpu", limits.get("cpu"))
-    out["cpu_shares"] = cpu_shares(cpu_millis(request) if request is not None else 0)
-    if "memory" in limits:
-        out["mem_limit"] = memory_bytes(limits["memory"])
-        out["memswap_limit"] = out["mem_limit"]
-    return out
-
-
-def _mounts(spec: dict, volume_host_paths: dict) -> list:
-    mounts = []
-    for vm in spec.get("volumeMounts") or []:
-        name = vm["name"]
-        if name not in volume_host_paths:
-            raise ContainerStartError(
-                "CreateContainerConfigError",
-                f"container {spec.get('name')!r}: volume {name!r} is not available "
-                f"(unknown or unsupported volume type)")
-        source = volume_host_paths[name]
-        if vm.get("subPath"):
-            source = os.path.join(source, vm["subPath"])
-        mounts.append(docker.types.Mount(target=vm["mountPath"], source=source,
-                                         type="bind", read_only=bool(vm.get("readOnly"))))
-    return mounts
-
-
-def container_config(pod: dict, spec: dict, *, sandbox_id: str, node_name: str,
-                     restart_count: int = 0, kind: str = KIND_APP,
-                     env: dict | None = None, volume_host_paths: dict | None = None,
-                     runtime: str | None = None, device_requests: list | None = None,
-                     extra_mounts: list | None = None, devices: list | None = None) -> dict:
-    """kwargs for ``client.containers.create`` for one init/app container of a pod.
-
-    ``env`` is the ready environment (see ``resolve_env``); ``volume_host_paths``
-    maps volume names to host directories (see ``prepare_volumes``).
-    ``extra_mounts`` (``[{"container_path", "host_path", "read_only"}]``) and
-    ``devices`` (``[{"container_path", "host_path", "permissions"}]``) come from
-    the device manager's allocation (what a device plugin's Allocate answered).
-    ``command`` becomes the entrypoint and ``args`` the cmd, so (as in
-    Kubernetes) ``command`` alone drops the image's CMD and ``args`` alone keeps
-    the image's ENTRYPOINT.
-    """
-    if kind not in (KIND_INIT, KIND_APP):
-        raise ValueError(f"kind must be {KIND_INIT!r} or {KIND_APP!r}, not {kind!r}")
-    meta = _meta(pod)
-    env = dict(env or {})
-    labels = _labels(pod, spec["name"], kind, node_name, restart_count)
-    labels[LABEL_CONTAINER_HASH] = container_hash(spec)
-    kwargs: dict = {
-        "image": spec["image"],
-        "name": container_name(spec["name"], meta["name"], meta.get("namespace", "default"),
-                               pod_uid(pod), restart_count),
-        "labels": labels,
-        "detach": True,
-        "network_mode": f"container:{sandbox_id}",
-        "ipc_mode": f"container:{sandbox_id}",
-        "environment": env,
-    }
-    if _spec(pod).get("shareProcessNamespace"):
-        kwargs["pid_mode"] = f"container:{sandbox_id}"
-    if spec.get("command"):
-        kwargs["entrypoint"] = [expand_vars(str(a), env) for a in spec["command"]]
-    if spec.get("args"):
-        kwargs["command"] = [expand_vars(str(a), env) for a in spec["args"]]
-    if spec.get("workingDir"):
-        kwargs["working_dir"] = spec["workingDir"]
-    if spec.get("tty"):
-        kwargs["tty"] = True
-    if spec.get("stdin"):
-        kwargs["stdin_open"] = True
-    kwargs.update(_resources(spec))
-    kwargs.update(_security(pod, spec))
-    mounts = _mounts(spec, volume_host_paths or {})
-    for m in extra_mounts or []:
-        mounts.append(docker.types.Mount(target=m["container_path"], source=m["host_path"],
-                                         type="bind", read_only=bool(m.get("read_only"))))
-    if mounts:
-        kwargs["mounts"] = mounts
-    if devices:
-        kwargs["devices"] = [f'{d["host_path"]}:{d.get("container_path") or d["host_path"]}:'
-                             f'{d.get("permissions") or "rwm"}' for d in devices]
-    if runtime:
-        kwargs["runtime"] = runtime
-    if device_requests:
-        kwargs["device_requests"] = list(device_requests)
-    return kwargs
-
-
-# ----------------------------------------------------------------- volumes
-def pod_dir(state_dir: str, uid: str) -> str:
-    """Where a pod's files live on the node (as /var/lib/kubelet/pods/<uid>)."""
-    return os.path.join(os.path.abspath(state_dir), "pods", uid)
-
-
-def prepare_volumes(pod: dict, state_dir: str) -> dict:
-    """Create the host side of the pod's emptyDir and hostPath volumes.
-
-    Returns ``{volume name: host path}`` for the volumes it knows; other volume
-    types (configMap, secret, ...) are for the caller to write out and add.
-    emptyDir lives in ``<state_dir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>``
-    (the kubelet's own layout) and is removed with the pod.  ``medium: Memory``
-    is served from the same directory (no tmpfs, to keep it shareable and simple).
-    """
-    uid = pod_uid(pod)
-    out = {}
-    for v in _spec(pod).get("volumes") or []:
-        name = v["name"]
-        if "emptyDir" in v:
-            path = os.path.join(pod_dir(state_dir, uid), "volumes",
-                                "kubernetes.io~empty-dir", name)
-            os.makedirs(path, exist_ok=True)
-            os.chmod(path, 0o777)          # Kubernetes makes emptyDirs world-writable
-            out[name] = path
-        elif "hostPath" in v:
-            hp = v["hostPath"]
-            path, typ = hp["path"], hp.get("type", "") or ""
-            if typ in ("", "DirectoryOrCreate") and not os.path.exists(path):
-                os.makedirs(path, mode=0o755, exist_ok=True)
-            elif typ == "FileOrCreate" and not os.path.exists(path):
-                os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
-                open(path, "a").close()
-            checks = {"Directory": os.path.isdir, "File": os.path.isfile,
-                      "Socket": lambda p: os.path.exists(p) and _is_socket(p),
-                      "CharDevice": os.path.exists, "BlockDevice": os.path.exists}
-            if typ in checks and not checks[typ](path):
-                raise ContainerStartError(
-                    "CreateContainerConfigError",
-                    f"hostPath volume {name!r}: {path} is not a {typ}")
-            out[name] = path
-    return out
-
-
-def _is_socket(path: str) -> bool:
-    import stat
-    return stat.S_ISSOCK(os.stat(path).st_mode)
 
 
 # ====================================================================== runtime
@@ -473,7 +78,7 @@ class DockerRuntime:
         self.pause_image = pause_image
         self.pull_timeout = pull_timeout
         self._lock = threading.Lock()
-        self._pull_failed: dict[str, float] = {}     # image -> monotonic time of last failure
+        self.images = DockerImages(self)
         self._exited: dict[str, ContainerInfo] = {}  # cache: an exited container never changes
 
     # ------------------------------------------------------------ engine
@@ -516,86 +121,15 @@ class DockerRuntime:
     # ------------------------------------------------------------ images
     def image_present(self, image: str) -> bool:
         """Is ``image`` in the engine's local store? (InvalidImageName for a bad reference)."""
-        return self._image_present(image)
-
-    def _image_present(self, image: str) -> bool:
-        with self._engine():
-            try:
-                self.client.images.get(image)
-                return True
-            except docker.errors.ImageNotFound:
-                return False
-            except docker.errors.APIError as e:
-                if e.status_code == 400:      # malformed reference
-                    raise ImageError("InvalidImageName", str(e.explanation or e)) from e
-                raise
-
-    def _pull(self, image: str) -> str | None:
-        """Pull with a deadline; None on success, else why it failed.
-
-        The pull runs in a daemon thread so that an unreachable registry can
-        never hang a pod worker: after ``pull_timeout`` we stop waiting.
-        """
-        repo, tag = docker.utils.parse_repository_tag(image)
-        result: dict = {}
-
-        def pull():
-            try:
-                with self._engine():
-                    self.client.api.pull(repo, tag=tag or "latest")
-                result["ok"] = True
-            except Exception as e:      # noqa: BLE001 - reported to the caller
-                result["error"] = getattr(e, "explanation", None) or str(e)
-
-        t = threading.Thread(target=pull, name=f"pull {image}", daemon=True)
-        t.start()
-        t.join(self.pull_timeout)
-        if t.is_alive():
-            return f"pull timed out after {self.pull_timeout:g}s"
-        return None if result.get("ok") else result.get("error", "unknown error")
+        return self.images.present(image)
 
     def ensure_image(self, image: str, pull_policy: str | None = None) -> None:
-        """Make sure ``image`` is present, following the pod's imagePullPolicy.
-
-        Raises ImageError with reason ErrImageNeverPull (Never, image missing),
-        ErrImagePull (missing and the pull failed) or InvalidImageName.  With
-        ``Always`` a failed pull falls back to a local image (see module doc);
-        after a failed pull we do not retry it for PULL_RETRY_AFTER_S seconds
-        while a local image exists.
-        """
-        if not image or image != image.strip():
-            raise ImageError("InvalidImageName", f"invalid image name {image!r}")
-        policy = pull_policy or default_pull_policy(image)
-        local = self._image_present(image)
-        if policy == "Never":
-            if local:
-                return
-            raise ImageError("ErrImageNeverPull",
-                             f'Container image "{image}" is not present with pull policy of Never')
-        if local and policy == "IfNotPresent":
-            return
-        if local:   # Always
-            failed = self._pull_failed.get(image)
-            if failed is not None and time.monotonic() - failed < PULL_RETRY_AFTER_S:
-                return
-        error = self._pull(image)
-        if error is None:
-            self._pull_failed.pop(image, None)
-            return
-        self._pull_failed[image] = time.monotonic()
-        if local:
-            log.info("pull of %s failed (%s); using the local image", image, error)
-            return
-        hint = " (images are built locally: run lab/build-images.sh)" \
-            if image.split(":")[0] in ("busybox", "minikube-py/pause", "registry.k8s.io/pause") else ""
-        raise ImageError("ErrImagePull", f'failed to pull image "{image}": {error}{hint}')
+        """Make sure ``image`` is present, following the pod's imagePullPolicy (see dockerimages)."""
+        self.images.ensure(image, pull_policy)
 
     def list_images(self) -> list[dict]:
         """For NodeStatus.images: ``[{"names": [...], "sizeBytes": n}]``."""
-        with self._engine():
-            return [{"names": list(i.get("RepoTags") or []) + list(i.get("RepoDigests") or []),
-                     "sizeBytes": i.get("Size", 0)}
-                    for i in self.client.api.images()]
+        return self.images.list()
 
     # ------------------------------------------------------------ create/start
     def _create(self, kwargs: dict):
@@ -684,10 +218,7 @@ class DockerRuntime:
                           pod_ip=self.sandbox_ip(sandbox_id), extra_env=extra_env)
         if volume_host_paths is None:
             volume_host_paths = self.prepare_volumes(pod)
-        for vm in container_spec.get("volumeMounts") or []:
-            if vm.get("subPath") and vm["name"] in volume_host_paths:
-                os.makedirs(os.path.join(volume_host_paths[vm["name"]], vm["subPath"]),
-                            exist_ok=True)
+        make_subpaths(container_spec, volume_host_paths)
         kwargs = container_config(pod, container_spec, sandbox_id=sandbox_id,
                                   node_name=self.node_name, restart_count=restart_count,
                                   kind=kind, env=env, volume_host_paths=volume_host_paths,
@@ -725,7 +256,7 @@ class DockerRuntime:
                 info = self._exited.get(cid)
                 if info is None:
                     try:
-                        info = _info(self.client.api.inspect_container(cid))
+                        info = container_info(self.client.api.inspect_container(cid))
                     except docker.errors.NotFound:
                         continue          # removed between list and inspect
                     if info.state == STATE_EXITED:
@@ -757,7 +288,7 @@ class DockerRuntime:
     def inspect(self, container_id: str) -> ContainerInfo:
         with self._engine():
             try:
-                return _info(self.client.api.inspect_container(container_id))
+                return container_info(self.client.api.inspect_container(container_id))
             except docker.errors.NotFound as e:
                 raise ContainerNotFound(container_id) from e
 
@@ -927,56 +458,3 @@ def _demux(data: bytes) -> bytes:
         out += data[i + 8:i + 8 + size]
         i += 8 + size
     return bytes(out + data[i:]) if i < len(data) else bytes(out)
-
-
-def _info(attrs: dict) -> ContainerInfo:
-    """docker inspect -> ContainerInfo."""
-    labels = (attrs.get("Config") or {}).get("Labels") or {}
-    st = attrs.get("State") or {}
-    status = st.get("Status", "")
-    error = st.get("Error") or None
-    reason = None
-    exit_code = None
-    if status in ("running", "paused", "restarting"):
-        state = STATE_RUNNING
-    elif status == "created" and not error:
-        state = STATE_CREATED
-    else:
-        state = STATE_EXITED
-        exit_code = st.get("ExitCode")
-        if status == "created":                     # start failed (e.g. no such command)
-            reason = "StartError"
-            exit_code = exit_code or 128
-        elif st.get("OOMKilled"):
-            reason = "OOMKilled"
-        elif exit_code == 0:
-            reason = "Completed"
-        else:
-            reason = "Error"
-    try:
-        restart = int(labels.get(LABEL_RESTART_COUNT, "0"))
-    except ValueError:
-        restart = 0
-    return ContainerInfo(
-        id=attrs["Id"],
-        name=attrs.get("Name", "").lstrip("/"),
-        pod_uid=labels.get(LABEL_POD_UID, ""),
-        pod_name=labels.get(LABEL_POD_NAME, ""),
-        namespace=labels.get(LABEL_POD_NAMESPACE, ""),
-        container_name=labels.get(LABEL_CONTAINER_NAME, ""),
-        kind=labels.get(LABEL_KIND, KIND_APP),
-        restart_count=restart,
-        state=state,
-        exit_code=exit_code,
-        started_at=parse_time(st.get("StartedAt")),
-        finished_at=parse_time(st.get("FinishedAt")),
-        created_at=parse_time(attrs.get("Created")),
-        image=(attrs.get("Config") or {}).get("Image", ""),
-        image_id=attrs.get("Image", ""),
-        oom_killed=bool(st.get("OOMKilled")),
-        reason=reason,
-        message=error,
-        pid=st.get("Pid") or None if state == STATE_RUNNING else None,
-        container_hash=labels.get(LABEL_CONTAINER_HASH),
-        labels=dict(labels),
-    )
