@@ -49,8 +49,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from ..api.taints import tolerates
+from ..api.conditions import condition, object_condition
 from ..api.meta import now_rfc3339, parse_time
+from ..api.taints import tolerates
 from ..client import errors
 from ..client.informer import meta_key
 from ..client.workqueue import WorkQueue, run_workers
@@ -71,16 +72,9 @@ NODE_INDEX = "nodelifecycle:node"
 
 # ------------------------------------------------------------------ pure helpers
 
-def get_condition(obj: dict, ctype: str) -> Optional[dict]:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return c
-    return None
-
-
 def ready_status(node: dict) -> Optional[str]:
     """"True", "False", "Unknown", or None if no Ready condition was ever posted."""
-    cond = get_condition(node, "Ready")
+    cond = object_condition(node, "Ready")
     return cond.get("status") if cond else None
 
 
@@ -159,12 +153,9 @@ class NodeLifecycleController(Controller):
     """Two queues: node names (health, taints) and pod keys (eviction)."""
 
     name = "nodelifecycle"
-    workers = 2
 
     def __init__(self, client, informers):
         super().__init__(client, informers)
-        from .manager import ControllerConfig
-        self.config = ControllerConfig()
         self.evictions = WorkQueue("taint-eviction")
         self._health: dict[str, NodeHealth] = {}
         self._apiserver_down = False
@@ -259,7 +250,7 @@ class NodeLifecycleController(Controller):
                 self._still_silent(node, health):
             node = self._mark_unknown(self.client.get("nodes", name))
             # Our own write is not a sign of life (a never-posted Ready gets a heartbeat time).
-            health.heartbeat = (get_condition(node, "Ready") or {}).get("lastHeartbeatTime")
+            health.heartbeat = (object_condition(node, "Ready") or {}).get("lastHeartbeatTime")
         status = ready_status(node)
         if health.ready == "True" and status != "True":
             log.info("node %s is not ready (Ready=%s)", name, status)
@@ -278,7 +269,7 @@ class NodeLifecycleController(Controller):
     def _observe(self, node: dict) -> NodeHealth:
         """Update the node's probe time if its heartbeat or its Lease moved."""
         name = node["metadata"]["name"]
-        ready = get_condition(node, "Ready")
+        ready = object_condition(node, "Ready")
         heartbeat = ready.get("lastHeartbeatTime") if ready else None
         lease = self.leases.get(f"{NODE_LEASE_NAMESPACE}/{name}")
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
@@ -306,7 +297,7 @@ class NodeLifecycleController(Controller):
             lease = None
         live = self.client.get("nodes", name)
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
-        heartbeat = (get_condition(live, "Ready") or {}).get("lastHeartbeatTime")
+        heartbeat = (object_condition(live, "Ready") or {}).get("lastHeartbeatTime")
         if (renew and renew != health.renew_time) or heartbeat != health.heartbeat:
             health.renew_time = renew or health.renew_time
             health.heartbeat = heartbeat
@@ -321,12 +312,12 @@ class NodeLifecycleController(Controller):
         now = now_rfc3339()
         changed = False
         for ctype in KUBELET_CONDITIONS:
-            cond = get_condition(new, ctype)
+            cond = object_condition(new, ctype)
             if cond is None:
-                conds.append({"type": ctype, "status": "Unknown", "reason": "NodeStatusNeverUpdated",
-                              "message": "Kubelet never posted node status.",
-                              "lastHeartbeatTime": node["metadata"].get("creationTimestamp"),
-                              "lastTransitionTime": now})
+                conds.append(condition(ctype, "Unknown", "NodeStatusNeverUpdated",
+                                       "Kubelet never posted node status.",
+                                       lastHeartbeatTime=node["metadata"].get("creationTimestamp"),
+                                       lastTransitionTime=now))
                 changed = True
             elif cond.get("status") != "Unknown":
                 cond.update(status="Unknown", reason="NodeStatusUnknown",
@@ -355,11 +346,11 @@ class NodeLifecycleController(Controller):
     def _mark_pods_not_ready(self, node: dict):
         """Pods on a node that is not Ready are not Ready either (Kubernetes' MarkPodsNotReady)."""
         for pod in self.pods.by_index(NODE_INDEX, node["metadata"]["name"]):
-            cond = get_condition(pod, "Ready")
+            cond = object_condition(pod, "Ready")
             if cond is None or cond.get("status") == "False":
                 continue
             new = copy.deepcopy(pod)
-            get_condition(new, "Ready").update(status="False", lastTransitionTime=now_rfc3339())
+            object_condition(new, "Ready").update(status="False", lastTransitionTime=now_rfc3339())
             try:
                 self.client.update_status("pods", new)
             except (errors.NotFound, errors.Conflict):

@@ -6,7 +6,7 @@ import threading
 import time
 
 from minikube_py.client import errors
-from minikube_py.controllers.deployment import template_hash
+from minikube_py.controllers.deploymentutil import template_hash
 from test_replicaset_support import (FakeKubelet, PodCounter, controllers, deployment,  # noqa: F401
                                      pods_of, wait_for)
 
