@@ -11,9 +11,9 @@ Measures, end to end through a real etcd and apiserver:
    rollout complete (updated = available = replicas, old pods gone), default
    strategy (maxSurge 25%, maxUnavailable 25%).
 
-The controllers run in their own process (`python -m minikube_py.controllers.deployment`,
-the ReplicaSet controller included), as in a real controller manager. Pods need a
-scheduler and kubelets; two ways:
+The controllers run in their own process (`python -m minikube_py.controllers.command
+deployment-controller`, the ReplicaSet controller included), as in a real controller
+manager. Pods need a scheduler and kubelets; two ways:
 
 * ``--kubelets played`` (default): this script **plays both** -- a thread pool that
   watches pods, binds each new one to one of ``--nodes`` Node objects (pods/binding),
@@ -251,7 +251,7 @@ def main():
         if args.profile:
             cmd += ["-c", PROFILE_WRAPPER, prof_out]
         else:
-            cmd += ["-m", "minikube_py.controllers.deployment"]
+            cmd += ["-m", "minikube_py.controllers.command", "deployment-controller"]
         if args.kubelets == "hollow":
             kubelets = cp.start_hollow(args.nodes)
         ctrl_log = open(os.path.join(cp.dir, "controllers.log"), "ab")
@@ -371,8 +371,8 @@ def dump(*_):
         stats.dump_stats(out)
     sys.exit(0)
 signal.signal(signal.SIGTERM, dump)
-from minikube_py.controllers.deployment import command
-command()
+from minikube_py.controllers.command import deployment_command
+deployment_command()
 """
 
 

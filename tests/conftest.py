@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 
 import pytest
 import requests
@@ -53,3 +54,35 @@ def kubectl(cluster, tmp_path):
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc
     return run
+
+
+@pytest.fixture(scope="module")
+def controller_manager(cluster):
+    """Factory: ``controller_manager(names, config=None)`` runs those controllers in this
+    process, as ``minikube-py controller-manager`` does (shared informers; no leader
+    election), and returns the ControllerManager once they run (``.started[name]`` is
+    each controller). They all stop at the end of the test module, so no two modules'
+    copies of one controller ever run side by side.
+    """
+    from minikube_py.client.rest import Client
+    from minikube_py.controllers.manager import ControllerConfig, ControllerManager
+    running = []
+
+    def start(names, config=None):
+        client = Client(server=cluster.server)
+        manager = ControllerManager(client, list(names), config or ControllerConfig())
+        stop = threading.Event()
+        thread = threading.Thread(target=manager.run, args=(stop,), daemon=True)
+        thread.start()
+        running.append((stop, thread, client))
+        assert manager.ready.wait(30)
+        collector = manager.started.get("garbagecollector")
+        if collector is not None:   # its informers start after discovery
+            assert collector.ready.wait(30)
+        return manager
+
+    yield start
+    for stop, thread, client in running:
+        stop.set()
+        thread.join(15)
+        client.close()

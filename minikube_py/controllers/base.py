@@ -6,14 +6,23 @@ reads the *current* desired and actual state from the informers' caches and make
 one step toward the desired state. That is what makes controllers level-triggered:
 missing an event, or seeing one twice, changes nothing, because sync looks at the
 state, not at the event.
+
+Also here, for every controller: the retry policy for the failures a sync expects
+(``sync_quietly``) and the event recorder with the controller-manager's spam filter.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
+import requests
+
+from ..client import errors
+from ..client.events import EventRecorder
 from ..client.informer import Informer, meta_key
 from ..client.workqueue import WorkQueue, run_workers
+from .config import ControllerConfig
 
 
 class SharedInformers:
@@ -59,10 +68,14 @@ class Controller:
 
     name = "controller"
     workers = 2
+    # True: a 409 Conflict or an unreachable apiserver is retried without a stack trace
+    # (see sync_quietly); otherwise the work queue logs the error and backs off.
+    quiet_retries = False
 
     def __init__(self, client, informers: SharedInformers):
         self.client = client
         self.informers = informers
+        self.config = ControllerConfig()      # the manager gives each controller its own
         self.queue = WorkQueue(self.name)
         self.log = logging.getLogger(f"minikube_py.controllers.{self.name}")
 
@@ -74,4 +87,41 @@ class Controller:
 
     def run(self, stop: threading.Event):
         """Start the workers; they stop when `stop` is set."""
-        return run_workers(self.queue, self.sync, self.workers, stop)
+        sync = self._sync_quietly if self.quiet_retries else self.sync
+        return run_workers(self.queue, sync, self.workers, stop)
+
+    def _sync_quietly(self, key: str) -> None:
+        sync_quietly(self.queue, key, self.sync, self.log)
+
+
+def sync_quietly(queue, key: str, fn: Callable[[str], None], logger: logging.Logger) -> None:
+    """Run one sync; the two failures every controller expects are retried without a
+    stack trace in the log:
+
+    - 409 Conflict: the cache was behind the apiserver. The newer object is on its
+      way (and will queue the key again); try again shortly anyway.
+    - the apiserver cannot be reached (restarting): try again in a second; the
+      informers reconnect on their own meanwhile.
+
+    Anything else propagates, and the work queue retries it with growing back-off.
+    """
+    try:
+        fn(key)
+    except errors.Conflict as err:
+        logger.info("%s: %s; retrying", key, err.message)
+        queue.add_after(key, 0.05)
+    except requests.ConnectionError as err:
+        logger.warning("%s: apiserver unreachable (%s); retrying in 1s", key, type(err).__name__)
+        queue.add_after(key, 1.0)
+
+
+# kube-controller-manager's spam filter (client-go's EventCorrelator defaults): per object
+# 25 events, then one every 5 minutes. Scaling a ReplicaSet to 500 records 25 "Created
+# pod" events, not 500 -- 475 requests the apiserver does not have to serve.
+EVENT_SPAM_BURST, EVENT_SPAM_REFILL = 25, 300.0
+
+
+def event_recorder(client, component: str) -> EventRecorder:
+    """A controller's recorder (client/events.py) with the controller-manager's spam filter."""
+    return EventRecorder(client, component, spam_burst=EVENT_SPAM_BURST, spam_refill=EVENT_SPAM_REFILL)
+

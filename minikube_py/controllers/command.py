@@ -1,5 +1,8 @@
 """`minikube-py controller-manager`: the process that runs the controllers.
 
+(Also here: ``replicaset-controller`` and ``deployment-controller``, which run one or
+two controllers on their own, to watch them think; see the end of this module.)
+
 Like kube-controller-manager it may run as several copies for high availability.
 With ``--leader-elect`` (the default) every copy campaigns for the Lease
 ``kube-system/kube-controller-manager``; only the holder runs controllers, the others
@@ -16,6 +19,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import threading
 import uuid
 
@@ -168,5 +172,78 @@ def _on_signals(handler):
         signal.signal(sig, lambda *_: handler())
 
 
+
+# ------------------------------------------------------------------ single controllers
+#   python -m minikube_py.controllers.command replicaset-controller --kubeconfig ... -v
+#   python -m minikube_py.controllers.command deployment-controller --server ...
+
+def _single_controller_options(fn):
+    for option in reversed((
+            click.option("--kubeconfig", default=None, help="Path to the kubeconfig file."),
+            click.option("--server", default=None,
+                         help="The apiserver URL (overrides the kubeconfig)."),
+            click.option("--workers", type=click.IntRange(min=1), default=None,
+                         help="Objects synced at once.  [default: 5, the controller's own]"),
+            click.option("-v", "--verbose", is_flag=True, help="Log every sync decision."))):
+        fn = option(fn)
+    return fn
+
+
+@click.command("replicaset-controller")
+@_single_controller_options
+def replicaset_command(kubeconfig, server, workers, verbose):
+    """Run only the ReplicaSet controller (the controller-manager runs it with the others)."""
+    from .replicaset import COMPONENT, ReplicaSetController
+    run_standalone(kubeconfig, server, COMPONENT, [ReplicaSetController], workers, verbose)
+
+
+@click.command("deployment-controller")
+@_single_controller_options
+@click.option("--with-replicaset/--without-replicaset", default=True, show_default=True,
+              help="Also run the ReplicaSet controller (a Deployment needs one to get pods).")
+def deployment_command(kubeconfig, server, workers, verbose, with_replicaset):
+    """Run only the Deployment controller (the controller-manager runs it with the others)."""
+    from .deployment import COMPONENT, DeploymentController
+    from .replicaset import ReplicaSetController
+    classes = [DeploymentController] + ([ReplicaSetController] if with_replicaset else [])
+    run_standalone(kubeconfig, server, COMPONENT, classes, workers, verbose)
+
+
+def run_standalone(kubeconfig, server, component: str, classes: list, workers, verbose) -> None:
+    """What the controller-manager does, small: shared informers, the controllers,
+    wait for the caches, run until Ctrl-C. (No leader election: run one copy only.)
+    ``workers`` applies to the first controller."""
+    from ..client.rest import Client
+    from .base import SharedInformers
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
+    client = Client(server=server, kubeconfig=kubeconfig, user_agent=component)
+    informers = SharedInformers(client)
+    controllers = [cls(client, informers) for cls in classes]
+    if workers:
+        controllers[0].workers = workers
+    informers.start()
+    if not informers.wait_for_sync(60):
+        raise click.ClickException("informer caches did not sync (is the apiserver up?)")
+    stop = threading.Event()
+    for controller in controllers:
+        controller.run(stop)
+    click.echo(f"{', '.join(c.name for c in controllers)} controller(s) running against "
+               f"{client.server}; Ctrl-C stops")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        stop.set()
+    informers.stop()
+
+
+SINGLE_CONTROLLERS = {"replicaset-controller": replicaset_command,
+                      "deployment-controller": deployment_command}
+
+
 if __name__ == "__main__":
-    command()
+    if len(sys.argv) > 1 and sys.argv[1] in SINGLE_CONTROLLERS:
+        name = sys.argv[1]
+        SINGLE_CONTROLLERS[name](sys.argv[2:], prog_name=f"python -m {__spec__.name} {name}")
+    else:
+        command()

@@ -142,8 +142,6 @@ class GarbageCollector(Controller):
 
     def __init__(self, client, informers):
         super().__init__(client, informers)
-        from .manager import ControllerConfig
-        self.config = ControllerConfig()
         self.resources: dict[str, Kind] = {}        # plural -> info
         self._by_kind: dict[tuple[str, str], Kind] = {}  # (group, kind) -> info
         self._lock = threading.Lock()

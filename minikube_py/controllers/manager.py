@@ -20,10 +20,10 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Optional
 
 from .base import SharedInformers
+from .config import ControllerConfig
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +37,6 @@ CONTROLLERS: dict[str, str] = {
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
 }
-
-
-@dataclass
-class ControllerConfig:
-    """Settings that controllers read from ``self.config`` (set by the manager).
-
-    Defaults are Kubernetes' defaults; labs shorten them to see a node fail in seconds.
-    """
-    node_monitor_grace_period: float = 40.0   # lease not renewed this long -> Ready=Unknown
-    node_monitor_period: float = 5.0          # how often node health is checked
-    pod_eviction_timeout: float = 300.0       # toleration for not-ready/unreachable taints
-    #                                           when a pod has none
-    force_delete_unreachable_pods: bool = True  # see nodelifecycle.py, "Pods on a lost node"
-    gc_discovery_period: float = 30.0         # how often the GC re-reads discovery
-    namespace_resync_period: float = 300.0    # terminating namespaces are looked at again
-    workers: Optional[int] = None             # worker threads per controller (None: its own)
 
 
 class UnknownController(ValueError):

@@ -23,6 +23,7 @@ import logging
 from collections import Counter
 from datetime import datetime, timezone
 
+from ..api.conditions import condition
 from ..api.meta import now_rfc3339, parse_time
 from ..client import errors
 from .base import Controller
@@ -35,19 +36,20 @@ FINALIZER = "kubernetes"
 MIN_REQUEUE, MAX_REQUEUE = 0.5, 5.0
 
 
-def condition(ctype: str, bad: bool, reason: str, message: str) -> dict:
-    return {"type": ctype, "status": "True" if bad else "False", "reason": reason,
-            "message": message}
+def counted_condition(ctype: str, counts: Counter, reasons: tuple[str, str], listing: str,
+                      item: str, done: str) -> dict:
+    """True while something is left: ``listing`` then one ``item`` per count; else False, ``done``."""
+    if not counts:
+        return condition(ctype, False, reasons[1], done)
+    return condition(ctype, True, reasons[0],
+                     listing + ", ".join(item.format(k, n) for k, n in sorted(counts.items())))
 
 
 class NamespaceController(Controller):
     name = "namespace"
-    workers = 2
 
     def __init__(self, client, informers):
         super().__init__(client, informers)
-        from .manager import ControllerConfig
-        self.config = ControllerConfig()
         self.namespaces = informers.get("namespaces")
         self.namespaces.add_handler(on_add=self._on_change,
                                     on_update=lambda old, new: self._on_change(new))
@@ -129,18 +131,15 @@ class NamespaceController(Controller):
             "ContentDeletionFailed" if failures else "ContentDeleted",
             f"Failed to delete all resource types, {len(failures)} remaining: {'; '.join(failures)}"
             if failures else "All content successfully deleted, may be waiting on finalization"))
-        conditions.append(condition(
-            "NamespaceContentRemaining", bool(remaining),
-            "SomeResourcesRemain" if remaining else "ContentRemoved",
-            "Some resources are remaining: " + ", ".join(
-                f"{k} has {n} resource instances" for k, n in sorted(remaining.items()))
-            if remaining else "All content successfully removed"))
-        conditions.append(condition(
-            "NamespaceFinalizersRemaining", bool(with_finalizers),
-            "SomeFinalizersRemain" if with_finalizers else "ContentHasNoFinalizers",
-            "Some content in the namespace has finalizers remaining: " + ", ".join(
-                f"{f} in {n} resource instances" for f, n in sorted(with_finalizers.items()))
-            if with_finalizers else "All content-preserving finalizers finished"))
+        conditions.append(counted_condition(
+            "NamespaceContentRemaining", remaining, ("SomeResourcesRemain", "ContentRemoved"),
+            "Some resources are remaining: ", "{} has {} resource instances",
+            "All content successfully removed"))
+        conditions.append(counted_condition(
+            "NamespaceFinalizersRemaining", with_finalizers,
+            ("SomeFinalizersRemain", "ContentHasNoFinalizers"),
+            "Some content in the namespace has finalizers remaining: ", "{} in {} resource instances",
+            "All content-preserving finalizers finished"))
         return conditions, wait
 
     def _delete_all(self, info, verbs, namespace: str, items: list[dict]):

@@ -17,24 +17,8 @@ the nodes do not matter.
    posted by a kubelet that came back, removes them.
 3. **Pods** on a node that is not Ready are marked Ready=False (event NodeNotReady), so
    Services and rollouts stop counting on them.
-4. **Eviction** (the taint manager): a pod on a node with NoExecute taints is deleted
-   (event TaintManagerEviction) once its toleration runs out: ``tolerationSeconds`` of
-   the toleration that matches, counted from the taint's ``timeAdded``. No matching
-   toleration: at once, except for the two taints above, where ``--pod-eviction-timeout``
-   (300 s) stands in, as the apiserver's DefaultTolerationSeconds would have. A
-   toleration without tolerationSeconds tolerates forever. Its ReplicaSet then makes a
-   replacement, which the scheduler puts on a healthy node.
-
-Pods on a lost node (a choice, documented): eviction is an ordinary graceful delete,
-which only sets ``deletionTimestamp``; the kubelet normally finishes it. An unreachable
-node has no kubelet to do so, and in Kubernetes such pods stay "Terminating" until the
-node returns or an admin adds the ``out-of-service`` taint. Here, with
-``force_delete_unreachable_pods`` (the default), a terminating pod on a node whose Ready
-is Unknown is force-deleted (gracePeriodSeconds=0) once its grace period has passed,
-as Kubernetes' PodGC does for terminating pods on out-of-service nodes. If the node was
-only cut off, its kubelet stops the containers when it is back and finds the pods gone.
-Pods bound to a node that no longer exists are force-deleted too (event DeletingAllPods),
-as PodGC does for orphaned pods.
+4. **Eviction** (the taint manager, tainteviction.py): pods leave a node with NoExecute
+   taints once their tolerations run out; pods of a lost node are force-deleted.
 
 Not done: zones and the "full disruption" mode that stops evictions when every node
 is down at once, eviction rate limits, and conditions other than Ready.
@@ -46,23 +30,21 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from ..api.taints import tolerates
-from ..api.meta import now_rfc3339, parse_time
+from ..api.conditions import condition, object_condition
+from ..api.meta import now_rfc3339
 from ..client import errors
 from ..client.informer import meta_key
 from ..client.workqueue import WorkQueue, run_workers
 from .base import Controller
+from .tainteviction import (LIFECYCLE_TAINTS, NO_EXECUTE, NOT_READY, UNREACHABLE,
+                            TaintEviction)
 
 log = logging.getLogger(__name__)
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-NOT_READY = "node.kubernetes.io/not-ready"
-UNREACHABLE = "node.kubernetes.io/unreachable"
-LIFECYCLE_TAINTS = (NOT_READY, UNREACHABLE)
-NO_EXECUTE, NO_SCHEDULE = "NoExecute", "NoSchedule"
+NO_SCHEDULE = "NoSchedule"
 # The conditions a silent node's kubelet can no longer vouch for.
 KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
@@ -71,16 +53,9 @@ NODE_INDEX = "nodelifecycle:node"
 
 # ------------------------------------------------------------------ pure helpers
 
-def get_condition(obj: dict, ctype: str) -> Optional[dict]:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == ctype:
-            return c
-    return None
-
-
 def ready_status(node: dict) -> Optional[str]:
     """"True", "False", "Unknown", or None if no Ready condition was ever posted."""
-    cond = get_condition(node, "Ready")
+    cond = object_condition(node, "Ready")
     return cond.get("status") if cond else None
 
 
@@ -110,40 +85,6 @@ def desired_taints(current: list[dict], status: Optional[str], now: str) -> list
     return out
 
 
-def eviction_time(pod: dict, taints: list[dict], default_seconds: float,
-                  now: Optional[datetime] = None) -> Optional[datetime]:
-    """When a pod must leave a node with these NoExecute taints; None if never.
-
-    For each taint: the matching tolerations; none at all means "now" (or, for the
-    not-ready/unreachable taints, ``default_seconds``); a matching toleration without
-    tolerationSeconds means "never" for that taint; otherwise the smallest
-    tolerationSeconds counted from the taint's timeAdded. The pod leaves at the
-    earliest of these times.
-    """
-    now = now or datetime.now(timezone.utc)
-    tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    earliest = None
-    for taint in taints:
-        if taint.get("effect") != NO_EXECUTE:
-            continue
-        matching = [t for t in tolerations if tolerates(t, taint)]
-        if not matching:
-            if taint.get("key") not in LIFECYCLE_TAINTS:
-                return now
-            matching = [{"tolerationSeconds": default_seconds}]
-        seconds = [float(t["tolerationSeconds"]) for t in matching
-                   if t.get("tolerationSeconds") is not None]
-        if not seconds:
-            continue   # tolerated forever
-        try:
-            added = parse_time(taint["timeAdded"])
-        except (KeyError, ValueError):
-            added = now
-        when = added + timedelta(seconds=max(min(seconds), 0))
-        earliest = when if earliest is None else min(earliest, when)
-    return earliest
-
-
 @dataclass
 class NodeHealth:
     """What we last saw of a node, and when (on our monotonic clock) it last moved."""
@@ -155,16 +96,13 @@ class NodeHealth:
 
 # ------------------------------------------------------------------ the controller
 
-class NodeLifecycleController(Controller):
+class NodeLifecycleController(TaintEviction, Controller):
     """Two queues: node names (health, taints) and pod keys (eviction)."""
 
     name = "nodelifecycle"
-    workers = 2
 
     def __init__(self, client, informers):
         super().__init__(client, informers)
-        from .manager import ControllerConfig
-        self.config = ControllerConfig()
         self.evictions = WorkQueue("taint-eviction")
         self._health: dict[str, NodeHealth] = {}
         self._apiserver_down = False
@@ -185,15 +123,6 @@ class NodeLifecycleController(Controller):
         md = lease.get("metadata") or {}
         if md.get("namespace") == NODE_LEASE_NAMESPACE:
             self.queue.add(md["name"])
-
-    def _on_pod(self, pod: dict):
-        node_name = (pod.get("spec") or {}).get("nodeName")
-        if not node_name:
-            return
-        node = self.nodes.get(node_name)
-        if node is None or self._no_execute_taints(node) or \
-                (pod["metadata"].get("deletionTimestamp") and ready_status(node) == "Unknown"):
-            self.evictions.add(meta_key(pod))
 
     # ----------------------------------------------------------- running
 
@@ -259,7 +188,7 @@ class NodeLifecycleController(Controller):
                 self._still_silent(node, health):
             node = self._mark_unknown(self.client.get("nodes", name))
             # Our own write is not a sign of life (a never-posted Ready gets a heartbeat time).
-            health.heartbeat = (get_condition(node, "Ready") or {}).get("lastHeartbeatTime")
+            health.heartbeat = (object_condition(node, "Ready") or {}).get("lastHeartbeatTime")
         status = ready_status(node)
         if health.ready == "True" and status != "True":
             log.info("node %s is not ready (Ready=%s)", name, status)
@@ -278,7 +207,7 @@ class NodeLifecycleController(Controller):
     def _observe(self, node: dict) -> NodeHealth:
         """Update the node's probe time if its heartbeat or its Lease moved."""
         name = node["metadata"]["name"]
-        ready = get_condition(node, "Ready")
+        ready = object_condition(node, "Ready")
         heartbeat = ready.get("lastHeartbeatTime") if ready else None
         lease = self.leases.get(f"{NODE_LEASE_NAMESPACE}/{name}")
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
@@ -306,7 +235,7 @@ class NodeLifecycleController(Controller):
             lease = None
         live = self.client.get("nodes", name)
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
-        heartbeat = (get_condition(live, "Ready") or {}).get("lastHeartbeatTime")
+        heartbeat = (object_condition(live, "Ready") or {}).get("lastHeartbeatTime")
         if (renew and renew != health.renew_time) or heartbeat != health.heartbeat:
             health.renew_time = renew or health.renew_time
             health.heartbeat = heartbeat
@@ -321,12 +250,12 @@ class NodeLifecycleController(Controller):
         now = now_rfc3339()
         changed = False
         for ctype in KUBELET_CONDITIONS:
-            cond = get_condition(new, ctype)
+            cond = object_condition(new, ctype)
             if cond is None:
-                conds.append({"type": ctype, "status": "Unknown", "reason": "NodeStatusNeverUpdated",
-                              "message": "Kubelet never posted node status.",
-                              "lastHeartbeatTime": node["metadata"].get("creationTimestamp"),
-                              "lastTransitionTime": now})
+                conds.append(condition(ctype, "Unknown", "NodeStatusNeverUpdated",
+                                       "Kubelet never posted node status.",
+                                       lastHeartbeatTime=node["metadata"].get("creationTimestamp"),
+                                       lastTransitionTime=now))
                 changed = True
             elif cond.get("status") != "Unknown":
                 cond.update(status="Unknown", reason="NodeStatusUnknown",
@@ -355,11 +284,11 @@ class NodeLifecycleController(Controller):
     def _mark_pods_not_ready(self, node: dict):
         """Pods on a node that is not Ready are not Ready either (Kubernetes' MarkPodsNotReady)."""
         for pod in self.pods.by_index(NODE_INDEX, node["metadata"]["name"]):
-            cond = get_condition(pod, "Ready")
+            cond = object_condition(pod, "Ready")
             if cond is None or cond.get("status") == "False":
                 continue
             new = copy.deepcopy(pod)
-            get_condition(new, "Ready").update(status="False", lastTransitionTime=now_rfc3339())
+            object_condition(new, "Ready").update(status="False", lastTransitionTime=now_rfc3339())
             try:
                 self.client.update_status("pods", new)
             except (errors.NotFound, errors.Conflict):
@@ -381,72 +310,6 @@ class NodeLifecycleController(Controller):
                     f"Deleting all Pods from Node {name}.", component="node-controller")
         for pod in pods:
             self._force_delete(pod, f"node {name} no longer exists")
-
-    # ----------------------------------------------------------- eviction (taint manager)
-
-    @staticmethod
-    def _no_execute_taints(node: dict) -> list[dict]:
-        return [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == NO_EXECUTE]
-
-    def sync_pod(self, key: str) -> None:
-        pod = self.pods.get(key)
-        if pod is None:
-            return
-        node_name = (pod.get("spec") or {}).get("nodeName")
-        node = self.nodes.get(node_name) if node_name else None
-        if node is None:
-            return   # unbound, or its node is gone (see _delete_pods_of_gone_node)
-        if pod["metadata"].get("deletionTimestamp"):
-            self._finish_on_lost_node(key, pod, node)
-            return
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            return
-        taints = self._no_execute_taints(node)
-        if not taints:
-            return   # nothing to evict for (a cancelled eviction lands here too)
-        when = eviction_time(pod, taints, float(self.config.pod_eviction_timeout))
-        if when is None:
-            return   # tolerated forever
-        delay = (when - datetime.now(timezone.utc)).total_seconds()
-        if delay > 0:
-            self.evictions.add_after(key, delay)
-            return
-        md = pod["metadata"]
-        log.info("evicting pod %s from node %s (NoExecute taints %s)", key, node_name,
-                 [t["key"] for t in taints])
-        self._event(pod, "TaintManagerEviction", f"Marking for deletion Pod {key}",
-                    component="taint-eviction-controller")
-        try:
-            self.client.delete("pods", md["name"], namespace=md["namespace"],
-                               preconditions={"uid": md["uid"]})
-        except (errors.NotFound, errors.Conflict):
-            pass
-
-    def _finish_on_lost_node(self, key: str, pod: dict, node: dict):
-        """A terminating pod on an unreachable node: force-delete once its grace is over."""
-        if not self.config.force_delete_unreachable_pods or ready_status(node) != "Unknown":
-            return   # a kubelet may still finish it
-        try:
-            deadline = parse_time(pod["metadata"]["deletionTimestamp"])
-        except ValueError:
-            deadline = datetime.now(timezone.utc)
-        delay = (deadline - datetime.now(timezone.utc)).total_seconds()
-        if delay > 0:
-            self.evictions.add_after(key, delay + 0.1)
-            return
-        self._force_delete(pod, f"its node {node['metadata']['name']} is unreachable "
-                                "and its grace period is over")
-
-    def _force_delete(self, pod: dict, why: str):
-        md = pod["metadata"]
-        log.info("force-deleting pod %s: %s", meta_key(pod), why)
-        self._event(pod, "DeletionByPodGC", f"Force-deleting pod: {why}", type="Warning",
-                    component="pod-garbage-collector")
-        try:
-            self.client.delete("pods", md["name"], namespace=md["namespace"],
-                               grace_period_seconds=0, preconditions={"uid": md["uid"]})
-        except (errors.NotFound, errors.Conflict):
-            pass
 
     # ----------------------------------------------------------- helpers
 

@@ -3,7 +3,7 @@
 One sync of a ReplicaSet (``sync(key)``), as in Kubernetes' replica_set.go:
 
 1. Read the ReplicaSet and the active pods of its namespace from the informer caches.
-2. **Claim** pods (podutil.RefManager): ours if our ownerReference is on them and the
+2. **Claim** pods (RefManager): ours if our ownerReference is on them and the
    selector matches; adopt matching orphans; release pods relabelled out of the selector.
 3. If the **expectations** of earlier syncs are met (every pod we created or deleted
    has shown up in the cache), **manage replicas**: create the missing pods in
@@ -17,7 +17,7 @@ apiserver names them ``<rs-name>-<5 random characters>``, and carry an ownerRefe
 ReplicaSet leaves its pods to the garbage collector.
 
 Never more pods than asked: the cache lags the apiserver, so the controller does not
-trust it while it still expects some of its own writes to appear (podutil.Expectations);
+trust it while it still expects some of its own writes to appear (Expectations);
 and after a write whose outcome is unknown (the apiserver went away mid-request) it
 checks the cache against a fresh list from the apiserver before acting again.
 """
@@ -29,15 +29,22 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Optional
 
-import click
 import requests
 
 from ..api import meta
 from ..api.selectors import LabelSelector, SelectorError
 from ..client import errors
 from ..client.informer import meta_key
-from . import podutil
-from .base import Controller, SharedInformers
+from ..api.conditions import condition, get_condition, object_condition
+from .base import Controller, SharedInformers, event_recorder
+from .expectations import Expectations, is_ambiguous
+from .mutationcache import MutationCache
+from .podutil import (is_pod_active, is_pod_available, is_pod_ready, pod_from_template,
+                      seconds_until_available)
+from .ranking import pods_to_delete
+from .refmanager import (CONTROLLER_INDEX, NAMESPACE_INDEX, RefManager, claim_candidates,
+                         controller_uid, ensure_indexes, is_controlled_by)
+from .slowstart import slow_start_batch
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +56,17 @@ CREATE_CONCURRENCY = 32       # threads sending creates; slow start decides how 
 class ReplicaSetController(Controller):
     name = "replicaset"
     workers = 5               # kube-controller-manager's --concurrent-replicaset-syncs
+    quiet_retries = True      # 409s and apiserver restarts are expected (base.sync_quietly)
 
     def __init__(self, client, informers: SharedInformers, expectations_ttl: float = 300.0):
         super().__init__(client, informers)
         self.rs_informer = informers.get("replicasets")
         self.pod_informer = informers.get("pods")
-        podutil.ensure_indexes(self.rs_informer)
-        podutil.ensure_indexes(self.pod_informer)
-        self.expectations = podutil.Expectations(ttl=expectations_ttl)
-        self.written = podutil.MutationCache()     # our status writes, until the cache has them
-        self.recorder = podutil.event_recorder(client, COMPONENT)
+        ensure_indexes(self.rs_informer)
+        ensure_indexes(self.pod_informer)
+        self.expectations = Expectations(ttl=expectations_ttl)
+        self.written = MutationCache()     # our status writes, until the cache has them
+        self.recorder = event_recorder(client, COMPONENT)
         self.pool = ThreadPoolExecutor(CREATE_CONCURRENCY, thread_name_prefix="rs-write")
         self._selectors: dict[str, tuple[str, LabelSelector]] = {}   # uid -> (rv, selector)
         self._selectors_lock = threading.Lock()
@@ -97,7 +105,7 @@ class ReplicaSetController(Controller):
         """ReplicaSets of the pod's namespace whose selector matches its labels (for orphans)."""
         labels = pod["metadata"].get("labels") or {}
         out = []
-        for rs in self.rs_informer.by_index(podutil.NAMESPACE_INDEX, pod["metadata"].get("namespace")):
+        for rs in self.rs_informer.by_index(NAMESPACE_INDEX, pod["metadata"].get("namespace")):
             sel = self.selector(rs)
             if sel is not None and not sel.empty and sel.matches(labels):
                 out.append(rs)
@@ -121,7 +129,7 @@ class ReplicaSetController(Controller):
         pod's status several times while it starts (container states, IPs, start
         times); updates that change none of these need no sync."""
         md, status = pod["metadata"], pod.get("status") or {}
-        ready = podutil.pod_condition(pod, "Ready") or {}
+        ready = object_condition(pod, "Ready") or {}
         return (md.get("labels"), md.get("ownerReferences"), md.get("deletionTimestamp"),
                 status.get("phase"), ready.get("status"), ready.get("lastTransitionTime"))
 
@@ -144,7 +152,7 @@ class ReplicaSetController(Controller):
         if new_rs is not None:
             self.enqueue(new_rs)
             min_ready = (new_rs.get("spec") or {}).get("minReadySeconds") or 0
-            if min_ready and not podutil.is_pod_ready(old) and podutil.is_pod_ready(new):
+            if min_ready and not is_pod_ready(old) and is_pod_ready(new):
                 # It becomes available minReadySeconds from now: look again then.
                 self.queue.add_after(meta_key(new_rs), min_ready + 1)
             return
@@ -180,19 +188,16 @@ class ReplicaSetController(Controller):
 
     def related_pods(self, rs: dict) -> list[dict]:
         """Pods of this ReplicaSet and of its siblings (same controller, e.g. one Deployment)."""
-        owner = podutil.controller_uid(rs)
-        siblings = self.rs_informer.by_index(podutil.CONTROLLER_INDEX, owner) if owner else [rs]
+        owner = controller_uid(rs)
+        siblings = self.rs_informer.by_index(CONTROLLER_INDEX, owner) if owner else [rs]
         pods = []
         for sibling in siblings:
-            pods += self.pod_informer.by_index(podutil.CONTROLLER_INDEX, sibling["metadata"]["uid"])
+            pods += self.pod_informer.by_index(CONTROLLER_INDEX, sibling["metadata"]["uid"])
         return pods
 
     # ------------------------------------------------------------ sync
 
     def sync(self, key: str) -> None:
-        podutil.sync_quietly(self.queue, key, self.sync_replicaset, log)
-
-    def sync_replicaset(self, key: str) -> None:
         rs = self.written.newest(self.rs_informer.get(key))
         if rs is None:
             self.expectations.delete(key)
@@ -204,9 +209,9 @@ class ReplicaSetController(Controller):
         if self.expectations.is_uncertain(key):
             needs_sync = self.confirm_cache(rs, selector)
 
-        candidates = podutil.claim_candidates(self.pod_informer, rs)
-        active = [p for p in candidates if podutil.is_pod_active(p)]
-        manager = podutil.RefManager(self.client, "pods", rs, selector, "replicasets")
+        candidates = claim_candidates(self.pod_informer, rs)
+        active = [p for p in candidates if is_pod_active(p)]
+        manager = RefManager(self.client, "pods", rs, selector, "replicasets")
         pods = manager.claim(active)
 
         manage_error = None
@@ -218,7 +223,7 @@ class ReplicaSetController(Controller):
 
         min_ready = (rs.get("spec") or {}).get("minReadySeconds") or 0
         if manage_error is None and min_ready:
-            waits = [w for w in (podutil.seconds_until_available(p, min_ready) for p in pods) if w]
+            waits = [w for w in (seconds_until_available(p, min_ready) for p in pods) if w]
             if waits:                           # some ready pods become available later
                 self.queue.add_after(key, min(waits) + 0.1)
         if manage_error is not None:
@@ -236,8 +241,8 @@ class ReplicaSetController(Controller):
         listed = self.client.list("pods", namespace=rs["metadata"]["namespace"],
                                   label_selector=selector.to_string())
         missing = [p["metadata"]["name"] for p in listed.get("items") or []
-                   if podutil.is_pod_active(p) and meta_key(p) not in self.pod_informer.store
-                   and (meta.owner_of(p) is None or podutil.is_controlled_by(p, rs))]
+                   if is_pod_active(p) and meta_key(p) not in self.pod_informer.store
+                   and (meta.owner_of(p) is None or is_controlled_by(p, rs))]
         if missing:
             log.info("%s: cache lacks %d pod(s) the apiserver has (%s...); waiting", key,
                      len(missing), missing[0])
@@ -255,16 +260,16 @@ class ReplicaSetController(Controller):
             count = min(-diff, BURST_REPLICAS)
             self.expectations.expect_creations(key, count)
             log.info("%s: too few replicas (%d of %d), creating %d", key, len(pods), want, count)
-            created, err = podutil.slow_start_batch(count, lambda: self.create_pod(rs), self.pool)
+            created, err = slow_start_batch(count, lambda: self.create_pod(rs), self.pool)
             if err is not None:
-                if podutil.is_ambiguous(err):
+                if is_ambiguous(err):
                     self.expectations.mark_uncertain(key)   # some may exist: check before acting
                 else:
                     self.expectations.lower_creations(key, count - created)
             return err
         if diff > 0:
             count = min(diff, BURST_REPLICAS)
-            victims = podutil.pods_to_delete(pods, self.related_pods(rs), count)
+            victims = pods_to_delete(pods, self.related_pods(rs), count)
             self.expectations.expect_deletions(key, [meta_key(p) for p in victims])
             log.info("%s: too many replicas (%d of %d), deleting %d", key, len(pods), want, count)
             results = list(self.pool.map(lambda p: self.delete_pod(rs, p), victims))
@@ -273,7 +278,7 @@ class ReplicaSetController(Controller):
         return None
 
     def create_pod(self, rs: dict) -> None:
-        pod = podutil.pod_from_template(rs["spec"].get("template") or {}, rs,
+        pod = pod_from_template(rs["spec"].get("template") or {}, rs,
                                         rs["metadata"]["name"] + "-")
         try:
             created = self.client.create("pods", pod, namespace=rs["metadata"]["namespace"])
@@ -300,7 +305,7 @@ class ReplicaSetController(Controller):
         except (errors.ApiError, requests.RequestException) as err:
             # The informer will not report a deletion that did not happen.
             self.expectations.deletion_observed(key, meta_key(pod))
-            if podutil.is_ambiguous(err):
+            if is_ambiguous(err):
                 self.expectations.mark_uncertain(key)
             self.recorder.warning(rs, "FailedDelete", f"Error deleting: {_message(err)}")
             return err
@@ -319,21 +324,19 @@ class ReplicaSetController(Controller):
             labels = pod["metadata"].get("labels") or {}
             if all(labels.get(k) == v for k, v in template_labels.items()):
                 fully_labeled += 1
-            if podutil.is_pod_ready(pod):
+            if is_pod_ready(pod):
                 ready += 1
-                if podutil.is_pod_available(pod, min_ready, now):
+                if is_pod_available(pod, min_ready, now):
                     available += 1
         old = rs.get("status") or {}
         conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
-        failure = next((c for c in old.get("conditions") or []
-                        if c.get("type") == "ReplicaFailure"), None)
+        failure = get_condition(old, "ReplicaFailure")
         if manage_error is not None:
             if failure is None:
                 want = spec.get("replicas", 1)
-                failure = {"type": "ReplicaFailure", "status": "True",
-                           "lastTransitionTime": meta.now_rfc3339(),
-                           "reason": "FailedCreate" if len(pods) < want else "FailedDelete",
-                           "message": _message(manage_error)}
+                failure = condition("ReplicaFailure", True,
+                                    "FailedCreate" if len(pods) < want else "FailedDelete",
+                                    _message(manage_error), lastTransitionTime=meta.now_rfc3339())
             conditions.append(failure)
         status = {"replicas": len(pods), "fullyLabeledReplicas": fully_labeled,
                   "readyReplicas": ready, "availableReplicas": available,
@@ -369,45 +372,3 @@ class ReplicaSetController(Controller):
 
 def _message(err: BaseException) -> str:
     return err.message if isinstance(err, errors.ApiError) else str(err)
-
-
-# ------------------------------------------------------------------ command line
-
-@click.command("replicaset-controller")
-@click.option("--kubeconfig", default=None, help="Path to the kubeconfig file.")
-@click.option("--server", default=None, help="The apiserver URL (overrides the kubeconfig).")
-@click.option("--workers", default=ReplicaSetController.workers, show_default=True,
-              help="ReplicaSets synced at once.")
-@click.option("-v", "--verbose", is_flag=True, help="Log every sync decision.")
-def command(kubeconfig, server, workers, verbose):
-    """Run only the ReplicaSet controller (the controller-manager runs it with the others)."""
-    from ..client.rest import Client
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(message)s")
-    client = Client(server=server, kubeconfig=kubeconfig, user_agent=COMPONENT)
-    run_standalone(client, [ReplicaSetController], workers)
-
-
-def run_standalone(client, classes: list, workers: int) -> None:
-    """What the controller-manager does, small: shared informers, the controllers,
-    wait for the caches, run until Ctrl-C. (No leader election: run one copy only.)"""
-    informers = SharedInformers(client)
-    controllers = [cls(client, informers) for cls in classes]
-    controllers[0].workers = workers
-    informers.start()
-    if not informers.wait_for_sync(60):
-        raise click.ClickException("informer caches did not sync (is the apiserver up?)")
-    stop = threading.Event()
-    for controller in controllers:
-        controller.run(stop)
-    click.echo(f"{', '.join(c.name for c in controllers)} controller(s) running against "
-               f"{client.server}; Ctrl-C stops")
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        stop.set()
-    informers.stop()
-
-
-if __name__ == "__main__":
-    command()

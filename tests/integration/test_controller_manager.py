@@ -15,16 +15,13 @@ import pytest
 from minikube_py.api.meta import now_micro
 from minikube_py.client import errors
 
+from polling import wait_for
+
 LEASE = 4   # seconds: short, for the lab
 
 
-def wait(pred, timeout=30, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return False
+def wait(pred, timeout=30):
+    return wait_for(pred, timeout, interval=0.1)
 
 
 class Manager:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from minikube_py.client import errors
-from minikube_py.controllers.deployment import template_hash
-from test_replicaset_support import (FakeKubelet, PodCounter, controllers, deployment,  # noqa: F401
-                                     pods_of, wait_for)
+from minikube_py.controllers.deploymentutil import template_hash
+
+from fakekubelet import FakeKubelet
+from test_replicaset_support import PodCounter, deployment, pods_of, wait_for
 
 REVISION = "deployment.kubernetes.io/revision"
+
+
+@pytest.fixture(scope="module")
+def controllers(controller_manager):
+    """The ReplicaSet and Deployment controllers, running in this process."""
+    return controller_manager(["replicaset", "deployment"])
 
 
 def get_d(c, ns, name="web"):

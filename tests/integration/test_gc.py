@@ -4,23 +4,18 @@ Owners are ReplicaSet / Deployment objects and dependents hand-made pods carryin
 ownerReferences: no ReplicaSet or Deployment controller runs here, only the GC.
 """
 import os
-import threading
 import time
 
 import pytest
 
 from minikube_py.client import errors
-from minikube_py.client.rest import Client
-from minikube_py.controllers.manager import ControllerConfig, ControllerManager
+from minikube_py.controllers.config import ControllerConfig
+
+from polling import wait_for
 
 
-def wait(pred, timeout=20, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return False
+def wait(pred, timeout=20):
+    return wait_for(pred, timeout, interval=0.05)
 
 
 def exists(client, resource, name, ns=None):
@@ -32,20 +27,10 @@ def exists(client, resource, name, ns=None):
 
 
 @pytest.fixture(scope="module")
-def gc(cluster):
+def gc(controller_manager):
     """The garbage collector alone, in this process (no leader election)."""
-    client = Client(server=cluster.server)
-    manager = ControllerManager(client, ["garbagecollector"], ControllerConfig(gc_discovery_period=5))
-    stop = threading.Event()
-    t = threading.Thread(target=manager.run, args=(stop,), daemon=True)
-    t.start()
-    assert manager.ready.wait(30)
-    collector = manager.started["garbagecollector"]
-    assert collector.ready.wait(30)
-    yield collector
-    stop.set()
-    t.join(15)
-    client.close()
+    manager = controller_manager(["garbagecollector"], ControllerConfig(gc_discovery_period=5))
+    return manager.started["garbagecollector"]
 
 
 def ref(owner, block=None, controller=True):

@@ -1,38 +1,22 @@
 """Namespace deletion against the real apiserver: content first, then the namespace."""
 import os
-import threading
 import time
 
 import pytest
 
 from minikube_py.api.meta import now_micro
 from minikube_py.client import errors
-from minikube_py.client.rest import Client
-from minikube_py.controllers.manager import ControllerConfig, ControllerManager
+
+from polling import wait_for
 
 
-def wait(pred, timeout=30, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return False
+def wait(pred, timeout=30):
+    return wait_for(pred, timeout, interval=0.1)
 
 
 @pytest.fixture(scope="module")
-def controllers(cluster):
-    client = Client(server=cluster.server)
-    manager = ControllerManager(client, ["namespace", "garbagecollector"], ControllerConfig())
-    stop = threading.Event()
-    t = threading.Thread(target=manager.run, args=(stop,), daemon=True)
-    t.start()
-    assert manager.ready.wait(30)
-    assert manager.started["garbagecollector"].ready.wait(30)
-    yield manager
-    stop.set()
-    t.join(15)
-    client.close()
+def controllers(controller_manager):
+    return controller_manager(["namespace", "garbagecollector"])
 
 
 def ns_exists(client, name):

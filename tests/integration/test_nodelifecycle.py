@@ -1,130 +1,38 @@
 """Node lifecycle controller against the real apiserver, with lab-sized timings.
 
-No kubelet runs: the test plays the kubelet (posts a Ready condition and renews the
+No kubelet runs: tests/fakekubelet.py plays it (posts a Ready condition and renews the
 node's Lease) and then stops, as a crashed kubelet would.
 """
 import os
-import threading
 import time
 
 import pytest
 
-from minikube_py.api.meta import now_micro, now_rfc3339
+from minikube_py.api.meta import now_rfc3339
 from minikube_py.client import errors
-from minikube_py.client.rest import Client
-from minikube_py.controllers.manager import ControllerConfig, ControllerManager
+from minikube_py.controllers.config import ControllerConfig
+
+from fakekubelet import FakeKubelet
+from polling import wait_for
 
 GRACE, EVICTION, PERIOD = 3.0, 2.0, 0.5
 UNREACHABLE, NOT_READY = "node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"
 
 
-def wait(pred, timeout=30, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return False
+def wait(pred, timeout=30):
+    return wait_for(pred, timeout, interval=0.1)
 
 
 @pytest.fixture(scope="module")
-def controller(cluster):
-    client = Client(server=cluster.server)
+def controller(controller_manager):
     config = ControllerConfig(node_monitor_grace_period=GRACE, node_monitor_period=PERIOD,
                               pod_eviction_timeout=EVICTION)
-    manager = ControllerManager(client, ["nodelifecycle"], config)
-    stop = threading.Event()
-    t = threading.Thread(target=manager.run, args=(stop,), daemon=True)
-    t.start()
-    assert manager.ready.wait(30)
-    yield manager.started["nodelifecycle"]
-    stop.set()
-    t.join(15)
-    client.close()
-
-
-class FakeKubelet:
-    """Does the two things the node lifecycle controller looks at: Lease and NodeStatus."""
-
-    def __init__(self, client, name, period=0.3):
-        self.client, self.name, self.period = client, name, period
-        self.wanted = "True"   # the Ready status this kubelet reports
-        self._stop = threading.Event()
-        self._thread = None
-
-    def register(self):
-        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name},
-                "status": {"conditions": [self._ready("True")]}}
-        self.node = self.client.create("nodes", node)
-        self.client.create("leases", {
-            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": self.name, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": self.name, "leaseDurationSeconds": 40,
-                     "renewTime": now_micro()}}, namespace="kube-node-lease")
-        return self
-
-    @staticmethod
-    def _ready(status):
-        now = now_rfc3339()
-        return {"type": "Ready", "status": status,
-                "reason": "KubeletReady" if status == "True" else "KubeletNotReady",
-                "message": "kubelet is posting ready status", "lastHeartbeatTime": now,
-                "lastTransitionTime": now}
-
-    def post_ready(self, status="True"):
-        self.wanted = status
-        for _ in range(10):
-            node = self.client.get("nodes", self.name)
-            conds = [c for c in node["status"].get("conditions", []) if c["type"] != "Ready"]
-            node["status"]["conditions"] = conds + [self._ready(status)]
-            try:
-                return self.client.update_status("nodes", node)
-            except errors.Conflict:
-                continue
-
-    def renew(self):
-        lease = self.client.get("leases", self.name, namespace="kube-node-lease")
-        lease["spec"]["renewTime"] = now_micro()
-        try:
-            self.client.update("leases", lease)
-        except errors.Conflict:
-            pass
-
-    def start(self):
-        self._stop.clear()
-
-        def loop():
-            while not self._stop.wait(self.period):
-                try:
-                    self.renew()
-                    # Like a kubelet: if the node says otherwise, post our status again.
-                    ready = next((c for c in self.client.get("nodes", self.name)["status"]
-                                  .get("conditions", []) if c["type"] == "Ready"), {})
-                    if ready.get("status") != self.wanted:
-                        self.post_ready(self.wanted)
-                except Exception:
-                    pass
-        self._thread = threading.Thread(target=loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-
-    def delete(self):
-        self.stop()
-        for res, ns in (("nodes", None), ("leases", "kube-node-lease")):
-            try:
-                self.client.delete(res, self.name, namespace=ns)
-            except errors.NotFound:
-                pass
+    return controller_manager(["nodelifecycle"], config).started["nodelifecycle"]
 
 
 @pytest.fixture
 def kubelet(api_client):
-    k = FakeKubelet(api_client, f"nlc-{os.urandom(3).hex()}").register().start()
+    k = FakeKubelet(api_client, node=f"nlc-{os.urandom(3).hex()}").register().start()
     yield k
     k.delete()
 

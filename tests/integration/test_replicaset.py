@@ -6,12 +6,21 @@ import re
 import threading
 import time
 
+import pytest
+
 from minikube_py.api import meta
 from minikube_py.client import errors
-from test_replicaset_support import (PodCounter, controllers, mark_ready, pods_of,  # noqa: F401
-                                     replicaset, wait_for)
+
+from fakekubelet import mark_ready
+from test_replicaset_support import PodCounter, pods_of, replicaset, wait_for
 
 POD_NAME = re.compile(r"^web-[bcdfghjklmnpqrstvwxz2456789]{5}$")
+
+
+@pytest.fixture(scope="module")
+def controllers(controller_manager):
+    """The ReplicaSet and Deployment controllers, running in this process."""
+    return controller_manager(["replicaset", "deployment"])
 
 
 def get_rs(client, ns, name="web"):
@@ -171,7 +180,7 @@ def test_never_overshoots_across_an_apiserver_restart(cluster, controllers, api_
         assert len(pods_of(c, namespace)) == want
     assert counter.max <= want, f"{counter.max} pods existed at once (replicas {want})"
     key = f"{namespace}/web"
-    wait_for(lambda: controllers.rs.expectations.satisfied(key), what="expectations settled")
+    wait_for(lambda: controllers.started["replicaset"].expectations.satisfied(key), what="expectations settled")
 
 
 def test_scale_down_mid_scale_up_does_not_overshoot(controllers, api_client, namespace):

@@ -1,10 +1,12 @@
-"""Unit tests of the node lifecycle controller's pure helpers: taints and tolerations."""
+"""Unit tests of the node lifecycle controller's pure helpers: taints and tolerations
+(nodelifecycle.py) and when a pod is evicted (tainteviction.py)."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from minikube_py.controllers.nodelifecycle import (NOT_READY, UNREACHABLE, desired_taints,
-                                                   eviction_time, lifecycle_taints_for, tolerates)
+from minikube_py.api.taints import tolerates
+from minikube_py.controllers.nodelifecycle import desired_taints, lifecycle_taints_for
+from minikube_py.controllers.tainteviction import NOT_READY, UNREACHABLE, eviction_time
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 T0 = "2026-01-01T12:00:00Z"

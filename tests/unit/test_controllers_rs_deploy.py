@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from minikube_py.client.informer import meta_key
+from minikube_py.api import conditions
 from minikube_py.controllers import deployment as dep
-from minikube_py.controllers import podutil
+from minikube_py.controllers import deploymentutil as du
+from minikube_py.controllers import expectations, podutil, ranking, slowstart
 from minikube_py.controllers.base import SharedInformers
 from minikube_py.controllers.replicaset import ReplicaSetController
 
@@ -66,24 +68,24 @@ def test_scale_down_prefers_unscheduled_pending_unready_then_newer():
         pod("pending", node="n1", phase="Pending", ready=False),
         pod("unscheduled", node="", phase="Pending", ready=False),
     ]
-    order = [p["metadata"]["name"] for p in podutil.pods_to_delete(pods, [], 5, NOW)]
+    order = [p["metadata"]["name"] for p in ranking.pods_to_delete(pods, [], 5, NOW)]
     assert order == ["unscheduled", "pending", "unready", "new-ready", "old-ready"]
-    assert [p["metadata"]["name"] for p in podutil.pods_to_delete(pods, [], 2, NOW)] == \
+    assert [p["metadata"]["name"] for p in ranking.pods_to_delete(pods, [], 2, NOW)] == \
         ["unscheduled", "pending"]
 
 
 def test_scale_down_ranks_restarts_cost_and_crowded_nodes():
     a = pod("restarty", node="n1", restarts=5)
     b = pod("calm", node="n2")
-    assert podutil.pods_to_delete([b, a], [], 1, NOW)[0]["metadata"]["name"] == "restarty"
+    assert ranking.pods_to_delete([b, a], [], 1, NOW)[0]["metadata"]["name"] == "restarty"
     cheap = pod("cheap", node="n1")
-    cheap["metadata"]["annotations"] = {podutil.DELETION_COST: "-10"}
-    assert podutil.pods_to_delete([a, cheap], [], 1, NOW)[0]["metadata"]["name"] == "cheap"
+    cheap["metadata"]["annotations"] = {ranking.DELETION_COST: "-10"}
+    assert ranking.pods_to_delete([a, cheap], [], 1, NOW)[0]["metadata"]["name"] == "cheap"
     # Two siblings share n1: the pod there goes before the one alone on n2.
     crowded = pod("crowded", node="n1")
     sibling = pod("sibling", node="n1")
     alone = pod("alone", node="n2")
-    assert podutil.pods_to_delete([alone, crowded], [crowded, sibling, alone], 1, NOW)[0][
+    assert ranking.pods_to_delete([alone, crowded], [crowded, sibling, alone], 1, NOW)[0][
         "metadata"]["name"] == "crowded"
 
 
@@ -91,10 +93,10 @@ def test_ready_time_compares_on_a_log_scale():
     # 100 s and 110 s ready are "as long" (same power of two): the uid decides, not the time.
     x = pod("x", node="n", ready_ago=100, uid="b")
     y = pod("y", node="n", ready_ago=110, uid="a")
-    assert podutil.pods_to_delete([x, y], [], 1, NOW)[0]["metadata"]["name"] == "y"
+    assert ranking.pods_to_delete([x, y], [], 1, NOW)[0]["metadata"]["name"] == "y"
     # 10 s vs 1000 s: the newer-ready pod goes first.
     z = pod("z", node="n", ready_ago=10, uid="z")
-    assert podutil.pods_to_delete([x, z], [], 1, NOW)[0]["metadata"]["name"] == "z"
+    assert ranking.pods_to_delete([x, z], [], 1, NOW)[0]["metadata"]["name"] == "z"
 
 
 # ------------------------------------------------------------------ expectations
@@ -109,7 +111,7 @@ class Clock:
 
 def test_expectations_count_creations_and_deletions_by_key():
     clock = Clock()
-    e = podutil.Expectations(ttl=300, clock=clock)
+    e = expectations.Expectations(ttl=300, clock=clock)
     assert e.satisfied("ns/rs")                        # nothing recorded yet
     e.expect_creations("ns/rs", 2)
     assert not e.satisfied("ns/rs")
@@ -128,7 +130,7 @@ def test_expectations_count_creations_and_deletions_by_key():
 
 def test_expectations_expire_and_uncertainty_holds_until_reset():
     clock = Clock()
-    e = podutil.Expectations(ttl=300, clock=clock)
+    e = expectations.Expectations(ttl=300, clock=clock)
     e.expect_creations("k", 3)
     clock.t = 299
     assert not e.satisfied("k")
@@ -143,11 +145,11 @@ def test_expectations_expire_and_uncertainty_holds_until_reset():
 def test_ambiguous_errors():
     import requests
     from minikube_py.client import errors
-    assert podutil.is_ambiguous(requests.ConnectionError())
-    assert podutil.is_ambiguous(requests.ReadTimeout())
-    assert podutil.is_ambiguous(errors.ServerError({"code": 500}))
-    assert not podutil.is_ambiguous(errors.Invalid({"code": 422}))
-    assert not podutil.is_ambiguous(errors.Forbidden({"code": 403}))
+    assert expectations.is_ambiguous(requests.ConnectionError())
+    assert expectations.is_ambiguous(requests.ReadTimeout())
+    assert expectations.is_ambiguous(errors.ServerError({"code": 500}))
+    assert not expectations.is_ambiguous(errors.Invalid({"code": 422}))
+    assert not expectations.is_ambiguous(errors.Forbidden({"code": 403}))
 
 
 # ------------------------------------------------------------------ slow start
@@ -160,7 +162,7 @@ def test_slow_start_batches_double_and_stop_at_the_first_failure():
         with lock:
             calls.append(1)
 
-    assert podutil.slow_start_batch(10, ok, pool) == (10, None)
+    assert slowstart.slow_start_batch(10, ok, pool) == (10, None)
     assert len(calls) == 10
 
     attempts = []
@@ -172,7 +174,7 @@ def test_slow_start_batches_double_and_stop_at_the_first_failure():
         if n >= 4:
             raise RuntimeError("quota exceeded")
 
-    done, err = podutil.slow_start_batch(100, fail_from_4th, pool)
+    done, err = slowstart.slow_start_batch(100, fail_from_4th, pool)
     # Batches 1, 2, 4: the third batch fails, so 1 + 2 + 0 succeeded and 7 were tried.
     assert str(err) == "quota exceeded"
     assert len(attempts) == 7 and done == 3
@@ -281,7 +283,7 @@ def test_fully_labeled_counts_pods_with_all_template_labels(rsc):
     ("100%", "50%", 3, (3, 1)),
 ])
 def test_fenceposts(surge, unavailable, replicas, expected):
-    assert dep.resolve_fenceposts(surge, unavailable, replicas) == expected
+    assert du.resolve_fenceposts(surge, unavailable, replicas) == expected
 
 
 def deploy_obj(replicas=4, surge=1, unavailable=1, strategy="RollingUpdate", **spec):
@@ -297,10 +299,10 @@ def deploy_obj(replicas=4, surge=1, unavailable=1, strategy="RollingUpdate", **s
 
 
 def test_max_unavailable_is_capped_and_zero_for_recreate():
-    assert dep.max_unavailable(deploy_obj(replicas=2, unavailable="100%")) == 2
-    assert dep.max_unavailable(deploy_obj(strategy="Recreate")) == 0
-    assert dep.max_surge(deploy_obj(strategy="Recreate")) == 0
-    assert dep.max_unavailable(deploy_obj(replicas=0)) == 0
+    assert du.max_unavailable(deploy_obj(replicas=2, unavailable="100%")) == 2
+    assert du.max_unavailable(deploy_obj(strategy="Recreate")) == 0
+    assert du.max_surge(deploy_obj(strategy="Recreate")) == 0
+    assert du.max_unavailable(deploy_obj(replicas=0)) == 0
 
 
 def rs_with(replicas, status_replicas=None, available=0, name="x", created="2026-01-01T00:00:00Z"):
@@ -313,50 +315,50 @@ def rs_with(replicas, status_replicas=None, available=0, name="x", created="2026
 def test_new_rs_grows_only_within_surge():
     d = deploy_obj(replicas=4, surge=1)
     new, old = rs_with(0, name="new"), rs_with(4, available=4, name="old")
-    assert dep.new_rs_replicas(d, [old, new], new) == 1
+    assert du.new_rs_replicas(d, [old, new], new) == 1
     # An old ReplicaSet scaled down to 3 that still has 4 pods counts as 4.
     old2, new2 = rs_with(3, status_replicas=4, name="old"), rs_with(1, name="new")
-    assert dep.new_rs_replicas(d, [old2, new2], new2) == 1
+    assert du.new_rs_replicas(d, [old2, new2], new2) == 1
     old2["status"]["replicas"] = 3
-    assert dep.new_rs_replicas(d, [old2, new2], new2) == 2
-    assert dep.new_rs_replicas(deploy_obj(strategy="Recreate", replicas=7), [old, new], new) == 7
+    assert du.new_rs_replicas(d, [old2, new2], new2) == 2
+    assert du.new_rs_replicas(deploy_obj(strategy="Recreate", replicas=7), [old, new], new) == 7
 
 
 def test_available_counts_at_most_spec():
-    assert dep.available_of(rs_with(2, available=4)) == 2
+    assert du.available_of(rs_with(2, available=4)) == 2
 
 
 def test_template_hash_is_stable_and_ignores_noise():
     t = deploy_obj()["spec"]["template"]
-    h = dep.template_hash(t)
-    assert h == dep.template_hash(t)
+    h = du.template_hash(t)
+    assert h == du.template_hash(t)
     assert set(h) <= set("bcdfghjklmnpqrstvwxz2456789") and 1 <= len(h) <= 10
     # What a round trip through kubectl (Go structs) adds does not change it...
     noisy = {"metadata": {"creationTimestamp": None, "labels": {"app": "web", "pod-template-hash": "zzz"}},
              "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {}}]}}
-    assert dep.template_hash(noisy) == h
-    assert dep.equal_ignore_hash(noisy, t)
+    assert du.template_hash(noisy) == h
+    assert du.equal_ignore_hash(noisy, t)
     # ...a real change, or a collision count, does.
     changed = {**t, "spec": {"containers": [{"name": "c", "image": "busybox:v2"}]}}
-    assert dep.template_hash(changed) != h
-    assert not dep.equal_ignore_hash(changed, t)
-    assert dep.template_hash(t, 1) != h
+    assert du.template_hash(changed) != h
+    assert not du.equal_ignore_hash(changed, t)
+    assert du.template_hash(t, 1) != h
 
 
 def test_new_rs_annotations_on_create_and_on_rollback():
     d = deploy_obj(replicas=4, surge=1)
     d["metadata"]["annotations"] = {"kubernetes.io/change-cause": "v2",
                                     "kubectl.kubernetes.io/last-applied-configuration": "{}",
-                                    dep.REVISION: "7"}
+                                    du.REVISION: "7"}
     rs = {"metadata": {}}
-    assert dep.set_new_rs_annotations(d, rs, 3, exists=False)
-    assert rs["metadata"]["annotations"] == {"kubernetes.io/change-cause": "v2", dep.REVISION: "3",
-                                             dep.DESIRED_REPLICAS: "4", dep.MAX_REPLICAS: "5"}
-    assert not dep.set_new_rs_annotations(d, rs, 3, exists=True)    # nothing to change
+    assert du.set_new_rs_annotations(d, rs, 3, exists=False)
+    assert rs["metadata"]["annotations"] == {"kubernetes.io/change-cause": "v2", du.REVISION: "3",
+                                             du.DESIRED_REPLICAS: "4", du.MAX_REPLICAS: "5"}
+    assert not du.set_new_rs_annotations(d, rs, 3, exists=True)    # nothing to change
     # Rolled back to: it becomes revision 5 and remembers it was 3.
-    assert dep.set_new_rs_annotations(d, rs, 5, exists=True)
-    assert rs["metadata"]["annotations"][dep.REVISION] == "5"
-    assert rs["metadata"]["annotations"][dep.REVISION_HISTORY] == "3"
+    assert du.set_new_rs_annotations(d, rs, 5, exists=True)
+    assert rs["metadata"]["annotations"][du.REVISION] == "5"
+    assert rs["metadata"]["annotations"][du.REVISION_HISTORY] == "3"
 
 
 def test_status_and_conditions():
@@ -365,45 +367,45 @@ def test_status_and_conditions():
     new["status"]["readyReplicas"] = 2
     old = rs_with(2, available=1, name="old")
     old["status"]["readyReplicas"] = 1
-    s = dep.calculate_status([old, new], new, d)
+    s = du.calculate_status([old, new], new, d)
     assert (s["replicas"], s["updatedReplicas"], s["readyReplicas"], s["availableReplicas"],
             s["unavailableReplicas"]) == (4, 2, 3, 3, 1)
-    available = dep.get_condition(s, "Available")
+    available = conditions.get_condition(s, "Available")
     assert (available["status"], available["reason"]) == ("True", "MinimumReplicasAvailable")
     old["status"]["availableReplicas"] = 0
-    s = dep.calculate_status([old, new], new, d)
-    assert dep.get_condition(s, "Available")["reason"] == "MinimumReplicasUnavailable"
-    assert not dep.deployment_complete(d, s)
+    s = du.calculate_status([old, new], new, d)
+    assert conditions.get_condition(s, "Available")["reason"] == "MinimumReplicasUnavailable"
+    assert not du.deployment_complete(d, s)
 
 
 def test_set_condition_keeps_transition_time_when_status_is_unchanged():
     s = {}
-    first = dep.new_condition("Progressing", "True", "NewReplicaSetCreated", "a")
+    first = conditions.timed_condition("Progressing", "True", "NewReplicaSetCreated", "a")
     first["lastTransitionTime"] = "2020-01-01T00:00:00Z"
-    dep.set_condition(s, first)
-    dep.set_condition(s, dep.new_condition("Progressing", "True", "ReplicaSetUpdated", "b"))
-    cond = dep.get_condition(s, "Progressing")
+    conditions.set_condition(s, first)
+    conditions.set_condition(s, conditions.timed_condition("Progressing", "True", "ReplicaSetUpdated", "b"))
+    cond = conditions.get_condition(s, "Progressing")
     assert cond["reason"] == "ReplicaSetUpdated" and cond["lastTransitionTime"] == "2020-01-01T00:00:00Z"
-    dep.set_condition(s, dep.new_condition("Progressing", "False", "ProgressDeadlineExceeded", "c"))
-    assert dep.get_condition(s, "Progressing")["lastTransitionTime"] != "2020-01-01T00:00:00Z"
+    conditions.set_condition(s, conditions.timed_condition("Progressing", "False", "ProgressDeadlineExceeded", "c"))
+    assert conditions.get_condition(s, "Progressing")["lastTransitionTime"] != "2020-01-01T00:00:00Z"
 
 
 def test_timed_out_after_progress_deadline():
     d = deploy_obj(progressDeadlineSeconds=60)
     status = {"conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
                               "lastUpdateTime": ts(61)}]}
-    assert dep.deployment_timed_out(d, status, NOW)
+    assert du.deployment_timed_out(d, status, NOW)
     status["conditions"][0]["lastUpdateTime"] = ts(30)
-    assert not dep.deployment_timed_out(d, status, NOW)
+    assert not du.deployment_timed_out(d, status, NOW)
     status["conditions"][0]["reason"] = "NewReplicaSetAvailable"
     status["conditions"][0]["lastUpdateTime"] = ts(600)
-    assert not dep.deployment_timed_out(d, status, NOW)   # a finished rollout never times out
+    assert not du.deployment_timed_out(d, status, NOW)   # a finished rollout never times out
 
 
 def test_proportional_scaling_fraction():
     d = deploy_obj(replicas=20, surge=0, unavailable=1)     # was 10 (max-replicas 10), now 20
     rs = rs_with(6, name="a")
-    rs["metadata"]["annotations"][dep.MAX_REPLICAS] = "10"
+    rs["metadata"]["annotations"][du.MAX_REPLICAS] = "10"
     assert dep.DeploymentController._proportion(rs, d, 10, 0) == 6     # 6 -> 12
     assert dep.DeploymentController._proportion(rs, d, 10, 8) == 2     # capped by what is left
     d0 = deploy_obj(replicas=0)
