@@ -64,6 +64,9 @@ class Kind:
     eager_watch_cache: bool = True       # open it when the apiserver starts (else on the first watch)
     # --- protobuf: the full name of the message a protobuf body of this kind is
     proto: Optional[str] = None
+    # --- OpenAPI v3 schema of the whole object, for kinds whose schema is not derived from
+    # their protobuf message (a CRD's openAPIV3Schema); None: derived (apiserver/openapi)
+    schema: Optional[dict] = None
 
     # ------------------------------------------------------------ names and paths
     @property
