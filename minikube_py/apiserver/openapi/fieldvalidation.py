@@ -165,6 +165,13 @@ def json_patch_unknown_fields(shape: tuple, ops) -> list[str]:
 
 def duplicate_fields(data: bytes) -> list[str]:
     """Paths of keys given twice in one JSON object (orjson, like Go, keeps the last one)."""
+    objects = []         # first the cheap question, answered at C speed: any duplicate at all?
+    try:
+        json.loads(data, object_pairs_hook=objects.append)
+    except ValueError:
+        return []
+    if all(len(pairs) == len(dict(pairs)) for pairs in objects if len(pairs) > 1):
+        return []
     found = []
 
     def pairs(items):

@@ -23,11 +23,9 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FieldDescriptor
 
 from ...api import patch as patching
+from ..k8sproto import meta_pb2
 from ..k8sproto.descriptions import DESCRIPTIONS
 from ..protobuf import INLINE, MESSAGES
-
-META = "io.k8s.apimachinery.pkg.apis.meta.v1."
-OBJECT_META = META + "ObjectMeta"
 
 # The messages whose JSON is not an object of their fields (protobuf.SPECIAL decodes them).
 SPECIAL = {
@@ -73,10 +71,15 @@ def message_name(full_name: str) -> str:
 
 
 def reserved_names(descriptor) -> list[str]:
-    """The upstream fields a message leaves out (its `reserved "name", ...;` lines)."""
+    """The upstream fields a message leaves out (its `reserved "name", ...;` lines), with
+    those of the structs embedded in it (a Volume's are its VolumeSource's)."""
     proto = descriptor_pb2.DescriptorProto()
     descriptor.CopyToProto(proto)
-    return list(proto.reserved_name)
+    names = list(proto.reserved_name)
+    for field in descriptor.fields:
+        if field.name in INLINE.get(descriptor.name, ()):
+            names += reserved_names(field.message_type)
+    return names
 
 
 def is_map(field) -> bool:
@@ -165,8 +168,7 @@ class Definitions:
             schema = dict(kind.schema)
             schema.setdefault("type", "object")
             props = schema["properties"] = dict(schema.get("properties") or {})
-            props["metadata"] = _described(self.ref(self.message(MESSAGES["k8s.io.apimachinery.pkg.apis.meta.v1"
-                                                                           ".ObjectMeta"].DESCRIPTOR)), "metadata")
+            props["metadata"] = _described(self.ref(self.message(meta_pb2.ObjectMeta.DESCRIPTOR)), "metadata")
         else:
             schema = dict(self.defs[self.message(MESSAGES[kind.proto].DESCRIPTOR)])
             props = schema["properties"] = dict(schema["properties"])
