@@ -183,6 +183,14 @@ def test_every_described_field_is_upstreams_or_reserved():
     assert not missing, f"add these to the messages, or to their `reserved` list: {missing}"
 
 
+def test_a_kind_nothing_describes_is_any_object():
+    scheme = Scheme(BUILTIN_KINDS)
+    scheme.register(Kind("example.com", "v1", "Thing", "things"))
+    schemas = json.loads(Documents(scheme).current().v3["apis/example.com/v1"])["components"]["schemas"]
+    assert schemas["com.example.v1.Thing"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert check_fields(scheme.by_kind("Thing"), "Strict", {"spec": {"x": 1}}, b'{"spec":{"x":1}}') == []
+
+
 def test_definitions_builder_is_reusable():
     defs = Definitions(v3=False)
     name = defs.kind(POD)

@@ -60,7 +60,7 @@ UNDESCRIBED = ("Accepted and stored as given; this apiserver's schema does not d
 
 def definition_name(kind) -> str:
     """`io.k8s.api.apps.v1.Deployment`; for a CRD, its group reversed: `com.example.stable.v1.CronTab`."""
-    if kind.schema is None and kind.proto:
+    if kind.schema is None and kind.proto in MESSAGES:
         return message_name(kind.proto)
     return ".".join(reversed(kind.group.split("."))) + f".{kind.version}.{kind.kind}"
 
@@ -169,9 +169,12 @@ class Definitions:
             schema.setdefault("type", "object")
             props = schema["properties"] = dict(schema.get("properties") or {})
             props["metadata"] = _described(self.ref(self.message(meta_pb2.ObjectMeta.DESCRIPTOR)), "metadata")
-        else:
+        elif kind.proto in MESSAGES:
             schema = dict(self.defs[self.message(MESSAGES[kind.proto].DESCRIPTOR)])
             props = schema["properties"] = dict(schema["properties"])
+        else:       # nothing describes it: any object
+            schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            props = {}
         for key in ("kind", "apiVersion"):
             props[key] = _described({"type": "string"}, key)
         schema["properties"] = dict(sorted(props.items()))
