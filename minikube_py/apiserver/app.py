@@ -22,7 +22,7 @@ import functools
 import logging
 import threading
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
@@ -34,7 +34,7 @@ from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
-from . import discovery, errors, protobuf, subresources, watch
+from . import discovery, errors, openapi, protobuf, subresources, watch
 from .registry import Registry
 from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
 from .tables import to_table
@@ -208,8 +208,12 @@ class APIServer:
 
         @app.route("/openapi/v2")
         def openapi_v2():
-            # An empty body is a valid empty OpenAPI document for kubectl's validation.
-            return Response(b"", status=200, mimetype="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+            return openapi.v2_response(request)
+
+        @app.route("/openapi/v3")
+        @app.route("/openapi/v3/<path:group_version>")
+        def openapi_v3(group_version=None):
+            return openapi.v3_response(request, group_version)
 
         @app.route("/apis/<group>")
         @app.route("/apis/<group>/")
@@ -244,7 +248,23 @@ class APIServer:
             raise errors.no_such_path()
         if rt.namespaced and name is not None and namespace is None:
             raise errors.no_such_path()
-        return self.handle(req, rt, namespace, name, sub)
+        warnings = self.field_validation(req, rt, sub)
+        resp = self.handle(req, rt, namespace, name, sub)
+        for text in warnings:
+            resp.headers.add("Warning", openapi.warning_header(text))
+        return resp
+
+    def field_validation(self, req: Request, rt, sub) -> list[str]:
+        """?fieldValidation=Strict|Warn (kubectl create/apply): unknown and duplicate fields."""
+        directive = req.args.get("fieldValidation")
+        if directive is None or req.method not in ("POST", "PUT", "PATCH") or sub not in (None, "status"):
+            return []
+        if (req.content_type or "").split(";")[0].strip() == protobuf.CONTENT_TYPE:
+            return []    # protobuf bodies cannot carry a field their message does not have
+        patch_type = self.patch_type(req) if req.method == "PATCH" else None
+        if patch_type not in (None, "merge", "strategic", "json"):
+            return []    # server-side apply's YAML is not JSON: checked where it is decoded
+        return openapi.check_fields(rt, directive, read_json(req), req.get_data(), patch_type)
 
     def handle(self, req: Request, rt, namespace, name, sub):
         method = "GET" if req.method == "HEAD" else req.method
