@@ -34,7 +34,8 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from .. import codec
 from ..api.kinds import SCHEME
-from .k8sproto import apps_pb2, coordination_pb2, core_pb2, policy_pb2, runtime_pb2
+from .k8sproto import (apps_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2, policy_pb2,
+                       rbac_pb2, runtime_pb2)
 
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -50,7 +51,7 @@ class Unsupported(Exception):
 
 # Every message of the .proto subset, by full name (a kind's declaration names its own).
 MESSAGES = {cls.DESCRIPTOR.full_name: cls
-            for module in (core_pb2, apps_pb2, coordination_pb2, policy_pb2)
+            for module in (core_pb2, apps_pb2, coordination_pb2, policy_pb2, batch_pb2, rbac_pb2, discovery_pb2)
             for cls in (getattr(module, name) for name in module.DESCRIPTOR.message_types_by_name)}
 
 # Bodies POSTed to a subresource of another kind (pods/{name}/eviction): not kinds of their own.
@@ -158,6 +159,31 @@ ZERO_KEPT = {
     "ReplicaSetCondition": {"type", "status"},
     "LeaseSpec": {"holderIdentity", "leaseDurationSeconds", "leaseTransitions", "strategy",
                   "preferredHolder"},
+    "ReplicationControllerSpec": {"replicas"},
+    "ReplicationControllerStatus": {"replicas"},
+    "ReplicationControllerCondition": {"type", "status"},
+    "LimitRangeItem": {"type"},
+    "ScopedResourceSelectorRequirement": {"scopeName", "operator"},
+    "JobSpec": {"parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "backoffLimitPerIndex",
+                "maxFailedIndexes", "manualSelector", "ttlSecondsAfterFinished", "completionMode", "suspend",
+                "podReplacementPolicy", "managedBy"},
+    "JobStatus": {"terminating", "failedIndexes", "ready"},
+    "JobCondition": {"type", "status"},
+    "PodFailurePolicyRule": {"action"},
+    "PodFailurePolicyOnExitCodesRequirement": {"containerName", "operator"},
+    "PodFailurePolicyOnPodConditionsPattern": {"type", "status"},
+    "SuccessPolicyRule": {"succeededIndexes", "succeededCount"},
+    "CronJobSpec": {"schedule", "timeZone", "startingDeadlineSeconds", "suspend", "successfulJobsHistoryLimit",
+                    "failedJobsHistoryLimit"},
+    "RoleRef": {"apiGroup", "kind", "name"},
+    "Subject": {"kind", "name"},
+    "EndpointSlice": {"addressType"},
+    "EndpointConditions": {"ready", "serving", "terminating"},
+    "Endpoint": {"hostname", "nodeName", "zone"},
+    # discovery/v1 EndpointPort shares core/v1's name (and entry): its name and protocol are
+    # pointers too, but a zero one is what their defaults ("" and TCP) would give anyway.
+    "ForZone": {"name"},
+    "ForNode": {"name"},
 }
 
 

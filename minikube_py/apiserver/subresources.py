@@ -1,4 +1,4 @@
-"""Subresources with rules of their own: pods/binding, pods/eviction, {deployments,replicasets}/scale.
+"""Subresources with rules of their own: pods/binding, pods/eviction, {deployments,replicasets,...}/scale.
 
 `/status` and `/finalize` are plain writes of one part of the object (registry.py);
 these three are verbs of their own, each what one client does:
@@ -89,6 +89,8 @@ def evict(registry, namespace, name, eviction: dict, dry_run=False):
 def scale_of(obj) -> dict:
     md = obj["metadata"]
     sel = (obj.get("spec") or {}).get("selector") or {}
+    if obj.get("kind") == "ReplicationController":     # a plain map of labels, not a LabelSelector
+        sel = {"matchLabels": sel}
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                              "creationTimestamp") if k in md},

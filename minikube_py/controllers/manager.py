@@ -34,6 +34,7 @@ CONTROLLERS: dict[str, str] = {
     "namespace": "minikube_py.controllers.namespace:NamespaceController",
     "nodelifecycle": "minikube_py.controllers.nodelifecycle:NodeLifecycleController",
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
+    "replicationcontroller": "minikube_py.controllers.replicationcontroller:ReplicationManager",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
 }

@@ -57,17 +57,22 @@ class ReplicaSetController(Controller):
     name = "replicaset"
     workers = 5               # kube-controller-manager's --concurrent-replicaset-syncs
     quiet_retries = True      # 409s and apiserver restarts are expected (base.sync_quietly)
+    # The kind it runs. ReplicationManager (replicationcontroller.py) is this same
+    # controller for core/v1 ReplicationControllers, as in Kubernetes.
+    resource = "replicasets"
+    kind = "ReplicaSet"
+    component = COMPONENT
 
     def __init__(self, client, informers: SharedInformers, expectations_ttl: float = 300.0):
         super().__init__(client, informers)
-        self.rs_informer = informers.get("replicasets")
+        self.rs_informer = informers.get(self.resource)
         self.pod_informer = informers.get("pods")
         ensure_indexes(self.rs_informer)
         ensure_indexes(self.pod_informer)
         self.expectations = Expectations(ttl=expectations_ttl)
         self.written = MutationCache()     # our status writes, until the cache has them
-        self.recorder = event_recorder(client, COMPONENT)
-        self.pool = ThreadPoolExecutor(CREATE_CONCURRENCY, thread_name_prefix="rs-write")
+        self.recorder = event_recorder(client, self.component)
+        self.pool = ThreadPoolExecutor(CREATE_CONCURRENCY, thread_name_prefix=f"{self.name}-write")
         self._selectors: dict[str, tuple[str, LabelSelector]] = {}   # uid -> (rv, selector)
         self._selectors_lock = threading.Lock()
         self.rs_informer.add_handler(on_add=self.enqueue, on_update=self._rs_updated,
@@ -94,7 +99,7 @@ class ReplicaSetController(Controller):
     def _owner(self, pod: dict) -> Optional[dict]:
         """The ReplicaSet that controls this pod, if it is in the cache."""
         ref = meta.owner_of(pod)
-        if not ref or ref.get("kind") != "ReplicaSet":
+        if not ref or ref.get("kind") != self.kind:
             return None
         rs = self.rs_informer.get(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
         if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
@@ -169,6 +174,11 @@ class ReplicaSetController(Controller):
 
     # ------------------------------------------------------------ helpers
 
+    @staticmethod
+    def selector_dict(rs: dict):
+        """spec.selector as a LabelSelector object ({matchLabels, matchExpressions})."""
+        return (rs.get("spec") or {}).get("selector")
+
     def selector(self, rs: dict) -> Optional[LabelSelector]:
         """The ReplicaSet's selector, parsed once per object version."""
         md = rs["metadata"]
@@ -178,7 +188,7 @@ class ReplicaSetController(Controller):
         if hit is not None and hit[0] == rv:
             return hit[1]
         try:
-            sel = LabelSelector.from_dict((rs.get("spec") or {}).get("selector"))
+            sel = LabelSelector.from_dict(self.selector_dict(rs))
         except SelectorError as err:
             log.warning("%s: invalid selector: %s", meta_key(rs), err)
             return None
@@ -211,7 +221,7 @@ class ReplicaSetController(Controller):
 
         candidates = claim_candidates(self.pod_informer, rs)
         active = [p for p in candidates if is_pod_active(p)]
-        manager = RefManager(self.client, "pods", rs, selector, "replicasets")
+        manager = RefManager(self.client, "pods", rs, selector, self.resource)
         pods = manager.claim(active)
 
         manage_error = None
@@ -356,16 +366,16 @@ class ReplicaSetController(Controller):
         if (rs.get("status") or {}) == status:
             return rs
         try:
-            updated = self.client.update_status("replicasets", dict(rs, status=status))
+            updated = self.client.update_status(self.resource, dict(rs, status=status))
         except errors.Conflict:
             md = rs["metadata"]
-            fresh = self.client.get("replicasets", md["name"], namespace=md["namespace"])
+            fresh = self.client.get(self.resource, md["name"], namespace=md["namespace"])
             if fresh["metadata"].get("uid") != md.get("uid") or \
                     fresh["metadata"].get("generation") != md.get("generation"):
                 raise
             if (fresh.get("status") or {}) == status:
                 return fresh
-            updated = self.client.update_status("replicasets", dict(fresh, status=status))
+            updated = self.client.update_status(self.resource, dict(fresh, status=status))
         self.written.remember(updated)
         return updated
 

@@ -5,6 +5,12 @@
     service.py       Service, Endpoints                   /api/v1
     apps.py          Deployment, ReplicaSet               /apis/apps/v1
     coordination.py  Lease                                /apis/coordination.k8s.io/v1
+    replication.py   ReplicationController                /api/v1
+    quota.py         LimitRange, ResourceQuota            /api/v1
+    rbac.py          Role, ClusterRole, RoleBinding, ClusterRoleBinding
+                                                          /apis/rbac.authorization.k8s.io/v1
+    endpointslice.py EndpointSlice                        /apis/discovery.k8s.io/v1
+    batch.py         Job, CronJob                         /apis/batch/v1
 
 A declaration names the kind's group, version, plural, scope and subresources, its
 defaults and validation, its Table columns, its watch index and its protobuf message.
@@ -21,10 +27,12 @@ from typing import Union
 
 from .. import validation
 from . import apps, config, coordination, core, service
+from . import batch, endpointslice, quota, rbac, replication
 from .kind import ALL_VERBS, SUBRESOURCES, Kind
 from .scheme import Scheme
 
 BUILTIN_KINDS = core.KINDS + config.KINDS + service.KINDS + apps.KINDS + coordination.KINDS
+BUILTIN_KINDS += (replication.KINDS + quota.KINDS + rbac.KINDS + endpointslice.KINDS + batch.KINDS)
 
 # The kinds this apiserver serves: the built-in ones, and any registered at run time.
 SCHEME = Scheme(BUILTIN_KINDS)
