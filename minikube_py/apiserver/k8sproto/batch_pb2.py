@@ -26,7 +26,7 @@ from minikube_py.apiserver.k8sproto import core_pb2 as minikube__py_dot_apiserve
 from minikube_py.apiserver.k8sproto import meta_pb2 as minikube__py_dot_apiserver_dot_k8sproto_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*minikube_py/apiserver/k8sproto/batch.proto\x12\x13k8s.io.api.batch.v1\x1a)minikube_py/apiserver/k8sproto/core.proto\x1a)minikube_py/apiserver/k8sproto/meta.proto\"\xa5\x01\n\x03Job\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.k8s.io.api.batch.v1.JobSpec\x12.\n\x06status\x18\x03 \x01(\x0b\x32\x1e.k8s.io.api.batch.v1.JobStatus\"\xad\x04\n\x07JobSpec\x12\x13\n\x0bparallelism\x18\x01 \x01(\x05\x12\x13\n\x0b\x63ompletions\x18\x02 \x01(\x05\x12\x1d\n\x15\x61\x63tiveDeadlineSeconds\x18\x03 \x01(\x03\x12?\n\x10podFailurePolicy\x18\x0b \x01(\x0b\x32%.k8s.io.api.batch.v1.PodFailurePolicy\x12\x39\n\rsuccessPolicy\x18\x10 \x01(\x0b\x32\".k8s.io.api.batch.v1.SuccessPolicy\x12\x14\n\x0c\x62\x61\x63koffLimit\x18\x07 \x01(\x05\x12\x1c\n\x14\x62\x61\x63koffLimitPerIndex\x18\x0c \x01(\x05\x12\x18\n\x10maxFailedIndexes\x18\r \x01(\x05\x12\x45\n\x08selector\x18\x04 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x16\n\x0emanualSelector\x18\x05 \x01(\x08\x12\x35\n\x08template\x18\x06 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x1f\n\x17ttlSecondsAfterFinished\x18\x08 \x01(\x05\x12\x16\n\x0e\x63ompletionMode\x18\t \x01(\t\x12\x0f\n\x07suspend\x18\n \x01(\x08\x12\x1c\n\x14podReplacementPolicy\x18\x0e \x01(\t\x12\x11\n\tmanagedBy\x18\x0f \x01(\t\"\x9c\x03\n\tJobStatus\x12\x35\n\nconditions\x18\x01 \x03(\x0b\x32!.k8s.io.api.batch.v1.JobCondition\x12=\n\tstartTime\x18\x02 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x42\n\x0e\x63ompletionTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x05\x12\x11\n\tsucceeded\x18\x05 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\x05\x12\x13\n\x0bterminating\x18\x0b \x01(\x05\x12\x18\n\x10\x63ompletedIndexes\x18\x07 \x01(\t\x12\x15\n\rfailedIndexes\x18\n \x01(\t\x12M\n\x17uncountedTerminatedPods\x18\x08 \x01(\x0b\x32,.k8s.io.api.batch.v1.UncountedTerminatedPods\x12\r\n\x05ready\x18\t \x01(\x05\"\xd8\x01\n\x0cJobCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x41\n\rlastProbeTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x46\n\x12lastTransitionTime\x18\x04 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"<\n\x17UncountedTerminatedPods\x12\x11\n\tsucceeded\x18\x01 \x03(\t\x12\x0e\n\x06\x66\x61iled\x18\x02 \x03(\t\"L\n\x10PodFailurePolicy\x12\x38\n\x05rules\x18\x01 \x03(\x0b\x32).k8s.io.api.batch.v1.PodFailurePolicyRule\"\xce\x01\n\x14PodFailurePolicyRule\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12P\n\x0bonExitCodes\x18\x02 \x01(\x0b\x32;.k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement\x12T\n\x0fonPodConditions\x18\x03 \x03(\x0b\x32;.k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern\"a\n&PodFailurePolicyOnExitCodesRequirement\x12\x15\n\rcontainerName\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\x05\"F\n&PodFailurePolicyOnPodConditionsPattern\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"F\n\rSuccessPolicy\x12\x35\n\x05rules\x18\x01 \x03(\x0b\x32&.k8s.io.api.batch.v1.SuccessPolicyRule\"E\n\x11SuccessPolicyRule\x12\x18\n\x10succeededIndexes\x18\x01 \x01(\t\x12\x16\n\x0esucceededCount\x18\x02 \x01(\x05\"\x81\x01\n\x0fJobTemplateSpec\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.k8s.io.api.batch.v1.JobSpec\"\xb1\x01\n\x07\x43ronJob\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12.\n\x04spec\x18\x02 \x01(\x0b\x32 .k8s.io.api.batch.v1.CronJobSpec\x12\x32\n\x06status\x18\x03 \x01(\x0b\x32\".k8s.io.api.batch.v1.CronJobStatus\"\xfd\x01\n\x0b\x43ronJobSpec\x12\x10\n\x08schedule\x18\x01 \x01(\t\x12\x10\n\x08timeZone\x18\x08 \x01(\t\x12\x1f\n\x17startingDeadlineSeconds\x18\x02 \x01(\x03\x12\x19\n\x11\x63oncurrencyPolicy\x18\x03 \x01(\t\x12\x0f\n\x07suspend\x18\x04 \x01(\x08\x12\x39\n\x0bjobTemplate\x18\x05 \x01(\x0b\x32$.k8s.io.api.batch.v1.JobTemplateSpec\x12\"\n\x1asuccessfulJobsHistoryLimit\x18\x06 \x01(\x05\x12\x1e\n\x16\x66\x61iledJobsHistoryLimit\x18\x07 \x01(\x05\"\xd2\x01\n\rCronJobStatus\x12\x33\n\x06\x61\x63tive\x18\x01 \x03(\x0b\x32#.k8s.io.api.core.v1.ObjectReference\x12\x44\n\x10lastScheduleTime\x18\x04 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x46\n\x12lastSuccessfulTime\x18\x05 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*minikube_py/apiserver/k8sproto/batch.proto\x12\x13k8s.io.api.batch.v1\x1a)minikube_py/apiserver/k8sproto/core.proto\x1a)minikube_py/apiserver/k8sproto/meta.proto\"\xa5\x01\n\x03Job\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.k8s.io.api.batch.v1.JobSpec\x12.\n\x06status\x18\x03 \x01(\x0b\x32\x1e.k8s.io.api.batch.v1.JobStatus\"\xb9\x04\n\x07JobSpec\x12\x13\n\x0bparallelism\x18\x01 \x01(\x05\x12\x13\n\x0b\x63ompletions\x18\x02 \x01(\x05\x12\x1d\n\x15\x61\x63tiveDeadlineSeconds\x18\x03 \x01(\x03\x12?\n\x10podFailurePolicy\x18\x0b \x01(\x0b\x32%.k8s.io.api.batch.v1.PodFailurePolicy\x12\x39\n\rsuccessPolicy\x18\x10 \x01(\x0b\x32\".k8s.io.api.batch.v1.SuccessPolicy\x12\x14\n\x0c\x62\x61\x63koffLimit\x18\x07 \x01(\x05\x12\x1c\n\x14\x62\x61\x63koffLimitPerIndex\x18\x0c \x01(\x05\x12\x18\n\x10maxFailedIndexes\x18\r \x01(\x05\x12\x45\n\x08selector\x18\x04 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x16\n\x0emanualSelector\x18\x05 \x01(\x08\x12\x35\n\x08template\x18\x06 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x1f\n\x17ttlSecondsAfterFinished\x18\x08 \x01(\x05\x12\x16\n\x0e\x63ompletionMode\x18\t \x01(\t\x12\x0f\n\x07suspend\x18\n \x01(\x08\x12\x1c\n\x14podReplacementPolicy\x18\x0e \x01(\t\x12\x11\n\tmanagedBy\x18\x0f \x01(\tR\nscheduling\"\x9c\x03\n\tJobStatus\x12\x35\n\nconditions\x18\x01 \x03(\x0b\x32!.k8s.io.api.batch.v1.JobCondition\x12=\n\tstartTime\x18\x02 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x42\n\x0e\x63ompletionTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x05\x12\x11\n\tsucceeded\x18\x05 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\x05\x12\x13\n\x0bterminating\x18\x0b \x01(\x05\x12\x18\n\x10\x63ompletedIndexes\x18\x07 \x01(\t\x12\x15\n\rfailedIndexes\x18\n \x01(\t\x12M\n\x17uncountedTerminatedPods\x18\x08 \x01(\x0b\x32,.k8s.io.api.batch.v1.UncountedTerminatedPods\x12\r\n\x05ready\x18\t \x01(\x05\"\xd8\x01\n\x0cJobCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x41\n\rlastProbeTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x46\n\x12lastTransitionTime\x18\x04 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"<\n\x17UncountedTerminatedPods\x12\x11\n\tsucceeded\x18\x01 \x03(\t\x12\x0e\n\x06\x66\x61iled\x18\x02 \x03(\t\"L\n\x10PodFailurePolicy\x12\x38\n\x05rules\x18\x01 \x03(\x0b\x32).k8s.io.api.batch.v1.PodFailurePolicyRule\"\xce\x01\n\x14PodFailurePolicyRule\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12P\n\x0bonExitCodes\x18\x02 \x01(\x0b\x32;.k8s.io.api.batch.v1.PodFailurePolicyOnExitCodesRequirement\x12T\n\x0fonPodConditions\x18\x03 \x03(\x0b\x32;.k8s.io.api.batch.v1.PodFailurePolicyOnPodConditionsPattern\"a\n&PodFailurePolicyOnExitCodesRequirement\x12\x15\n\rcontainerName\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\x05\"F\n&PodFailurePolicyOnPodConditionsPattern\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"F\n\rSuccessPolicy\x12\x35\n\x05rules\x18\x01 \x03(\x0b\x32&.k8s.io.api.batch.v1.SuccessPolicyRule\"E\n\x11SuccessPolicyRule\x12\x18\n\x10succeededIndexes\x18\x01 \x01(\t\x12\x16\n\x0esucceededCount\x18\x02 \x01(\x05\"\x81\x01\n\x0fJobTemplateSpec\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12*\n\x04spec\x18\x02 \x01(\x0b\x32\x1c.k8s.io.api.batch.v1.JobSpec\"\xb1\x01\n\x07\x43ronJob\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12.\n\x04spec\x18\x02 \x01(\x0b\x32 .k8s.io.api.batch.v1.CronJobSpec\x12\x32\n\x06status\x18\x03 \x01(\x0b\x32\".k8s.io.api.batch.v1.CronJobStatus\"\xfd\x01\n\x0b\x43ronJobSpec\x12\x10\n\x08schedule\x18\x01 \x01(\t\x12\x10\n\x08timeZone\x18\x08 \x01(\t\x12\x1f\n\x17startingDeadlineSeconds\x18\x02 \x01(\x03\x12\x19\n\x11\x63oncurrencyPolicy\x18\x03 \x01(\t\x12\x0f\n\x07suspend\x18\x04 \x01(\x08\x12\x39\n\x0bjobTemplate\x18\x05 \x01(\x0b\x32$.k8s.io.api.batch.v1.JobTemplateSpec\x12\"\n\x1asuccessfulJobsHistoryLimit\x18\x06 \x01(\x05\x12\x1e\n\x16\x66\x61iledJobsHistoryLimit\x18\x07 \x01(\x05\"\xd2\x01\n\rCronJobStatus\x12\x33\n\x06\x61\x63tive\x18\x01 \x03(\x0b\x32#.k8s.io.api.core.v1.ObjectReference\x12\x44\n\x10lastScheduleTime\x18\x04 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x46\n\x12lastSuccessfulTime\x18\x05 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,31 +36,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOB']._serialized_start=154
   _globals['_JOB']._serialized_end=319
   _globals['_JOBSPEC']._serialized_start=322
-  _globals['_JOBSPEC']._serialized_end=879
-  _globals['_JOBSTATUS']._serialized_start=882
-  _globals['_JOBSTATUS']._serialized_end=1294
-  _globals['_JOBCONDITION']._serialized_start=1297
-  _globals['_JOBCONDITION']._serialized_end=1513
-  _globals['_UNCOUNTEDTERMINATEDPODS']._serialized_start=1515
-  _globals['_UNCOUNTEDTERMINATEDPODS']._serialized_end=1575
-  _globals['_PODFAILUREPOLICY']._serialized_start=1577
-  _globals['_PODFAILUREPOLICY']._serialized_end=1653
-  _globals['_PODFAILUREPOLICYRULE']._serialized_start=1656
-  _globals['_PODFAILUREPOLICYRULE']._serialized_end=1862
-  _globals['_PODFAILUREPOLICYONEXITCODESREQUIREMENT']._serialized_start=1864
-  _globals['_PODFAILUREPOLICYONEXITCODESREQUIREMENT']._serialized_end=1961
-  _globals['_PODFAILUREPOLICYONPODCONDITIONSPATTERN']._serialized_start=1963
-  _globals['_PODFAILUREPOLICYONPODCONDITIONSPATTERN']._serialized_end=2033
-  _globals['_SUCCESSPOLICY']._serialized_start=2035
-  _globals['_SUCCESSPOLICY']._serialized_end=2105
-  _globals['_SUCCESSPOLICYRULE']._serialized_start=2107
-  _globals['_SUCCESSPOLICYRULE']._serialized_end=2176
-  _globals['_JOBTEMPLATESPEC']._serialized_start=2179
-  _globals['_JOBTEMPLATESPEC']._serialized_end=2308
-  _globals['_CRONJOB']._serialized_start=2311
-  _globals['_CRONJOB']._serialized_end=2488
-  _globals['_CRONJOBSPEC']._serialized_start=2491
-  _globals['_CRONJOBSPEC']._serialized_end=2744
-  _globals['_CRONJOBSTATUS']._serialized_start=2747
-  _globals['_CRONJOBSTATUS']._serialized_end=2957
+  _globals['_JOBSPEC']._serialized_end=891
+  _globals['_JOBSTATUS']._serialized_start=894
+  _globals['_JOBSTATUS']._serialized_end=1306
+  _globals['_JOBCONDITION']._serialized_start=1309
+  _globals['_JOBCONDITION']._serialized_end=1525
+  _globals['_UNCOUNTEDTERMINATEDPODS']._serialized_start=1527
+  _globals['_UNCOUNTEDTERMINATEDPODS']._serialized_end=1587
+  _globals['_PODFAILUREPOLICY']._serialized_start=1589
+  _globals['_PODFAILUREPOLICY']._serialized_end=1665
+  _globals['_PODFAILUREPOLICYRULE']._serialized_start=1668
+  _globals['_PODFAILUREPOLICYRULE']._serialized_end=1874
+  _globals['_PODFAILUREPOLICYONEXITCODESREQUIREMENT']._serialized_start=1876
+  _globals['_PODFAILUREPOLICYONEXITCODESREQUIREMENT']._serialized_end=1973
+  _globals['_PODFAILUREPOLICYONPODCONDITIONSPATTERN']._serialized_start=1975
+  _globals['_PODFAILUREPOLICYONPODCONDITIONSPATTERN']._serialized_end=2045
+  _globals['_SUCCESSPOLICY']._serialized_start=2047
+  _globals['_SUCCESSPOLICY']._serialized_end=2117
+  _globals['_SUCCESSPOLICYRULE']._serialized_start=2119
+  _globals['_SUCCESSPOLICYRULE']._serialized_end=2188
+  _globals['_JOBTEMPLATESPEC']._serialized_start=2191
+  _globals['_JOBTEMPLATESPEC']._serialized_end=2320
+  _globals['_CRONJOB']._serialized_start=2323
+  _globals['_CRONJOB']._serialized_end=2500
+  _globals['_CRONJOBSPEC']._serialized_start=2503
+  _globals['_CRONJOBSPEC']._serialized_end=2756
+  _globals['_CRONJOBSTATUS']._serialized_start=2759
+  _globals['_CRONJOBSTATUS']._serialized_end=2969
 # @@protoc_insertion_point(module_scope)
