@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from ..client import errors as api_errors
 from . import podstatus
 from .backoff import Backoff, format_duration
-from .devices.runoptions import run_options
 from .events import container_field_path, pod_ref
 from .podview import PodView
 from .images import ImageManager
@@ -44,6 +43,7 @@ from .runtime.base import (
     KIND_APP, KIND_INIT, STATE_EXITED, STATE_RUNNING, ContainerInfo, ContainerNotFound,
     ContainerRuntimeError, ContainerStartError, rfc3339,
 )
+from .startoptions import start_options
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,14 @@ class _PodState:
     waiting: dict = field(default_factory=dict)       # container -> (reason, message)
     pull_failed: dict = field(default_factory=dict)   # image -> time of the failed pull
     sandbox_ip: tuple = ("", "")                      # (sandbox id, its IP)
+    volumes: object = None                            # MountedVolumes of the last sync
 
 
 class PodSyncer:
     def __init__(self, *, runtime, client, status_manager, recorder, prober, node_name: str,
                  host_ip: str, backoff_base: float = 10.0, backoff_max: float = 300.0,
-                 device_manager=None, gpu_mode: str = "runtime", resync: float = 60.0):
+                 device_manager=None, gpu_mode: str = "runtime", resync: float = 60.0,
+                 volumes=None):
         self.runtime = runtime
         self.client = client
         self.status = status_manager
@@ -95,6 +97,7 @@ class PodSyncer:
         self.device_manager = device_manager
         self.gpu_mode = gpu_mode
         self.resync = resync
+        self.volumes = volumes               # VolumeManager (None on a hollow node)
         self.crash_backoff = Backoff(backoff_base, backoff_max)
         self.images = ImageManager(runtime, recorder, backoff_base, backoff_max)
         self.create_backoff = Backoff(backoff_base, backoff_max)
@@ -148,6 +151,13 @@ class PodSyncer:
         if not (current.get("status") or {}).get("containerStatuses") and not view.has_run():
             # First sight: say at once that we are on it (Pending, ContainerCreating).
             self._write_status(pod, view, st, "")
+        if self.volumes is not None:
+            st.volumes = self.volumes.mount(pod)
+            if st.volumes is None:       # FailedMount: no sandbox until every volume is there
+                st.waiting = {c["name"]: ("ContainerCreating", None)
+                              for c in spec.get("containers") or []}
+                self._write_status(pod, view, st, "")
+                return self.create_backoff.initial
         waits = [self.resync]
         if deadline_left is not None:
             waits.append(deadline_left)
@@ -375,13 +385,18 @@ class PodSyncer:
         if pre_start is not None and st.allocation.get(name):
             pre_start(pod["metadata"]["uid"], name)      # plugins that asked for it
         try:
-            self.runtime.start_container(pod, c, sandbox.id, count, kind,
-                                         **run_options(st.allocation.get(name), self.gpu_mode))
+            opts = start_options(pod, c, allocation=st.allocation.get(name),
+                                 gpu_mode=self.gpu_mode, volumes=self.volumes, mounted=st.volumes,
+                                 recorder=self.recorder, node_name=self.node_name,
+                                 pod_ip=self._pod_ip(pod, sandbox, st), host_ip=self.host_ip)
+            self.runtime.start_container(pod, c, sandbox.id, count, kind, **opts)
         except ContainerStartError as e:
             st.waiting[name] = (e.reason, e.message)
             self.recorder.warning(ref, "Failed", f"Error: {e.message}")
             if e.container_id:
                 return None          # it exists (exited, StartError): the crash back-off applies
+            if e.reason == "CreateContainerConfigError":
+                return self.create_backoff.initial   # a ConfigMap may appear: retry steadily
             return self.create_backoff.next(key, time.time())
         self.create_backoff.forget(key)
         self.recorder.normal(ref, "Created", f"Created container: {name}")
