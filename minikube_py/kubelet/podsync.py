@@ -7,6 +7,9 @@ runtime calls, events, back-offs, status -- in Kubernetes' order:
 1. **admission** (first time only): can this node run the pod at all?  Here:
    devices from the device manager (``nvidia.com/gpu``); a refusal fails the
    pod with reason ``UnexpectedAdmissionError``.
+   **volumes** (every sync, volumemanager.py): set up, or refreshed from their
+   ConfigMaps/Secrets; one that cannot be keeps the pod ContainerCreating
+   (FailedMount) and the sync is tried again.
 2. **sandbox**: the pause container holding the pod's network namespace (and
    so its IP).  If it is gone, every container of the pod is restarted in a new one.
 3. **init containers**, one at a time, each must exit 0 before the next starts.
@@ -38,7 +41,9 @@ from .backoff import Backoff, format_duration
 from .events import container_field_path, pod_ref
 from .podview import PodView
 from .images import ImageManager
-from .podactions import ContainerStep, PodActions, compute_pod_actions, restart_step
+from .podactions import (
+    ContainerStep, PodActions, active_deadline_left, compute_pod_actions, restart_step,
+)
 from .runtime.base import (
     KIND_APP, KIND_INIT, STATE_EXITED, STATE_RUNNING, ContainerInfo, ContainerNotFound,
     ContainerRuntimeError, ContainerStartError, rfc3339,
@@ -141,7 +146,7 @@ class PodSyncer:
             refused = self._admit(pod, st)
             if refused:
                 return self.resync
-        deadline_left = self._deadline_left(pod, st)
+        deadline_left = active_deadline_left(pod, st.start_time, time.time())
         if deadline_left is not None and deadline_left <= 0:
             self._fail(pod, st, "DeadlineExceeded",
                        "Pod was active on the node longer than the specified deadline")
@@ -263,17 +268,6 @@ class PodSyncer:
         self.recorder.warning(pod_ref(pod), reason, message)
         self.status.set_status(pod, status)
 
-    def _deadline_left(self, pod: dict, st: _PodState) -> float | None:
-        deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
-        if deadline is None or not st.start_time:
-            return None
-        try:
-            started = _dt.datetime.strptime(st.start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
-                tzinfo=_dt.timezone.utc).timestamp()
-        except ValueError:
-            return None
-        return started + float(deadline) - time.time()
-
     # ------------------------------------------------------------------ sandbox
     def _new_sandbox(self, pod: dict, view: PodView, actions: PodActions, st: _PodState):
         """Create the pod's (next) sandbox: returns (new view, 0) or (None, retry delay)."""
@@ -359,18 +353,6 @@ class PodSyncer:
         self.crash_backoff.next(key, finished)
         return None
 
-    def _next_restart_count(self, pod: dict, name: str, view: PodView) -> int:
-        latest = view.latest(name)
-        if latest is not None:
-            return latest.restart_count + 1
-        old = self.status_pod(pod).get("status") or {}
-        for s in (old.get("containerStatuses") or []) + (old.get("initContainerStatuses") or []):
-            if s.get("name") == name and (s.get("state", {}).get("running")
-                                          or s.get("state", {}).get("terminated")
-                                          or s.get("lastState", {}).get("terminated")):
-                return int(s.get("restartCount", 0)) + 1     # removed behind our back
-        return 0
-
     def _start(self, pod: dict, c: dict, kind: str, view: PodView, sandbox: ContainerInfo,
                st: _PodState) -> float | None:
         """Pull, create and start one container; None on success, else a retry delay."""
@@ -380,7 +362,7 @@ class PodSyncer:
         if wait is not None:
             return wait
         key = (pod["metadata"]["uid"], name)
-        count = self._next_restart_count(pod, name, view)
+        count = view.next_restart_count(name, self.status_pod(pod).get("status") or {})
         pre_start = getattr(self.device_manager, "pre_start_container", None)
         if pre_start is not None and st.allocation.get(name):
             pre_start(pod["metadata"]["uid"], name)      # plugins that asked for it
