@@ -30,6 +30,7 @@ from ..client import errors as api_errors
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 5.0
+TOKEN_API_RETRY = 300.0     # seconds before asking again an apiserver that had no TokenRequest
 
 
 class ObjectError(Exception):
@@ -51,7 +52,7 @@ class ObjectCache:
         self._lock = threading.Lock()
         self._cache: dict[tuple, tuple[float, dict]] = {}
         self._tokens: dict[tuple, tuple[float, bytes]] = {}
-        self._no_token_api = False
+        self._no_token_api_until = 0.0
 
     def _get(self, resource: str, singular: str, namespace: str, name: str) -> dict:
         key = (resource, namespace, name)
@@ -97,7 +98,7 @@ class ObjectCache:
             hit = self._tokens.get(key)
             if hit is not None and now < hit[0]:
                 return hit[1]
-            if self._no_token_api:
+            if now < self._no_token_api_until:
                 return b""
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                 "spec": {"audiences": [audience] if audience else [],
@@ -111,7 +112,7 @@ class ObjectCache:
             if e.code in (404, 405) and not (e.details.get("kind") == "serviceaccounts"
                                              and e.details.get("name") == sa):
                 with self._lock:
-                    self._no_token_api = True
+                    self._no_token_api_until = now + TOKEN_API_RETRY
                 log.info("the apiserver has no TokenRequest API (%s): projected service "
                          "account tokens are empty files", e.message)
                 return b""

@@ -171,3 +171,22 @@ def test_downward_api_and_projected_volumes(node, kubectl, api_client, namespace
     kubectl("label", "pod", "downward", "-n", namespace, "tier=db", "--overwrite")
     wait_for(lambda: "tier=db\n" in logs(kubectl, namespace, "downward"), timeout=60,
              what="the new label in the downwardAPI file")
+
+
+# ---------------------------------------------------------------------- the kubelet's cache
+def test_object_cache_reads_through_the_api(api_client, namespace):
+    """A fetched object is kept for the TTL; a miss is never cached; messages as upstream."""
+    from minikube_py.kubelet.objectcache import ObjectCache, ObjectError
+    clock = [0.0]
+    cache = ObjectCache(api_client, ttl=5.0, clock=lambda: clock[0])
+    with pytest.raises(ObjectError) as e:
+        cache.configmap(namespace, "cfg")
+    assert e.value.not_found and e.value.message == 'configmap "cfg" not found'
+    api_client.create("configmaps", configmap("cfg", k="1"), namespace)
+    assert cache.configmap(namespace, "cfg")["data"] == {"k": "1"}      # the miss was not kept
+    api_client.patch("configmaps", "cfg", {"data": {"k": "2"}}, namespace)
+    assert cache.configmap(namespace, "cfg")["data"] == {"k": "1"}      # within the TTL
+    clock[0] = 6.0
+    assert cache.configmap(namespace, "cfg")["data"] == {"k": "2"}
+    with pytest.raises(ObjectError, match='secret "db" not found'):
+        cache.secret(namespace, "db")
