@@ -25,6 +25,7 @@ class KubeletConfig:
     status_update_seconds: float = 10.0  # how often NodeStatus is recomputed
     status_report_seconds: float = 60.0  # ... and posted even when unchanged
     sync_frequency: float = 60.0        # periodic re-sync of every pod
+    object_cache_ttl: float = 5.0       # ConfigMaps/Secrets are re-read after this long
     relist_seconds: float = 1.0         # PLEG relist period
     housekeeping_seconds: float = 2.0   # orphan clean-up period
     backoff_seconds: float = 10.0       # crash back-off: first delay ...

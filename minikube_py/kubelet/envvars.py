@@ -1,10 +1,13 @@
 """A container's environment, built the way the kubelet builds it (before any runtime sees it).
 
 Kubernetes resolves ``env`` in the kubelet (``makeEnvironmentVariables``), not
-in the container runtime: ``value`` entries with ``$(VAR)`` expansion against
-the entries before them, ``valueFrom.fieldRef`` (the pod's own name, namespace,
-IP ...: the downward API) and ``valueFrom.resourceFieldRef`` (its requests and
-limits).  The same ``$(VAR)`` expansion applies to ``command`` and ``args``.
+in the container runtime: ``envFrom`` (all keys of a ConfigMap or Secret),
+``value`` entries with ``$(VAR)`` expansion against the entries before them,
+``valueFrom.fieldRef`` (the pod's own name, namespace, IP ...: the downward
+API), ``valueFrom.resourceFieldRef`` (its requests and limits) and
+``configMapKeyRef``/``secretKeyRef``.  The same ``$(VAR)`` expansion applies to
+``command`` and ``args``.  The downward API volume (projection.py) reads the
+same fields through ``field_value`` and ``resource_value``.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import math
 import re
 
 from ..api.quantity import parse_quantity
+from .objectcache import ObjectError, secret_bytes
 from .runtime.base import ContainerStartError
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -29,12 +33,21 @@ def expand_vars(text: str, env: dict) -> str:
     return _VAR_REF.sub(repl, text)
 
 
-def _field_ref(pod: dict, path: str, node_name: str | None, pod_ip: str | None,
-               host_ip: str | None) -> str | None:
+def format_map(m: dict) -> str:
+    """A labels/annotations map as the downward API writes it: sorted ``key="value"`` lines
+    (upstream's ``FormatMap``: Go-quoted values, no newline after the last)."""
+    return "\n".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted((m or {}).items()))
+
+
+def field_value(pod: dict, path: str, node_name: str | None = None, pod_ip: str | None = None,
+                host_ip: str | None = None) -> str | None:
+    """A ``fieldRef.fieldPath`` of the pod (the downward API); None for one we do not know."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     m = re.match(r"metadata\.(labels|annotations)\['([^']*)'\]$", path)
     if m:
         return (meta.get(m.group(1)) or {}).get(m.group(2), "")
+    if path in ("metadata.labels", "metadata.annotations"):
+        return format_map(meta.get(path.split(".")[1]))
     simple = {
         "metadata.name": meta.get("name"),
         "metadata.namespace": meta.get("namespace", "default"),
@@ -44,42 +57,135 @@ def _field_ref(pod: dict, path: str, node_name: str | None, pod_ip: str | None,
         "status.podIP": pod_ip or (pod.get("status") or {}).get("podIP"),
         "status.podIPs": pod_ip or (pod.get("status") or {}).get("podIP"),
         "status.hostIP": host_ip or (pod.get("status") or {}).get("hostIP"),
+        "status.hostIPs": host_ip or (pod.get("status") or {}).get("hostIP"),
     }
     if path in simple:
         return simple[path] or ""
     return None
 
 
-def _resource_ref(spec: dict, ref: dict) -> str | None:
-    resource = ref.get("resource", "")
+def resource_value(container: dict, resource: str, divisor="1",
+                   allocatable=None) -> str | None:
+    """A ``resourceFieldRef``: the container's request or limit, divided and rounded up.
+
+    A limit that is not set reads as the node's allocatable amount, an unset
+    request as 0 (upstream's ``ExtractContainerResourceValue``); ``allocatable`` is
+    a dict or a function returning one.  None for a resource it does not know.
+    """
     where, _, what = resource.partition(".")
-    value = ((spec.get("resources") or {}).get(where) or {}).get(what)
+    if where not in ("limits", "requests") or what not in ("cpu", "memory", "ephemeral-storage") \
+            and not what.startswith("hugepages-"):
+        return None
+    value = ((container.get("resources") or {}).get(where) or {}).get(what)
+    if value is None and where == "limits":
+        if callable(allocatable):                 # asked only when needed (it reads the host)
+            allocatable = allocatable()
+        value = (allocatable or {}).get(what)
+    elif value is None:
+        value = "0"
     if value is None:
         return None
-    divisor = parse_quantity(ref.get("divisor", "1"))
+    divisor = parse_quantity(divisor or "1")
+    if divisor <= 0:
+        return None
     return str(math.ceil(parse_quantity(value) / divisor))
+
+
+ENV_VAR_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+
+
+def _lookup(objects, kind: str, namespace: str, ref: dict, cache: dict):
+    """``ref`` names a ConfigMap/Secret: the object, or None when missing and optional."""
+    name = ref.get("name", "")
+    if (kind, name) not in cache:
+        if objects is None:
+            raise ContainerStartError("CreateContainerConfigError",
+                                      f"cannot read {kind} {name!r}: no API access")
+        try:
+            cache[(kind, name)] = getattr(objects, kind)(namespace, name)
+        except ObjectError as e:
+            if not (e.not_found and ref.get("optional")):
+                raise ContainerStartError("CreateContainerConfigError", e.message) from None
+            cache[(kind, name)] = None
+    return cache[(kind, name)]
+
+
+def _values(kind: str, obj: dict) -> dict:
+    if kind == "secret":
+        return {k: secret_bytes(obj, k).decode("utf-8", "replace") for k in obj.get("data") or {}}
+    return {k: str(v) for k, v in (obj.get("data") or {}).items()}
+
+
+def _env_from(pod: dict, spec: dict, objects, cache: dict, warn) -> dict:
+    """``envFrom``: every key of each ConfigMap/Secret (with ``prefix``), in order."""
+    namespace = (pod.get("metadata") or {}).get("namespace", "default")
+    env: dict[str, str] = {}
+    for source in spec.get("envFrom") or []:
+        kind, ref = ("configmap", source["configMapRef"]) if source.get("configMapRef") \
+            else ("secret", source.get("secretRef") or {})
+        obj = _lookup(objects, kind, namespace, ref, cache)
+        if obj is None:
+            continue
+        invalid = []
+        for key, value in _values(kind, obj).items():
+            key = (source.get("prefix") or "") + key
+            if ENV_VAR_NAME.fullmatch(key):
+                env[key] = value
+            else:
+                invalid.append(key)
+        if invalid and warn is not None:
+            what = "configMap" if kind == "configmap" else "secret"
+            warn("InvalidEnvironmentVariableNames",
+                 f"Keys [{', '.join(sorted(invalid))}] from the EnvFrom {what} "
+                 f"{namespace}/{ref.get('name', '')} were skipped since they are considered "
+                 f"invalid environment variable names.")
+    return env
+
+
+def _key_ref(pod: dict, kind: str, ref: dict, objects, cache: dict) -> str | None:
+    """``configMapKeyRef``/``secretKeyRef``: the value; None when missing and optional."""
+    namespace = (pod.get("metadata") or {}).get("namespace", "default")
+    obj = _lookup(objects, kind, namespace, ref, cache)
+    if obj is None:
+        return None
+    value = _values(kind, obj).get(ref.get("key", ""))
+    if value is None:
+        if ref.get("optional"):
+            return None
+        title = "ConfigMap" if kind == "configmap" else "Secret"
+        raise ContainerStartError(
+            "CreateContainerConfigError",
+            f"couldn't find key {ref.get('key', '')} in {title} {namespace}/{ref.get('name', '')}")
+    return value
 
 
 def resolve_env(pod: dict, spec: dict, *, node_name: str | None = None,
                 pod_ip: str | None = None, host_ip: str | None = None,
-                extra_env: dict | None = None) -> dict:
+                extra_env: dict | None = None, objects=None, allocatable=None,
+                warn=None) -> dict:
     """The container's environment as a dict, the way the kubelet builds it.
 
-    * ``value`` entries, with $(VAR) expansion against the entries before them;
-    * ``valueFrom.fieldRef`` (metadata.name/namespace/uid/labels/annotations,
-      spec.nodeName, spec.serviceAccountName, status.podIP, status.hostIP) and
-      ``valueFrom.resourceFieldRef`` (when the request/limit is set);
-    * anything else (secretKeyRef, configMapKeyRef, envFrom) must be resolved by
-      the caller and handed in as ``extra_env``;
+    * ``envFrom`` first: every key of the ConfigMaps/Secrets named (with
+      ``prefix``; keys that are no variable names are skipped, with a warning
+      through ``warn(reason, message)``);
+    * then ``env``, which wins: ``value`` entries with $(VAR) expansion against
+      everything before them; ``valueFrom.fieldRef`` (metadata.name/namespace/
+      uid/labels/annotations, spec.nodeName, spec.serviceAccountName,
+      status.podIP, status.hostIP), ``valueFrom.resourceFieldRef`` and
+      ``configMapKeyRef``/``secretKeyRef`` (read through ``objects``, an
+      ObjectCache);
+    * ``optional: true`` refs to missing objects or keys are left out;
     * ``extra_env`` is applied last and wins: it is what the kubelet computed
-      (device plugin allocations such as NVIDIA_VISIBLE_DEVICES, resolved
-      secrets), which a pod spec must not override.
+      (device plugin allocations such as NVIDIA_VISIBLE_DEVICES), which a pod
+      spec must not override.
 
-    Raises ContainerStartError(CreateContainerConfigError) for a reference it
-    cannot resolve.
+    Raises ContainerStartError(CreateContainerConfigError) with upstream's
+    message (``configmap "x" not found``, ``couldn't find key k in ConfigMap
+    ns/x``) for a reference it cannot resolve.
     """
     extra_env = {k: str(v) for k, v in (extra_env or {}).items()}
-    env: dict[str, str] = {}
+    cache: dict = {}
+    env: dict[str, str] = _env_from(pod, spec, objects, cache, warn)
     for item in spec.get("env") or []:
         name = item["name"]
         if "valueFrom" not in item:
@@ -91,15 +197,23 @@ def resolve_env(pod: dict, spec: dict, *, node_name: str | None = None,
         source = item["valueFrom"] or {}
         value = None
         if "fieldRef" in source:
-            value = _field_ref(pod, source["fieldRef"].get("fieldPath", ""),
-                               node_name, pod_ip, host_ip)
+            value = field_value(pod, source["fieldRef"].get("fieldPath", ""),
+                                node_name, pod_ip, host_ip)
         elif "resourceFieldRef" in source:
-            value = _resource_ref(spec, source["resourceFieldRef"])
+            ref = source["resourceFieldRef"]
+            value = resource_value(spec, ref.get("resource", ""), ref.get("divisor", "1"),
+                                   allocatable)
+        elif "configMapKeyRef" in source or "secretKeyRef" in source:
+            kind = "configmap" if "configMapKeyRef" in source else "secret"
+            ref = source.get("configMapKeyRef") or source.get("secretKeyRef") or {}
+            value = _key_ref(pod, kind, ref, objects, cache)
+            if value is None:
+                continue                                  # optional and missing
         if value is None:
             raise ContainerStartError(
                 "CreateContainerConfigError",
                 f"cannot resolve env {name!r} of container {spec.get('name')!r}: "
-                f"{json.dumps(source)} (resolve it in the kubelet and pass extra_env)")
+                f"{json.dumps(source)}")
         env[name] = value
     env.update(extra_env)
     return env

@@ -34,6 +34,7 @@ from . import nodestatus
 from .config import KubeletConfig
 from . import events
 from .lease import NodeLease
+from .objectcache import ObjectCache
 from .pleg import PLEG
 from .podstatus import TERMINAL_PHASES
 from .podsync import PodSyncer
@@ -41,6 +42,7 @@ from .podworkers import PodWorkers
 from .prober import ProbeManager
 from .runtime.base import LABEL_GRACE_PERIOD, ContainerRuntimeError
 from .statusmanager import StatusManager
+from .volumemanager import VolumeManager
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +73,16 @@ class Kubelet:
         self.recorder = events.recorder(client, self.node_name)
         self.status_manager = StatusManager(client)
         self.prober = ProbeManager(runtime, self._wake_pod, self.recorder, enabled=not self.hollow)
+        # ConfigMaps/Secrets (env, volumes) through the API; a hollow node needs no files.
+        self.volumes = None if self.hollow else VolumeManager(
+            config.state_dir, ObjectCache(client, config.object_cache_ttl), self.recorder,
+            allocatable=self._allocatable)
         self.syncer = PodSyncer(
             runtime=runtime, client=client, status_manager=self.status_manager,
             recorder=self.recorder, prober=self.prober, node_name=self.node_name,
             host_ip=config.address, backoff_base=config.backoff_seconds,
             backoff_max=config.backoff_max_seconds, device_manager=device_manager,
-            gpu_mode=config.gpu_mode, resync=config.sync_frequency)
+            gpu_mode=config.gpu_mode, resync=config.sync_frequency, volumes=self.volumes)
         self.workers = PodWorkers(self._sync, idle_delay=config.sync_frequency)
         # A hollow runtime changes only when we change it: nothing to relist.
         self.pleg = None if self.hollow else PLEG(runtime, config.relist_seconds,
@@ -175,6 +181,11 @@ class Kubelet:
             self.reporter.post_soon()
             if healthy:
                 self.workers.wake_all()         # catch up on what happened meanwhile
+
+    def _allocatable(self) -> dict:
+        """The node's allocatable cpu/memory (a resourceFieldRef on a limit nobody set)."""
+        return nodestatus.capacity(self.config.cpu, self.config.memory, self.config.pods,
+                                   self.config.state_dir)
 
     def _node_status(self, old_conditions) -> dict:
         cap = nodestatus.capacity(self.config.cpu, self.config.memory, self.config.pods,

@@ -26,6 +26,7 @@ container killed now, whether to restart it (that needs its exit code).
 """
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -44,6 +45,19 @@ def should_restart(restart_policy: str, info: ContainerInfo) -> bool:
     if restart_policy == "OnFailure":
         return info.exit_code != 0
     return False
+
+
+def active_deadline_left(pod: dict, start_time: str | None, now: float) -> float | None:
+    """Seconds left of ``activeDeadlineSeconds`` (counted from the pod's start), or None."""
+    deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+    if deadline is None or not start_time:
+        return None
+    try:
+        started = _dt.datetime.strptime(start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=_dt.timezone.utc).timestamp()
+    except ValueError:
+        return None
+    return started + float(deadline) - now
 
 
 @dataclass

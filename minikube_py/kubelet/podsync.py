@@ -7,6 +7,9 @@ runtime calls, events, back-offs, status -- in Kubernetes' order:
 1. **admission** (first time only): can this node run the pod at all?  Here:
    devices from the device manager (``nvidia.com/gpu``); a refusal fails the
    pod with reason ``UnexpectedAdmissionError``.
+   **volumes** (every sync, volumemanager.py): set up, or refreshed from their
+   ConfigMaps/Secrets; one that cannot be keeps the pod ContainerCreating
+   (FailedMount) and the sync is tried again.
 2. **sandbox**: the pause container holding the pod's network namespace (and
    so its IP).  If it is gone, every container of the pod is restarted in a new one.
 3. **init containers**, one at a time, each must exit 0 before the next starts.
@@ -35,15 +38,17 @@ from dataclasses import dataclass, field
 from ..client import errors as api_errors
 from . import podstatus
 from .backoff import Backoff, format_duration
-from .devices.runoptions import run_options
 from .events import container_field_path, pod_ref
 from .podview import PodView
 from .images import ImageManager
-from .podactions import ContainerStep, PodActions, compute_pod_actions, restart_step
+from .podactions import (
+    ContainerStep, PodActions, active_deadline_left, compute_pod_actions, restart_step,
+)
 from .runtime.base import (
     KIND_APP, KIND_INIT, STATE_EXITED, STATE_RUNNING, ContainerInfo, ContainerNotFound,
     ContainerRuntimeError, ContainerStartError, rfc3339,
 )
+from .startoptions import start_options
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +84,14 @@ class _PodState:
     waiting: dict = field(default_factory=dict)       # container -> (reason, message)
     pull_failed: dict = field(default_factory=dict)   # image -> time of the failed pull
     sandbox_ip: tuple = ("", "")                      # (sandbox id, its IP)
+    volumes: object = None                            # MountedVolumes of the last sync
 
 
 class PodSyncer:
     def __init__(self, *, runtime, client, status_manager, recorder, prober, node_name: str,
                  host_ip: str, backoff_base: float = 10.0, backoff_max: float = 300.0,
-                 device_manager=None, gpu_mode: str = "runtime", resync: float = 60.0):
+                 device_manager=None, gpu_mode: str = "runtime", resync: float = 60.0,
+                 volumes=None):
         self.runtime = runtime
         self.client = client
         self.status = status_manager
@@ -95,6 +102,7 @@ class PodSyncer:
         self.device_manager = device_manager
         self.gpu_mode = gpu_mode
         self.resync = resync
+        self.volumes = volumes               # VolumeManager (None on a hollow node)
         self.crash_backoff = Backoff(backoff_base, backoff_max)
         self.images = ImageManager(runtime, recorder, backoff_base, backoff_max)
         self.create_backoff = Backoff(backoff_base, backoff_max)
@@ -138,7 +146,7 @@ class PodSyncer:
             refused = self._admit(pod, st)
             if refused:
                 return self.resync
-        deadline_left = self._deadline_left(pod, st)
+        deadline_left = active_deadline_left(pod, st.start_time, time.time())
         if deadline_left is not None and deadline_left <= 0:
             self._fail(pod, st, "DeadlineExceeded",
                        "Pod was active on the node longer than the specified deadline")
@@ -148,6 +156,13 @@ class PodSyncer:
         if not (current.get("status") or {}).get("containerStatuses") and not view.has_run():
             # First sight: say at once that we are on it (Pending, ContainerCreating).
             self._write_status(pod, view, st, "")
+        if self.volumes is not None:
+            st.volumes = self.volumes.mount(pod)
+            if st.volumes is None:       # FailedMount: no sandbox until every volume is there
+                st.waiting = {c["name"]: ("ContainerCreating", None)
+                              for c in spec.get("containers") or []}
+                self._write_status(pod, view, st, "")
+                return self.create_backoff.initial
         waits = [self.resync]
         if deadline_left is not None:
             waits.append(deadline_left)
@@ -253,17 +268,6 @@ class PodSyncer:
         self.recorder.warning(pod_ref(pod), reason, message)
         self.status.set_status(pod, status)
 
-    def _deadline_left(self, pod: dict, st: _PodState) -> float | None:
-        deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
-        if deadline is None or not st.start_time:
-            return None
-        try:
-            started = _dt.datetime.strptime(st.start_time, "%Y-%m-%dT%H:%M:%SZ").replace(
-                tzinfo=_dt.timezone.utc).timestamp()
-        except ValueError:
-            return None
-        return started + float(deadline) - time.time()
-
     # ------------------------------------------------------------------ sandbox
     def _new_sandbox(self, pod: dict, view: PodView, actions: PodActions, st: _PodState):
         """Create the pod's (next) sandbox: returns (new view, 0) or (None, retry delay)."""
@@ -349,18 +353,6 @@ class PodSyncer:
         self.crash_backoff.next(key, finished)
         return None
 
-    def _next_restart_count(self, pod: dict, name: str, view: PodView) -> int:
-        latest = view.latest(name)
-        if latest is not None:
-            return latest.restart_count + 1
-        old = self.status_pod(pod).get("status") or {}
-        for s in (old.get("containerStatuses") or []) + (old.get("initContainerStatuses") or []):
-            if s.get("name") == name and (s.get("state", {}).get("running")
-                                          or s.get("state", {}).get("terminated")
-                                          or s.get("lastState", {}).get("terminated")):
-                return int(s.get("restartCount", 0)) + 1     # removed behind our back
-        return 0
-
     def _start(self, pod: dict, c: dict, kind: str, view: PodView, sandbox: ContainerInfo,
                st: _PodState) -> float | None:
         """Pull, create and start one container; None on success, else a retry delay."""
@@ -370,18 +362,23 @@ class PodSyncer:
         if wait is not None:
             return wait
         key = (pod["metadata"]["uid"], name)
-        count = self._next_restart_count(pod, name, view)
+        count = view.next_restart_count(name, self.status_pod(pod).get("status") or {})
         pre_start = getattr(self.device_manager, "pre_start_container", None)
         if pre_start is not None and st.allocation.get(name):
             pre_start(pod["metadata"]["uid"], name)      # plugins that asked for it
         try:
-            self.runtime.start_container(pod, c, sandbox.id, count, kind,
-                                         **run_options(st.allocation.get(name), self.gpu_mode))
+            opts = start_options(pod, c, allocation=st.allocation.get(name),
+                                 gpu_mode=self.gpu_mode, volumes=self.volumes, mounted=st.volumes,
+                                 recorder=self.recorder, node_name=self.node_name,
+                                 pod_ip=self._pod_ip(pod, sandbox, st), host_ip=self.host_ip)
+            self.runtime.start_container(pod, c, sandbox.id, count, kind, **opts)
         except ContainerStartError as e:
             st.waiting[name] = (e.reason, e.message)
             self.recorder.warning(ref, "Failed", f"Error: {e.message}")
             if e.container_id:
                 return None          # it exists (exited, StartError): the crash back-off applies
+            if e.reason == "CreateContainerConfigError":
+                return self.create_backoff.initial   # a ConfigMap may appear: retry steadily
             return self.create_backoff.next(key, time.time())
         self.create_backoff.forget(key)
         self.recorder.normal(ref, "Created", f"Created container: {name}")

@@ -69,3 +69,17 @@ class PodView:
     def has_run(self) -> bool:
         """Did any init/app container of this pod ever get created?"""
         return bool(self._by_name)
+
+    def next_restart_count(self, name: str, old_status: dict) -> int:
+        """The restart count of the container's next instance: one more than its newest
+        instance's, or than the pod's status says (instances removed behind our back)."""
+        latest = self.latest(name)
+        if latest is not None:
+            return latest.restart_count + 1
+        for s in (old_status.get("containerStatuses") or []) + \
+                (old_status.get("initContainerStatuses") or []):
+            if s.get("name") == name and (s.get("state", {}).get("running")
+                                          or s.get("state", {}).get("terminated")
+                                          or s.get("lastState", {}).get("terminated")):
+                return int(s.get("restartCount", 0)) + 1
+        return 0

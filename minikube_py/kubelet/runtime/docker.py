@@ -200,12 +200,14 @@ class DockerRuntime:
                         restart_count: int = 0, kind: str = KIND_APP, extra_env: dict | None = None,
                         runtime: str | None = None, device_requests: list | None = None,
                         volume_host_paths: dict | None = None, extra_mounts: list | None = None,
-                        devices: list | None = None) -> str:
+                        devices: list | None = None, env: dict | None = None,
+                        read_only_volumes=()) -> str:
         """Create and start one init/app container inside the pod's sandbox.
 
-        Env: see ``resolve_env`` (fieldRefs are resolved here; ``extra_env`` wins).
-        Volumes: ``volume_host_paths`` if given, else emptyDir/hostPath are prepared
-        under ``state_dir``.  GPUs: ``runtime="nvidia"`` plus
+        Env: ``env`` as the kubelet resolved it (ConfigMaps, Secrets: envvars.py),
+        else ``resolve_env`` here (fieldRefs only; ``extra_env`` wins).
+        Volumes: ``volume_host_paths`` (and ``read_only_volumes``) as the volume
+        manager set them up, else emptyDir/hostPath are prepared under ``state_dir``.  GPUs: ``runtime="nvidia"`` plus
         ``extra_env={"NVIDIA_VISIBLE_DEVICES": ...}`` (nvidia-docker2 style), or
         ``device_requests``; ``extra_mounts``/``devices`` from a device plugin.
 
@@ -214,8 +216,9 @@ class DockerRuntime:
         ``.container_id`` is then set and the container is left for the kubelet to
         see and garbage-collect, as Kubernetes does).
         """
-        env = resolve_env(pod, container_spec, node_name=self.node_name,
-                          pod_ip=self.sandbox_ip(sandbox_id), extra_env=extra_env)
+        if env is None:
+            env = resolve_env(pod, container_spec, node_name=self.node_name,
+                              pod_ip=self.sandbox_ip(sandbox_id), extra_env=extra_env)
         if volume_host_paths is None:
             volume_host_paths = self.prepare_volumes(pod)
         make_subpaths(container_spec, volume_host_paths)
@@ -223,7 +226,8 @@ class DockerRuntime:
                                   node_name=self.node_name, restart_count=restart_count,
                                   kind=kind, env=env, volume_host_paths=volume_host_paths,
                                   runtime=runtime, device_requests=device_requests,
-                                  extra_mounts=extra_mounts, devices=devices)
+                                  extra_mounts=extra_mounts, devices=devices,
+                                  read_only_volumes=read_only_volumes)
         try:
             container = self._create(kwargs)
         except docker.errors.ImageNotFound as e:

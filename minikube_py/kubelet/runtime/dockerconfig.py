@@ -187,7 +187,11 @@ def _resources(spec: dict) -> dict:
     return out
 
 
-def _mounts(spec: dict, volume_host_paths: dict) -> list:
+def _mounts(spec: dict, volume_host_paths: dict, read_only_volumes=()) -> list:
+    """volumeMounts -> bind mounts.  Volumes in ``read_only_volumes`` (configMap, secret,
+    downwardAPI, projected: the kubelet's files) are always mounted read-only, as upstream.
+    A ``subPath`` is resolved now, symlinks included, and must stay inside its volume:
+    a subPath of a configMap key is that version of the file, never updated (as upstream)."""
     mounts = []
     for vm in spec.get("volumeMounts") or []:
         name = vm["name"]
@@ -198,9 +202,16 @@ def _mounts(spec: dict, volume_host_paths: dict) -> list:
                 f"(unknown or unsupported volume type)")
         source = volume_host_paths[name]
         if vm.get("subPath"):
-            source = os.path.join(source, vm["subPath"])
+            base = os.path.realpath(source)
+            source = os.path.realpath(os.path.join(source, vm["subPath"]))
+            if source != base and not source.startswith(base.rstrip(os.sep) + os.sep):
+                raise ContainerStartError(
+                    "CreateContainerConfigError",
+                    f"failed to prepare subPath for volumeMount {name!r} of container "
+                    f"{spec.get('name')!r}: subPath {vm['subPath']!r} is outside the volume")
+        read_only = bool(vm.get("readOnly")) or name in read_only_volumes
         mounts.append(docker.types.Mount(target=vm["mountPath"], source=source,
-                                         type="bind", read_only=bool(vm.get("readOnly"))))
+                                         type="bind", read_only=read_only))
     return mounts
 
 
@@ -208,11 +219,13 @@ def container_config(pod: dict, spec: dict, *, sandbox_id: str, node_name: str,
                      restart_count: int = 0, kind: str = KIND_APP,
                      env: dict | None = None, volume_host_paths: dict | None = None,
                      runtime: str | None = None, device_requests: list | None = None,
-                     extra_mounts: list | None = None, devices: list | None = None) -> dict:
+                     extra_mounts: list | None = None, devices: list | None = None,
+                     read_only_volumes=()) -> dict:
     """kwargs for ``client.containers.create`` for one init/app container of a pod.
 
     ``env`` is the ready environment (see ``resolve_env``); ``volume_host_paths``
-    maps volume names to host directories (see ``prepare_volumes``).
+    maps volume names to host directories (see volumemanager.py), those in
+    ``read_only_volumes`` are mounted read-only.
     ``extra_mounts`` (``[{"container_path", "host_path", "read_only"}]``) and
     ``devices`` (``[{"container_path", "host_path", "permissions"}]``) come from
     the device manager's allocation (what a device plugin's Allocate answered).
@@ -250,7 +263,7 @@ def container_config(pod: dict, spec: dict, *, sandbox_id: str, node_name: str,
         kwargs["stdin_open"] = True
     kwargs.update(_resources(spec))
     kwargs.update(_security(pod, spec))
-    mounts = _mounts(spec, volume_host_paths or {})
+    mounts = _mounts(spec, volume_host_paths or {}, read_only_volumes or ())
     for m in extra_mounts or []:
         mounts.append(docker.types.Mount(target=m["container_path"], source=m["host_path"],
                                          type="bind", read_only=bool(m.get("read_only"))))
