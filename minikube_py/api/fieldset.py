@@ -131,8 +131,9 @@ def value_at(obj, path: tuple):
 
 
 def remove(obj: dict, paths) -> None:
-    """Remove each path from `obj` (in place); maps the removal leaves empty go too."""
-    for path in sorted(paths, key=len, reverse=True):
+    """Remove each path from `obj` (in place); maps the removal leaves empty go too.
+    Shallow paths first: an element goes whole, never key field by key field."""
+    for path in sorted(paths, key=len):
         trail, node = [], obj
         for pe in path:
             at = _step(node, pe)
