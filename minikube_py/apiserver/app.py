@@ -340,11 +340,11 @@ class APIServer:
         if not req.args.get("fieldManager"):
             raise patch_options_invalid("fieldManager", "FieldValueRequired",
                                         "Required value: is required for apply patch")
-        force = req.args.get("force")
-        if force not in (None, "true", "false"):
+        force = req.args.get("force", "false")
+        if force not in _BOOLS:
             raise errors.bad_request(f'invalid force value "{force}"')
         obj, created = self.registry.apply(rt, namespace, name, read_json(req), req.args.get("fieldManager"),
-                                           force=force == "true", dry_run=bool(req.args.get("dryRun")))
+                                           force=_BOOLS[force], dry_run=bool(req.args.get("dryRun")))
         return respond(obj, 201 if created else 200)
 
     @staticmethod
@@ -411,6 +411,11 @@ def read_json(req: Request):
         return codec.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise errors.bad_request(f"the body of the request could not be decoded as JSON: {err}") from None
+
+
+# A query parameter's bool, as Go's strconv.ParseBool reads it (the Python client sends "True").
+_BOOLS = {**dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
+          **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False)}
 
 
 def _read_yaml(data: bytes):

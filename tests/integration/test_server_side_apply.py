@@ -165,3 +165,24 @@ def test_apply_protocol_errors(api_url, namespace):
     r = requests.patch(url + "?fieldManager=me", data=with_managed,
                        headers={"Content-Type": "application/apply-patch+yaml"})
     assert r.status_code == 400 and r.json()["message"] == "metadata.managedFields must be nil"
+
+
+def test_official_python_client_applies(cluster, namespace):
+    from kubernetes import client, config
+    api = client.CoreV1Api(config.new_client_from_config(cluster.kubeconfig))
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "py"}, "data": {"k": "v"}}
+    made = api.patch_namespaced_config_map("py", namespace, body, field_manager="py-app",
+                                           _content_type="application/apply-patch+yaml")
+    assert made.data == {"k": "v"} and made.metadata.managed_fields[0].manager == "py-app"
+    assert made.metadata.managed_fields[0].operation == "Apply"
+    body["data"] = {"k": "w"}
+    try:
+        api.patch_namespaced_config_map("py", namespace, body, field_manager="other",
+                                        _content_type="application/apply-patch+yaml")
+        raise AssertionError("expected a conflict")
+    except client.ApiException as err:
+        assert err.status == 409 and 'conflict with \\"py-app\\": .data.k' in err.body
+    forced = api.patch_namespaced_config_map("py", namespace, body, field_manager="other", force=True,
+                                             _content_type="application/apply-patch+yaml")
+    assert forced.data == {"k": "w"}
+    assert [m.manager for m in forced.metadata.managed_fields] == ["other"]
