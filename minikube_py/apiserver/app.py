@@ -22,6 +22,7 @@ import functools
 import logging
 import threading
 
+import yaml
 from flask import Flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
@@ -35,7 +36,7 @@ from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from . import discovery, errors, protobuf, subresources, watch
-from .fieldmanager import Writer, patch_options_invalid
+from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .registry import Registry
 from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
 from .tables import to_table
@@ -277,29 +278,30 @@ class APIServer:
             if method != "POST":
                 raise errors.method_not_allowed()
             return respond(subresources.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
+        writer = Writer.of(args, req.headers.get("User-Agent"), sub) if method != "GET" else None
+        if method == "PATCH":
+            if self.patch_type(req) == "apply":
+                return self.apply(req, rt, namespace, name, sub, dry_run)
+            if args.get("force") is not None:
+                raise patch_options_invalid("force", "FieldValueForbidden",
+                                            "Forbidden: may not be specified for non-apply patch")
         if sub == "scale":
             if method == "GET":
                 return respond(subresources.scale_of(reg.get(rt, namespace, name)))
             if method == "PUT":
-                return respond(subresources.update_scale(reg, rt, namespace, name, read_json(req)))
+                return respond(subresources.update_scale(reg, rt, namespace, name, read_json(req), writer=writer))
             if method == "PATCH":
                 return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), "scale",
-                                         writer=Writer.of(args, req.headers.get("User-Agent"), "scale")))
+                                         writer=writer))
             raise errors.method_not_allowed()
         if sub == "log":
             return self.pod_log(req, namespace, name)
         if method == "GET":
             return self.respond_one(req, rt, reg.get(rt, namespace, name))
-        writer = Writer.of(args, req.headers.get("User-Agent"), sub)
         if method == "PUT":
             return respond(reg.update(rt, namespace, name, read_json(req), subresource=sub, dry_run=dry_run,
                                       writer=writer))
-        if method == "PATCH" and self.patch_type(req) == "apply":
-            return self.apply(req, rt, namespace, name, sub, dry_run)
         if method == "PATCH":
-            if args.get("force") is not None:
-                raise patch_options_invalid("force", "FieldValueForbidden",
-                                            "Forbidden: may not be specified for non-apply patch")
             return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), sub,
                                      dry_run=dry_run, writer=writer))
         if method == "DELETE" and sub is None:
@@ -343,8 +345,8 @@ class APIServer:
         force = req.args.get("force", "false")
         if force not in _BOOLS:
             raise errors.bad_request(f'invalid force value "{force}"')
-        obj, created = self.registry.apply(rt, namespace, name, read_json(req), req.args.get("fieldManager"),
-                                           force=_BOOLS[force], dry_run=bool(req.args.get("dryRun")))
+        obj, created = serve_apply(self.registry, rt, namespace, name, read_json(req), req.args["fieldManager"],
+                                   force=_BOOLS[force], dry_run=dry_run)
         return respond(obj, 201 if created else 200)
 
     @staticmethod
@@ -420,7 +422,6 @@ _BOOLS = {**dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
 
 def _read_yaml(data: bytes):
     """An apply configuration: YAML, or the JSON kubectl sends (JSON is YAML too)."""
-    import yaml
     try:
         return codec.loads(data)
     except (ValueError, UnicodeDecodeError):

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 from ..api import fieldset, meta
 from . import errors
+from .subresources import PATCH_RETRIES
 
 APPLY, UPDATE = "Apply", "Update"
 BEFORE_FIRST_APPLY = "before-first-apply"
@@ -124,6 +125,37 @@ def _without_managed(obj: dict) -> dict:
 
 
 # ---------------------------------------------------------------- Apply
+
+def serve_apply(registry, rt, namespace, name, body, manager: str, force=False, dry_run=False):
+    """PATCH application/apply-patch+yaml: `body` is `manager`'s whole intent for the
+    object; a missing object is created from it, as upstream does. The write goes
+    through the registry like any other (defaults, admission, validation, one txn).
+    Returns (object, created)."""
+    config = registry.check_body(rt, namespace, body, name=name)
+    asked_rv = config["metadata"].get("resourceVersion")
+    if asked_rv is not None and not str(asked_rv).isdigit():
+        raise errors.bad_request(f"invalid resourceVersion {asked_rv!r}")
+    for attempt in range(PATCH_RETRIES):
+        try:
+            live = registry.get(rt, namespace, name)
+        except errors.APIError as err:
+            if err.code != 404 or asked_rv:
+                raise
+            try:
+                return registry.create(rt, namespace, apply(rt, None, config, manager, force), dry_run), True
+            except errors.APIError as err:
+                if err.reason != "AlreadyExists":
+                    raise
+                continue              # created meanwhile: apply to it
+        new = apply(rt, live, config, manager, force)
+        rv = int(asked_rv or live["metadata"]["resourceVersion"])
+        try:
+            return registry.write(rt, live, new, rv, None, dry_run), False
+        except errors.APIError as err:   # written meanwhile: apply again to the newer object
+            if err.reason != "Conflict" or asked_rv or attempt == PATCH_RETRIES - 1:
+                raise
+    raise errors.conflict(rt, name)
+
 
 def apply(rt, live: dict | None, config: dict, manager: str, force: bool) -> dict:
     """The object after `manager` applies `config` to `live` (None: it does not exist yet),

@@ -239,8 +239,8 @@ class Registry:
 
         `fresh` says `old` was read from etcd; a cached `old` (see base()) cannot prove a
         write is a no-op, so that case raises _StaleGuess and the caller reads etcd.
-        `writer` (fieldmanager.Writer) is who writes, for managedFields; None for an apply,
-        which has set them already.
+        `writer` (fieldmanager.Writer) is who writes, for managedFields; None records
+        nothing (a server-side apply has set them already).
         """
         md_old, md = old["metadata"], new["metadata"]
         if expected_rv is not None and expected_rv != int(md_old["resourceVersion"]):
@@ -320,37 +320,6 @@ class Registry:
         return bool(md.get("deletionTimestamp")) and not md.get("finalizers") \
             and not md.get("deletionGracePeriodSeconds") \
             and not (obj.get("kind") == "Namespace" and (obj.get("spec") or {}).get("finalizers"))
-
-    # ---------------------------------------------------------------- server-side apply
-    def apply(self, rt, namespace, name, body, manager, force=False, dry_run=False) -> tuple[dict, bool]:
-        """PATCH application/apply-patch+yaml: `body` is `manager`'s whole intent for the
-        object (fieldmanager.apply); a missing object is created from it, as upstream does.
-        Returns (object, created)."""
-        config = self.check_body(rt, namespace, body, name=name)
-        asked_rv = config["metadata"].get("resourceVersion")
-        if asked_rv is not None and not str(asked_rv).isdigit():
-            raise errors.bad_request(f"invalid resourceVersion {asked_rv!r}")
-        for attempt in range(PATCH_RETRIES):
-            try:
-                old = self.get(rt, namespace, name)
-            except errors.APIError as err:
-                if err.code != 404 or asked_rv:
-                    raise
-                new = fieldmanager.apply(rt, None, config, manager, force)
-                try:
-                    return self.create(rt, namespace, new, dry_run=dry_run), True
-                except errors.APIError as err:
-                    if err.reason != "AlreadyExists":
-                        raise
-                    continue          # created meanwhile: apply to it
-            new = fieldmanager.apply(rt, old, config, manager, force)
-            rv = int(asked_rv) if asked_rv else int(old["metadata"]["resourceVersion"])
-            try:
-                return self.write(rt, old, new, rv, None, dry_run), False
-            except errors.APIError as err:
-                if err.reason != "Conflict" or asked_rv or attempt == PATCH_RETRIES - 1:
-                    raise
-        raise errors.conflict(rt, name)
 
     # ---------------------------------------------------------------- delete
     def delete(self, rt, namespace, name, options: dict | None = None, dry_run=False):

@@ -186,3 +186,10 @@ def test_official_python_client_applies(cluster, namespace):
                                              _content_type="application/apply-patch+yaml")
     assert forced.data == {"k": "w"}
     assert [m.manager for m in forced.metadata.managed_fields] == ["other"]
+
+
+def test_apply_is_refused_on_subresources(kubectl, api_url, namespace):
+    kubectl("apply", "--server-side", "-n", namespace, "-f", NGINX)
+    r = requests.patch(f"{api_url}/apis/apps/v1/namespaces/{namespace}/deployments/nginx/scale?fieldManager=me",
+                       data='{"spec": {"replicas": 1}}', headers={"Content-Type": "application/apply-patch+yaml"})
+    assert r.status_code == 405 and r.json()["reason"] == "MethodNotAllowed"
