@@ -33,31 +33,24 @@ MISSING = object()
 _KEY_DEFAULTS = {"protocol": "TCP"}
 
 
-class FieldSetError(ValueError):
-    """The object cannot be seen as a set of fields (a keyed element lacks its key)."""
-
-
 # ---------------------------------------------------------------- lists: keyed, set or atomic
 
 def list_keys(names: tuple, field: str, items: list):
     """How list `field` (under the map path `names`, plain field names) is merged:
-    a tuple of key fields, "set", or None for an atomic list."""
+    a tuple of key fields, "set", or None for an atomic list. The table knows lists by
+    their field's name only, so a list whose elements do not all carry the key (a
+    custom resource's own `ports`, say) is atomic rather than an error."""
     if _is_set_list(names, field):
         return "set"
     key = _merge_key(field, items)
-    if key is None or not items or not all(isinstance(i, dict) for i in items):
+    if key is None or not items or not all(isinstance(i, dict) and i.get(key) is not None for i in items):
         return None
     return (key, "protocol") if field == "ports" else (key,)
 
 
 def element(item: dict, keys: tuple) -> str:
     """The `k:` path element of one keyed list element: `k:{"name":"nginx"}`."""
-    ident = {}
-    for k in keys:
-        value = item.get(k, _KEY_DEFAULTS.get(k, MISSING))
-        if value is MISSING or value is None:
-            raise FieldSetError(f'associative list with keys has an element that omits key field "{k}"')
-        ident[k] = value
+    ident = {k: item.get(k, _KEY_DEFAULTS.get(k)) for k in keys}
     return "k:" + json.dumps(ident, sort_keys=True, separators=(",", ":"))
 
 
@@ -172,10 +165,10 @@ def _merge(live: dict, config: dict, path: tuple) -> dict:
 
 
 def _merge_list(have: list, want: list, path: tuple, field: str) -> list:
-    kind = list_keys(path, field, want)
+    kind = list_keys(path, field, have + want)
     if kind == "set":
         return have + [copy.deepcopy(v) for v in want if v not in have]
-    if not kind or not all(isinstance(i, dict) for i in have):
+    if not kind:
         return copy.deepcopy(want)
     out = list(have)
     index = {element(i, kind): n for n, i in enumerate(have)}

@@ -169,22 +169,22 @@ def apply(rt, live: dict | None, config: dict, manager: str, force: bool) -> dic
     live = live or {"metadata": {}}
     try:
         entries = decode(live["metadata"].get("managedFields") or [])
-        mine = owned_fields(config)
-        merged = fieldset.merge(_without_managed(live), config)
-        if live["metadata"].get("uid") and not entries:
-            entries = [Entry(BEFORE_FIRST_APPLY, UPDATE, rt.api_version, meta.now_rfc3339(), owned_fields(live))]
-        me = next((e for e in entries if e.ident() == (manager, APPLY, "", "")), None)
-        others = [e for e in entries if e is not me]
+    except ValueError:
+        entries = []                  # unreadable: as if nobody had applied yet
+    mine = owned_fields(config)
+    merged = fieldset.merge(_without_managed(live), config)
+    if live["metadata"].get("uid") and not entries:
+        entries = [Entry(BEFORE_FIRST_APPLY, UPDATE, rt.api_version, meta.now_rfc3339(), owned_fields(live))]
+    me = next((e for e in entries if e.ident() == (manager, APPLY, "", "")), None)
+    others = [e for e in entries if e is not me]
 
-        # What this manager applied last time and not now goes, unless someone owns it
-        # (or something below it) still.
-        kept = fieldset.prefixes(mine.union(*(e.fields for e in others)))
-        fieldset.remove(merged, [p for p in (me.fields if me else ()) if p not in kept])
+    # What this manager applied last time and not now goes, unless someone owns it
+    # (or something below it) still.
+    kept = fieldset.prefixes(mine.union(*(e.fields for e in others)))
+    fieldset.remove(merged, [p for p in (me.fields if me else ()) if p not in kept])
 
-        before, after = owned_fields(live), owned_fields(merged)
-        added, removed, modified = fieldset.compare(live, merged, before, after)
-    except fieldset.FieldSetError as err:
-        raise errors.bad_request(str(err)) from None
+    before, after = owned_fields(live), owned_fields(merged)
+    added, removed, modified = fieldset.compare(live, merged, before, after)
     changed = added | modified
     conflicts = sorted(((e, p) for e in others for p in e.fields & changed),
                        key=lambda c: (c[0].manager, c[1]))
@@ -252,11 +252,8 @@ def track_update(rt, old: dict, new: dict, writer: Writer) -> None:
         except ValueError:
             entries = []
     sub = writer.subresource if writer.subresource == "status" else ""
-    try:
-        before, after = owned_fields(old, sub), owned_fields(new, sub)
-        added, removed, modified = fieldset.compare(old, new, before, after)
-    except fieldset.FieldSetError:
-        return                        # validation refuses such an object
+    before, after = owned_fields(old, sub), owned_fields(new, sub)
+    added, removed, modified = fieldset.compare(old, new, before, after)
     changed = added | modified
     ident = (writer.manager, UPDATE, rt.api_version, writer.subresource)
     me = next((e for e in entries if e.ident() == ident), None)

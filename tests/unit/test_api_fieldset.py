@@ -4,7 +4,7 @@ import copy
 import pytest
 
 from minikube_py.api import fieldset
-from minikube_py.api.fieldset import FieldSetError, compare, decode, describe, encode, field_set, merge, remove
+from minikube_py.api.fieldset import compare, decode, describe, encode, field_set, merge, remove
 
 NGINX = 'k:{"name":"nginx"}'
 PORT80 = 'k:{"containerPort":80,"protocol":"TCP"}'
@@ -36,9 +36,16 @@ def test_finalizers_are_a_set_and_other_lists_atomic():
                      ("f:spec", "f:tolerations")}
 
 
-def test_keyed_element_without_its_key_is_an_error():
-    with pytest.raises(FieldSetError, match='omits key field "name"'):
-        field_set({"spec": {"containers": [{"image": "x"}]}})
+def test_a_list_whose_elements_lack_the_key_is_atomic():
+    # the table knows lists by name only: a custom resource's `ports` of {number: 80} is one leaf
+    assert field_set({"spec": {"ports": [{"number": 80}]}}) == {("f:spec", "f:ports")}
+    assert merge({"spec": {"ports": [{"number": 80}]}}, {"spec": {"ports": [{"number": 81}]}}) == \
+        {"spec": {"ports": [{"number": 81}]}}
+
+
+def test_an_empty_keyed_list_in_the_config_keeps_live_elements():
+    assert merge({"spec": {"containers": [{"name": "a"}]}}, {"spec": {"containers": []}}) == \
+        {"spec": {"containers": [{"name": "a"}]}}
 
 
 def test_set_algebra_union_difference_and_prefixes():
