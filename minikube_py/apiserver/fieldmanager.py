@@ -19,7 +19,8 @@ already carry managedFields -- once something has server-side-applied to them --
 the hot paths (pod create, bind, status, controllers) do no extra work. An apply to an
 object without managedFields first gives all its fields to `before-first-apply`, as
 kube-apiserver does for objects that predate field tracking, so changing one of them
-conflicts instead of passing silently.
+conflicts instead of passing silently. pods/binding (subresources.bind) writes
+spec.nodeName with no bookkeeping at all.
 """
 from __future__ import annotations
 
