@@ -22,6 +22,7 @@ import functools
 import logging
 import threading
 
+import yaml
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
@@ -35,6 +36,7 @@ from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from . import discovery, errors, openapi, protobuf, subresources, watch
+from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .registry import Registry
 from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
 from .tables import to_table
@@ -45,7 +47,8 @@ MAX_BODY = 3 * 1024 * 1024   # kube-apiserver's limit on a request body
 JSON = "application/json"
 PATCH_TYPES = {"application/merge-patch+json": "merge",
                "application/strategic-merge-patch+json": "strategic",
-               "application/json-patch+json": "json"}
+               "application/json-patch+json": "json",
+               "application/apply-patch+yaml": "apply"}    # server-side apply (fieldmanager.py)
 
 
 def respond(obj, code=200) -> Response:
@@ -280,7 +283,8 @@ class APIServer:
             if method == "POST":
                 if rt.namespaced and namespace is None:
                     raise errors.method_not_allowed()
-                return respond(reg.create(rt, namespace, read_json(req), dry_run=dry_run), 201)
+                return respond(reg.create(rt, namespace, read_json(req), dry_run=dry_run,
+                                          writer=Writer.of(args, req.headers.get("User-Agent"))), 201)
             if method == "DELETE":
                 options = self.delete_options(req)
                 return respond(reg.delete_collection(rt, namespace, args.get("labelSelector"),
@@ -294,22 +298,32 @@ class APIServer:
             if method != "POST":
                 raise errors.method_not_allowed()
             return respond(subresources.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
+        writer = Writer.of(args, req.headers.get("User-Agent"), sub) if method != "GET" else None
+        if method == "PATCH":
+            if self.patch_type(req) == "apply":
+                return self.apply(req, rt, namespace, name, sub, dry_run)
+            if args.get("force") is not None:
+                raise patch_options_invalid("force", "FieldValueForbidden",
+                                            "Forbidden: may not be specified for non-apply patch")
         if sub == "scale":
             if method == "GET":
                 return respond(subresources.scale_of(reg.get(rt, namespace, name)))
             if method == "PUT":
-                return respond(subresources.update_scale(reg, rt, namespace, name, read_json(req)))
+                return respond(subresources.update_scale(reg, rt, namespace, name, read_json(req), writer=writer))
             if method == "PATCH":
-                return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), "scale"))
+                return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), "scale",
+                                         writer=writer))
             raise errors.method_not_allowed()
         if sub == "log":
             return self.pod_log(req, namespace, name)
         if method == "GET":
             return self.respond_one(req, rt, reg.get(rt, namespace, name))
         if method == "PUT":
-            return respond(reg.update(rt, namespace, name, read_json(req), subresource=sub, dry_run=dry_run))
+            return respond(reg.update(rt, namespace, name, read_json(req), subresource=sub, dry_run=dry_run,
+                                      writer=writer))
         if method == "PATCH":
-            return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), sub, dry_run=dry_run))
+            return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), sub,
+                                     dry_run=dry_run, writer=writer))
         if method == "DELETE" and sub is None:
             obj, gone = reg.delete(rt, namespace, name, self.delete_options(req), dry_run=dry_run)
             if rt.return_deleted_object or not gone:
@@ -339,6 +353,21 @@ class APIServer:
         if include:
             return respond(to_table(rt, [obj], obj["metadata"].get("resourceVersion"), include))
         return respond(obj)
+
+    def apply(self, req, rt, namespace, name, sub, dry_run):
+        """Server-side apply (fieldmanager.py): 201 when it created the object."""
+        if sub is not None:
+            raise errors.method_not_allowed("server-side apply is served on the object itself, "
+                                            "not on its subresources")
+        if not req.args.get("fieldManager"):
+            raise patch_options_invalid("fieldManager", "FieldValueRequired",
+                                        "Required value: is required for apply patch")
+        force = req.args.get("force", "false")
+        if force not in _BOOLS:
+            raise errors.bad_request(f'invalid force value "{force}"')
+        obj, created = serve_apply(self.registry, rt, namespace, name, read_json(req), req.args["fieldManager"],
+                                   force=_BOOLS[force], dry_run=dry_run)
+        return respond(obj, 201 if created else 200)
 
     @staticmethod
     def patch_type(req: Request) -> str:
@@ -396,12 +425,31 @@ def read_json(req: Request):
             raise errors.unsupported_media(f"{ctype}: {err}") from None
         except protobuf.DecodeError as err:
             raise errors.bad_request(f"the body of the request could not be decoded as protobuf: {err}") from None
-    if ctype in ("application/yaml", "application/apply-patch+yaml"):
+    if ctype == "application/apply-patch+yaml":
+        return _read_yaml(data)
+    if ctype == "application/yaml":
         raise errors.unsupported_media(ctype)
     try:
         return codec.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise errors.bad_request(f"the body of the request could not be decoded as JSON: {err}") from None
+
+
+# A query parameter's bool, as Go's strconv.ParseBool reads it (the Python client sends "True").
+_BOOLS = {**dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
+          **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False)}
+
+
+def _read_yaml(data: bytes):
+    """An apply configuration: YAML, or the JSON kubectl sends (JSON is YAML too)."""
+    try:
+        return codec.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as err:
+        raise errors.bad_request(f"error decoding YAML: {err}") from None
 
 
 def create_app(store, **options) -> tuple[APIServer, Flask]:

@@ -18,7 +18,7 @@ from ..api import meta, patch as patching, validation
 from ..api.kinds import Kind, apply_defaults, validate, validate_update
 from ..api.selectors import FieldSelector, LabelSelector, SelectorError
 from ..storage.store import KeyExists, KeyNotFound, RevisionConflict
-from . import errors
+from . import errors, fieldmanager
 from .admission import Admission
 from .subresources import PATCH_RETRIES, scale_of, update_scale
 
@@ -89,7 +89,7 @@ class Registry:
         return obj
 
     # ---------------------------------------------------------------- create
-    def create(self, rt: Kind, namespace, body: dict, dry_run=False) -> dict:
+    def create(self, rt: Kind, namespace, body: dict, dry_run=False, writer=None) -> dict:
         obj = self.check_body(rt, namespace, body)
         md = obj["metadata"]
         if not md.get("name"):
@@ -108,6 +108,8 @@ class Registry:
             obj.pop("status", None)
         apply_defaults(rt, obj)
         self.admission.admit_create(rt, obj)
+        if writer is not None:      # server-side apply: a body with managedFields (fieldmanager.py)
+            fieldmanager.track_update(rt, {"metadata": {}}, obj, writer)
         self.validate(rt, obj)
         if dry_run:
             return obj
@@ -180,7 +182,7 @@ class Registry:
             raise errors.invalid(rt, name, unique)
 
     # ---------------------------------------------------------------- update
-    def update(self, rt, namespace, name, body, subresource=None, dry_run=False) -> dict:
+    def update(self, rt, namespace, name, body, subresource=None, dry_run=False, writer=None) -> dict:
         new = self.check_body(rt, namespace, body, name=name)
         rv = new["metadata"].get("resourceVersion")
         if rv is not None and not str(rv).isdigit():
@@ -189,15 +191,16 @@ class Registry:
             # The cached object at exactly the client's resourceVersion is that object.
             old, fresh = self.base(rt, namespace, name, guess=True, at_rv=str(rv))
             if fresh:
-                return self.write(rt, old, new, int(rv), subresource, dry_run)
+                return self.write(rt, old, new, int(rv), subresource, dry_run, writer=writer)
             try:
-                return self.write(rt, old, copy.deepcopy(new), int(rv), subresource, dry_run, fresh)
+                return self.write(rt, old, copy.deepcopy(new), int(rv), subresource, dry_run, fresh, writer)
             except (_StaleGuess, errors.APIError):
                 pass    # judged on a cached copy: judge it again on etcd's (a stale version is a 409)
         old = self.get(rt, namespace, name)
-        return self.write(rt, old, new, int(rv) if rv else None, subresource, dry_run)
+        return self.write(rt, old, new, int(rv) if rv else None, subresource, dry_run, writer=writer)
 
-    def patch(self, rt, namespace, name, patch_body, patch_type, subresource=None, dry_run=False):
+    def patch(self, rt, namespace, name, patch_body, patch_type, subresource=None, dry_run=False,
+              writer=None):
         """Apply a merge / strategic-merge / JSON patch to the current object, retrying on conflict.
 
         The first try may start from the watch cache's copy (see base()); anything that
@@ -213,14 +216,14 @@ class Registry:
                     current = scale_of(old)
                 new = apply_patch(current, patch_body, patch_type)
                 if subresource == "scale":
-                    return update_scale(self, rt, namespace, name, new, base=old)
+                    return update_scale(self, rt, namespace, name, new, base=old, writer=writer)
                 new = self.check_body(rt, namespace, new, name=name)
                 asked_rv = new["metadata"].get("resourceVersion")
                 if not fresh and asked_rv and asked_rv != old["metadata"]["resourceVersion"]:
                     continue    # the patch names a resourceVersion: decide it against etcd
                 rv = int(asked_rv) if asked_rv and asked_rv != old["metadata"]["resourceVersion"] else \
                     int(old["metadata"]["resourceVersion"])
-                return self.write(rt, old, new, rv, subresource, dry_run, fresh)
+                return self.write(rt, old, new, rv, subresource, dry_run, fresh, writer)
             except _StaleGuess:
                 continue        # the cached copy was behind: try again from etcd
             except errors.APIError as err:
@@ -231,11 +234,13 @@ class Registry:
                 if attempt == PATCH_RETRIES - 1:
                     raise
 
-    def write(self, rt, old, new, expected_rv, subresource, dry_run=False, fresh=True):
+    def write(self, rt, old, new, expected_rv, subresource, dry_run=False, fresh=True, writer=None):
         """The common end of update and patch: keep what the client may not change, validate, txn.
 
         `fresh` says `old` was read from etcd; a cached `old` (see base()) cannot prove a
         write is a no-op, so that case raises _StaleGuess and the caller reads etcd.
+        `writer` (fieldmanager.Writer) is who writes, for managedFields; None records
+        nothing (a server-side apply has set them already).
         """
         md_old, md = old["metadata"], new["metadata"]
         if expected_rv is not None and expected_rv != int(md_old["resourceVersion"]):
@@ -273,6 +278,8 @@ class Registry:
                 hook.prepare_update(rt, old, new)
             apply_defaults(rt, new)
             self.admission.admit_update(rt, old, new)
+        if writer is not None:      # server-side apply: an Update on an object with managedFields
+            fieldmanager.track_update(rt, old, new, writer)
         self.validate(rt, new, old)
         if _same(old, new):
             if not fresh:

@@ -98,7 +98,7 @@ def scale_of(obj) -> dict:
             "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
                        "selector": LabelSelector.from_dict(sel).to_string()}}
 
-def update_scale(registry, rt, namespace, name, scale: dict, base=None):
+def update_scale(registry, rt, namespace, name, scale: dict, base=None, writer=None):
     if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
         raise errors.bad_request("the body must be a Scale object")
     replicas = scale["spec"].get("replicas")
@@ -110,7 +110,8 @@ def update_scale(registry, rt, namespace, name, scale: dict, base=None):
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     new = copy.deepcopy(obj)
     new["spec"]["replicas"] = replicas
-    written = registry.write(rt, obj, new, int(rv) if rv else int(obj["metadata"]["resourceVersion"]), None)
+    written = registry.write(rt, obj, new, int(rv) if rv else int(obj["metadata"]["resourceVersion"]), None,
+                             writer=writer)
     return scale_of(written)
 
 
