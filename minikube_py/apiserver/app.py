@@ -29,12 +29,15 @@ from werkzeug.wrappers import Request, Response
 from .. import codec
 from ..version import version as server_version
 from ..api.kinds import SCHEME
+from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
+from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE
 from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from . import discovery, errors, protobuf, subresources, watch
+from .customresources import CustomResources
 from .registry import Registry
 from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
 from .tables import to_table
@@ -113,27 +116,37 @@ class APIServer:
                  service_node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE):
         self.store = store
         self.services = ServiceAllocator(store, service_cluster_ip_range, service_node_port_range)
+        self.custom = CustomResources(self)
         self.registry = Registry(store, recent=self.recent,
-                                 hooks={(SERVICE.group, SERVICE.plural): self.services})
+                                 hooks={(SERVICE.group, SERVICE.plural): self.services,
+                                        (CRD.group, CRD.plural): self.custom})
         self.caches: dict[str, WatchCache] = {}
         self._caches_lock = threading.Lock()
         self.stopping = threading.Event()
 
     def cache_for(self, rt) -> WatchCache:
         with self._caches_lock:
-            cache = self.caches.get(rt.plural)
+            cache = self.caches.get(rt.etcd_prefix())
             if cache is None:
                 trigger = None
                 if rt.watch_trigger:
                     trigger = functools.partial(field_value, path=rt.watch_trigger)
                 cache = WatchCache(self.store, rt.etcd_prefix(), trigger=trigger)
                 cache.start()
-                self.caches[rt.plural] = cache
+                self.caches[rt.etcd_prefix()] = cache
             return cache
+
+    def drop_cache(self, rt) -> None:
+        """A kind no longer served (its CRD is gone): close its watch cache and end its watches."""
+        with self._caches_lock:
+            cache = self.caches.pop(rt.etcd_prefix(), None)
+        if cache is not None:
+            cache.stop()
+            cache._on_etcd_failure(StorageError(f"{rt.plural}.{rt.group} is no longer served"))
 
     def recent(self, rt, key: str) -> dict | None:
         """The watch cache's newest copy of an object, when a cache watches its kind."""
-        cache = self.caches.get(rt.plural)
+        cache = self.caches.get(rt.etcd_prefix())
         return cache.recent(key) if cache is not None else None
 
     def start(self):
@@ -161,6 +174,7 @@ class APIServer:
         for rt in SCHEME.all():
             if rt.eager_watch_cache:
                 self.cache_for(rt)
+        self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
 
     def stop(self):
         first = not self.stopping.is_set()
@@ -274,6 +288,10 @@ class APIServer:
             if method != "POST":
                 raise errors.method_not_allowed()
             return respond(subresources.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
+        if sub == "scale" and isinstance(rt, CustomResourceKind):
+            body = read_json(req) if method in ("PUT", "PATCH") else None
+            return respond(self.custom.scale(rt, namespace, name, method, body,
+                                             self.patch_type(req, rt) if method == "PATCH" else None))
         if sub == "scale":
             if method == "GET":
                 return respond(subresources.scale_of(reg.get(rt, namespace, name)))
@@ -289,7 +307,8 @@ class APIServer:
         if method == "PUT":
             return respond(reg.update(rt, namespace, name, read_json(req), subresource=sub, dry_run=dry_run))
         if method == "PATCH":
-            return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), sub, dry_run=dry_run))
+            return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req, rt), sub,
+                                     dry_run=dry_run))
         if method == "DELETE" and sub is None:
             obj, gone = reg.delete(rt, namespace, name, self.delete_options(req), dry_run=dry_run)
             if rt.return_deleted_object or not gone:
@@ -321,10 +340,15 @@ class APIServer:
         return respond(obj)
 
     @staticmethod
-    def patch_type(req: Request) -> str:
+    def patch_type(req: Request, rt=None) -> str:
         ctype = (req.content_type or "").split(";")[0].strip()
         if ctype not in PATCH_TYPES:
             raise errors.unsupported_media(ctype)
+        if isinstance(rt, CustomResourceKind) and PATCH_TYPES[ctype] == "strategic":
+            # A custom object has no Go struct with patch strategies: kube-apiserver refuses it.
+            raise errors.APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                                  "format - accepted media types include: application/json-patch+json, "
+                                  "application/merge-patch+json, application/apply-patch+yaml")
         return PATCH_TYPES[ctype]
 
     @staticmethod

@@ -5,6 +5,8 @@
     service.py       Service, Endpoints                   /api/v1
     apps.py          Deployment, ReplicaSet               /apis/apps/v1
     coordination.py  Lease                                /apis/coordination.k8s.io/v1
+    apiextensions.py CustomResourceDefinition             /apis/apiextensions.k8s.io/v1
+    customresource.py  the Kind a CRD declares (registered at run time), structural.py its schema
 
 A declaration names the kind's group, version, plural, scope and subresources, its
 defaults and validation, its Table columns, its watch index and its protobuf message.
@@ -20,11 +22,12 @@ from __future__ import annotations
 from typing import Union
 
 from .. import validation
-from . import apps, config, coordination, core, service
+from . import apiextensions, apps, config, coordination, core, service
 from .kind import ALL_VERBS, SUBRESOURCES, Kind
 from .scheme import Scheme
 
-BUILTIN_KINDS = core.KINDS + config.KINDS + service.KINDS + apps.KINDS + coordination.KINDS
+BUILTIN_KINDS = (core.KINDS + config.KINDS + service.KINDS + apps.KINDS + coordination.KINDS
+                 + apiextensions.KINDS)
 
 # The kinds this apiserver serves: the built-in ones, and any registered at run time.
 SCHEME = Scheme(BUILTIN_KINDS)
