@@ -69,6 +69,7 @@ class CustomResources:
         self.seen: dict[str, dict] = {}          # CRD name -> the spec it is served with
         self.conflicts: dict[str, tuple] = {}    # CRD name -> (reason, message) of its names
         self.terminating: set[str] = set()
+        self.deleted: set[str] = set()           # uids of CRDs gone: a late event must not revive one
         self.queue: queue.Queue = queue.Queue()
         self.retry_at: dict[str, float] = {}
         self.thread = None
@@ -93,7 +94,7 @@ class CustomResources:
         self.queue.put(("reconcile", written["metadata"]["name"]))
 
     def after_delete(self, rt, deleted):
-        self.forget(deleted["metadata"]["name"])
+        self.forget(deleted["metadata"]["name"], deleted["metadata"].get("uid"))
 
     def deletion_finalizers(self, rt, obj) -> list:
         """The first DELETE of a CRD only marks it: its objects are deleted first (cleanup)."""
@@ -104,6 +105,8 @@ class CustomResources:
         """Serve what `crd` declares now (and stop serving what it no longer does)."""
         name = crd["metadata"]["name"]
         with self.lock:
+            if crd["metadata"].get("uid") in self.deleted:
+                return
             if crd["metadata"].get("deletionTimestamp"):
                 self.terminating.add(name)
             else:
@@ -128,9 +131,11 @@ class CustomResources:
         if kinds:
             log.info("serving %s (%s)", name, ", ".join(k.api_version for k in kinds))
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str, uid: str | None = None) -> None:
         """The CRD is gone: its kind is no longer served."""
         with self.lock:
+            if uid:
+                self.deleted.add(uid)
             kinds = self.served.pop(name, [])
             self.seen.pop(name, None)
             self.conflicts.pop(name, None)
@@ -230,7 +235,7 @@ class CustomResources:
             if isinstance(item, tuple):
                 self._reconcile_name(item[1])
             elif item.type == "DELETED":
-                self.forget(item.object["metadata"]["name"])
+                self.forget(item.object["metadata"]["name"], item.object["metadata"].get("uid"))
             else:
                 self.sync(item.object)
                 self.reconcile(copy.deepcopy(item.object))
