@@ -321,3 +321,12 @@ def test_every_apiserver_on_the_etcd_serves_a_crd_made_through_another(cluster, 
             if proc is not None:
                 proc.terminate()
                 proc.wait(10)
+
+
+def test_deleting_a_namespace_deletes_its_custom_objects(kubectl, cluster, controller_manager, crds):
+    controller_manager(["namespace"])
+    kubectl("apply", "-f", example("crontab-crd.yaml"))
+    kubectl("create", "namespace", "crons")
+    kubectl("apply", "-n", "crons", "-f", example("my-crontab.yaml"))
+    kubectl("delete", "namespace", "crons", "--timeout=60s")
+    assert requests.get(cluster.server + CRONTABS.format(ns="crons")).json()["items"] == []

@@ -42,12 +42,13 @@ def default_crd(crd: dict):
         spec.setdefault("conversion", {"strategy": "None"})
     status = crd.get("status")
     if not isinstance(status, dict):
-        status = crd["status"] = {"conditions": [], "acceptedNames": {"plural": "", "kind": ""},
-                                  "storedVersions": []}
+        status = {"conditions": [], "acceptedNames": {"plural": "", "kind": ""}}
     storage = [v.get("name") for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("storage")]
-    stored = status.setdefault("storedVersions", [])
+    stored = list(status.get("storedVersions") or [])
     if len(storage) == 1 and storage[0] not in stored:
         stored.append(storage[0])
+    # a copy: on an update, status is still the stored object's own
+    crd["status"] = {**status, "storedVersions": stored}
 
 
 # ---------------------------------------------------------------- validation

@@ -74,7 +74,8 @@ def kinds_of(crd: dict) -> list[CustomResourceKind]:
             subresources=tuple(s for s in ("status", "scale") if s in subresources),
             has_status="status" in subresources,
             default=lambda obj, s=schema: shape(obj, s),
-            validate=lambda obj, s=schema: shape(obj, s) or structural.validate(obj, s),
+            validate=lambda obj, s=schema, v=structural.validator_for(schema): shape(obj, s) or
+            structural.validate(obj, s, validator=v),
             columns=columns, row=row, eager_watch_cache=False, schema=schema,
             crd=crd["metadata"]["name"], singular_name=names.get("singular") or "",
             scale_paths=(scale.get("specReplicasPath"), scale.get("statusReplicasPath"),

@@ -95,6 +95,11 @@ def schema_errors(schema, path: str, root: bool = True) -> list:
     for combinator in ("allOf", "anyOf", "oneOf"):
         for i, sub in enumerate(schema.get(combinator) or []):
             causes += schema_errors(sub, f"{path}.{combinator}[{i}]", root=False)
+    if root and not causes:
+        try:
+            validator_for(schema)
+        except ValueError as err:
+            causes.append(invalid(path, "", str(err)))
     if "default" in schema and not causes:
         # A default must itself be a valid value of its field (after pruning).
         value = copy.deepcopy(schema["default"])
@@ -187,20 +192,14 @@ def to_json_schema(schema):
     return out
 
 
-_validators: dict[str, Draft4Validator] = {}
-
-
 def validator_for(schema: dict) -> Draft4Validator:
-    key = json.dumps(schema, sort_keys=True)
-    v = _validators.get(key)
-    if v is None:
-        js = to_json_schema(schema)
-        try:
-            Draft4Validator.check_schema(js)
-        except SchemaError as err:
-            raise ValueError(f"error building validator: {err.message}") from None
-        v = _validators[key] = Draft4Validator(js)
-    return v
+    """The checker of one schema; build it once per CRD version (customresource.py keeps it)."""
+    js = to_json_schema(schema)
+    try:
+        Draft4Validator.check_schema(js)
+    except SchemaError as err:
+        raise ValueError(f"error building validator: {err.message}") from None
+    return Draft4Validator(js)
 
 
 def _path(parts, prefix: str = "") -> str:
@@ -210,7 +209,7 @@ def _path(parts, prefix: str = "") -> str:
     return out
 
 
-def validate(obj, schema: dict, prefix: str = "") -> list:
+def validate(obj, schema: dict, prefix: str = "", validator: Draft4Validator | None = None) -> list:
     """Field causes for every way obj breaks the schema, worded as kube-apiserver words them.
 
     The root's apiVersion, kind and metadata are the apiserver's business (checked as
@@ -219,7 +218,8 @@ def validate(obj, schema: dict, prefix: str = "") -> list:
     if prefix == "" and isinstance(obj, dict):
         obj = {k: v for k, v in obj.items() if k not in _ROOT_KEPT}
     causes = []
-    for err in sorted(validator_for(schema).iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+    validator = validator or validator_for(schema)
+    for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
         causes += _cause(err, _path(err.absolute_path, prefix))
     return causes
 
