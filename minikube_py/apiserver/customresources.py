@@ -182,6 +182,7 @@ class CustomResources:
         self.thread.start()
 
     def resync(self) -> int:
+        self._drop_stale_events()
         lst = self.registry.list(CRD)
         stored = {c["metadata"]["name"] for c in lst["items"]}
         with self.lock:
@@ -193,6 +194,19 @@ class CustomResources:
             self.sync(crd)
             self.queue.put(("reconcile", crd["metadata"]["name"]))
         return int(lst["metadata"]["resourceVersion"])
+
+    def _drop_stale_events(self):
+        """Watch events still queued from before a (re)list are older than it: drop them."""
+        keep = []
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, tuple):
+                keep.append(item)
+        for item in keep:
+            self.queue.put(item)
 
     def run(self, rev: int):
         stopping = self.server.stopping
@@ -299,12 +313,28 @@ class CustomResources:
         new = {**crd, "status": status}
         self.registry.update(CRD, None, name, new, subresource="status")
 
+    def _set_condition(self, crd: dict, type_: str, value: str, reason: str, message: str):
+        status = copy.deepcopy(crd.get("status") or {})
+        conds = [c for c in status.get("conditions") or [] if c.get("type") != type_]
+        old = next((c for c in status.get("conditions") or [] if c.get("type") == type_), {})
+        if (old.get("status"), old.get("reason"), old.get("message")) == (value, reason, message):
+            return
+        conds.append({"type": type_, "status": value, "reason": reason, "message": message,
+                      "lastTransitionTime": meta.now_rfc3339()})
+        status["conditions"] = conds
+        written = self.registry.update(CRD, None, crd["metadata"]["name"], {**crd, "status": status},
+                                       subresource="status")
+        crd["metadata"]["resourceVersion"] = written["metadata"]["resourceVersion"]
+        crd["status"] = written["status"]
+
     # ------------------------------------------------------------ cleanup
     def cleanup(self, crd: dict):
         """Delete every object of a CRD being deleted; then let the CRD go."""
         name = crd["metadata"]["name"]
         if CLEANUP_FINALIZER not in (crd["metadata"].get("finalizers") or []):
             return
+        self._set_condition(crd, "Terminating", "True", "InstanceDeletionInProgress",
+                            "CustomResource deletion is in progress")
         storage = self._storage_kind(crd)
         left = self.registry.list(storage)["items"]
         for obj in left:

@@ -207,7 +207,9 @@ def test_deleting_the_crd_deletes_its_objects_then_the_kind(kubectl, cluster, na
                                        "metadata": {"name": "late"}})
     assert refused.status_code == 405
     assert refused.json()["message"] == "create not allowed while custom resource definition is terminating"
-    assert requests.get(crd_url).status_code == 200           # held back by the object's finalizer
+    crd = requests.get(crd_url).json()                         # held back by the object's finalizer
+    assert {c["type"]: c["reason"] for c in crd["status"]["conditions"]}["Terminating"] == \
+        "InstanceDeletionInProgress"
     kubectl("patch", "ct", "held", "-n", namespace, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     wait_for(lambda: requests.get(crd_url).status_code == 404, what="the CRD to go")
     assert requests.get(url).status_code == 404
