@@ -30,12 +30,15 @@ from werkzeug.wrappers import Request, Response
 from .. import codec
 from ..version import version as server_version
 from ..api.kinds import SCHEME
+from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
+from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE
 from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from . import discovery, errors, openapi, protobuf, subresources, watch
+from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .registry import Registry
 from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
@@ -116,27 +119,37 @@ class APIServer:
                  service_node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE):
         self.store = store
         self.services = ServiceAllocator(store, service_cluster_ip_range, service_node_port_range)
+        self.custom = CustomResources(self)
         self.registry = Registry(store, recent=self.recent,
-                                 hooks={(SERVICE.group, SERVICE.plural): self.services})
+                                 hooks={(SERVICE.group, SERVICE.plural): self.services,
+                                        (CRD.group, CRD.plural): self.custom})
         self.caches: dict[str, WatchCache] = {}
         self._caches_lock = threading.Lock()
         self.stopping = threading.Event()
 
     def cache_for(self, rt) -> WatchCache:
         with self._caches_lock:
-            cache = self.caches.get(rt.plural)
+            cache = self.caches.get(rt.etcd_prefix())
             if cache is None:
                 trigger = None
                 if rt.watch_trigger:
                     trigger = functools.partial(field_value, path=rt.watch_trigger)
                 cache = WatchCache(self.store, rt.etcd_prefix(), trigger=trigger)
                 cache.start()
-                self.caches[rt.plural] = cache
+                self.caches[rt.etcd_prefix()] = cache
             return cache
+
+    def drop_cache(self, rt) -> None:
+        """A kind no longer served (its CRD is gone): close its watch cache and end its watches."""
+        with self._caches_lock:
+            cache = self.caches.pop(rt.etcd_prefix(), None)
+        if cache is not None:
+            cache.stop()
+            cache._on_etcd_failure(StorageError(f"{rt.plural}.{rt.group} is no longer served"))
 
     def recent(self, rt, key: str) -> dict | None:
         """The watch cache's newest copy of an object, when a cache watches its kind."""
-        cache = self.caches.get(rt.plural)
+        cache = self.caches.get(rt.etcd_prefix())
         return cache.recent(key) if cache is not None else None
 
     def start(self):
@@ -164,6 +177,7 @@ class APIServer:
         for rt in SCHEME.all():
             if rt.eager_watch_cache:
                 self.cache_for(rt)
+        self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
 
     def stop(self):
         first = not self.stopping.is_set()
@@ -264,7 +278,7 @@ class APIServer:
             return []
         if (req.content_type or "").split(";")[0].strip() == protobuf.CONTENT_TYPE:
             return []    # protobuf bodies cannot carry a field their message does not have
-        patch_type = self.patch_type(req) if req.method == "PATCH" else None
+        patch_type = self.patch_type(req, rt) if req.method == "PATCH" else None
         if patch_type not in (None, "merge", "strategic", "json"):
             return []    # server-side apply's YAML is not JSON: checked where it is decoded
         return openapi.check_fields(rt, directive, read_json(req), req.get_data(), patch_type)
@@ -300,18 +314,22 @@ class APIServer:
             return respond(subresources.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
         writer = Writer.of(args, req.headers.get("User-Agent"), sub) if method != "GET" else None
         if method == "PATCH":
-            if self.patch_type(req) == "apply":
+            if self.patch_type(req, rt) == "apply":
                 return self.apply(req, rt, namespace, name, sub, dry_run)
             if args.get("force") is not None:
                 raise patch_options_invalid("force", "FieldValueForbidden",
                                             "Forbidden: may not be specified for non-apply patch")
+        if sub == "scale" and isinstance(rt, CustomResourceKind):
+            body = read_json(req) if method in ("PUT", "PATCH") else None
+            return respond(self.custom.scale(rt, namespace, name, method, body,
+                                             self.patch_type(req, rt) if method == "PATCH" else None))
         if sub == "scale":
             if method == "GET":
                 return respond(subresources.scale_of(reg.get(rt, namespace, name)))
             if method == "PUT":
                 return respond(subresources.update_scale(reg, rt, namespace, name, read_json(req), writer=writer))
             if method == "PATCH":
-                return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), "scale",
+                return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req, rt), "scale",
                                          writer=writer))
             raise errors.method_not_allowed()
         if sub == "log":
@@ -322,7 +340,7 @@ class APIServer:
             return respond(reg.update(rt, namespace, name, read_json(req), subresource=sub, dry_run=dry_run,
                                       writer=writer))
         if method == "PATCH":
-            return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req), sub,
+            return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req, rt), sub,
                                      dry_run=dry_run, writer=writer))
         if method == "DELETE" and sub is None:
             obj, gone = reg.delete(rt, namespace, name, self.delete_options(req), dry_run=dry_run)
@@ -370,10 +388,15 @@ class APIServer:
         return respond(obj, 201 if created else 200)
 
     @staticmethod
-    def patch_type(req: Request) -> str:
+    def patch_type(req: Request, rt=None) -> str:
         ctype = (req.content_type or "").split(";")[0].strip()
         if ctype not in PATCH_TYPES:
             raise errors.unsupported_media(ctype)
+        if isinstance(rt, CustomResourceKind) and PATCH_TYPES[ctype] == "strategic":
+            # A custom object has no Go struct with patch strategies: kube-apiserver refuses it.
+            raise errors.APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                                  "format - accepted media types include: application/json-patch+json, "
+                                  "application/merge-patch+json, application/apply-patch+yaml")
         return PATCH_TYPES[ctype]
 
     @staticmethod

@@ -39,7 +39,8 @@ class Registry:
         self.admission = admission or Admission(self)
         # Kinds whose writes take and give back something besides the object itself, as
         # kube-apiserver wraps a Service's storage with its IP and port allocators:
-        # (group, plural) -> hook with prepare_update, take, release, after_write, after_delete.
+        # (group, plural) -> hook with prepare_update, take, release, after_write, after_delete,
+        # and optionally deletion_finalizers (a CRD's deletion waits for its objects' cleanup).
         self.hooks = dict(hooks or {})
         # recent(rt, key) -> the watch cache's newest copy of an object, or None (see base()).
         self.recent = recent
@@ -123,6 +124,8 @@ class Registry:
             if isinstance(err, KeyExists):
                 raise errors.already_exists(rt, md["name"]) from None
             raise
+        if hook:
+            hook.after_write(rt, None, created)
         return self._typed(rt, created)
 
     def check_body(self, rt: Kind, namespace, body, name=None) -> dict:
@@ -349,6 +352,9 @@ class Registry:
                 finalizers.append("foregroundDeletion")
             elif policy == "Background":
                 finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+            hook = self.hooks.get((rt.group, rt.plural))
+            if hook is not None and hasattr(hook, "deletion_finalizers"):
+                finalizers += [f for f in hook.deletion_finalizers(rt, obj) if f not in finalizers]
             if finalizers:
                 nmd["finalizers"] = finalizers
             else:
@@ -383,7 +389,6 @@ class Registry:
                         return obj, False
                     return self._typed(rt, self.store.update(key, new, int(md["resourceVersion"]))), False
                 deleted = self.store.delete(key, int(md["resourceVersion"]))
-                hook = self.hooks.get((rt.group, rt.plural))
                 if hook:
                     hook.after_delete(rt, deleted)
                 return self._typed(rt, deleted), True
