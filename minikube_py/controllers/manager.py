@@ -36,6 +36,7 @@ CONTROLLERS: dict[str, str] = {
     "replicaset": "minikube_py.controllers.replicaset:ReplicaSetController",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
+    "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
 }
 
 
