@@ -353,12 +353,14 @@ def _add_components():
     """Each component is its own subcommand, defined next to the component."""
     from ..controllers.command import command as controller_manager
     from ..deviceplugin.command import command as device_plugin
+    from ..dns.command import command as dns
     from ..kubelet.command import command as kubelet
     from ..scheduler.command import command as scheduler
     main.add_command(kubelet, "kubelet")
     main.add_command(scheduler, "scheduler")
     main.add_command(controller_manager, "controller-manager")
     main.add_command(device_plugin, "device-plugin")
+    main.add_command(dns, "dns")
 
 
 _add_components()
