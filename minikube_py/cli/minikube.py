@@ -131,7 +131,11 @@ def _component(*args):
 @click.option("--node-prefix", default="node", show_default=True,
               help="nodes are named <prefix>-1..N (two clusters on one Docker need different prefixes)")
 @click.option("--controller-args", default="", help="extra flags for the controller-manager (lab values)")
-def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args):
+@click.option("--dns-address", default=None,
+              help="where the cluster DNS listens (default: the pod network's gateway, which pods reach)")
+@click.option("--dns-port", default=53, show_default=True, help="cluster DNS port (pods' resolvers use 53)")
+def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args,
+       dns_address, dns_port):
     """Start a local cluster: etcd, apiserver, controller-manager, scheduler and N kubelets."""
     from ..client.kubeconfig import write_kubeconfig
     from ..storage.embedded import etcd_command, free_port, wait_for_port
@@ -185,9 +189,13 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
         _build_images()
     if gpus_per_node:
         _install_nvidia_runtime()
+    cluster_dns = _start_dns(start, kubeconfig, server, dns_address, dns_port, f"{logs}/dns.log") \
+        if nodes else None
     for node in node_names:
         node_dir = os.path.join(state_dir, "nodes", node)
         args = ["kubelet", "--node-name", node, "--kubeconfig", kubeconfig, "--state-dir", node_dir]
+        if cluster_dns:
+            args += ["--cluster-dns", cluster_dns]
         if node_cpu:
             args += ["--cpu", node_cpu]
         if node_memory:
@@ -211,6 +219,48 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"  export KUBECONFIG={kubeconfig}")
     click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
+
+
+def _start_dns(start, kubeconfig, server, address, port, log_path, timeout=15.0):
+    """Start `minikube-py dns` where pods reach it and register the kube-dns Service; return
+    the address kubelets give pods as their nameserver (None: pods keep the host's DNS)."""
+    from ..client.rest import Client
+    from ..dns.addon import docker_network_gateway, ensure_kube_dns
+    if not address:
+        import docker
+        try:
+            address = docker_network_gateway(docker.from_env())
+        except docker.errors.DockerException as err:
+            click.echo(f"  warning: no cluster DNS (cannot ask Docker for the pod network: {err})", err=True)
+            return None
+        if not address:
+            click.echo("  warning: no cluster DNS (no Docker bridge network found)", err=True)
+            return None
+    click.echo(f"* Starting cluster DNS on {address}:{port} ...")
+    proc = start("dns", _component("dns", "--kubeconfig", kubeconfig, "--listen-address", address,
+                                   "--port", str(port)))
+    if not _dns_answers(address, port, proc, timeout):
+        tail = open(log_path, errors="replace").read()[-1000:]
+        click.echo(f"  warning: the cluster DNS is not answering; pods keep the host's DNS. {tail}", err=True)
+        return None
+    with Client(server=server) as client:
+        ensure_kube_dns(client, address, port)
+    return address
+
+
+def _dns_answers(address, port, proc, timeout):
+    from dnslib import RCODE, DNSRecord
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            reply = DNSRecord.parse(DNSRecord.question("kubernetes.default.svc.cluster.local").send(
+                address, port, timeout=1))
+            if reply.header.rcode == RCODE.NOERROR and reply.rr:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def _wait_ready(server, proc, log_path, timeout=30):
@@ -353,12 +403,14 @@ def _add_components():
     """Each component is its own subcommand, defined next to the component."""
     from ..controllers.command import command as controller_manager
     from ..deviceplugin.command import command as device_plugin
+    from ..dns.command import command as dns
     from ..kubelet.command import command as kubelet
     from ..scheduler.command import command as scheduler
     main.add_command(kubelet, "kubelet")
     main.add_command(scheduler, "scheduler")
     main.add_command(controller_manager, "controller-manager")
     main.add_command(device_plugin, "device-plugin")
+    main.add_command(dns, "dns")
 
 
 _add_components()

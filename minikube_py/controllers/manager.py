@@ -37,6 +37,7 @@ CONTROLLERS: dict[str, str] = {
     "replicationcontroller": "minikube_py.controllers.replicationcontroller:ReplicationManager",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
+    "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
 }
 
 

@@ -69,7 +69,7 @@ class DockerRuntime:
 
     def __init__(self, node_name: str, client: docker.DockerClient | None = None, *,
                  state_dir: str | None = None, network: str = DEFAULT_NETWORK,
-                 pause_image: str = PAUSE_IMAGE, pull_timeout: float = PULL_TIMEOUT_S):
+                 pause_image: str = PAUSE_IMAGE, pull_timeout: float = PULL_TIMEOUT_S, dns=None):
         self.node_name = node_name
         self._client = client
         self.state_dir = os.path.abspath(state_dir or os.path.join(
@@ -77,6 +77,7 @@ class DockerRuntime:
         self.network = network
         self.pause_image = pause_image
         self.pull_timeout = pull_timeout
+        self.dns = dns               # kubelet/dns.py DNSConfigurer: each pod's resolv.conf
         self._lock = threading.Lock()
         self.images = DockerImages(self)
         self._exited: dict[str, ContainerInfo] = {}  # cache: an exited container never changes
@@ -158,7 +159,7 @@ class DockerRuntime:
         """
         self.ensure_image(self.pause_image, "IfNotPresent")
         kwargs = sandbox_config(pod, node_name=self.node_name, image=self.pause_image,
-                                network=self.network, attempt=attempt)
+                                network=self.network, attempt=attempt, dns=self.dns)
         try:
             container = self._create(kwargs)
         except docker.errors.APIError as e:

@@ -102,12 +102,14 @@ def _copy_lists(src: dict, kwargs: dict, **names) -> None:
 
 # ----------------------------------------------------------------- sandbox
 def sandbox_config(pod: dict, *, node_name: str, image: str = PAUSE_IMAGE,
-                   network: str = DEFAULT_NETWORK, attempt: int = 0) -> dict:
+                   network: str = DEFAULT_NETWORK, attempt: int = 0, dns=None) -> dict:
     """kwargs for ``client.containers.create`` for the pod's sandbox container.
 
     The sandbox owns everything network-shaped: the network (bridge, or the
     host's with hostNetwork), the hostname, host ports of all containers, DNS
-    settings and /etc/hosts aliases.
+    settings and /etc/hosts aliases. ``dns`` (a kubelet/dns.py DNSConfigurer)
+    decides the resolv.conf by dnsPolicy, and the hostname's domain; without it
+    only the pod's dnsConfig is passed on.
     """
     meta, spec = _meta(pod), _spec(pod)
     kwargs: dict = {
@@ -123,6 +125,12 @@ def sandbox_config(pod: dict, *, node_name: str, image: str = PAUSE_IMAGE,
     else:
         kwargs["network"] = network
         kwargs["hostname"] = _hostname(pod)
+        if dns is not None:
+            kwargs["hostname"], domain = dns.hostname_and_domain(pod)
+            if domain and spec.get("setHostnameAsFQDN"):
+                kwargs["hostname"] = f"{kwargs['hostname']}.{domain}"
+            elif domain:
+                kwargs["domainname"] = domain    # /etc/hosts: <ip> <hostname>.<domain> <hostname>
         ports = {}
         for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
             for p in c.get("ports") or []:
@@ -132,11 +140,14 @@ def sandbox_config(pod: dict, *, node_name: str, image: str = PAUSE_IMAGE,
                         else int(p["hostPort"])
         if ports:
             kwargs["ports"] = ports
-    dns = spec.get("dnsConfig") or {}
-    _copy_lists(dns, kwargs, nameservers="dns", searches="dns_search")
-    if dns.get("options"):
-        kwargs["dns_opt"] = [o["name"] + (f":{o['value']}" if o.get("value") else "")
-                             for o in dns["options"]]
+    if dns is not None:
+        kwargs.update(dns.pod_dns(pod).docker_kwargs())
+    else:
+        config = spec.get("dnsConfig") or {}
+        _copy_lists(config, kwargs, nameservers="dns", searches="dns_search")
+        if config.get("options"):
+            kwargs["dns_opt"] = [o["name"] + (f":{o['value']}" if o.get("value") else "")
+                                 for o in config["options"]]
     aliases = {}
     for a in spec.get("hostAliases") or []:
         for h in a.get("hostnames") or []:
