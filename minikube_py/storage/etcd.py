@@ -24,6 +24,7 @@ import pyetcd
 from pyetcd import etcdrpc
 
 from .. import codec
+from .etcdwatch import Compacted, EtcdWatch, WatchFailed
 from .groupcommit import GroupCommit
 from .store import (KeyExists, KeyNotFound, RevisionCompacted, RevisionConflict,
                     StoreUnavailable, WatchEvent)
@@ -204,19 +205,12 @@ class EtcdStore:
         """
         p = prefix.encode()
 
-        def on_response(resp):
-            if isinstance(resp, pyetcd.exceptions.RevisionCompactedError):
-                callback(RevisionCompacted(resp.compacted_revision))
-                return
-            if isinstance(resp, Exception) or resp is None:
-                callback(StoreUnavailable(f"etcd watch ended: {resp}"))
-                return
+        def on_events(events):
             batch = []
-            for ev in resp.events:
-                raw = ev._event
+            for raw in events:
                 key = raw.kv.key.decode()
                 prev = decode(raw.prev_kv.value, raw.prev_kv.mod_revision) if raw.prev_kv.key else None
-                if isinstance(ev, pyetcd.events.DeleteEvent):
+                if raw.type == raw.DELETE:
                     if prev is None:
                         continue
                     obj = dict(prev)
@@ -229,21 +223,26 @@ class EtcdStore:
             if batch:
                 callback(batch)
 
-        try:
-            watch_id = self.client.add_watch_callback(
-                p, on_response, range_end=prefix_range_end(p),
-                start_revision=max(start_revision, 1), prev_kv=True)
-        except pyetcd.exceptions.RevisionCompactedError as err:
-            raise RevisionCompacted(err.compacted_revision) from None
-        except (grpc.RpcError, pyetcd.exceptions.Etcd3Exception, ValueError) as err:
-            raise StoreUnavailable(f"etcd watch failed: {err!r}") from None
+        def on_end(err):
+            if isinstance(err, Compacted):
+                callback(RevisionCompacted(err.compact_revision))
+            else:
+                callback(StoreUnavailable(f"etcd watch ended: {err}"))
 
-        def cancel():
-            try:
-                self.client.cancel_watch(watch_id)
-            except Exception:  # the stream may already be gone
+        try:
+            watch = EtcdWatch(self.client.channel, p, prefix_range_end(p), max(start_revision, 1),
+                              on_events, on_end, self.timeout,
+                              credentials=self.client.call_credentials, metadata=self.client.metadata)
+        except Compacted as err:
+            raise RevisionCompacted(err.compact_revision) from None
+        except (WatchFailed, grpc.RpcError, pyetcd.exceptions.Etcd3Exception, ValueError) as err:
+            try:  # the next try reconnects (or fails over to another endpoint)
+                self.client.endpoint_in_use.fail()
+                self.client._clear_old_stubs()
+            except Exception:
                 pass
-        return cancel
+            raise StoreUnavailable(f"etcd watch failed: {err!r}") from None
+        return watch.cancel
 
     def close(self):
         self.client.close()

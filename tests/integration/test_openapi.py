@@ -109,6 +109,14 @@ def test_every_example_applies_with_default_validation(kubectl, namespace):
         assert "unchanged" in r.stdout or "configured" in r.stdout, (path, r.stdout)
 
 
+def test_a_v1_list_applies(kubectl, namespace):
+    """A List has no schema of its own: kubectl validates it on the client, with /openapi/v2."""
+    items = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "in-a-list"}, "data": {"a": "1"}}]}
+    out = kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(items)).stdout
+    assert "configmap/in-a-list created" in out
+
+
 def test_duplicate_fields_and_warning_headers(api_url, namespace):
     body = (b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},'
             b'"data":{"a":"1"},"data":{"b":"2"},"extra":1}')

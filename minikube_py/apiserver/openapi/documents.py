@@ -176,7 +176,9 @@ DOCUMENTS = Documents()
 
 # ---------------------------------------------------------------- HTTP
 
-V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# The type as kube-apiserver answers it (kubectl asks with an "@" in place of the second ".",
+# which Go's mime parser refuses in a response: "unexpected content after media subtype").
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
 def v2_response(req) -> Response:
