@@ -15,7 +15,8 @@ and then run the session on the raw socket:
 * WebSocket ``v5.channel.k8s.io`` / ``v4.channel.k8s.io``: exec and attach
   (remotecommand.py);
 * WebSocket ``SPDY/3.1+portforward.k8s.io`` or a plain ``Upgrade: SPDY/3.1`` with
-  ``X-Stream-Protocol-Version: portforward.k8s.io``: port-forward (portforward.py).
+  ``X-Stream-Protocol-Version: portforward.k8s.io``: port-forward (portforward.py);
+  WebSocket ``v4.channel.k8s.io`` with ``?ports=``: the older port-forward protocol.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def serve(handler, kubelets, verb: str, parts: list[str], query: str) -> None:
     portForward; ``parts``: namespace, pod[, container])."""
     try:
         if verb == "portForward":
-            _port_forward(handler, kubelets, *parts)
+            _port_forward(handler, kubelets, *parts, parse_qs(query))
         else:
             _remote_command(handler, kubelets, verb, *parts, parse_qs(query))
     except StreamError as e:
@@ -111,7 +112,17 @@ def _remote_command(handler, kubelets, verb, namespace, pod_name, container, par
     remotecommand.serve(ws, protocol, process, opts)
 
 
-def _port_forward(handler, kubelets, namespace, pod_name) -> None:
+def _ports(params) -> list[int]:
+    try:
+        ports = [int(p) for v in params.get("ports") or [] for p in v.split(",") if p]
+    except ValueError:
+        raise StreamError(400, f"invalid port in {params.get('ports')}") from None
+    if not ports or not all(0 < p < 65536 for p in ports):
+        raise StreamError(400, "query parameter \"port\" is required")
+    return ports
+
+
+def _port_forward(handler, kubelets, namespace, pod_name, params) -> None:
     from .runtime import dockerstream
     kubelet, pod = _find_pod(kubelets, namespace, pod_name)
     runtime = _runtime(kubelet)
@@ -121,6 +132,12 @@ def _port_forward(handler, kubelets, namespace, pod_name) -> None:
     headers = handler.headers
     if websocket.is_websocket(headers):
         offered = websocket.offered_protocols(headers)
+        channel_protocol = websocket.choose(offered, websocket.CHANNEL_PROTOCOLS)
+        if websocket.PORTFORWARD_TUNNEL not in offered and channel_protocol:
+            ports = _ports(params)
+            ws = _accept_websocket(handler, channel_protocol)
+            log.info("port-forward %s/%s %s (%s)", namespace, pod_name, ports, channel_protocol)
+            return portforward.serve_websocket(ws, ports, forwarder.dial, pod_name, uid)
         if websocket.PORTFORWARD_TUNNEL not in offered:
             raise StreamError(400, f"unable to negotiate a port-forward protocol: offered {offered}, "
                                    f"supported [{websocket.PORTFORWARD_TUNNEL}]")

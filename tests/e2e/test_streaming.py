@@ -178,3 +178,28 @@ def test_exec_into_a_container_not_running_yet(node, kubectl, namespace):
     out = kubectl("exec", "-n", namespace, "waiting", "--", "true", check=False)
     assert out.returncode != 0
     assert 'unable to upgrade connection: container not found ("waiting")' in out.stderr
+
+
+def test_python_client_exec_and_port_forward(pod, cluster, tmp_path):
+    """The official Python client: exec over WebSocket channels, and the older
+    channel-per-port WebSocket port-forward."""
+    from kubernetes import client, config
+    from kubernetes.stream import portforward, stream
+    api = client.CoreV1Api(config.new_client_from_config(cluster.kubeconfig))
+    out = stream(api.connect_get_namespaced_pod_exec, "multi", pod, container="web",
+                 command=["sh", "-c", "echo hi"], stderr=True, stdin=False, stdout=True, tty=False)
+    assert out == "hi\n"
+    resp = stream(api.connect_get_namespaced_pod_exec, "multi", pod, container="web",
+                  command=["sh", "-c", "exit 4"], stderr=True, stdin=False, stdout=True, tty=False,
+                  _preload_content=False)
+    resp.run_forever(timeout=10)
+    assert resp.returncode == 4
+    pf = portforward(api.connect_get_namespaced_pod_portforward, "multi", pod, ports="80")
+    sock = pf.socket(80)
+    sock.setblocking(True)
+    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK") and b"nginx" in data
+    assert pf.error(80) is None

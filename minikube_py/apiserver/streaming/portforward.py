@@ -6,11 +6,18 @@ and ``streamtype: data``, both with a ``port`` header. When both are there the
 kubelet connects to that port in the pod's network namespace (``dial(port)``) and
 copies bytes both ways; at the end it closes the data stream, and writes any failure
 on the error stream before closing it (kubectl waits for both).
+
+The older WebSocket protocol (``v4.channel.k8s.io``, what the official Python
+client speaks) names the ports up front (``?ports=80,8080``): port i gets channel
+2i for data and 2i+1 for errors, each opened with a frame holding the port number
+(uint16, little-endian); one connection per port, and the WebSocket closes when
+every port's connection has ended.
 """
 from __future__ import annotations
 
 import logging
 import socket
+import struct
 import threading
 
 from .spdy import Session
@@ -100,3 +107,60 @@ def _client_to_pod(data, conn) -> None:
         conn.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+
+
+def serve_websocket(ws, ports: list[int], dial, pod_name: str, pod_uid: str) -> None:
+    """The channel protocol's port-forward (see the module docstring)."""
+    conns: dict[int, socket.socket] = {}
+    done = threading.Semaphore(0)
+    for i, port in enumerate(ports):
+        data_ch, err_ch = 2 * i, 2 * i + 1
+        ws.send_message(bytes([data_ch]) + struct.pack("<H", port))
+        ws.send_message(bytes([err_ch]) + struct.pack("<H", port))
+        try:
+            conns[data_ch] = dial(port)
+        except OSError as e:
+            reason = (e.strerror or str(e)).lower()
+            ws.send_message(bytes([err_ch]) + (f"error forwarding port {port} to pod {pod_name}, "
+                                               f"uid {pod_uid}: dial tcp4 127.0.0.1:{port}: "
+                                               f"connect: {reason}").encode())
+            done.release()
+            continue
+        threading.Thread(target=_pod_to_channel, args=(conns[data_ch], ws, data_ch, done),
+                         daemon=True, name=f"port-forward-{port}").start()
+
+    def client_to_pods():
+        while True:
+            message = ws.recv_message()
+            if message is None:
+                break
+            conn = conns.get(message[0]) if message else None
+            if conn is not None and len(message) > 1:
+                try:
+                    conn.sendall(message[1:])
+                except OSError:
+                    pass
+        for conn in conns.values():
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    threading.Thread(target=client_to_pods, daemon=True, name="port-forward-in").start()
+    for _ in ports:
+        done.acquire()
+    ws.close()
+
+
+def _pod_to_channel(conn, ws, channel: int, done) -> None:
+    try:
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            ws.send_message(bytes([channel]) + chunk)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+        done.release()
