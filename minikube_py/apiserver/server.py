@@ -19,6 +19,13 @@ from cheroot.workers.threadpool import ThreadPool
 
 log = logging.getLogger(__name__)
 
+# cheroot keeps only the last of a repeated header unless it is listed as a comma-
+# separated one; the streaming upgrades repeat these (kubectl offers each protocol
+# version in a header of its own), and the kubelet must see them all.
+for _name in (b"X-Stream-Protocol-Version", b"Sec-Websocket-Protocol"):
+    if _name not in cheroot_server.comma_separated_headers:
+        cheroot_server.comma_separated_headers.append(_name)
+
 
 class ElasticThreadPool(ThreadPool):
     """A cheroot ThreadPool that adds workers when none is idle (up to `max`)."""

@@ -12,8 +12,8 @@ Each is an HTTP upgrade. We check the pod and container first, start the process
 connection: ...``), answer 101 with the protocol the client offered that we speak,
 and then run the session on the raw socket:
 
-* WebSocket ``v5.channel.k8s.io`` / ``v4.channel.k8s.io``: exec and attach
-  (remotecommand.py);
+* WebSocket ``v5.channel.k8s.io`` / ``v4.channel.k8s.io``, or SPDY/3.1 with
+  ``X-Stream-Protocol-Version: v4.channel.k8s.io``: exec and attach (remotecommand.py);
 * WebSocket ``SPDY/3.1+portforward.k8s.io`` or a plain ``Upgrade: SPDY/3.1`` with
   ``X-Stream-Protocol-Version: portforward.k8s.io``: port-forward (portforward.py);
   WebSocket ``v4.channel.k8s.io`` with ``?ports=``: the older port-forward protocol.
@@ -30,6 +30,8 @@ from .runtime.base import ContainerNotFound, ContainerRuntimeError
 log = logging.getLogger(__name__)
 
 PORTFORWARD_PROTOCOL = "portforward.k8s.io"
+# Over SPDY, v5 adds nothing to v4 (a stream's FIN already says "closed"): we answer v4.
+SPDY_CHANNEL_PROTOCOLS = ("v4.channel.k8s.io",)
 SPDY_UPGRADE = "SPDY/3.1"
 
 
@@ -95,18 +97,28 @@ def _remote_command(handler, kubelets, verb, namespace, pod_name, container, par
         raise StreamError(400, f"stdin is not enabled for container {container}: "
                                "set stdin: true in the pod spec")
     headers = handler.headers
-    if not websocket.is_websocket(headers):
-        raise StreamError(400, f"{verb} needs a WebSocket upgrade (subprotocol "
-                               f"{' or '.join(websocket.CHANNEL_PROTOCOLS)})")
-    protocol = websocket.choose(websocket.offered_protocols(headers), websocket.CHANNEL_PROTOCOLS)
-    if protocol is None:
-        raise StreamError(400, "unable to negotiate a channel protocol: offered "
-                               f"{websocket.offered_protocols(headers)}, supported "
-                               f"{list(websocket.CHANNEL_PROTOCOLS)}")
+    spdy_protocol = None
+    if _is_spdy(headers):
+        offered = _stream_protocols(headers)
+        spdy_protocol = next((p for p in SPDY_CHANNEL_PROTOCOLS if p in offered), None)
+        if spdy_protocol is None:
+            raise StreamError(403, f"unable to negotiate protocol: client supports {offered}, "
+                                   f"server supports {list(SPDY_CHANNEL_PROTOCOLS)}")
+    elif not websocket.is_websocket(headers):
+        raise StreamError(400, "Upgrade request required")
+    else:
+        protocol = websocket.choose(websocket.offered_protocols(headers), websocket.CHANNEL_PROTOCOLS)
+        if protocol is None:
+            raise StreamError(400, "unable to negotiate a channel protocol: offered "
+                                   f"{websocket.offered_protocols(headers)}, supported "
+                                   f"{list(websocket.CHANNEL_PROTOCOLS)}")
     if verb == "exec":
         process = dockerstream.exec_process(runtime, cid, list(opts.command), opts.stdin, opts.tty)
     else:
         process = dockerstream.attach_process(runtime, cid, opts.stdin)
+    if spdy_protocol:
+        log.info("%s %s/%s/%s (SPDY, %s)", verb, namespace, pod_name, container, spdy_protocol)
+        return remotecommand.serve_spdy(_accept_spdy(handler, spdy_protocol), process, opts)
     ws = _accept_websocket(handler, protocol)
     log.info("%s %s/%s/%s (%s)", verb, namespace, pod_name, container, protocol)
     remotecommand.serve(ws, protocol, process, opts)
@@ -142,22 +154,32 @@ def _port_forward(handler, kubelets, namespace, pod_name, params) -> None:
             raise StreamError(400, f"unable to negotiate a port-forward protocol: offered {offered}, "
                                    f"supported [{websocket.PORTFORWARD_TUNNEL}]")
         transport = _accept_websocket(handler, websocket.PORTFORWARD_TUNNEL)
-    elif (headers.get("Upgrade") or "").lower() == SPDY_UPGRADE.lower():
-        offered = [p.strip() for v in headers.get_all("X-Stream-Protocol-Version") or []
-                   for p in v.split(",")]
+    elif _is_spdy(headers):
+        offered = _stream_protocols(headers)
         if PORTFORWARD_PROTOCOL not in offered:
             raise StreamError(403, f"unable to negotiate protocol: client supports {offered}, "
                                    f"server supports [{PORTFORWARD_PROTOCOL}]")
-        handler.wfile.write(("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-                             f"Upgrade: {SPDY_UPGRADE}\r\n"
-                             f"X-Stream-Protocol-Version: {PORTFORWARD_PROTOCOL}\r\n\r\n").encode())
-        handler.wfile.flush()
-        transport = _SocketTransport(handler.connection, buffered_bytes(handler.rfile, handler.connection))
+        transport = _accept_spdy(handler, PORTFORWARD_PROTOCOL)
     else:
-        raise StreamError(400, "port-forward needs an upgrade to SPDY/3.1 or WebSocket")
-    handler.close_connection = True
+        raise StreamError(400, "Upgrade request required")
     log.info("port-forward %s/%s", namespace, pod_name)
     forwarder.serve(transport)
+
+
+def _is_spdy(headers) -> bool:
+    return (headers.get("Upgrade") or "").lower() == SPDY_UPGRADE.lower()
+
+
+def _stream_protocols(headers) -> list[str]:
+    return [p.strip() for v in headers.get_all("X-Stream-Protocol-Version") or [] for p in v.split(",")]
+
+
+def _accept_spdy(handler, protocol: str) -> "_SocketTransport":
+    handler.wfile.write(("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                         f"Upgrade: {SPDY_UPGRADE}\r\nX-Stream-Protocol-Version: {protocol}\r\n\r\n").encode())
+    handler.wfile.flush()
+    handler.close_connection = True
+    return _SocketTransport(handler.connection, buffered_bytes(handler.rfile, handler.connection))
 
 
 def _accept_websocket(handler, protocol: str) -> websocket.WebSocket:

@@ -126,8 +126,7 @@ def test_port_forward_reaches_the_pod(pod, cluster, tmp_path):
         for _ in range(3):                  # each request is a new stream pair on one connection
             r = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
             assert r.status_code == 200 and "nginx" in r.text.lower()
-        # a port nothing listens on: kubectl reports the kubelet's error for that connection
-        assert proc.poll() is None
+        assert proc.poll() is None          # still forwarding
     finally:
         proc.terminate()
         proc.wait(10)
@@ -203,3 +202,33 @@ def test_python_client_exec_and_port_forward(pod, cluster, tmp_path):
         data += chunk
     assert data.startswith(b"HTTP/1.1 200 OK") and b"nginx" in data
     assert pf.error(80) is None
+
+
+def test_spdy_fallback_exec_cp_and_port_forward(pod, cluster, tmp_path):
+    """With WebSockets off, kubectl speaks SPDY/3.1 (as older kubectls do) for everything."""
+    env = dict(os.environ, KUBECONFIG=cluster.kubeconfig, HOME=str(tmp_path),
+               KUBECTL_REMOTE_COMMAND_WEBSOCKETS="false", KUBECTL_PORT_FORWARD_WEBSOCKETS="false")
+
+    def kubectl(*args, input=None):
+        return subprocess.run(["kubectl", "-n", pod, *args], input=input, capture_output=True, text=True,
+                              env=env, timeout=60)
+
+    failed = kubectl("exec", "multi", "-c", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 5")
+    assert (failed.returncode, failed.stdout) == (5, "out\n") and "err\n" in failed.stderr
+    counted = kubectl("exec", "-i", "multi", "-c", "web", "--", "wc", "-l",
+                      input="".join(f"{i}\n" for i in range(3000)))
+    assert counted.returncode == 0 and counted.stdout.strip() == "3000"
+    (tmp_path / "f.txt").write_text("via spdy\n")
+    assert kubectl("cp", str(tmp_path / "f.txt"), "multi:/tmp/f.txt", "-c", "side").returncode == 0
+    assert kubectl("exec", "multi", "-c", "side", "--", "cat", "/tmp/f.txt").stdout == "via spdy\n"
+
+    port = _free_port()
+    proc = subprocess.Popen(["kubectl", "-n", pod, "port-forward", "pod/multi", f"{port}:80"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "Forwarding from" in proc.stdout.readline()
+        r = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert r.status_code == 200 and "nginx" in r.text.lower()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -11,6 +11,9 @@ resize messages (channel 4) resize its terminal; and when it ends the error chan
 process's output ends), ``write_stdin(bytes)``, ``close_stdin()``,
 ``resize(width, height)``, ``exit_code()`` and ``close()``
 (see kubelet/runtime/dockerstream.py).
+
+Over SPDY (kubectl's fallback when the WebSocket upgrade fails, and older clients)
+each channel is a stream of its own instead (``serve_spdy``).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from .spdy import Session
 from .websocket import CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT, ChannelWriter, WebSocket
 
 log = logging.getLogger(__name__)
@@ -91,25 +95,89 @@ def _client_input(ws: WebSocket, process, opts: Options, v5: bool) -> None:
             process.close_stdin()
 
 
+def run(process, opts: Options, stdout, stderr) -> dict:
+    """Copy the process's output to ``stdout``/``stderr`` (callables) until it ends;
+    return the Status for the error channel."""
+    try:
+        for channel, data in process.output():
+            if channel == STDOUT and opts.stdout:
+                stdout(data)
+            elif channel == STDERR and (opts.stderr or opts.tty):
+                (stderr if opts.stderr else stdout)(data)
+        return status_for(process.exit_code(), opts.command)
+    except OSError as e:
+        log.warning("exec session failed: %s", e)
+        return error_status(str(e))
+    finally:
+        process.close()
+
+
 def serve(ws: WebSocket, protocol: str, process, opts: Options) -> None:
     """Run one session until the process's output ends; then report its exit and close."""
     v5 = protocol.startswith("v5.")
     threading.Thread(target=_client_input, args=(ws, process, opts, v5), daemon=True,
                      name="exec-input").start()
-    writers = {STDOUT: ChannelWriter(ws, STDOUT), STDERR: ChannelWriter(ws, STDERR)}
-    wanted = {STDOUT: opts.stdout, STDERR: opts.stderr or (opts.stdout and opts.tty)}
-    try:
-        for channel, data in process.output():
-            if wanted.get(channel):
-                writers[channel].write(data)
-            if ws.closed:
-                break
-        code = process.exit_code()
-        status = status_for(code, opts.command)
-    except Exception as e:  # noqa: BLE001 - the runtime failed: tell the client on the error channel
-        log.warning("exec session failed: %s", e)
-        status = error_status(str(e))
-    finally:
-        process.close()
+    status = run(process, opts, ChannelWriter(ws, STDOUT).write, ChannelWriter(ws, STDERR).write)
     ws.send_message(bytes([ERROR]) + json.dumps(status).encode())
     ws.close()
+
+
+# ---------------------------------------------------------------- over SPDY
+def serve_spdy(transport, process, opts: Options, timeout: float = 30.0) -> None:
+    """The same session over SPDY (kubectl's fallback, older clients): the client opens
+    one stream per channel, each named by its ``streamType`` header; we wait for all
+    of them, then run. stdin's FIN is its EOF; resize carries a stream of JSON sizes."""
+    expected = {"error"} | {name for name, wanted in (("stdin", opts.stdin), ("stdout", opts.stdout),
+                                                      ("stderr", opts.stderr), ("resize", opts.tty))
+                            if wanted}
+    streams: dict = {}
+    ready = threading.Event()
+
+    def on_stream(stream):
+        streams[stream.headers.get("streamtype", "")] = stream
+        if expected <= streams.keys():
+            ready.set()
+
+    session = Session(transport, on_stream)
+    threading.Thread(target=session.serve, daemon=True, name="exec-spdy").start()
+    if not ready.wait(timeout):
+        log.info("exec: the client opened %s of the streams %s", sorted(streams), sorted(expected))
+        process.close()
+        session.close()
+        return
+    if opts.stdin:
+        threading.Thread(target=_spdy_stdin, args=(streams["stdin"], process), daemon=True).start()
+    if opts.tty:
+        threading.Thread(target=_spdy_resize, args=(streams["resize"], process), daemon=True).start()
+    none = lambda data: None  # noqa: E731
+    status = run(process, opts, streams["stdout"].write if opts.stdout else none,
+                 streams["stderr"].write if opts.stderr else none)
+    for name in ("stdout", "stderr"):
+        if name in streams:
+            streams[name].close()
+    streams["error"].write(json.dumps(status).encode())
+    streams["error"].close()
+    session.close()
+
+
+def _spdy_stdin(stream, process) -> None:
+    try:
+        while chunk := stream.read():
+            process.write_stdin(chunk)
+    except OSError:
+        pass
+    process.close_stdin()
+
+
+def _spdy_resize(stream, process) -> None:
+    decoder, buf = json.JSONDecoder(), ""
+    while chunk := stream.read():
+        buf += chunk.decode(errors="replace")
+        while buf.strip():
+            try:
+                size, end = decoder.raw_decode(buf.lstrip())
+            except ValueError:
+                break                     # a partial object: wait for more
+            buf = buf.lstrip()[end:]
+            if isinstance(size, dict):
+                process.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
