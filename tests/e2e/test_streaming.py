@@ -132,6 +132,23 @@ def test_port_forward_reaches_the_pod(pod, cluster, tmp_path):
         proc.wait(10)
 
 
+def test_port_forward_reaches_the_pods_localhost(pod, cluster, kubectl, tmp_path):
+    """A server bound to the pod's 127.0.0.1 only: reachable, as the kubelet connects from
+    inside the pod's network namespace."""
+    kubectl("exec", "-n", pod, "multi", "-c", "side", "--", "sh", "-c",
+            "mkdir -p /tmp/www && echo only-local > /tmp/www/index.html && httpd -p 127.0.0.1:8081 -h /tmp/www")
+    port = _free_port()
+    env = dict(os.environ, KUBECONFIG=cluster.kubeconfig, HOME=str(tmp_path))
+    proc = subprocess.Popen(["kubectl", "port-forward", "-n", pod, "multi", f"{port}:8081"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "Forwarding from" in proc.stdout.readline()
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).text == "only-local\n"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_port_forward_closed_port_reports_error(pod, cluster, tmp_path):
     port = _free_port()
     env = dict(os.environ, KUBECONFIG=cluster.kubeconfig, HOME=str(tmp_path))

@@ -170,6 +170,17 @@ def _connect_in_netns(pid: int, port: int, timeout: float) -> socket.socket:
     raise result.get("error") or TimeoutError(f"connect to port {port} timed out")
 
 
+def _is_process_of(pid: int, container_id: str) -> bool:
+    """Is ``pid``, as we see it, the container's process? Not when the kubelet runs in
+    a PID namespace of its own: Docker's PIDs are the host's, and the same number here
+    may be another process (or none)."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            return container_id in f.read()
+    except OSError:
+        return False
+
+
 def dial_pod_port(runtime, pod_uid: str, port: int, timeout: float = 5.0) -> socket.socket:
     """A TCP connection to ``port`` of the pod (see the module docstring)."""
     sandboxes = [c for c in runtime.list_containers(pod_uid)
@@ -177,7 +188,7 @@ def dial_pod_port(runtime, pod_uid: str, port: int, timeout: float = 5.0) -> soc
     if not sandboxes:
         raise OSError(f"no running sandbox for pod {pod_uid}")
     sandbox = runtime.inspect(sandboxes[0].id)
-    if sandbox.pid and os.path.exists(f"/proc/{sandbox.pid}/ns/net"):
+    if sandbox.pid and _is_process_of(sandbox.pid, sandbox.id):
         try:
             return _connect_in_netns(sandbox.pid, port, timeout)
         except PermissionError as e:
