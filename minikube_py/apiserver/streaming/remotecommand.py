@@ -105,7 +105,7 @@ def run(process, opts: Options, stdout, stderr) -> dict:
             elif channel == STDERR and (opts.stderr or opts.tty):
                 (stderr if opts.stderr else stdout)(data)
         return status_for(process.exit_code(), opts.command)
-    except OSError as e:
+    except Exception as e:  # noqa: BLE001 - the runtime failed: the error channel says so
         log.warning("exec session failed: %s", e)
         return error_status(str(e))
     finally:
