@@ -334,6 +334,9 @@ class APIServer:
             raise errors.method_not_allowed()
         if sub == "log":
             return self.pod_log(req, namespace, name)
+        if sub in ("exec", "attach", "portforward"):
+            from .streaming.upgrade import proxy_stream     # the kubelet serves these
+            return proxy_stream(reg, namespace, name, sub, req)
         if method == "GET":
             return self.respond_one(req, rt, reg.get(rt, namespace, name))
         if method == "PUT":

@@ -19,6 +19,13 @@ from cheroot.workers.threadpool import ThreadPool
 
 log = logging.getLogger(__name__)
 
+# cheroot keeps only the last of a repeated header unless it is listed as a comma-
+# separated one; the streaming upgrades repeat these (kubectl offers each protocol
+# version in a header of its own), and the kubelet must see them all.
+for _name in (b"X-Stream-Protocol-Version", b"Sec-Websocket-Protocol"):
+    if _name not in cheroot_server.comma_separated_headers:
+        cheroot_server.comma_separated_headers.append(_name)
+
 
 class ElasticThreadPool(ThreadPool):
     """A cheroot ThreadPool that adds workers when none is idle (up to `max`)."""
@@ -42,16 +49,41 @@ class StreamingGateway(wsgi.Gateway_10):
     - Watches write events straight to `minikube_py.socket` (see watch.py), framed as
       chunks when `minikube_py.request.chunked_write` says so, and peek at it to notice
       a client that went away even when no event is due.
+    - An upgraded connection (exec, attach, port-forward) takes the socket over with
+      `minikube_py.hijack()` (see streaming/upgrade.py).
     """
+
+    hijacked = False
 
     def get_environ(self):
         env = super().get_environ()
         env["minikube_py.socket"] = self.req.conn.socket
         env["minikube_py.request"] = self.req
+        env["minikube_py.hijack"] = self.hijack
         return env
+
+    def hijack(self):
+        """Lend the app the client's socket: ``(socket, bytes already read past the head)``.
+
+        cheroot then writes nothing more on it (``respond`` drops the app's response)
+        and closes it once the app returns, instead of waiting for a next request on
+        it: the keep-alive machinery never sees it again.
+        """
+        from .streaming.upgrade import buffered_bytes
+        req = self.req
+        self.hijacked = True
+        req.close_connection = True
+        sock = req.conn.socket
+        sock.settimeout(None)
+        return sock, buffered_bytes(req.conn.rfile, sock)
 
     def respond(self):
         response = self.req.server.wsgi_app(self.env, self.start_response)
+        if self.hijacked:
+            self.req.sent_headers = True      # the app answered on the socket itself
+            if hasattr(response, "close"):
+                response.close()
+            return
         try:
             for chunk in response:
                 if not chunk:

@@ -8,6 +8,8 @@ someone runs ``kubectl logs``.  Ours serves:
 * ``GET /healthz``                                 -> ``ok``
 * ``GET /pods``                                    -> the PodList this kubelet runs
 * ``GET /containerLogs/{ns}/{pod}/{container}``    -> text/plain, streamed with ``follow``
+* ``/exec|attach/{ns}/{pod}/{container}``, ``/portForward/{ns}/{pod}`` -> upgraded
+  connections (WebSocket, SPDY): see streaming.py
 
 One server can front several kubelets (the hollow nodes of one process): the
 pod name says which one to ask.  It is the standard library's threading HTTP
@@ -23,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ..streaming import client_gone
+from . import streaming
 from .logs import LogError, open_logs, parse_options
 from .runtime.base import ContainerNotFound, ContainerRuntimeError
 
@@ -99,9 +102,28 @@ class _Handler(BaseHTTPRequestHandler):
                                   "application/json")
             if len(parts) == 4 and parts[0] == "containerLogs":
                 return self._logs(kubelets, *parts[1:], params)
+            if self._streaming(parts, url.query):
+                return
             return self._text(404, "404 page not found\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def do_POST(self):  # noqa: N802 - stdlib name; SPDY clients upgrade with POST
+        url = urlparse(self.path)
+        parts = [unquote(p) for p in url.path.split("/") if p]
+        try:
+            if not self._streaming(parts, url.query):
+                self._text(404, "404 page not found\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _streaming(self, parts, query) -> bool:
+        """exec / attach / portForward (see streaming.py); False if not such a path."""
+        if (len(parts) == 4 and parts[0] in ("exec", "attach")) or \
+                (len(parts) == 3 and parts[0] == "portForward"):
+            streaming.serve(self, self.server.kubelets, parts[0], parts[1:], query)
+            return True
+        return False
 
     def _logs(self, kubelets, namespace, pod_name, container, params):
         for kubelet in kubelets:

@@ -79,7 +79,7 @@ def pod_row(pod):
 
 POD = Kind(
     "", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
-    subresources=("status", "binding", "eviction", "log"), return_deleted_object=True,
+    subresources=("status", "binding", "eviction", "log", "exec", "attach", "portforward"), return_deleted_object=True,
     default=defaults.default_pod, validate=podvalidation.validate_pod,
     validate_update=podvalidation.validate_pod_update,
     columns=(NAME, col("Ready"), col("Status"), col("Restarts", "string"), AGE,

@@ -30,6 +30,9 @@ SUBRESOURCES = {
     "log": (None, "Pod", ("get",)),
     "finalize": (None, None, ("update",)),
     "eviction": ("policy", "Eviction", ("create",)),
+    "exec": (None, "PodExecOptions", ("create", "get")),
+    "attach": (None, "PodAttachOptions", ("create", "get")),
+    "portforward": (None, "PodPortForwardOptions", ("create", "get")),
 }
 
 
