@@ -131,8 +131,14 @@ def _component(*args):
 @click.option("--node-prefix", default="node", show_default=True,
               help="nodes are named <prefix>-1..N (two clusters on one Docker need different prefixes)")
 @click.option("--controller-args", default="", help="extra flags for the controller-manager (lab values)")
-def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args):
-    """Start a local cluster: etcd, apiserver, controller-manager, scheduler and N kubelets."""
+@click.option("--pod-network", default="minikube-py", show_default=True,
+              help="the Docker bridge network every pod joins (created if missing)")
+@click.option("--pod-cidr", default="10.244.0.0/16", show_default=True,
+              help="its subnet, when up creates it")
+def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args,
+       pod_network, pod_cidr):
+    """Start a local cluster: etcd, apiserver, controller-manager, scheduler, N kubelets and
+    a kube-proxy per node, all pods on one pod network."""
     from ..client.kubeconfig import write_kubeconfig
     from ..storage.embedded import etcd_command, free_port, wait_for_port
 
@@ -149,7 +155,7 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     def record():
         with open(_state_file(state_dir), "w") as f:
             json.dump({"port": port, "etcd": f"http://127.0.0.1:{etcd_port}", "processes": procs,
-                       "nodes": node_names}, f, indent=1)
+                       "nodes": node_names, "pod_network": pod_network if nodes else None}, f, indent=1)
 
     node_names = [f"{node_prefix}-{i + 1}" for i in range(nodes)]
     etcd_port, peer_port = free_port(), free_port()
@@ -183,11 +189,13 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
     if nodes:
         _build_images()
+        pod_cidr = _create_pod_network(pod_network, pod_cidr)
     if gpus_per_node:
         _install_nvidia_runtime()
     for node in node_names:
         node_dir = os.path.join(state_dir, "nodes", node)
-        args = ["kubelet", "--node-name", node, "--kubeconfig", kubeconfig, "--state-dir", node_dir]
+        args = ["kubelet", "--node-name", node, "--kubeconfig", kubeconfig, "--state-dir", node_dir,
+                "--pod-network", pod_network]
         if node_cpu:
             args += ["--cpu", node_cpu]
         if node_memory:
@@ -198,8 +206,10 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
             args += ["--device-plugin-dir", plugin_dir]
             start(f"device-plugin-{node}", _component("device-plugin", "simulated", "--count", str(gpus_per_node),
                                                       "--plugin-dir", plugin_dir, "--node-name", node))
-        click.echo(f"* Starting kubelet {node} ...")
+        click.echo(f"* Starting kubelet {node} and its kube-proxy ...")
         start(f"kubelet-{node}", _component(*args))
+        start(f"proxy-{node}", _component("proxy", "--kubeconfig", kubeconfig, "--node-name", node,
+                                          "--cluster-cidr", pod_cidr))
     if hollow_nodes:
         click.echo(f"* Starting {hollow_nodes} hollow nodes ...")
         start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
@@ -268,6 +278,19 @@ def _build_images():
         raise click.ClickException(f"building the images failed:\n{proc.stdout}{proc.stderr}")
 
 
+def _create_pod_network(name, cidr):
+    """The cluster's pod network (a Docker bridge); returns its subnet."""
+    import docker
+    from ..kubelet.runtime.podnetwork import ensure_pod_network, pod_cidr
+    try:
+        attrs = ensure_pod_network(docker.from_env(), name, cidr)
+    except (docker.errors.DockerException, RuntimeError) as e:
+        raise click.ClickException(f"cannot create the pod network: {e}") from None
+    subnet = pod_cidr(attrs) or cidr
+    click.echo(f"* Pod network {name} ({subnet})")
+    return subnet
+
+
 def _install_nvidia_runtime():
     """Register the lab's simulated `nvidia` OCI runtime with dockerd (idempotent)."""
     script = os.path.join(LAB, "nvidia-runtime", "install.sh")
@@ -302,6 +325,10 @@ def down(state_dir, purge):
             click.echo(f"* Stopping {proc['name']} (pid {proc['pid']})")
             _terminate(proc["pid"])
     _remove_node_containers(state.get("nodes") or [])
+    if any(p["name"].startswith("proxy-") for p in state["processes"]):
+        _cleanup_proxy_rules()
+    if state.get("pod_network"):
+        _remove_pod_network(state["pod_network"])
     os.remove(_state_file(state_dir))
     if purge:
         import shutil
@@ -331,6 +358,36 @@ def _remove_node_containers(nodes):
             pass
 
 
+def _cleanup_proxy_rules():
+    """kube-proxy leaves its rules when it stops: remove them, unless another cluster's
+    proxy still programs this host (it holds the host lock, proxy/hostlock.py)."""
+    from ..proxy import iptables
+    from ..proxy.hostlock import HostLock
+    lock = HostLock({"cleanup": os.getpid()})
+    try:
+        if not lock.try_acquire():
+            click.echo(f"  kube-proxy rules kept: {lock.holder()} still programs this host")
+            return
+        if iptables.check_usable() is None and iptables.cleanup():
+            click.echo("* Removed the kube-proxy rules (iptables)")
+    except (OSError, iptables.IptablesError) as e:
+        click.echo(f"  could not remove the kube-proxy rules: {e}", err=True)
+    finally:
+        lock.release()
+
+
+def _remove_pod_network(name):
+    import docker
+    from ..kubelet.runtime.podnetwork import remove_pod_network
+    try:
+        if remove_pod_network(docker.from_env(), name):
+            click.echo(f"* Removed the pod network {name}")
+        else:
+            click.echo(f"  pod network {name} kept: containers of another cluster still use it")
+    except docker.errors.DockerException as e:
+        click.echo(f"  could not remove the pod network {name}: {e}", err=True)
+
+
 def _terminate(pid, grace=10.0):
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -354,11 +411,13 @@ def _add_components():
     from ..controllers.command import command as controller_manager
     from ..deviceplugin.command import command as device_plugin
     from ..kubelet.command import command as kubelet
+    from ..proxy.command import command as proxy
     from ..scheduler.command import command as scheduler
     main.add_command(kubelet, "kubelet")
     main.add_command(scheduler, "scheduler")
     main.add_command(controller_manager, "controller-manager")
     main.add_command(device_plugin, "device-plugin")
+    main.add_command(proxy, "proxy")
 
 
 _add_components()
