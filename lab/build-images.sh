@@ -158,6 +158,8 @@ tag_all pause "$OLD" "${PAUSE_TAGS[@]}"
 # Not nginx: busybox's httpd on port 80 with an "nginx"-like welcome page. The docs'
 # Deployment examples use nginx images; with no registry reachable, this lets them run.
 # Like nginx it stops at once on SIGTERM (PID 1 has no default handlers: the shell traps it).
+# Each replica also serves its own name at /hostname (as agnhost's serve-hostname does), so a
+# lab can see which pod behind a Service answered: wget -qO- http://<service>/hostname
 NGINX_TAGS=(nginx:1.14.2 nginx:1.16.1 nginx:1.25 nginx:latest)
 OLD="$(image_id "${NGINX_TAGS[0]}")"
 if up_to_date "${NGINX_TAGS[0]}"; then
@@ -178,7 +180,7 @@ COPY rootfs/ /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 EXPOSE 80
 STOPSIGNAL SIGTERM
-CMD ["sh", "-c", "trap 'exit 0' TERM INT; httpd -f -v -p 80 -h /usr/share/nginx/html & wait"]
+CMD ["sh", "-c", "trap 'exit 0' TERM INT; hostname > /usr/share/nginx/html/hostname 2>/dev/null; httpd -f -v -p 80 -h /usr/share/nginx/html & wait"]
 EOF
     build nginx "$NG" "${NGINX_TAGS[0]}"
 fi

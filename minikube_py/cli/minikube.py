@@ -134,9 +134,14 @@ def _component(*args):
 @click.option("--dns-address", default=None,
               help="where the cluster DNS listens (default: the pod network's gateway, which pods reach)")
 @click.option("--dns-port", default=53, show_default=True, help="cluster DNS port (pods' resolvers use 53)")
+@click.option("--pod-network", default="minikube-py", show_default=True,
+              help="the Docker bridge network every pod joins (created if missing)")
+@click.option("--pod-cidr", default="10.244.0.0/16", show_default=True,
+              help="its subnet, when up creates it")
 def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args,
-       dns_address, dns_port):
-    """Start a local cluster: etcd, apiserver, controller-manager, scheduler and N kubelets."""
+       dns_address, dns_port, pod_network, pod_cidr):
+    """Start a local cluster: etcd, apiserver, controller-manager, scheduler, N kubelets and
+    a kube-proxy per node, all pods on one pod network, and the cluster DNS."""
     from ..client.kubeconfig import write_kubeconfig
     from ..storage.embedded import etcd_command, free_port, wait_for_port
 
@@ -153,7 +158,7 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     def record():
         with open(_state_file(state_dir), "w") as f:
             json.dump({"port": port, "etcd": f"http://127.0.0.1:{etcd_port}", "processes": procs,
-                       "nodes": node_names}, f, indent=1)
+                       "nodes": node_names, "pod_network": pod_network if nodes else None}, f, indent=1)
 
     node_names = [f"{node_prefix}-{i + 1}" for i in range(nodes)]
     etcd_port, peer_port = free_port(), free_port()
@@ -187,13 +192,15 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
     if nodes:
         _build_images()
+        pod_cidr = _create_pod_network(pod_network, pod_cidr)
     if gpus_per_node:
         _install_nvidia_runtime()
-    cluster_dns = _start_dns(start, kubeconfig, server, dns_address, dns_port, f"{logs}/dns.log") \
+    cluster_dns = _start_dns(start, kubeconfig, server, dns_address, dns_port, f"{logs}/dns.log", pod_network) \
         if nodes else None
     for node in node_names:
         node_dir = os.path.join(state_dir, "nodes", node)
-        args = ["kubelet", "--node-name", node, "--kubeconfig", kubeconfig, "--state-dir", node_dir]
+        args = ["kubelet", "--node-name", node, "--kubeconfig", kubeconfig, "--state-dir", node_dir,
+                "--pod-network", pod_network]
         if cluster_dns:
             args += ["--cluster-dns", cluster_dns]
         if node_cpu:
@@ -206,8 +213,10 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
             args += ["--device-plugin-dir", plugin_dir]
             start(f"device-plugin-{node}", _component("device-plugin", "simulated", "--count", str(gpus_per_node),
                                                       "--plugin-dir", plugin_dir, "--node-name", node))
-        click.echo(f"* Starting kubelet {node} ...")
+        click.echo(f"* Starting kubelet {node} and its kube-proxy ...")
         start(f"kubelet-{node}", _component(*args))
+        start(f"proxy-{node}", _component("proxy", "--kubeconfig", kubeconfig, "--node-name", node,
+                                          "--cluster-cidr", pod_cidr))
     if hollow_nodes:
         click.echo(f"* Starting {hollow_nodes} hollow nodes ...")
         start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
@@ -221,7 +230,7 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
 
 
-def _start_dns(start, kubeconfig, server, address, port, log_path, timeout=15.0):
+def _start_dns(start, kubeconfig, server, address, port, log_path, pod_network="minikube-py", timeout=15.0):
     """Start `minikube-py dns` where pods reach it and register the kube-dns Service; return
     the address kubelets give pods as their nameserver (None: pods keep the host's DNS)."""
     from ..client.rest import Client
@@ -229,7 +238,7 @@ def _start_dns(start, kubeconfig, server, address, port, log_path, timeout=15.0)
     if not address:
         import docker
         try:
-            address = docker_network_gateway(docker.from_env())
+            address = docker_network_gateway(docker.from_env(), names=(pod_network, "bridge"))
         except docker.errors.DockerException as err:
             click.echo(f"  warning: no cluster DNS (cannot ask Docker for the pod network: {err})", err=True)
             return None
@@ -318,6 +327,19 @@ def _build_images():
         raise click.ClickException(f"building the images failed:\n{proc.stdout}{proc.stderr}")
 
 
+def _create_pod_network(name, cidr):
+    """The cluster's pod network (a Docker bridge); returns its subnet."""
+    import docker
+    from ..kubelet.runtime.podnetwork import ensure_pod_network, pod_cidr
+    try:
+        attrs = ensure_pod_network(docker.from_env(), name, cidr)
+    except (docker.errors.DockerException, RuntimeError) as e:
+        raise click.ClickException(f"cannot create the pod network: {e}") from None
+    subnet = pod_cidr(attrs) or cidr
+    click.echo(f"* Pod network {name} ({subnet})")
+    return subnet
+
+
 def _install_nvidia_runtime():
     """Register the lab's simulated `nvidia` OCI runtime with dockerd (idempotent)."""
     script = os.path.join(LAB, "nvidia-runtime", "install.sh")
@@ -352,6 +374,10 @@ def down(state_dir, purge):
             click.echo(f"* Stopping {proc['name']} (pid {proc['pid']})")
             _terminate(proc["pid"])
     _remove_node_containers(state.get("nodes") or [])
+    if any(p["name"].startswith("proxy-") for p in state["processes"]):
+        _cleanup_proxy_rules()
+    if state.get("pod_network"):
+        _remove_pod_network(state["pod_network"])
     os.remove(_state_file(state_dir))
     if purge:
         import shutil
@@ -381,6 +407,36 @@ def _remove_node_containers(nodes):
             pass
 
 
+def _cleanup_proxy_rules():
+    """kube-proxy leaves its rules when it stops: remove them, unless another cluster's
+    proxy still programs this host (it holds the host lock, proxy/hostlock.py)."""
+    from ..proxy import iptables
+    from ..proxy.hostlock import HostLock
+    lock = HostLock({"cleanup": os.getpid()})
+    try:
+        if not lock.try_acquire():
+            click.echo(f"  kube-proxy rules kept: {lock.holder()} still programs this host")
+            return
+        if iptables.check_usable() is None and iptables.cleanup():
+            click.echo("* Removed the kube-proxy rules (iptables)")
+    except (OSError, iptables.IptablesError) as e:
+        click.echo(f"  could not remove the kube-proxy rules: {e}", err=True)
+    finally:
+        lock.release()
+
+
+def _remove_pod_network(name):
+    import docker
+    from ..kubelet.runtime.podnetwork import remove_pod_network
+    try:
+        if remove_pod_network(docker.from_env(), name):
+            click.echo(f"* Removed the pod network {name}")
+        else:
+            click.echo(f"  pod network {name} kept: containers of another cluster still use it")
+    except docker.errors.DockerException as e:
+        click.echo(f"  could not remove the pod network {name}: {e}", err=True)
+
+
 def _terminate(pid, grace=10.0):
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -405,12 +461,14 @@ def _add_components():
     from ..deviceplugin.command import command as device_plugin
     from ..dns.command import command as dns
     from ..kubelet.command import command as kubelet
+    from ..proxy.command import command as proxy
     from ..scheduler.command import command as scheduler
     main.add_command(kubelet, "kubelet")
     main.add_command(scheduler, "scheduler")
     main.add_command(controller_manager, "controller-manager")
     main.add_command(device_plugin, "device-plugin")
     main.add_command(dns, "dns")
+    main.add_command(proxy, "proxy")
 
 
 _add_components()

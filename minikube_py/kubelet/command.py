@@ -19,7 +19,8 @@ import click
 log = logging.getLogger("minikube_py.kubelet")
 
 
-def _make_runtime(kind: str, node_name: str, state_dir: str, docker_endpoint: str | None, dns=None):
+def _make_runtime(kind: str, node_name: str, state_dir: str, docker_endpoint: str | None, dns=None,
+                  pod_network: str | None = None):
     if kind == "hollow":
         from .runtime.hollow import HollowRuntime
         return HollowRuntime(node_name, state_dir=state_dir)
@@ -31,7 +32,14 @@ def _make_runtime(kind: str, node_name: str, state_dir: str, docker_endpoint: st
             client = docker.DockerClient(base_url=docker_endpoint, timeout=60, max_pool_size=32)
         except docker.errors.DockerException as e:   # it asks the engine for its API version
             raise _no_runtime(docker_endpoint, e) from None
-    return DockerRuntime(node_name, client=client, state_dir=state_dir, dns=dns)
+    if not pod_network:
+        return DockerRuntime(node_name, client=client, state_dir=state_dir, dns=dns)
+    from .runtime.podnetwork import ensure_pod_network
+    try:
+        ensure_pod_network(client or docker.from_env(), pod_network)
+    except (docker.errors.DockerException, RuntimeError) as e:
+        raise click.ClickException(f"--pod-network {pod_network}: {e}") from None
+    return DockerRuntime(node_name, client=client, state_dir=state_dir, dns=dns, network=pod_network)
 
 
 def _no_runtime(endpoint: str | None, error) -> click.ClickException:
@@ -105,12 +113,15 @@ def _device_manager(plugin_dir: str, state_dir: str, on_change):
               help="the cluster's DNS domain (the pods' search path)")
 @click.option("--resolv-conf", default="/etc/resolv.conf", show_default=True,
               help="the node's resolver settings, for dnsPolicy Default (and the search path)")
+@click.option("--pod-network", default=None,
+              help="Docker network every pod sandbox joins (the cluster's pod network, "
+                   "created if missing)  [default: Docker's bridge]")
 @click.option("-v", "--verbose", is_flag=True)
 def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, address, cpu, memory,
             pods, node_labels, register_with_taints, lease_seconds, status_update_seconds,
             status_report_seconds, sync_frequency, relist_seconds, restart_backoff_seconds,
             restart_backoff_max_seconds, device_plugin_dir, gpu_mode, hollow_nodes,
-            docker_endpoint, cluster_dns, cluster_domain, resolv_conf, verbose):
+            docker_endpoint, cluster_dns, cluster_domain, resolv_conf, pod_network, verbose):
     """Run a kubelet: register a node and run the pods bound to it."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -166,7 +177,7 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
             backoff_max_seconds=restart_backoff_max_seconds,
             device_plugin_dir=device_plugin_dir, gpu_mode=gpu_mode)
         os.makedirs(config.state_dir, exist_ok=True)
-        runtime = _make_runtime(runtime_kind, name, config.state_dir, docker_endpoint, dns)
+        runtime = _make_runtime(runtime_kind, name, config.state_dir, docker_endpoint, dns, pod_network)
         if runtime_kind == "docker":
             _check_runtime(runtime, docker_endpoint)
         holder: dict = {}
