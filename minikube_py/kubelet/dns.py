@@ -37,6 +37,15 @@ class PodDNS:
     searches: list = field(default_factory=list)
     options: list = field(default_factory=list)     # "name" or "name:value"
 
+    def resolv_conf(self) -> str:
+        """The pod's /etc/resolv.conf, as the kubelet writes it."""
+        lines = [f"nameserver {ns}" for ns in self.nameservers]
+        if self.searches:
+            lines.append("search " + " ".join(self.searches))
+        if self.options:
+            lines.append("options " + " ".join(self.options))
+        return "\n".join(lines) + "\n"
+
     def docker_kwargs(self) -> dict:
         """For ``containers.create``: Docker writes these into the sandbox's resolv.conf."""
         out = {}

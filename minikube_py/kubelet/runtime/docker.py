@@ -46,7 +46,7 @@ from .base import (
 )
 from .dockerimages import PULL_TIMEOUT_S, DockerImages
 from .dockerconfig import (
-    DEFAULT_NETWORK, PAUSE_IMAGE, container_config, container_info, sandbox_config,
+    DEFAULT_NETWORK, PAUSE_IMAGE, container_config, container_info, pod_uid, sandbox_config,
 )
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,25 @@ class DockerRuntime:
                 return net["IPAddress"]
         return ""
 
+    def _resolv_conf(self, pod: dict) -> str | None:
+        """Write the pod's resolv.conf and return its path (None: leave Docker's).
+
+        On a user-defined network Docker puts its own resolver (127.0.0.11) in every
+        container's resolv.conf and forwards to the servers it was given; a Kubernetes
+        pod sees its cluster DNS server itself. So, as dockershim rewrote the sandbox's
+        file, the kubelet writes the file and mounts it into each container.
+        """
+        if self.dns is None or (pod.get("spec") or {}).get("hostNetwork"):
+            return None
+        path = os.path.join(pod_dir(self.state_dir, pod_uid(pod)), "resolv.conf")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        text = self.dns.pod_dns(pod).resolv_conf()
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        return path
+
     def prepare_volumes(self, pod: dict) -> dict:
         return prepare_volumes(pod, self.state_dir)
 
@@ -223,6 +242,10 @@ class DockerRuntime:
         if volume_host_paths is None:
             volume_host_paths = self.prepare_volumes(pod)
         make_subpaths(container_spec, volume_host_paths)
+        resolv_conf = self._resolv_conf(pod)
+        if resolv_conf:
+            extra_mounts = [*(extra_mounts or []),
+                            {"container_path": "/etc/resolv.conf", "host_path": resolv_conf, "read_only": True}]
         kwargs = container_config(pod, container_spec, sandbox_id=sandbox_id,
                                   node_name=self.node_name, restart_count=restart_count,
                                   kind=kind, env=env, volume_host_paths=volume_host_paths,
