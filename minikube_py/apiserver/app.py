@@ -22,7 +22,6 @@ import functools
 import logging
 import threading
 
-import yaml
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
@@ -41,17 +40,12 @@ from . import discovery, errors, openapi, protobuf, subresources, watch
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .registry import Registry
+from .requestbody import BOOLS, JSON, MAX_BODY, delete_options, patch_type, read_json
 from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
 from .tables import to_table
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024   # kube-apiserver's limit on a request body
-JSON = "application/json"
-PATCH_TYPES = {"application/merge-patch+json": "merge",
-               "application/strategic-merge-patch+json": "strategic",
-               "application/json-patch+json": "json",
-               "application/apply-patch+yaml": "apply"}    # server-side apply (fieldmanager.py)
 
 
 def respond(obj, code=200) -> Response:
@@ -278,10 +272,10 @@ class APIServer:
             return []
         if (req.content_type or "").split(";")[0].strip() == protobuf.CONTENT_TYPE:
             return []    # protobuf bodies cannot carry a field their message does not have
-        patch_type = self.patch_type(req, rt) if req.method == "PATCH" else None
-        if patch_type not in (None, "merge", "strategic", "json"):
+        kind_of_patch = patch_type(req, rt) if req.method == "PATCH" else None
+        if kind_of_patch not in (None, "merge", "strategic", "json"):
             return []    # server-side apply's YAML is not JSON: checked where it is decoded
-        return openapi.check_fields(rt, directive, read_json(req), req.get_data(), patch_type)
+        return openapi.check_fields(rt, directive, read_json(req), req.get_data(), kind_of_patch)
 
     def handle(self, req: Request, rt, namespace, name, sub):
         method = "GET" if req.method == "HEAD" else req.method
@@ -300,7 +294,7 @@ class APIServer:
                 return respond(reg.create(rt, namespace, read_json(req), dry_run=dry_run,
                                           writer=Writer.of(args, req.headers.get("User-Agent"))), 201)
             if method == "DELETE":
-                options = self.delete_options(req)
+                options = delete_options(req)
                 return respond(reg.delete_collection(rt, namespace, args.get("labelSelector"),
                                                      args.get("fieldSelector"), options))
             raise errors.method_not_allowed()
@@ -314,7 +308,7 @@ class APIServer:
             return respond(subresources.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
         writer = Writer.of(args, req.headers.get("User-Agent"), sub) if method != "GET" else None
         if method == "PATCH":
-            if self.patch_type(req, rt) == "apply":
+            if patch_type(req, rt) == "apply":
                 return self.apply(req, rt, namespace, name, sub, dry_run)
             if args.get("force") is not None:
                 raise patch_options_invalid("force", "FieldValueForbidden",
@@ -322,14 +316,14 @@ class APIServer:
         if sub == "scale" and isinstance(rt, CustomResourceKind):
             body = read_json(req) if method in ("PUT", "PATCH") else None
             return respond(self.custom.scale(rt, namespace, name, method, body,
-                                             self.patch_type(req, rt) if method == "PATCH" else None))
+                                             patch_type(req, rt) if method == "PATCH" else None))
         if sub == "scale":
             if method == "GET":
                 return respond(subresources.scale_of(reg.get(rt, namespace, name)))
             if method == "PUT":
                 return respond(subresources.update_scale(reg, rt, namespace, name, read_json(req), writer=writer))
             if method == "PATCH":
-                return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req, rt), "scale",
+                return respond(reg.patch(rt, namespace, name, read_json(req), patch_type(req, rt), "scale",
                                          writer=writer))
             raise errors.method_not_allowed()
         if sub == "log":
@@ -343,10 +337,10 @@ class APIServer:
             return respond(reg.update(rt, namespace, name, read_json(req), subresource=sub, dry_run=dry_run,
                                       writer=writer))
         if method == "PATCH":
-            return respond(reg.patch(rt, namespace, name, read_json(req), self.patch_type(req, rt), sub,
+            return respond(reg.patch(rt, namespace, name, read_json(req), patch_type(req, rt), sub,
                                      dry_run=dry_run, writer=writer))
         if method == "DELETE" and sub is None:
-            obj, gone = reg.delete(rt, namespace, name, self.delete_options(req), dry_run=dry_run)
+            obj, gone = reg.delete(rt, namespace, name, delete_options(req), dry_run=dry_run)
             if rt.return_deleted_object or not gone:
                 return respond(obj)
             return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -384,42 +378,11 @@ class APIServer:
             raise patch_options_invalid("fieldManager", "FieldValueRequired",
                                         "Required value: is required for apply patch")
         force = req.args.get("force", "false")
-        if force not in _BOOLS:
+        if force not in BOOLS:
             raise errors.bad_request(f'invalid force value "{force}"')
         obj, created = serve_apply(self.registry, rt, namespace, name, read_json(req), req.args["fieldManager"],
-                                   force=_BOOLS[force], dry_run=dry_run)
+                                   force=BOOLS[force], dry_run=dry_run)
         return respond(obj, 201 if created else 200)
-
-    @staticmethod
-    def patch_type(req: Request, rt=None) -> str:
-        ctype = (req.content_type or "").split(";")[0].strip()
-        if ctype not in PATCH_TYPES:
-            raise errors.unsupported_media(ctype)
-        if isinstance(rt, CustomResourceKind) and PATCH_TYPES[ctype] == "strategic":
-            # A custom object has no Go struct with patch strategies: kube-apiserver refuses it.
-            raise errors.APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown "
-                                  "format - accepted media types include: application/json-patch+json, "
-                                  "application/merge-patch+json, application/apply-patch+yaml")
-        return PATCH_TYPES[ctype]
-
-    @staticmethod
-    def delete_options(req: Request) -> dict:
-        options = {}
-        if req.get_data():
-            options = read_json(req)
-            if not isinstance(options, dict):
-                raise errors.bad_request("DeleteOptions must be a JSON object")
-        args = req.args
-        if args.get("propagationPolicy"):
-            options["propagationPolicy"] = args["propagationPolicy"]
-        if args.get("gracePeriodSeconds") is not None:
-            try:
-                options["gracePeriodSeconds"] = int(args["gracePeriodSeconds"])
-            except ValueError:
-                raise errors.bad_request("gracePeriodSeconds must be an integer") from None
-        if args.get("orphanDependents") is not None:
-            options["orphanDependents"] = args["orphanDependents"] == "true"
-        return options
 
     def watch(self, req, rt, namespace):
         gen = watch.stream(self.registry, self.cache_for(rt), rt, namespace, req.args, req.environ,
@@ -433,49 +396,6 @@ class APIServer:
             raise errors.method_not_allowed()
         return stream_pod_log(self.registry, namespace, name, req.args,
                               req.environ.get("minikube_py.socket"))
-
-
-def read_json(req: Request):
-    data = req.get_data(cache=True)
-    if len(data) > MAX_BODY:
-        raise errors.too_large()
-    if not data:
-        raise errors.bad_request("the request body is empty")
-    ctype = (req.content_type or "").split(";")[0].strip()
-    if ctype == protobuf.CONTENT_TYPE:
-        # kubectl's typed commands (create namespace, create deployment, debug) send protobuf
-        # and do not retry as JSON: decode it into the dict the JSON would have given.
-        try:
-            return protobuf.decode(data)
-        except protobuf.Unsupported as err:
-            raise errors.unsupported_media(f"{ctype}: {err}") from None
-        except protobuf.DecodeError as err:
-            raise errors.bad_request(f"the body of the request could not be decoded as protobuf: {err}") from None
-    if ctype == "application/apply-patch+yaml":
-        return _read_yaml(data)
-    if ctype == "application/yaml":
-        raise errors.unsupported_media(ctype)
-    try:
-        return codec.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise errors.bad_request(f"the body of the request could not be decoded as JSON: {err}") from None
-
-
-# A query parameter's bool, as Go's strconv.ParseBool reads it (the Python client sends "True").
-_BOOLS = {**dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
-          **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False)}
-
-
-def _read_yaml(data: bytes):
-    """An apply configuration: YAML, or the JSON kubectl sends (JSON is YAML too)."""
-    try:
-        return codec.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        pass
-    try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError as err:
-        raise errors.bad_request(f"error decoding YAML: {err}") from None
 
 
 def create_app(store, **options) -> tuple[APIServer, Flask]:

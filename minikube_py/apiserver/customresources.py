@@ -36,7 +36,7 @@ from ..api.kinds.customresource import CustomResourceKind, get_path, kinds_of, s
 from ..storage.store import RevisionCompacted, StorageError
 from . import errors
 from .registry import apply_patch
-from .subresources import PATCH_RETRIES
+from .subresources import PATCH_RETRIES, scale_replicas
 
 log = logging.getLogger(__name__)
 
@@ -384,13 +384,7 @@ class CustomResources:
         raise errors.method_not_allowed()
 
     def update_scale(self, rt, namespace, name, scale, base=None):
-        if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
-            raise errors.bad_request("the body must be a Scale object")
-        replicas = scale["spec"].get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise errors.invalid(rt, name, [{"type": "FieldValueInvalid", "field": "spec.replicas",
-                                             "message": f"Invalid value: {replicas}: must be greater than "
-                                                        "or equal to 0"}])
+        replicas = scale_replicas(rt, name, scale)
         obj = base or self.registry.get(rt, namespace, name)
         rv = (scale.get("metadata") or {}).get("resourceVersion")
         new = copy.deepcopy(obj)

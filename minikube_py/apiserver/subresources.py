@@ -98,7 +98,8 @@ def scale_of(obj) -> dict:
             "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
                        "selector": LabelSelector.from_dict(sel).to_string()}}
 
-def update_scale(registry, rt, namespace, name, scale: dict, base=None, writer=None):
+def scale_replicas(rt, name, scale) -> int:
+    """The replicas a Scale body asks for (400 for no Scale, 422 for a bad number)."""
     if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
         raise errors.bad_request("the body must be a Scale object")
     replicas = scale["spec"].get("replicas")
@@ -106,6 +107,11 @@ def update_scale(registry, rt, namespace, name, scale: dict, base=None, writer=N
         raise errors.invalid(rt, name, [{"type": "FieldValueInvalid", "field": "spec.replicas",
                                          "message": f"Invalid value: {json.dumps(replicas)}: must be "
                                                     "greater than or equal to 0"}])
+    return replicas
+
+
+def update_scale(registry, rt, namespace, name, scale: dict, base=None, writer=None):
+    replicas = scale_replicas(rt, name, scale)
     obj = base or registry.get(rt, namespace, name)
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     new = copy.deepcopy(obj)

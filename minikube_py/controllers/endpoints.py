@@ -266,29 +266,24 @@ def _endpoints_view(pod: dict) -> tuple:
             spec.get("hostname"), spec.get("subdomain"), status.get("phase") in ("Succeeded", "Failed"))
 
 
-class EndpointsController(Controller):
-    name = "endpoints"
-    workers = 2
-    quiet_retries = True
+class ServicePodsController(Controller):
+    """What the Endpoints and EndpointSlice controllers share: Services, the pods they
+    select, and which Services to look at again when a pod changes."""
 
     def __init__(self, client, informers):
         super().__init__(client, informers)
         self.services = informers.get("services")
         self.pods = informers.get("pods")
-        self.endpoints = informers.get("endpoints")
         for inf in (self.services, self.pods):
             try:
                 inf.by_index(NAMESPACE_INDEX, None)
             except KeyError:
                 inf.add_index(NAMESPACE_INDEX, index_by_namespace)
-        self.triggers = TriggerTimeTracker()
         self.services.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
                                   on_delete=self.enqueue)
         self.pods.add_handler(on_add=self._pod_changed, on_update=self._pod_updated,
                               on_delete=self._pod_changed)
-        self.endpoints.add_handler(on_delete=self.enqueue)
 
-    # ------------------------------------------------------------ events -> keys
     def services_of(self, pod: dict) -> list[str]:
         """Keys of the Services (with a selector) in the pod's namespace that select it."""
         ns = pod["metadata"].get("namespace")
@@ -300,6 +295,11 @@ class EndpointsController(Controller):
                 keys.append(f"{ns}/{svc['metadata']['name']}")
         return keys
 
+    def selected_pods(self, service: dict) -> list[dict]:
+        selector = LabelSelector.from_dict({"matchLabels": service["spec"]["selector"]})
+        return [p for p in self.pods.by_index(NAMESPACE_INDEX, service["metadata"].get("namespace"))
+                if selector.matches(p["metadata"].get("labels") or {})]
+
     def _pod_changed(self, pod: dict):
         for key in self.services_of(pod):
             self.queue.add(key)
@@ -307,12 +307,24 @@ class EndpointsController(Controller):
     def _pod_updated(self, old: dict, new: dict):
         labels_changed = (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {})
         if not labels_changed and _endpoints_view(old) == _endpoints_view(new):
-            return    # a status heartbeat, an annotation: nothing the Endpoints show
+            return    # a status heartbeat, an annotation: nothing the endpoints show
         keys = set(self.services_of(new))
         if labels_changed:
             keys |= set(self.services_of(old))
         for key in keys:
             self.queue.add(key)
+
+
+class EndpointsController(ServicePodsController):
+    name = "endpoints"
+    workers = 2
+    quiet_retries = True
+
+    def __init__(self, client, informers):
+        super().__init__(client, informers)
+        self.endpoints = informers.get("endpoints")
+        self.triggers = TriggerTimeTracker()
+        self.endpoints.add_handler(on_delete=self.enqueue)
 
     def run(self, stop: threading.Event):
         # Endpoints left behind by Services deleted while no controller ran (checkLeftoverEndpoints).
@@ -337,9 +349,7 @@ class EndpointsController(Controller):
         spec = service.get("spec") or {}
         if spec.get("type") == "ExternalName" or spec.get("selector") is None:
             return      # no endpoints from us: an ExternalName, or Endpoints managed by hand
-        selector = LabelSelector.from_dict({"matchLabels": spec["selector"]})
-        pods = [p for p in self.pods.by_index(NAMESPACE_INDEX, namespace)
-                if selector.matches((p["metadata"].get("labels") or {}))]
+        pods = self.selected_pods(service)
         trigger = self.triggers.compute(key, service, pods)
         subsets = desired_subsets(service, pods)
         over = truncate(subsets)

@@ -38,6 +38,7 @@ CONTROLLERS: dict[str, str] = {
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
     "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
+    "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
 }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -170,3 +171,23 @@ def _fit_searches(searches: list) -> list:
     if len(kept) < len(searches):
         log.warning("search line too long; kept %d of %d domains", len(kept), len(searches))
     return kept
+
+
+def write_resolv_conf(dns: "DNSConfigurer", pod: dict, pod_dir: str) -> str | None:
+    """Write the pod's resolv.conf under its directory and return the path (None for
+    hostNetwork pods, which keep the node's).
+
+    On a user-defined Docker network, Docker puts its own resolver (127.0.0.11) in every
+    container's resolv.conf and forwards to the servers it was given; a Kubernetes pod
+    sees its cluster DNS server itself. So, as dockershim rewrote the sandbox's file,
+    the kubelet writes the file and the runtime mounts it into each container.
+    """
+    if (pod.get("spec") or {}).get("hostNetwork"):
+        return None
+    path = os.path.join(pod_dir, "resolv.conf")
+    os.makedirs(pod_dir, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(dns.pod_dns(pod).resolv_conf())
+    os.replace(tmp, path)
+    return path

@@ -112,35 +112,31 @@ def validate_limit_range(lr: dict) -> list:
     return causes
 
 
+# The pairs upstream checks, in its order: (smaller, larger, the field blamed, the value
+# shown, its message).
+ORDERED_PAIRS = (
+    ("min", "max", "min", "min", "min value {min} is greater than max value {max}"),
+    ("min", "defaultRequest", "defaultRequest", "defaultRequest",
+     "min value {min} is greater than default request value {defaultRequest}"),
+    ("defaultRequest", "max", "defaultRequest", "defaultRequest",
+     "default request value {defaultRequest} is greater than max value {max}"),
+    ("defaultRequest", "default", "defaultRequest", "defaultRequest",
+     "default request value {defaultRequest} is greater than default limit value {default}"),
+    ("min", "default", "default", "min", "min value {min} is greater than default value {default}"),
+    ("default", "max", "default", "max", "default value {default} is greater than max value {max}"))
+
+
 def _limit_order(ip: str, v: dict, raw: dict) -> list:
     """min <= defaultRequest <= default <= max, and a ratio of at least 1."""
-    lo, hi, dflt, req, ratio = (v.get(s, {}) for s in ("min", "max", "default", "defaultRequest",
-                                                        "maxLimitRequestRatio"))
+    lo, hi, ratio = (v.get(s, {}) for s in ("min", "max", "maxLimitRequestRatio"))
     causes = []
     for k in sorted(set().union(*v.values())):
         def text(section):
             return str((raw.get(section) or {}).get(k))
-        if k in lo and k in hi and lo[k] > hi[k]:
-            causes.append(invalid(f"{ip}.min[{k}]", text("min"),
-                                  f"min value {text('min')} is greater than max value {text('max')}"))
-        if k in req and k in lo and lo[k] > req[k]:
-            causes.append(invalid(f"{ip}.defaultRequest[{k}]", text("defaultRequest"),
-                                  f"min value {text('min')} is greater than default request value "
-                                  f"{text('defaultRequest')}"))
-        if k in req and k in hi and req[k] > hi[k]:
-            causes.append(invalid(f"{ip}.defaultRequest[{k}]", text("defaultRequest"),
-                                  f"default request value {text('defaultRequest')} is greater than max value "
-                                  f"{text('max')}"))
-        if k in req and k in dflt and req[k] > dflt[k]:
-            causes.append(invalid(f"{ip}.defaultRequest[{k}]", text("defaultRequest"),
-                                  f"default request value {text('defaultRequest')} is greater than default "
-                                  f"limit value {text('default')}"))
-        if k in dflt and k in lo and lo[k] > dflt[k]:
-            causes.append(invalid(f"{ip}.default[{k}]", text("min"),
-                                  f"min value {text('min')} is greater than default value {text('default')}"))
-        if k in dflt and k in hi and dflt[k] > hi[k]:
-            causes.append(invalid(f"{ip}.default[{k}]", text("max"),
-                                  f"default value {text('default')} is greater than max value {text('max')}"))
+        for small, large, field, shown, message in ORDERED_PAIRS:
+            if k in v.get(small, {}) and k in v.get(large, {}) and v[small][k] > v[large][k]:
+                causes.append(invalid(f"{ip}.{field}[{k}]", text(shown),
+                                      message.format(**{s: text(s) for s in (small, large)})))
         if k in ratio and ratio[k] < 1:
             causes.append(invalid(f"{ip}.maxLimitRequestRatio[{k}]", text("maxLimitRequestRatio"),
                                   f"ratio {text('maxLimitRequestRatio')} is less than 1"))

@@ -149,26 +149,24 @@ class _Operations:
         return {"description": "OK", "schema": self.defs.ref(name, in_property=False)}
 
 
-def _query_param(defs: Definitions, name: str) -> dict:
-    param = {"name": name, "in": "query", "description": QUERY[name], "uniqueItems": True}
+def _string_param(defs: Definitions, param: dict) -> dict:
+    """A string parameter: v2 says its type inline, v3 in a schema."""
     if defs.v3:
-        del param["uniqueItems"]
         param["schema"] = {"type": "string", "uniqueItems": True}
     else:
-        param["type"] = "string"
+        param.update(type="string", uniqueItems=True)
     return param
+
+
+def _query_param(defs: Definitions, name: str) -> dict:
+    return _string_param(defs, {"name": name, "in": "query", "description": QUERY[name]})
 
 
 def _path_param(defs: Definitions, name: str) -> dict:
-    param = {"name": name, "in": "path", "required": True, "uniqueItems": True,
-             "description": f"{name} of the object" if name == "name" else "object name and auth scope, "
-                                                                        "such as for teams and projects"}
-    if defs.v3:
-        del param["uniqueItems"]
-        param["schema"] = {"type": "string", "uniqueItems": True}
-    else:
-        param["type"] = "string"
-    return param
+    return _string_param(defs, {
+        "name": name, "in": "path", "required": True,
+        "description": f"{name} of the object" if name == "name" else "object name and auth scope, "
+                                                                    "such as for teams and projects"})
 
 
 DOCUMENTS = Documents()

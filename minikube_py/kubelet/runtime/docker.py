@@ -37,6 +37,7 @@ import docker
 import docker.errors
 import requests
 
+from ..dns import write_resolv_conf
 from ..envvars import resolve_env
 from ..volumes import make_subpaths, pod_dir, prepare_volumes
 from .base import (
@@ -195,23 +196,10 @@ class DockerRuntime:
         return ""
 
     def _resolv_conf(self, pod: dict) -> str | None:
-        """Write the pod's resolv.conf and return its path (None: leave Docker's).
-
-        On a user-defined network Docker puts its own resolver (127.0.0.11) in every
-        container's resolv.conf and forwards to the servers it was given; a Kubernetes
-        pod sees its cluster DNS server itself. So, as dockershim rewrote the sandbox's
-        file, the kubelet writes the file and mounts it into each container.
-        """
-        if self.dns is None or (pod.get("spec") or {}).get("hostNetwork"):
+        """The pod's resolv.conf, written by the kubelet (kubelet/dns.py), or None."""
+        if self.dns is None:
             return None
-        path = os.path.join(pod_dir(self.state_dir, pod_uid(pod)), "resolv.conf")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        text = self.dns.pod_dns(pod).resolv_conf()
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-        return path
+        return write_resolv_conf(self.dns, pod, pod_dir(self.state_dir, pod_uid(pod)))
 
     def prepare_volumes(self, pod: dict) -> dict:
         return prepare_volumes(pod, self.state_dir)
