@@ -52,6 +52,8 @@ def rows(out: str) -> list[list[str]]:
 def test_crontab_from_the_docs_is_served_at_once(kubectl, cluster, namespace, crds):
     assert kubectl("apply", "-f", example("crontab-crd.yaml")).stdout.strip() == \
         "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created"
+    again = kubectl("apply", "-f", example("crontab-crd.yaml"))     # kubectl's patch needs its schema
+    assert "unchanged" in again.stdout and "warning" not in again.stderr, again.stderr
     out = kubectl("apply", "-n", namespace, "-f", example("my-crontab.yaml")).stdout
     assert out.strip() == "crontab.stable.example.com/my-new-cron-object created"
     table = rows(kubectl("get", "crontab", "-n", namespace).stdout)

@@ -210,12 +210,44 @@ def crd_row(crd: dict) -> list:
     return [crd["metadata"]["name"], crd["metadata"].get("creationTimestamp")]
 
 
+def _any_object(description: str) -> dict:
+    return {"type": "object", "description": description, "x-kubernetes-preserve-unknown-fields": True}
+
+
+# The CRD kind has no protobuf message here, so this is its one schema (OpenAPI, kubectl
+# explain, the patches kubectl computes); the rules live in validate_crd above.
+CRD_SCHEMA = {
+    "type": "object",
+    "description": "CustomResourceDefinition represents a resource that should be exposed on the API server. "
+                   "Its name MUST be in the format <.spec.name>.<.spec.group>.",
+    "properties": {
+        "spec": {
+            "type": "object", "x-kubernetes-preserve-unknown-fields": True,
+            "description": "spec describes how the user wants the resources to appear",
+            "properties": {
+                "group": {"type": "string", "description": "group is the API group of the defined custom "
+                                                           "resource: /apis/<group>/..."},
+                "names": _any_object("names specify the resource and kind names for the custom resource."),
+                "scope": {"type": "string", "description": "scope indicates whether the defined custom "
+                                                           "resource is cluster- or namespace-scoped: "
+                                                           "`Cluster` or `Namespaced`."},
+                "versions": {"type": "array", "description": "versions is the list of all API versions of "
+                                                             "the defined custom resource.",
+                             "items": _any_object("a version: name, served, storage, schema, subresources, "
+                                                  "additionalPrinterColumns")},
+                "conversion": _any_object("conversion defines conversion settings for the CRD."),
+                "preserveUnknownFields": {"type": "boolean", "description": "must be false in v1"},
+            }},
+        "status": _any_object("status indicates the actual state of the CustomResourceDefinition"),
+    }}
+
+
 CUSTOM_RESOURCE_DEFINITION = Kind(
     GROUP, "v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False,
     short_names=("crd", "crds"), categories=("api-extensions",), subresources=("status",),
     default=default_crd, validate=validate_crd, validate_update=validate_crd_update,
     columns=(NAME, col("Created At", "date", description="CreationTimestamp is a timestamp representing "
                        "the server time when this object was created.")),
-    row=crd_row)
+    row=crd_row, schema=CRD_SCHEMA)
 
 KINDS = (CUSTOM_RESOURCE_DEFINITION,)

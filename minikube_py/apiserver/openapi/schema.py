@@ -172,9 +172,9 @@ class Definitions:
         elif kind.proto in MESSAGES:
             schema = dict(self.defs[self.message(MESSAGES[kind.proto].DESCRIPTOR)])
             props = schema["properties"] = dict(schema["properties"])
-        else:       # nothing describes it: any object
+        else:       # nothing describes it but its metadata: any object with an ObjectMeta
             schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-            props = {}
+            props = {"metadata": _described(self.ref(self.message(meta_pb2.ObjectMeta.DESCRIPTOR)), "metadata")}
         for key in ("kind", "apiVersion"):
             props[key] = _described({"type": "string"}, key)
         schema["properties"] = dict(sorted(props.items()))
