@@ -39,6 +39,7 @@ CONTROLLERS: dict[str, str] = {
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
     "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
     "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
+    "job": "minikube_py.controllers.job:JobController",
 }
 
 
