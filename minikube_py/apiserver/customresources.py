@@ -36,6 +36,7 @@ from ..api.kinds.customresource import CustomResourceKind, get_path, kinds_of, s
 from ..storage.store import RevisionCompacted, StorageError
 from . import errors
 from .registry import apply_patch
+from .storagehook import StorageHook
 from .subresources import PATCH_RETRIES, scale_replicas
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class _QueueSink:
         return True
 
 
-class CustomResources:
+class CustomResources(StorageHook):
     def __init__(self, server):
         self.server = server
         self.lock = threading.RLock()
@@ -79,15 +80,6 @@ class CustomResources:
         return self.server.registry
 
     # ------------------------------------------------------------ the Registry hook on CRDs
-    def prepare_update(self, rt, old, new):
-        pass
-
-    def take(self, rt, obj, old=None):
-        return ()
-
-    def release(self, taken):
-        pass
-
     def after_write(self, rt, old, written):
         """This apiserver stored a CRD: serve it before answering, so the next request may use it."""
         self.sync(written)
@@ -393,28 +385,16 @@ class CustomResources:
         return scale_of(rt, written)
 
 
-class _InstanceHook:
+class _InstanceHook(StorageHook):
     """The Registry hook on a custom kind: no new objects while its CRD is being deleted."""
 
     def __init__(self, owner: CustomResources, crd_name: str):
         self.owner, self.crd_name = owner, crd_name
 
-    def prepare_update(self, rt, old, new):
-        pass
-
     def take(self, rt, obj, old=None):
         if old is None and self.crd_name in self.owner.terminating:
             raise errors.method_not_allowed("create not allowed while custom resource definition is terminating")
         return ()
-
-    def release(self, taken):
-        pass
-
-    def after_write(self, rt, old, written):
-        pass
-
-    def after_delete(self, rt, deleted):
-        pass
 
 
 def _accepted(crd: dict) -> bool:

@@ -20,6 +20,7 @@ from ..api.selectors import FieldSelector, LabelSelector, SelectorError
 from ..storage.store import KeyExists, KeyNotFound, RevisionConflict
 from . import errors, fieldmanager
 from .admission import Admission
+from .storagehook import NO_HOOK, StorageHook
 from .subresources import PATCH_RETRIES, scale_of, update_scale
 
 
@@ -37,13 +38,13 @@ class Registry:
     def __init__(self, store, admission: Admission | None = None, recent=None, hooks=None):
         self.store = store
         self.admission = admission or Admission(self)
-        # Kinds whose writes take and give back something besides the object itself, as
-        # kube-apiserver wraps a Service's storage with its IP and port allocators:
-        # (group, plural) -> hook with prepare_update, take, release, after_write, after_delete,
-        # and optionally deletion_finalizers (a CRD's deletion waits for its objects' cleanup).
+        # (group, plural) -> the StorageHook of kinds whose writes do more than store
         self.hooks = dict(hooks or {})
         # recent(rt, key) -> the watch cache's newest copy of an object, or None (see base()).
         self.recent = recent
+
+    def hook(self, rt: Kind) -> StorageHook:
+        return self.hooks.get((rt.group, rt.plural), NO_HOOK)
 
     # ---------------------------------------------------------------- reads
     def get(self, rt: Kind, namespace, name) -> dict:
@@ -114,18 +115,16 @@ class Registry:
         self.validate(rt, obj)
         if dry_run:
             return obj
-        hook = self.hooks.get((rt.group, rt.plural))
-        taken = hook.take(rt, obj) if hook else ()
+        hook = self.hook(rt)
+        taken = hook.take(rt, obj)
         try:
             created = self.store.create(rt.etcd_key(namespace, md["name"]), obj)
         except BaseException as err:
-            if hook:
-                hook.release(taken)
+            hook.release(taken)
             if isinstance(err, KeyExists):
                 raise errors.already_exists(rt, md["name"]) from None
             raise
-        if hook:
-            hook.after_write(rt, None, created)
+        hook.after_write(rt, None, created)
         return self._typed(rt, created)
 
     def check_body(self, rt: Kind, namespace, body, name=None) -> dict:
@@ -275,10 +274,9 @@ class Registry:
                 new.pop("status", None)
         if rt.counts_generation and _spec_of(new) != _spec_of(old) and subresource is None:
             new["metadata"]["generation"] = int(md_old.get("generation", 1)) + 1
-        hook = self.hooks.get((rt.group, rt.plural))
+        hook = self.hook(rt)
         if subresource is None:
-            if hook:
-                hook.prepare_update(rt, old, new)
+            hook.prepare_update(rt, old, new)
             apply_defaults(rt, new)
             self.admission.admit_update(rt, old, new)
         if writer is not None:      # server-side apply: an Update on an object with managedFields
@@ -292,12 +290,11 @@ class Registry:
         if dry_run:
             return new
         key = rt.etcd_key(md_old.get("namespace"), md_old["name"])
-        taken = hook.take(rt, new, old) if hook and subresource is None else ()
+        taken = hook.take(rt, new, old) if subresource is None else ()
         try:
             written = self._typed(rt, self.store.update(key, new, expected_rv))
         except BaseException as err:
-            if hook:
-                hook.release(taken)
+            hook.release(taken)
             if isinstance(err, RevisionConflict):
                 if not fresh:
                     raise _StaleGuess() from None
@@ -305,13 +302,11 @@ class Registry:
             if isinstance(err, KeyNotFound):
                 raise errors.not_found(rt, md_old["name"]) from None
             raise
-        if hook:
-            hook.after_write(rt, old, written)
+        hook.after_write(rt, old, written)
         if self._finished_deleting(written):
             try:
                 self.store.delete(key, int(written["metadata"]["resourceVersion"]))
-                if hook:
-                    hook.after_delete(rt, written)
+                hook.after_delete(rt, written)
             except (KeyNotFound, RevisionConflict):
                 pass
         return written
@@ -352,9 +347,7 @@ class Registry:
                 finalizers.append("foregroundDeletion")
             elif policy == "Background":
                 finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
-            hook = self.hooks.get((rt.group, rt.plural))
-            if hook is not None and hasattr(hook, "deletion_finalizers"):
-                finalizers += [f for f in hook.deletion_finalizers(rt, obj) if f not in finalizers]
+            finalizers += [f for f in self.hook(rt).deletion_finalizers(rt, obj) if f not in finalizers]
             if finalizers:
                 nmd["finalizers"] = finalizers
             else:
@@ -389,8 +382,7 @@ class Registry:
                         return obj, False
                     return self._typed(rt, self.store.update(key, new, int(md["resourceVersion"]))), False
                 deleted = self.store.delete(key, int(md["resourceVersion"]))
-                if hook:
-                    hook.after_delete(rt, deleted)
+                self.hook(rt).after_delete(rt, deleted)
                 return self._typed(rt, deleted), True
             except RevisionConflict:
                 continue

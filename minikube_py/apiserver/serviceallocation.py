@@ -23,6 +23,7 @@ from ..api import validation
 from ..api.kinds.service import SERVICE, is_headless, node_port_type
 from ..storage.store import KeyExists, KeyNotFound
 from . import errors
+from .storagehook import StorageHook
 
 DEFAULT_CLUSTER_IP_RANGE = "10.96.0.0/12"
 DEFAULT_NODE_PORT_RANGE = (30000, 32767)
@@ -46,7 +47,7 @@ def node_ports(svc: dict) -> set[int]:
     return {p["nodePort"] for p in _spec(svc).get("ports") or [] if p.get("nodePort")}
 
 
-class ServiceAllocator:
+class ServiceAllocator(StorageHook):
     def __init__(self, store, cluster_ip_range: str = DEFAULT_CLUSTER_IP_RANGE,
                  node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE, rng=None):
         self.store = store
