@@ -25,6 +25,11 @@ def object_condition(obj: dict, type_: str) -> Optional[dict]:
     return get_condition(obj.get("status"), type_)
 
 
+def condition_status(obj: dict, type_: str) -> Optional[str]:
+    """"True", "False", "Unknown" -- or None when the object has no such condition."""
+    return (object_condition(obj, type_) or {}).get("status")
+
+
 def is_true(obj: dict, type_: str) -> bool:
     cond = object_condition(obj, type_)
     return bool(cond) and cond.get("status") == "True"

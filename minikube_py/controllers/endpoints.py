@@ -36,6 +36,7 @@ from ..api.selectors import LabelSelector
 from ..client import errors
 from ..client.informer import index_by_namespace, split_key
 from .base import Controller
+from .podutil import is_pod_ready
 
 NAMESPACE_INDEX = "namespace"
 # Annotations and labels as upstream (k8s.io/api/core/v1 well_known_labels / annotation_key_constants)
@@ -51,11 +52,6 @@ def pod_ip(pod: dict) -> str:
     status = pod.get("status") or {}
     ips = status.get("podIPs") or []
     return (ips[0].get("ip") if ips else None) or status.get("podIP") or ""
-
-
-def pod_is_ready(pod: dict) -> bool:
-    cond = object_condition(pod, "Ready")
-    return bool(cond) and cond.get("status") == "True"
 
 
 def should_pod_be_in_endpoints(pod: dict, include_terminating: bool) -> bool:
@@ -167,7 +163,7 @@ def desired_subsets(service: dict, pods: list[dict]) -> list[dict]:
         if not should_pod_be_in_endpoints(pod, tolerate):
             continue
         addr = endpoint_address(service, pod)
-        ready = tolerate or pod_is_ready(pod)
+        ready = tolerate or is_pod_ready(pod)
         if not spec.get("ports"):
             if is_headless(service):        # a headless Service may have no ports
                 pairs.append((addr, ready, None))
@@ -262,7 +258,7 @@ def format_trigger_time(t: datetime) -> str:
 def _endpoints_view(pod: dict) -> tuple:
     """What of a pod the Endpoints show: a pod update that changes none of it is ignored."""
     md, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-    return (bool(md.get("deletionTimestamp")), pod_is_ready(pod), pod_ip(pod), spec.get("nodeName"),
+    return (bool(md.get("deletionTimestamp")), is_pod_ready(pod), pod_ip(pod), spec.get("nodeName"),
             spec.get("hostname"), spec.get("subdomain"), status.get("phase") in ("Succeeded", "Failed"))
 
 

@@ -27,7 +27,8 @@ import json
 from ..api.kinds.service import is_headless
 from ..client import errors
 from ..client.informer import split_key
-from .endpoints import ServicePodsController, endpoint_address, endpoint_port, find_port, pod_ip, pod_is_ready
+from .endpoints import ServicePodsController, endpoint_address, endpoint_port, find_port, pod_ip
+from .podutil import is_pod_ready
 
 SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
@@ -41,7 +42,7 @@ def endpoint_of(service: dict, pod: dict, publish_not_ready: bool) -> dict:
     """One pod as an EndpointSlice endpoint."""
     addr = endpoint_address(service, pod)
     terminating = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-    ready = pod_is_ready(pod)
+    ready = is_pod_ready(pod)
     endpoint = {"addresses": [addr["ip"]],
                 "conditions": {"ready": publish_not_ready or (ready and not terminating),
                                "serving": publish_not_ready or ready,

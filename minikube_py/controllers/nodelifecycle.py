@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from ..api.conditions import condition, object_condition
+from ..api.conditions import condition, condition_status, object_condition
 from ..api.meta import now_rfc3339
 from ..client import errors
 from ..client.informer import meta_key
@@ -55,8 +55,7 @@ NODE_INDEX = "nodelifecycle:node"
 
 def ready_status(node: dict) -> Optional[str]:
     """"True", "False", "Unknown", or None if no Ready condition was ever posted."""
-    cond = object_condition(node, "Ready")
-    return cond.get("status") if cond else None
+    return condition_status(node, "Ready")
 
 
 def lifecycle_taints_for(status: Optional[str]) -> list[dict]:

@@ -29,7 +29,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from ..api.conditions import object_condition
+from ..api.conditions import condition_status
 from ..api.meta import parse_time
 from ..api.taints import tolerates
 from ..client import errors
@@ -45,7 +45,7 @@ NO_EXECUTE = "NoExecute"
 
 def unreachable(node: dict) -> bool:
     """Ready=Unknown: its kubelet has gone silent (no kubelet will finish its pods)."""
-    return (object_condition(node, "Ready") or {}).get("status") == "Unknown"
+    return condition_status(node, "Ready") == "Unknown"
 
 
 def eviction_time(pod: dict, taints: list[dict], default_seconds: float,

@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
-from ..api.conditions import condition, object_condition
+from ..api.conditions import condition, condition_status, object_condition
 from ..api.meta import now_rfc3339
 from ..client.errors import ApiError, Conflict, NotFound
 from ..client.events import EventRecorder
@@ -56,7 +56,7 @@ def _deleting(pod: dict) -> bool:
 
 
 def _ready(node: dict) -> Optional[str]:
-    return (object_condition(node, "Ready") or {}).get("status")
+    return condition_status(node, "Ready")
 
 
 def node_change_helps(old: dict, new: dict) -> bool:
