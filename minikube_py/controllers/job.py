@@ -32,13 +32,13 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from ..api import meta
-from ..api.conditions import condition, get_condition
+from ..api.conditions import condition, get_condition, remove_condition, set_condition
 from ..client import errors
 from ..client.informer import meta_key
 from .base import Controller, event_recorder
 from .expectations import Expectations
 from .podutil import is_pod_ready, pod_from_template
-from .refmanager import CONTROLLER_INDEX, controller_uid, ensure_indexes
+from .refmanager import CONTROLLER_INDEX, ensure_indexes
 
 COMPONENT = "job-controller"
 
@@ -160,26 +160,24 @@ class JobController(Controller):
 
         status.update(active=len(active), succeeded=succeeded, failed=failed,
                       ready=sum(1 for p in active if is_pod_ready(p)))
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Suspended"]
         stamp = meta.now_rfc3339()
-        if spec.get("suspend"):
-            conditions.append(condition("Suspended", True, "JobSuspended", "Job suspended",
-                                        lastProbeTime=stamp, lastTransitionTime=stamp))
+        if not spec.get("suspend"):
+            remove_condition(status, "Suspended")
+        else:              # kept as it is while it stays suspended (set_condition)
+            set_condition(status, condition("Suspended", True, "JobSuspended", "Job suspended",
+                                            lastProbeTime=stamp, lastTransitionTime=stamp))
         if fail is not None:
             reason, message = fail
-            conditions += [condition(t, True, reason, message, lastProbeTime=stamp, lastTransitionTime=stamp)
-                           for t in ("FailureTarget", "Failed")]
+            for type_ in ("FailureTarget", "Failed"):
+                set_condition(status, condition(type_, True, reason, message,
+                                                lastProbeTime=stamp, lastTransitionTime=stamp))
             self.recorder.event(job, "Warning", reason, message)
         elif done_reason is not None:
-            conditions += [condition(t, True, done_reason, "Reached expected number of succeeded pods",
-                                     lastProbeTime=stamp, lastTransitionTime=stamp)
-                           for t in ("SuccessCriteriaMet", "Complete")]
+            for type_ in ("SuccessCriteriaMet", "Complete"):
+                set_condition(status, condition(type_, True, done_reason, "Reached expected number of succeeded pods",
+                                                lastProbeTime=stamp, lastTransitionTime=stamp))
             status["completionTime"] = stamp
             self.recorder.event(job, "Normal", "Completed", "Job completed")
-        if conditions:
-            status["conditions"] = conditions
-        else:
-            status.pop("conditions", None)
         if status != (job.get("status") or {}):
             try:
                 self.client.update_status("jobs", dict(job, status=status))
@@ -213,4 +211,4 @@ class JobController(Controller):
             pass
 
 
-__all__ = ["JobController", "controller_uid", "count_pods", "failure", "finished", "wanted_active"]
+__all__ = ["JobController", "count_pods", "failure", "finished", "wanted_active"]

@@ -6,6 +6,7 @@ reports a container that exited (phase Succeeded or Failed).
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -84,5 +85,8 @@ def test_a_suspended_job_keeps_no_pods(controllers, api_client, kubectl, namespa
     kubectl("patch", "job", "later", "-n", namespace, "-p", '{"spec":{"suspend":true}}')
     wait_for(lambda: pods_of(api_client, namespace, "later") == []
              and conditions(job(kubectl, namespace, "later")).get("Suspended") == "True", what="suspended")
+    rv = job(kubectl, namespace, "later")["metadata"]["resourceVersion"]
+    time.sleep(2.5)                                  # level-triggered: nothing to write while it stays so
+    assert job(kubectl, namespace, "later")["metadata"]["resourceVersion"] == rv
     kubectl("patch", "job", "later", "-n", namespace, "-p", '{"spec":{"suspend":false}}')
     wait_for(lambda: pods_of(api_client, namespace, "later", "Pending"), what="resumed: a pod again")
