@@ -36,7 +36,7 @@ from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
-from . import discovery, errors, openapi, protobuf, subresources, watch
+from . import discovery, errors, eviction, openapi, protobuf, subresources, watch
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .registry import Registry
@@ -305,7 +305,7 @@ class APIServer:
         if sub == "eviction":
             if method != "POST":
                 raise errors.method_not_allowed()
-            return respond(subresources.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
+            return respond(eviction.evict(reg, namespace, name, read_json(req), dry_run=dry_run), 201)
         writer = Writer.of(args, req.headers.get("User-Agent"), sub) if method != "GET" else None
         if method == "PATCH":
             if patch_type(req, rt) == "apply":

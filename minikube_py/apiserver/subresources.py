@@ -1,10 +1,10 @@
-"""Subresources with rules of their own: pods/binding, pods/eviction, {deployments,replicasets,...}/scale.
+"""Subresources with rules of their own: pods/binding, {deployments,replicasets,...}/scale.
 
 `/status` and `/finalize` are plain writes of one part of the object (registry.py);
-these three are verbs of their own, each what one client does:
+these are verbs of their own, each what one client does (pods/eviction, what
+`kubectl drain` asks, has a module of its own: eviction.py):
 
   binding   the scheduler's one write: spec.nodeName, set once, and PodScheduled=True
-  eviction  `kubectl drain`: the pod's DELETE, as PodDisruptionBudgets would allow it
   scale     `kubectl scale`: an autoscaling/v1 Scale view of spec.replicas
 """
 from __future__ import annotations
@@ -57,34 +57,6 @@ def bind(registry, namespace, name, binding: dict):
         except KeyNotFound:
             raise errors.not_found(rt, name) from None
     raise errors.conflict(rt, name)
-
-def evict(registry, namespace, name, eviction: dict, dry_run=False):
-    """pods/eviction: API-initiated eviction, what `kubectl drain` asks for each pod.
-
-    The body is a policy/v1 Eviction {metadata: {name, namespace}, deleteOptions}.
-    kube-apiserver first asks the PodDisruptionBudgets that select the pod whether one
-    more disruption is allowed, and answers 429 TooManyRequests when not. This apiserver
-    has no PodDisruptionBudgets, so every eviction is allowed: it is the pod's DELETE with
-    the Eviction's deleteOptions (graceful on a node, at once when unbound, finished or
-    gracePeriodSeconds is 0; preconditions checked), answered 201 with a Success Status.
-    """
-    rt = POD
-    if not isinstance(eviction, dict):
-        raise errors.bad_request("the body of the request must be an Eviction object")
-    kind, api_version = eviction.get("kind"), eviction.get("apiVersion")
-    if kind not in (None, "Eviction") or api_version not in (None, "policy/v1", "policy/v1beta1"):
-        raise errors.bad_request(f"not an Eviction object: {api_version}, Kind={kind}")
-    md = eviction.get("metadata") or {}
-    options = eviction.get("deleteOptions") or {}
-    if not isinstance(md, dict) or not isinstance(options, dict):
-        raise errors.bad_request("metadata and deleteOptions must be objects")
-    if md.get("namespace") not in (None, "", namespace):
-        raise errors.bad_request("the namespace of the provided object does not match the "
-                                 "namespace sent on the request")
-    if md.get("name") != name:
-        raise errors.bad_request("name in URL does not match name in Eviction object")
-    registry.delete(rt, namespace, name, options, dry_run=dry_run or bool(options.get("dryRun")))
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 def scale_of(obj) -> dict:
     md = obj["metadata"]

@@ -40,6 +40,7 @@ CONTROLLERS: dict[str, str] = {
     "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
     "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
     "job": "minikube_py.controllers.job:JobController",
+    "disruption": "minikube_py.controllers.disruption:DisruptionController",
 }
 
 
