@@ -79,8 +79,11 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
     signal.signal(signal.SIGINT, shutdown)
     logging.getLogger("minikube_py").info("apiserver serving on http://%s:%d (etcd %s)",
                                           bind_address, port, etcd_servers)
+    from ..systemd import notify_ready
     try:
-        server.safe_start()
+        server.prepare()              # binds the port: now clients can connect
+        notify_ready(f"serving on {bind_address}:{port}")
+        server.serve()
     finally:
         api.stop()
 

@@ -137,6 +137,8 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
     log.info("controller-manager against %s: controllers %s", client.server,
              ", ".join(manager.started) or "none")
 
+    from ..systemd import notify_ready
+    notify_ready("running" if not leader_elect else "campaigning for the lease")
     stopping = threading.Event()
 
     if not leader_elect:

@@ -27,7 +27,10 @@ def _run(plugin):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    from minikube_py.systemd import notify_ready
     try:
+        plugin.serve()        # our socket exists; run() registers with the kubelet and keeps watching
+        notify_ready(f"serving {plugin.socket_path}")
         plugin.run(stop)
     except RegistrationRejected as e:
         raise click.ClickException(f"the kubelet rejected the registration: {e}") from None

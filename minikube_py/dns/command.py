@@ -28,9 +28,12 @@ import click
               help="where the upstream resolvers for other names are listed ('' : none, answer REFUSED)")
 @click.option("--upstream-timeout", default=2.0, show_default=True,
               help="seconds to wait for an upstream resolver before answering SERVFAIL")
+@click.option("--register-service/--no-register-service", default=False, show_default=True,
+              help="create the kube-dns Service and point its Endpoints at this server once it "
+                   "serves (as CoreDNS's addon manifest does; `up` does it itself)")
 @click.option("-v", "--verbose", is_flag=True)
 def command(kubeconfig, server, listen_address, port, cluster_domain, ttl, resolv_conf,
-            upstream_timeout, verbose):
+            upstream_timeout, register_service, verbose):
     """Serve the cluster's DNS names (A, SRV, PTR) from the apiserver's Services and Endpoints."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -48,8 +51,16 @@ def command(kubeconfig, server, listen_address, port, cluster_domain, ttl, resol
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ready = threading.Event()
+    if register_service:
+        def register():
+            from .addon import ensure_kube_dns
+            ready.wait()
+            if not stop.is_set():
+                ensure_kube_dns(client, listen_address, port)
+        threading.Thread(target=register, name="register-kube-dns", daemon=True).start()
     try:
-        serve(client, listen_address, port, cluster_domain, ttl, forwarder, stop)
+        serve(client, listen_address, port, cluster_domain, ttl, forwarder, stop, ready)
     except OSError as e:
         raise click.ClickException(f"cannot listen on {listen_address}:{port}: {e}") from None
     finally:

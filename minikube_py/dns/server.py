@@ -136,6 +136,8 @@ def serve(client, address: str, port: int, zone: str, ttl: int, forwarder: Optio
         log.warning("caches not filled after 30s; answering SERVFAIL for %s until they are", zone)
     if ready is not None:
         ready.set()
+    from ..systemd import notify_ready
+    notify_ready(f"serving {zone} on {address}:{dns.port}")
     stop.wait()
     dns.stop()
     view.stop()

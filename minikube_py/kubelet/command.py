@@ -198,6 +198,9 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
     starters = [threading.Thread(target=k.start, daemon=True) for k in kubelets]
     for t in starters:
         t.start()
+    from ..systemd import notify_ready
+    notify_ready(f"node {', '.join(names) if len(names) < 4 else f'{len(names)} nodes'}, "
+                 f"HTTP on {address}:{http.port}")
     while not stop.wait(1.0):
         pass
     log.info("stopping (containers keep running)")

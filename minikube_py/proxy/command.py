@@ -78,6 +78,8 @@ def command(kubeconfig, server, node_name, proxy_mode, cluster_cidr, masquerade_
     log.info("kube-proxy for node %s in %s mode (cluster CIDR %s%s)", node_name or "-", proxy_mode,
              cluster_cidr, ", masquerade all" if masquerade_all else "")
     proxier.start()
+    from ..systemd import notify_ready
+    notify_ready(f"{proxy_mode} mode")
     while not stop.wait(1.0):
         pass
     log.info("stopping (the rules stay; `minikube-py proxy --cleanup` removes them)")

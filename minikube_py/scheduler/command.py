@@ -73,6 +73,8 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
             break
         except TimeoutError as err:          # apiserver not up yet: the informers keep trying
             log.warning("%s; still waiting", err)
+    from ..systemd import notify_ready
+    notify_ready("caches synced, scheduling")
     stop.wait()
     log.info("scheduler stopping: %s; events written %d, dropped %d", sched.stats,
              sched.recorder.written, sched.recorder.dropped)
