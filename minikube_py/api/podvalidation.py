@@ -4,8 +4,8 @@ import copy
 
 from .defaults import default_pod
 from .names import is_dns1123_label
-from .validation import (TAINT_EFFECTS, duplicate, forbidden, invalid, non_negative, not_found,
-                         not_supported, required, show, validate_labels, validate_resources)
+from .validation import (TAINT_EFFECTS, diff_lines, duplicate, forbidden, invalid, non_negative, not_found,
+                         not_supported, required, validate_labels, validate_resources)
 
 __all__ = ["validate_pod", "validate_pod_spec", "validate_pod_update"]
 
@@ -126,18 +126,6 @@ UPDATABLE_POD_FIELDS = [
 ]
 
 
-def _diff(old, new, path: str) -> list[str]:
-    """Lines naming each place where two JSON values differ (for error messages)."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        lines = []
-        for key in sorted(set(old) | set(new), key=str):
-            lines += _diff(old.get(key), new.get(key), f"{path}.{key}")
-        return lines
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [line for i, (a, b) in enumerate(zip(old, new)) for line in _diff(a, b, f"{path}[{i}]")]
-    return [] if old == new else [f"  {path}: {show(old)} -> {show(new)}"]
-
-
 def _validate_running_pod_update(old: dict, new: dict) -> list:
     """Only a few fields of a running pod's spec may change (see UPDATABLE_POD_FIELDS)."""
     # Default a copy of the old pod too, so that a pod stored before some default was
@@ -177,7 +165,7 @@ def _validate_running_pod_update(old: dict, new: dict) -> list:
         munged["terminationGracePeriodSeconds"] = grace
     if munged != old_spec:
         detail = ("pod updates may not change fields other than " + ",".join(UPDATABLE_POD_FIELDS)
-                  + "\n" + "\n".join(_diff(old_spec, munged, "spec")))
+                  + "\n" + "\n".join(diff_lines(old_spec, munged, "spec")))
         causes.append(forbidden("spec", detail))
     return causes
 

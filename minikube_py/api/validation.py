@@ -69,6 +69,19 @@ def forbidden(field, detail):
     return _cause("FieldValueForbidden", field, f"Forbidden: {detail}")
 
 
+def diff_lines(old, new, path: str) -> list[str]:
+    """Lines naming each place where two JSON values differ, for the message of an
+    "is immutable" cause (where Kubernetes prints a cmp.Diff)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new), key=str):
+            lines += diff_lines(old.get(key), new.get(key), f"{path}.{key}")
+        return lines
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [line for i, (a, b) in enumerate(zip(old, new)) for line in diff_lines(a, b, f"{path}[{i}]")]
+    return [] if old == new else [f"  {path}: {show(old)} -> {show(new)}"]
+
+
 def non_negative(field, value):
     if isinstance(value, int) and not isinstance(value, bool) and value < 0:
         return [invalid(field, value, "must be greater than or equal to 0")]
