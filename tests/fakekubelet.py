@@ -15,6 +15,11 @@ look at:
   limits which pods it ever makes ready (e.g. leave a broken new version unready).
   With ``node`` it first binds each pod to that node, as the scheduler would; bound
   pods then delete gracefully.
+- **pods that finish** (with ``finish``, a function of the pod giving None -- keep it
+  running -- or an exit code): ends each running pod as a kubelet does when its
+  containers exit under restartPolicy Never, phase Succeeded (code 0) or Failed, with
+  each container's ``state.terminated`` (exitCode, reason, finishedAt) -- what the Job
+  controller and its podFailurePolicy read.
 
 Use it as a context manager (``with FakeKubelet(client, namespace): ...``) or call
 ``start()`` and ``stop()``.
@@ -49,9 +54,27 @@ def mark_ready(client, pod, ip="10.1.0.1"):
         return None
 
 
+def finish_pod(client, pod, exit_code: int, reason=None):
+    """Report a pod whose containers all exited with ``exit_code`` (restartPolicy Never)."""
+    now = meta.now_rfc3339()
+    terminated = {"exitCode": exit_code, "reason": reason or ("Completed" if exit_code == 0 else "Error"),
+                  "startedAt": now, "finishedAt": now}
+    statuses = [{"name": c["name"], "image": c.get("image", ""), "ready": False, "restartCount": 0,
+                 "state": {"terminated": terminated}} for c in pod["spec"].get("containers") or []]
+    conds = [dict(c, status="False", lastTransitionTime=now) if c["type"] in ("Ready", "ContainersReady") else c
+             for c in (pod.get("status") or {}).get("conditions") or []]
+    try:
+        return client.patch("pods", pod["metadata"]["name"], {"status": {
+            "phase": "Succeeded" if exit_code == 0 else "Failed", "containerStatuses": statuses,
+            "conditions": conds}}, namespace=pod["metadata"]["namespace"], subresource="status")
+    except errors.NotFound:
+        return None
+
+
 class FakeKubelet:
-    def __init__(self, client, namespace=None, delay=0.0, only=None, node=None, period=0.3):
+    def __init__(self, client, namespace=None, delay=0.0, only=None, node=None, period=0.3, finish=None):
         self.client, self.namespace, self.delay, self.only = client, namespace, delay, only
+        self.finish = finish           # pod -> None (keeps running) or its exit code
         self.node = self.name = node   # the node this kubelet is (pods are bound to it)
         self.period = period           # heartbeat: Lease renewal and Ready check
         self.wanted = "True"           # the Ready status this kubelet reports for its node
@@ -167,6 +190,12 @@ class FakeKubelet:
                 self.client.delete("pods", md["name"], namespace=self.namespace, grace_period_seconds=0)
             except errors.NotFound:
                 pass
+            return
+        if md["uid"] in self._seen and self.finish is not None \
+                and (pod.get("status") or {}).get("phase") == "Running":
+            code = self.finish(pod)
+            if code is not None:
+                finish_pod(self.client, pod, code)
             return
         if md["uid"] in self._seen or (self.only and not self.only(pod)):
             return

@@ -103,6 +103,8 @@ def election_timing(lease_duration: float, renew_deadline=None, retry_period=Non
                                       "after their grace period")
 @click.option("--gc-discovery-period", type=DURATION, default="30s", show_default=True,
               help="how often the garbage collector looks for new resource types")
+@click.option("--job-pod-failure-backoff", type=DURATION, default="10s", show_default=True,
+              help="a Job waits this long before replacing a failed pod (doubling per failure, at most 6m)")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="worker threads per controller [default: each controller's own]")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
@@ -110,7 +112,7 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
             leader_elect_renew_deadline, leader_elect_retry_period,
             leader_elect_resource_namespace, leader_elect_resource_name, identity,
             node_monitor_grace_period, node_monitor_period, pod_eviction_timeout,
-            force_delete_unreachable_pods, gc_discovery_period, workers, verbose):
+            force_delete_unreachable_pods, gc_discovery_period, job_pod_failure_backoff, workers, verbose):
     """Run the controllers (garbage collector, namespace, node lifecycle, ReplicaSet, ...)."""
     setup_logging(verbose)
     from ..client.leaderelection import LeaderElector
@@ -131,7 +133,8 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
                               node_monitor_period=node_monitor_period,
                               pod_eviction_timeout=pod_eviction_timeout,
                               force_delete_unreachable_pods=force_delete_unreachable_pods,
-                              gc_discovery_period=gc_discovery_period, workers=workers)
+                              gc_discovery_period=gc_discovery_period,
+                              job_pod_failure_backoff=job_pod_failure_backoff, workers=workers)
     manager = ControllerManager(client, names, config)
     manager.build()   # import errors are reported now, before any campaigning
     log.info("controller-manager against %s: controllers %s", client.server,

@@ -21,4 +21,6 @@ class ControllerConfig:
     #                                           when a pod has none
     force_delete_unreachable_pods: bool = True  # see nodelifecycle.py, "Pods on a lost node"
     gc_discovery_period: float = 30.0         # how often the GC re-reads discovery
+    job_pod_failure_backoff: float = 10.0     # a Job's first wait before replacing a failed pod
+    #                                           (doubles per failure, at most 6 min)
     workers: Optional[int] = None             # worker threads per controller (None: its own)

@@ -1,27 +1,34 @@
-"""The Job controller: run pods until ``completions`` of them have succeeded.
+"""The Job controller: run pods until enough of them have succeeded, or give up.
 
-A Job is work that finishes. One sync (``sync(key)``), as Kubernetes' job_controller.go
-does it for ``completionMode: NonIndexed``:
+A Job is work that finishes. One sync (``sync(key)``), as Kubernetes'
+pkg/controller/job/job_controller.go does it:
 
 1. Read the Job and the pods it controls (ownerReference with its uid) from the caches;
-   count them: **active** (not finished, not being deleted), **succeeded**, **failed**.
-2. Decide whether the Job is over:
-   - **Complete** once ``succeeded >= completions`` (with no ``completions``: once one
-     pod has succeeded and none is active);
-   - **Failed** when more than ``backoffLimit`` pods have failed
-     (reason BackoffLimitExceeded) or when it ran longer than ``activeDeadlineSeconds``
-     (DeadlineExceeded); its active pods are then deleted.
-3. Otherwise, unless ``suspend`` is true (then it deletes its active pods), keep
-   ``min(parallelism, completions - succeeded)`` pods active: create the missing ones
-   from ``spec.template`` (``generateName: <job>-``), delete any surplus.
-4. Write status: active, ready, succeeded, failed, startTime, completionTime, and the
-   conditions (SuccessCriteriaMet + Complete, or FailureTarget + Failed, as Kubernetes
-   1.31+ writes them; Suspended while suspended).
+   sort them into **active** (running or pending), **terminating** (being deleted),
+   **succeeded** and **failed**. A failed pod is judged by the ``podFailurePolicy``
+   (podfailurepolicy.py): it may fail the Job, fail its index, be ignored or counted.
+2. Decide whether the Job is over. It has **failed** when a FailJob rule matched
+   (reason PodFailurePolicy), when more than ``backoffLimit`` pods failed
+   (BackoffLimitExceeded), when it ran longer than ``activeDeadlineSeconds``
+   (DeadlineExceeded), or, Indexed with ``backoffLimitPerIndex``, when more than
+   ``maxFailedIndexes`` indexes failed (MaxFailedIndexesExceeded) or every index ended and
+   some failed (FailedIndexes). It has **succeeded** when ``completions`` pods (Indexed:
+   indexes) succeeded (CompletionsReached) or a ``successPolicy`` rule is met
+   (SuccessPolicy). As Kubernetes 1.31+ writes it: first the condition FailureTarget or
+   SuccessCriteriaMet, the remaining pods are deleted, and only once none is left
+   Failed or Complete (with ``completionTime``).
+3. Otherwise, unless suspended (then its pods are deleted, condition Suspended; on
+   resume Suspended=False and a new startTime), keep ``parallelism`` pods active:
+   NonIndexed, ``min(parallelism, completions - succeeded)`` pods named ``<job>-xxxxx``;
+   Indexed, one pod per index still to do (indexedjob.py). A failed pod is replaced
+   only after the back-off (jobbackoff.py: 10 s doubling, at most 6 min).
+4. Write status: active, ready, terminating, succeeded, failed, completedIndexes,
+   failedIndexes, startTime, completionTime and the conditions.
 
-Pods are counted by their phase (the older way of Kubernetes; newer ones also put a
-``batch.kubernetes.io/job-tracking`` finalizer on each pod so a deleted finished pod is
-still counted -- not done here). Expectations keep it from creating twice while the
-cache lags its own creates.
+Pods are counted by their phase (newer Kubernetes also puts a
+``batch.kubernetes.io/job-tracking`` finalizer on each pod so that a finished pod
+deleted early still counts -- not done here). Expectations keep the controller from
+creating twice while its cache lags its own writes.
 
     watches  jobs, pods
     writes   pods (create, delete), jobs/status, events
@@ -32,15 +39,27 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from ..api import meta
-from ..api.conditions import condition, get_condition, remove_condition, set_condition
+from ..api.conditions import condition, get_condition, set_condition
+from ..api.indexset import IndexSetError, format_indexes, parse_indexes
 from ..client import errors
 from ..client.informer import meta_key
 from .base import Controller, event_recorder
 from .expectations import Expectations
+from .indexedjob import completion_index, failure_count, indexed_template, matched_success_rule
+from .jobbackoff import MAX_BACKOFF, remaining_backoff
+from .podfailurepolicy import match_pod_failure_policy
 from .podutil import is_pod_ready, pod_from_template
 from .refmanager import CONTROLLER_INDEX, ensure_indexes
 
 COMPONENT = "job-controller"
+
+MESSAGES = {
+    "BackoffLimitExceeded": "Job has reached the specified backoff limit",
+    "DeadlineExceeded": "Job was active longer than specified deadline",
+    "MaxFailedIndexesExceeded": "Job has exceeded the specified maximum number of failed indexes",
+    "FailedIndexes": "Job has failed indexes",
+    "CompletionsReached": "Reached expected number of succeeded pods",
+}
 
 
 def finished(job: dict) -> Optional[str]:
@@ -53,20 +72,6 @@ def finished(job: dict) -> Optional[str]:
     return None
 
 
-def count_pods(pods: list[dict]) -> tuple[list[dict], int, int]:
-    """(active pods, succeeded, failed)."""
-    active, succeeded, failed = [], 0, 0
-    for pod in pods:
-        phase = (pod.get("status") or {}).get("phase")
-        if phase == "Succeeded":
-            succeeded += 1
-        elif phase == "Failed":
-            failed += 1
-        elif not pod["metadata"].get("deletionTimestamp"):
-            active.append(pod)
-    return active, succeeded, failed
-
-
 def wanted_active(spec: dict, succeeded: int) -> int:
     """How many pods should run now (NonIndexed)."""
     parallelism = spec.get("parallelism", 1)
@@ -76,16 +81,41 @@ def wanted_active(spec: dict, succeeded: int) -> int:
     return max(0, min(parallelism, completions - succeeded))
 
 
-def failure(job: dict, failed: int, now: datetime) -> Optional[tuple[str, str]]:
-    """(reason, message) when the Job has failed, else None."""
-    spec = job.get("spec") or {}
-    if failed > spec.get("backoffLimit", 6):
-        return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
-    deadline = spec.get("activeDeadlineSeconds")
-    start = (job.get("status") or {}).get("startTime")
-    if deadline is not None and start and (now - meta.parse_time(start)).total_seconds() >= deadline:
-        return "DeadlineExceeded", "Job was active longer than specified deadline"
-    return None
+class JobPods:
+    """A Job's pods sorted out: active, terminating, succeeded, failed (with the policy's verdict)."""
+
+    def __init__(self, job: dict, pods: list[dict]):
+        spec = job.get("spec") or {}
+        self.indexed = spec.get("completionMode") == "Indexed"
+        self.completions = spec.get("completions")
+        self.active, self.terminating, self.succeeded = [], [], []
+        self.failed: list[tuple[dict, Optional[str], Optional[str]]] = []   # (pod, action, message)
+        for pod in pods:
+            phase = (pod.get("status") or {}).get("phase")
+            if phase == "Succeeded":
+                self.succeeded.append(pod)
+            elif phase == "Failed":
+                self.failed.append((pod, *match_pod_failure_policy(spec.get("podFailurePolicy"), pod)))
+            elif pod["metadata"].get("deletionTimestamp"):
+                self.terminating.append(pod)
+            else:
+                self.active.append(pod)
+        self.counted_failures = [p for p, action, _ in self.failed if action != "Ignore"]
+
+    def index(self, pod: dict) -> Optional[int]:
+        return completion_index(pod, self.completions or 0) if self.indexed else None
+
+    def succeeded_indexes(self) -> set:
+        return {i for i in (self.index(p) for p in self.succeeded) if i is not None}
+
+    def index_failures(self) -> dict:
+        """Failures per index so far: the most any of its pods knew of, plus its own."""
+        counts: dict[int, int] = {}
+        for pod in self.active + self.terminating + self.succeeded + [p for p, _, _ in self.failed]:
+            i = self.index(pod)
+            if i is not None:
+                counts[i] = max(counts.get(i, 0), failure_count(pod) + (1 if pod in self.counted_failures else 0))
+        return counts
 
 
 class JobController(Controller):
@@ -103,7 +133,7 @@ class JobController(Controller):
         self.jobs.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
                               on_delete=self._job_deleted)
         self.pods.add_handler(on_add=self._pod_added, on_update=lambda old, new: self._pod_changed(new),
-                              on_delete=self._pod_changed)
+                              on_delete=lambda pod: self._pod_changed(pod, gone=True))
 
     def _job_of(self, pod: dict) -> Optional[dict]:
         ref = meta.owner_of(pod)
@@ -118,82 +148,239 @@ class JobController(Controller):
             self.expectations.creation_observed(meta_key(job))
             self.enqueue(job)
 
-    def _pod_changed(self, pod: dict):
+    def _pod_changed(self, pod: dict, gone: bool = False):
         job = self._job_of(pod)
         if job is not None:
+            if gone or pod["metadata"].get("deletionTimestamp"):
+                self.expectations.deletion_observed(meta_key(job), meta_key(pod))
             self.enqueue(job)
 
     def _job_deleted(self, job: dict):
         self.expectations.delete(meta_key(job))
 
+    @property
+    def backoff_base(self) -> float:
+        return self.config.job_pod_failure_backoff
+
     # ------------------------------------------------------------ sync
     def sync(self, key: str) -> None:
         job = self.jobs.get(key)
-        if job is None or finished(job):
+        if job is None or finished(job) or job["metadata"].get("deletionTimestamp"):
             return
         spec = job.get("spec") or {}
-        pods = self.pods.by_index(CONTROLLER_INDEX, job["metadata"]["uid"])
-        active, succeeded, failed = count_pods(pods)
+        pods = JobPods(job, self.pods.by_index(CONTROLLER_INDEX, job["metadata"]["uid"]))
         now = datetime.now(timezone.utc)
-        status = dict(job.get("status") or {})
-        if not status.get("startTime") and not spec.get("suspend"):
-            status["startTime"] = meta.now_rfc3339()
-        job_now = dict(job, status=status)
-
-        done_reason = None
-        fail = failure(job_now, failed, now)
-        completions = spec.get("completions")
-        if fail is None and ((completions is not None and succeeded >= completions)
-                             or (completions is None and succeeded > 0 and not active)):
-            done_reason = "CompletionsReached"
-        if fail is not None or spec.get("suspend"):
-            for pod in active:           # a failed or suspended Job keeps no pod running
-                self._delete_pod(pod)
-            active = []
-        elif done_reason is None and self.expectations.satisfied(key):
-            want = wanted_active(spec, succeeded)
-            if want > len(active):
-                self._create_pods(job, want - len(active))
-            elif want < len(active):
-                for pod in sorted(active, key=lambda p: (is_pod_ready(p), p["metadata"]["name"]))[:len(active) - want]:
-                    self._delete_pod(pod)
-
-        status.update(active=len(active), succeeded=succeeded, failed=failed,
-                      ready=sum(1 for p in active if is_pod_ready(p)))
         stamp = meta.now_rfc3339()
-        if not spec.get("suspend"):
-            remove_condition(status, "Suspended")
-        else:              # kept as it is while it stays suspended (set_condition)
-            set_condition(status, condition("Suspended", True, "JobSuspended", "Job suspended",
-                                            lastProbeTime=stamp, lastTransitionTime=stamp))
-        if fail is not None:
-            reason, message = fail
-            for type_ in ("FailureTarget", "Failed"):
-                set_condition(status, condition(type_, True, reason, message,
-                                                lastProbeTime=stamp, lastTransitionTime=stamp))
-            self.recorder.event(job, "Warning", reason, message)
-        elif done_reason is not None:
-            for type_ in ("SuccessCriteriaMet", "Complete"):
-                set_condition(status, condition(type_, True, done_reason, "Reached expected number of succeeded pods",
-                                                lastProbeTime=stamp, lastTransitionTime=stamp))
-            status["completionTime"] = stamp
-            self.recorder.event(job, "Normal", "Completed", "Job completed")
+        status = dict(job.get("status") or {})
+        status["conditions"] = [dict(c) for c in status.get("conditions") or []]
+        self._suspend_and_start(job, status, stamp)
+        wait = None                           # seconds until a back-off ends
+
+        succeeded_indexes = failed_indexes = None
+        if pods.indexed:
+            succeeded_indexes = pods.succeeded_indexes()
+            failed_indexes = self._failed_indexes(job, pods, status) - succeeded_indexes
+        succeeded = len(succeeded_indexes) if pods.indexed else len(pods.succeeded)
+
+        target = self._verdict(job, status, pods, now, succeeded_indexes, failed_indexes)
+        active = pods.active
+        if target is not None:
+            type_, reason, message = target
+            interim = "FailureTarget" if type_ == "Failed" else "SuccessCriteriaMet"
+            if get_condition(status, interim) is None:
+                set_condition(status, condition(interim, True, reason, message, lastProbeTime=stamp,
+                                                lastTransitionTime=stamp))
+            remaining = active + pods.terminating
+            self._delete_pods(job, active)
+            if not remaining:                 # every pod has stopped: the Job is over
+                set_condition(status, condition(type_, True, reason, message, lastProbeTime=stamp,
+                                                lastTransitionTime=stamp))
+                if type_ == "Complete":
+                    status["completionTime"] = stamp
+                    self.recorder.event(job, "Normal", "Completed", "Job completed")
+                else:
+                    self.recorder.event(job, "Warning", reason, message)
+            active = []
+        elif spec.get("suspend"):
+            self._delete_pods(job, active)
+            active = []
+        elif self.expectations.satisfied(key):
+            if pods.indexed:
+                wait = self._manage_indexed(job, pods, succeeded_indexes, failed_indexes, now)
+            else:
+                wait = self._manage(job, pods, succeeded, now)
+
+        status.update(active=len(active), ready=sum(1 for p in active if is_pod_ready(p)),
+                      terminating=len(pods.terminating), succeeded=succeeded, failed=len(pods.counted_failures))
+        if pods.indexed:
+            status.pop("completedIndexes", None)
+            if succeeded_indexes:
+                status["completedIndexes"] = format_indexes(succeeded_indexes)
+            if spec.get("backoffLimitPerIndex") is not None:
+                status["failedIndexes"] = format_indexes(failed_indexes)
+        if not status["conditions"]:
+            del status["conditions"]
         if status != (job.get("status") or {}):
             try:
                 self.client.update_status("jobs", dict(job, status=status))
             except errors.NotFound:
-                pass
-        if fail is None and done_reason is None and spec.get("activeDeadlineSeconds") is not None \
-                and status.get("startTime"):
-            left = spec["activeDeadlineSeconds"] - (now - meta.parse_time(status["startTime"])).total_seconds()
-            self.queue.add_after(key, max(left, 0.1))      # look again when the deadline passes
+                return
+        self._look_again(key, job, status, target, now, wait)
 
-    def _create_pods(self, job: dict, count: int) -> None:
+    def _suspend_and_start(self, job: dict, status: dict, stamp: str) -> None:
+        """Suspended=True while suspended; on resume Suspended=False and a fresh startTime
+        (activeDeadlineSeconds counts the time a Job is continuously active)."""
+        cond = get_condition(status, "Suspended")
+        if (job.get("spec") or {}).get("suspend"):
+            if not cond or cond.get("status") != "True":
+                set_condition(status, condition("Suspended", True, "JobSuspended", "Job suspended",
+                                                lastProbeTime=stamp, lastTransitionTime=stamp))
+                self.recorder.event(job, "Normal", "Suspended", "Job suspended")
+            return
+        if cond and cond.get("status") == "True":
+            set_condition(status, condition("Suspended", False, "JobResumed", "Job resumed",
+                                            lastProbeTime=stamp, lastTransitionTime=stamp))
+            self.recorder.event(job, "Normal", "Resumed", "Job resumed")
+            status["startTime"] = stamp
+        elif not status.get("startTime"):
+            status["startTime"] = stamp
+
+    def _failed_indexes(self, job: dict, pods: JobPods, status: dict) -> set:
+        """Indexes failed for good: over backoffLimitPerIndex, or matched by a FailIndex rule."""
+        spec = job.get("spec") or {}
+        limit = spec.get("backoffLimitPerIndex")
+        if limit is None:
+            return set()
+        try:
+            failed = parse_indexes(status.get("failedIndexes") or "", spec.get("completions") or 0)
+        except IndexSetError:
+            failed = set()
+        failed |= {i for i, n in pods.index_failures().items() if n > limit}
+        failed |= {pods.index(p) for p, action, _ in pods.failed
+                   if action == "FailIndex" and pods.index(p) is not None}
+        return failed
+
+    def _verdict(self, job, status, pods: JobPods, now, succeeded_indexes, failed_indexes):
+        """("Failed" | "Complete", reason, message) once the Job is decided, else None."""
+        for interim, final in (("FailureTarget", "Failed"), ("SuccessCriteriaMet", "Complete")):
+            cond = get_condition(status, interim)
+            if cond and cond.get("status") == "True":       # decided earlier: it stays decided
+                return final, cond.get("reason"), cond.get("message")
+        spec = job.get("spec") or {}
+        for pod, action, message in sorted(pods.failed, key=lambda f: f[0]["metadata"].get("name", "")):
+            if action == "FailJob":
+                return "Failed", "PodFailurePolicy", message
+        per_index = spec.get("backoffLimitPerIndex") is not None
+        if not per_index and len(pods.counted_failures) > spec.get("backoffLimit", 6):
+            return "Failed", "BackoffLimitExceeded", MESSAGES["BackoffLimitExceeded"]
+        if per_index and spec.get("maxFailedIndexes") is not None and len(failed_indexes) > spec["maxFailedIndexes"]:
+            return "Failed", "MaxFailedIndexesExceeded", MESSAGES["MaxFailedIndexesExceeded"]
+        if self._past_deadline(job, status, now):
+            return "Failed", "DeadlineExceeded", MESSAGES["DeadlineExceeded"]
+        completions = spec.get("completions")
+        if pods.indexed:
+            rule = matched_success_rule(spec.get("successPolicy"), succeeded_indexes, completions)
+            if rule is not None:
+                return "Complete", "SuccessPolicy", f"Matched rules at index {rule}"
+            if len(succeeded_indexes) >= completions:
+                return "Complete", "CompletionsReached", MESSAGES["CompletionsReached"]
+            if failed_indexes and len(succeeded_indexes) + len(failed_indexes) >= completions:
+                return "Failed", "FailedIndexes", MESSAGES["FailedIndexes"]
+            return None
+        if (completions is not None and len(pods.succeeded) >= completions) or \
+                (completions is None and pods.succeeded and not pods.active):
+            return "Complete", "CompletionsReached", MESSAGES["CompletionsReached"]
+        return None
+
+    @staticmethod
+    def _past_deadline(job: dict, status: dict, now: datetime) -> bool:
+        deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
+        if deadline is None or not status.get("startTime") or (job.get("spec") or {}).get("suspend"):
+            return False
+        return (now - meta.parse_time(status["startTime"])).total_seconds() >= deadline
+
+    # ------------------------------------------------------------ pods
+    def _manage(self, job: dict, pods: JobPods, succeeded: int, now: datetime) -> Optional[float]:
+        """Create or delete pods toward ``wanted_active``; the back-off still to wait, if any."""
+        spec = job.get("spec") or {}
+        active = pods.active
+        busy = len(active) + (len(pods.terminating) if spec.get("podReplacementPolicy") == "Failed" else 0)
+        want = wanted_active(spec, succeeded)
+        if want > busy:
+            wait = remaining_backoff([(p, False) for p in pods.succeeded] + [(p, True) for p in pods.counted_failures],
+                                     now, self.backoff_base, MAX_BACKOFF)
+            if wait > 0:
+                return wait
+            self._create_pods(job, [None] * (want - busy))
+        elif want < len(active):
+            surplus = sorted(active, key=lambda p: (is_pod_ready(p), p["metadata"]["name"]))[:len(active) - want]
+            self._delete_pods(job, surplus)
+        return None
+
+    def _manage_indexed(self, job: dict, pods: JobPods, succeeded: set, failed: set,
+                        now: datetime) -> Optional[float]:
+        """One pod per index to do, lowest first, at most ``parallelism``; the back-off to wait, if any."""
+        spec = job.get("spec") or {}
+        by_index: dict[int, list] = {}
+        extra = []
+        for pod in pods.active:
+            i = pods.index(pod)
+            if i is None or i in succeeded or i in failed:
+                extra.append(pod)                   # no index, or one that is already done
+            else:
+                by_index.setdefault(i, []).append(pod)
+        for same in by_index.values():              # one pod per index: keep the oldest
+            same.sort(key=lambda p: (not is_pod_ready(p), p["metadata"].get("creationTimestamp", ""),
+                                     p["metadata"]["name"]))
+            extra += same[1:]
+        running = {i for i in by_index}
+        parallelism = spec.get("parallelism", 1)
+        if len(running) > parallelism:              # parallelism went down: stop the highest indexes
+            for i in sorted(running)[parallelism:]:
+                extra.append(by_index[i][0])
+                running.discard(i)
+        self._delete_pods(job, extra)
+        busy = set(running)
+        if spec.get("podReplacementPolicy") == "Failed":
+            busy |= {pods.index(p) for p in pods.terminating}
+        todo = [i for i in range(spec.get("completions") or 0) if i not in succeeded and i not in failed
+                and i not in busy]
+        room = parallelism - len(running) - (len(busy) - len(running))
+        if room <= 0 or not todo:
+            return None
+        per_index = spec.get("backoffLimitPerIndex") is not None
+        failures = pods.index_failures()
+        finished = [(p, False) for p in pods.succeeded] + [(p, True) for p in pods.counted_failures]
+        global_wait = 0.0 if per_index else remaining_backoff(finished, now, self.backoff_base, MAX_BACKOFF)
+        if global_wait > 0:
+            return global_wait
+        chosen, waits = [], []
+        for i in todo:
+            if len(chosen) >= room:
+                break
+            if per_index:
+                mine = [(p, failed) for p, failed in finished if pods.index(p) == i]
+                wait = remaining_backoff(mine, now, self.backoff_base, MAX_BACKOFF)
+                if wait > 0:
+                    waits.append(wait)
+                    continue
+            chosen.append((i, failures.get(i, 0) if per_index else None))
+        self._create_pods(job, chosen)
+        return min(waits) if waits else None
+
+    def _create_pods(self, job: dict, indexes: list) -> None:
+        """One pod per entry: None (NonIndexed) or (index, failures so far or None)."""
         key = meta_key(job)
-        self.expectations.expect_creations(key, count)
-        for _ in range(count):
-            pod = pod_from_template((job.get("spec") or {}).get("template") or {}, job,
-                                    f"{job['metadata']['name']}-")
+        if not indexes:
+            return
+        self.expectations.expect_creations(key, len(indexes))
+        name = job["metadata"]["name"]
+        for entry in indexes:
+            if entry is None:
+                pod = pod_from_template((job.get("spec") or {}).get("template") or {}, job, f"{name}-")
+            else:
+                index, failures = entry
+                pod = pod_from_template(indexed_template(job, index, failures), job, f"{name}-{index}-")
             try:
                 created = self.client.create("pods", pod, namespace=job["metadata"]["namespace"])
                 self.recorder.event(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
@@ -204,11 +391,28 @@ class JobController(Controller):
                     return           # the namespace is terminating
                 raise
 
-    def _delete_pod(self, pod: dict) -> None:
-        try:
-            self.client.delete("pods", pod["metadata"]["name"], namespace=pod["metadata"]["namespace"])
-        except errors.NotFound:
-            pass
+    def _delete_pods(self, job: dict, pods: list) -> None:
+        if not pods:
+            return
+        key = meta_key(job)
+        self.expectations.expect_deletions(key, [meta_key(p) for p in pods])
+        for pod in pods:
+            try:
+                self.client.delete("pods", pod["metadata"]["name"], namespace=pod["metadata"]["namespace"])
+                self.recorder.event(job, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+            except errors.NotFound:
+                self.expectations.deletion_observed(key, meta_key(pod))
+
+    # ------------------------------------------------------------ timers
+    def _look_again(self, key: str, job: dict, status: dict, target, now: datetime,
+                    wait: Optional[float]) -> None:
+        """Come back when a back-off ends or the deadline passes, even if no event comes."""
+        deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
+        if target is None and deadline is not None and status.get("startTime") and not job["spec"].get("suspend"):
+            left = max(deadline - (now - meta.parse_time(status["startTime"])).total_seconds(), 0.1)
+            wait = left if wait is None else min(wait, left)
+        if wait is not None:
+            self.queue.add_after(key, max(wait, 0.05))
 
 
-__all__ = ["JobController", "count_pods", "failure", "finished", "wanted_active"]
+__all__ = ["JobController", "JobPods", "finished", "wanted_active"]

@@ -15,7 +15,8 @@ from polling import wait_for
 
 @pytest.fixture(scope="module")
 def controllers(controller_manager):
-    return controller_manager(["job"])
+    from minikube_py.controllers.config import ControllerConfig
+    return controller_manager(["job"], ControllerConfig(job_pod_failure_backoff=1.0))   # --job-pod-failure-backoff 1s
 
 
 def job(kubectl, namespace, name):

@@ -82,7 +82,7 @@ def test_job_validation():
     always = apply_defaults("Job", new_job())
     always["spec"]["template"]["spec"]["restartPolicy"] = "Always"
     assert fields(validate("Job", always)) == [(
-        "spec.template.spec.restartPolicy", 'Unsupported value: "Always": supported values: "OnFailure", "Never"')]
+        "spec.template.spec.restartPolicy", 'Required value: valid values: "OnFailure", "Never"')]   # as upstream
     indexed = apply_defaults("Job", new_job(completionMode="Indexed", parallelism=2, backoffLimit=-1))
     assert fields(validate("Job", indexed)) == [
         ("spec.backoffLimit", "Invalid value: -1: must be greater than or equal to 0"),
@@ -123,8 +123,8 @@ def test_cronjob_defaults_and_validation():
     assert fields(validate("CronJob", bad)) == [
         ("spec.schedule", 'Invalid value: "TZ=UTC 0 3 * * *": cannot use TZ or CRON_TZ in schedule, '
                           'use timeZone field instead'),
-        ("spec.concurrencyPolicy", 'Unsupported value: "Sometimes": supported values: "Allow", "Forbid", "Replace"'),
         ("spec.timeZone", 'Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus'),
+        ("spec.concurrencyPolicy", 'Unsupported value: "Sometimes": supported values: "Allow", "Forbid", "Replace"'),
         ("spec.jobTemplate.spec.selector", 'Invalid value: {"matchLabels":{"a":"b"}}: `selector` will be '
                                            'auto-generated')]
     long_name = apply_defaults("CronJob", new_cronjob())

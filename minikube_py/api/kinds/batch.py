@@ -1,28 +1,26 @@
 """The batch group's kinds (`/apis/batch/v1`): Job and CronJob, as objects.
 
 A Job runs pods to completion (restartPolicy Never or OnFailure, never Always);
-a CronJob makes a Job from its `jobTemplate` on a cron schedule. Their controllers
-come later; here is what the apiserver itself does with them, as kube-apiserver's
-batch strategies do:
+a CronJob makes a Job from its `jobTemplate` on a cron schedule (controllers/job.py,
+cronjob.py and ttlafterfinished.py run them; api/jobvalidation.py says what is valid).
+Here is what the apiserver itself does with them, as kube-apiserver's batch
+strategies and defaults do:
 
 - a Job gets a generated selector: unless `manualSelector: true`, its pod template
   is labelled `batch.kubernetes.io/controller-uid: <the Job's uid>` and
   `batch.kubernetes.io/job-name: <name>` (and the legacy `controller-uid`, `job-name`),
   and `spec.selector` matches the uid label, so a Job's pods are never another's;
-- completions and parallelism default to 1, backoffLimit to 6, completionMode to
-  NonIndexed; a CronJob's concurrencyPolicy to Allow and its history limits to 3 and 1.
+- completions and parallelism default to 1, backoffLimit to 6 (to the largest int32
+  with backoffLimitPerIndex), completionMode to NonIndexed, a podFailurePolicy
+  condition pattern's status to True; a CronJob's concurrencyPolicy to Allow and its history limits to 3 and 1.
 """
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from .. import cron
 from ..defaults import default_pod_spec
+from ..jobvalidation import validate_cronjob, validate_job, validate_job_update
 from ..names import is_dns1123_subdomain
 from ..meta import age, human_duration, parse_time
-from ..podvalidation import validate_pod_spec
-from ..selectors import LabelSelector, SelectorError
-from ..validation import invalid, non_negative, not_supported, required, validate_labels
+from ..selectors import LabelSelector
 from .columns import AGE, NAME, age_of, col
 from .kind import Kind
 
@@ -30,11 +28,6 @@ CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 JOB_NAME = "batch.kubernetes.io/job-name"
 LEGACY_CONTROLLER_UID = "controller-uid"
 LEGACY_JOB_NAME = "job-name"
-COMPLETION_MODES = ("NonIndexed", "Indexed")
-JOB_RESTART_POLICIES = ("OnFailure", "Never")
-CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
-POD_REPLACEMENT_POLICIES = ("TerminatingOrFailed", "Failed")
-MAX_COMPLETIONS_INDEXED = 10 ** 5
 CRONJOB_NAME_MAX = 52       # its Jobs are named <name>-<11 characters>
 
 
@@ -60,6 +53,10 @@ def default_job(job: dict):
     spec.setdefault("suspend", False)
     spec.setdefault("podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
     spec.setdefault("manualSelector", False)
+    for rule in (spec.get("podFailurePolicy") or {}).get("rules") or []:
+        for pattern in (rule.get("onPodConditions") or []) if isinstance(rule, dict) else []:
+            if isinstance(pattern, dict):
+                pattern.setdefault("status", "True")
     _default_job_spec(spec)
     md = _child(job, "metadata")
     if not spec.get("manualSelector") and md.get("uid"):
@@ -79,78 +76,6 @@ def _generate_selector(spec: dict, md: dict):
         labels.setdefault(key, md["uid"])
     match = _child(_child(spec, "selector"), "matchLabels")
     match.setdefault(CONTROLLER_UID, md["uid"])
-
-
-def _validate_job_spec(spec, path: str) -> list:
-    """validateJobSpec: what a Job's spec and a CronJob's jobTemplate.spec share."""
-    if not isinstance(spec, dict):
-        return [required(path)]
-    causes = []
-    for field in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit",
-                  "ttlSecondsAfterFinished", "backoffLimitPerIndex", "maxFailedIndexes"):
-        causes += non_negative(f"{path}.{field}", spec.get(field))
-    mode = spec.get("completionMode", "NonIndexed")
-    if mode not in COMPLETION_MODES:
-        causes.append(not_supported(f"{path}.completionMode", mode, COMPLETION_MODES))
-    elif mode == "Indexed":
-        completions = spec.get("completions")
-        if completions is None:
-            causes.append(required(f"{path}.completions", "when completion mode is Indexed"))
-        elif isinstance(completions, int) and completions > MAX_COMPLETIONS_INDEXED:
-            causes.append(invalid(f"{path}.completions", completions,
-                                  f"must be less than or equal to {MAX_COMPLETIONS_INDEXED} "
-                                  "when completion mode is Indexed"))
-    policy = spec.get("podReplacementPolicy")
-    if policy is not None and policy not in POD_REPLACEMENT_POLICIES:
-        causes.append(not_supported(f"{path}.podReplacementPolicy", policy, POD_REPLACEMENT_POLICIES))
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        return causes + [required(f"{path}.template")]
-    causes += validate_labels((template.get("metadata") or {}).get("labels"), f"{path}.template.metadata.labels")
-    pod_spec = template.get("spec")
-    causes += validate_pod_spec(pod_spec, f"{path}.template.spec")
-    if isinstance(pod_spec, dict) and pod_spec.get("restartPolicy") not in JOB_RESTART_POLICIES:
-        causes.append(not_supported(f"{path}.template.spec.restartPolicy", pod_spec.get("restartPolicy"),
-                                    JOB_RESTART_POLICIES))
-    return causes
-
-
-def validate_job(job: dict) -> list:
-    spec = job.get("spec")
-    causes = _validate_job_spec(spec, "spec")
-    if not isinstance(spec, dict):
-        return causes
-    sel = spec.get("selector")
-    if sel is None:
-        return causes + [required("spec.selector")]
-    try:
-        selector = LabelSelector.from_dict(sel)
-    except SelectorError as err:
-        return causes + [invalid("spec.selector", sel, str(err))]
-    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    if selector.empty or not selector.matches(labels):
-        causes.append(invalid("spec.template.metadata.labels", labels,
-                              "`selector` does not match template `labels`"))
-    uid = (job.get("metadata") or {}).get("uid")
-    if not spec.get("manualSelector") and uid:
-        if (sel.get("matchLabels") or {}).get(CONTROLLER_UID) != uid:
-            causes.append(invalid("spec.selector", sel, "`selector` not auto-generated"))
-    return causes
-
-
-def validate_job_update(old: dict, new: dict) -> list:
-    """A Job's selector, completion mode and (unless it is suspended) pod template are fixed."""
-    o, n = old.get("spec") or {}, new.get("spec") or {}
-    causes = []
-    for field in ("selector", "completionMode", "podFailurePolicy", "backoffLimitPerIndex"):
-        if o.get(field) != n.get(field):
-            causes.append(invalid(f"spec.{field}", n.get(field), "field is immutable"))
-    elastic = n.get("completionMode") == "Indexed" and n.get("completions") == n.get("parallelism")
-    if o.get("completions") != n.get("completions") and not elastic:
-        causes.append(invalid("spec.completions", n.get("completions"), "field is immutable"))
-    if o.get("template") != n.get("template") and not o.get("suspend"):
-        causes.append(invalid("spec.template", n.get("template"), "field is immutable"))
-    return causes
 
 
 def _has_condition(status: dict, type_: str) -> bool:
@@ -221,54 +146,6 @@ def cronjob_name_rule(name: str) -> list:
     if len(name) > CRONJOB_NAME_MAX:
         errors.append(f"must be no more than {CRONJOB_NAME_MAX} characters")
     return errors
-
-
-def validate_schedule(schedule, path: str = "spec.schedule", allow_tz: bool = False) -> list:
-    if not schedule:
-        return [required(path)]
-    if not isinstance(schedule, str):
-        return [invalid(path, schedule, "must be a string")]
-    causes = []
-    try:
-        cron.parse(schedule)
-    except cron.CronError as err:
-        causes.append(invalid(path, schedule, str(err)))
-    if "TZ" in schedule and not allow_tz:
-        causes.append(invalid(path, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
-    return causes
-
-
-def validate_cronjob(cj: dict) -> list:
-    spec = cj.get("spec")
-    if not isinstance(spec, dict):
-        return [required("spec")]
-    causes = validate_schedule(spec.get("schedule"))
-    policy = spec.get("concurrencyPolicy")
-    if policy not in CONCURRENCY_POLICIES:
-        causes.append(not_supported("spec.concurrencyPolicy", policy, CONCURRENCY_POLICIES) if policy
-                      else required("spec.concurrencyPolicy"))
-    for field in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
-        causes += non_negative(f"spec.{field}", spec.get(field))
-    tz = spec.get("timeZone")
-    if tz is not None:
-        try:
-            if not isinstance(tz, str) or not tz.strip() or tz != tz.strip():
-                raise ValueError
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            causes.append(invalid("spec.timeZone", tz, f"unknown time zone {tz}"))
-    template = spec.get("jobTemplate")
-    if not isinstance(template, dict):
-        return causes + [required("spec.jobTemplate")]
-    jp = "spec.jobTemplate.spec"
-    job_spec = template.get("spec")
-    causes += _validate_job_spec(job_spec, jp)
-    if isinstance(job_spec, dict):
-        if job_spec.get("selector") is not None:
-            causes.append(invalid(f"{jp}.selector", job_spec["selector"], "`selector` will be auto-generated"))
-        if job_spec.get("manualSelector"):
-            causes.append(not_supported(f"{jp}.manualSelector", True, ["nil", "false"]))
-    return causes
 
 
 def cronjob_row(cj: dict) -> list:
