@@ -40,6 +40,8 @@ CONTROLLERS: dict[str, str] = {
     "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
     "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
     "job": "minikube_py.controllers.job:JobController",
+    "cronjob": "minikube_py.controllers.cronjob:CronJobController",
+    "ttl-after-finished": "minikube_py.controllers.ttlafterfinished:TTLAfterFinishedController",
     "disruption": "minikube_py.controllers.disruption:DisruptionController",
 }
 
