@@ -168,7 +168,7 @@ apiVersion: batch/v1
 kind: Job
 metadata: {name: j1}
 spec: {template: {spec: {containers: [{name: c, image: busybox}]}}}
-""", 'spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"'),
+""", 'spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"'),   # as 1.32 says it
     ("""
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
