@@ -9,7 +9,7 @@ Runs before validation.
 """
 from .quantity import QuantityError, parse_quantity
 
-__all__ = ["default_deployment", "default_namespace", "default_node", "default_pod", "default_pod_spec",
+__all__ = ["default_daemonset", "default_deployment", "default_namespace", "default_statefulset", "default_node", "default_pod", "default_pod_spec",
            "default_replicaset", "image_pull_policy", "qos_class"]
 
 
@@ -158,6 +158,39 @@ def default_deployment(deploy: dict):
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
     _default_template(deploy)
+
+
+def default_daemonset(ds: dict):
+    """SetDefaults_DaemonSet: RollingUpdate one node at a time, no surge, 10 old revisions."""
+    spec = _child(ds, "spec", {})
+    strategy = _child(spec, "updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _child(strategy, "rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _default_template(ds)
+
+
+def default_statefulset(sts: dict):
+    """SetDefaults_StatefulSet: one replica, OrderedReady, RollingUpdate with partition 0,
+    claims kept (Retain) when the set is deleted or scaled down, 10 old revisions."""
+    spec = _child(sts, "spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _child(spec, "updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        _child(strategy, "rollingUpdate", {}).setdefault("partition", 0)
+    policy = _child(spec, "persistentVolumeClaimRetentionPolicy", {})
+    policy.setdefault("whenDeleted", "Retain")
+    policy.setdefault("whenScaled", "Retain")
+    spec.setdefault("revisionHistoryLimit", 10)
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            _child(claim, "spec", {}).setdefault("volumeMode", "Filesystem")
+    _default_template(sts)
 
 
 def default_namespace(ns: dict):

@@ -1,5 +1,6 @@
-"""Deployment and ReplicaSet validation: replicas, a selector that matches the pod
-template's labels, a valid template, a rolling-update strategy that can make progress."""
+"""Workload validation (Deployment, ReplicaSet, DaemonSet, StatefulSet, ControllerRevision):
+replicas, a selector that matches the pod template's labels, a valid template, an update
+strategy that can make progress, and the fields an update may not change."""
 import json
 import re
 
@@ -8,7 +9,9 @@ from .podvalidation import validate_pod_spec
 from .selectors import LabelSelector, SelectorError
 from .validation import forbidden, invalid, non_negative, not_supported, required, validate_labels
 
-__all__ = ["validate_deployment", "validate_replicated", "validate_selector_unchanged"]
+__all__ = ["validate_controller_revision", "validate_controller_revision_update", "validate_daemonset",
+           "validate_deployment", "validate_replicated", "validate_selector_unchanged", "validate_statefulset",
+           "validate_statefulset_update"]
 
 
 # ---------------------------------------------------------------- workloads
@@ -117,4 +120,103 @@ def validate_selector_unchanged(old: dict, new: dict) -> list:
     new_sel = (new.get("spec") or {}).get("selector")
     if _selector_key(old_sel) != _selector_key(new_sel):
         return [invalid("spec.selector", new_sel, "field is immutable")]
+    return []
+
+
+# ---------------------------------------------------------------- DaemonSet, StatefulSet
+
+def _percent_at_most_100(value, path: str) -> list:
+    if isinstance(value, str) and re.fullmatch(_PERCENT_FMT, value) and int(value[:-1]) > 100:
+        return [invalid(path, value, "must not be greater than 100%")]
+    return []
+
+
+def validate_daemonset(obj: dict) -> list:
+    """ValidateDaemonSetSpec: what every workload needs, plus an update strategy that moves."""
+    spec = obj.get("spec") or {}
+    causes = validate_replicated(obj)
+    causes += non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
+    strategy = spec.get("updateStrategy") or {}
+    path = "spec.updateStrategy"
+    kind = strategy.get("type")
+    if kind not in ("RollingUpdate", "OnDelete"):
+        return causes + [not_supported(f"{path}.type", kind, ["OnDelete", "RollingUpdate"])]
+    rolling = strategy.get("rollingUpdate")
+    if kind == "RollingUpdate":
+        if not rolling:
+            return causes + [required(f"{path}.rollingUpdate")]
+        rp = f"{path}.rollingUpdate"
+        surge, unavailable = rolling.get("maxSurge", 0), rolling.get("maxUnavailable", 1)
+        for name, value in (("maxUnavailable", unavailable), ("maxSurge", surge)):
+            causes += _int_or_percent(value, f"{rp}.{name}") + _percent_at_most_100(value, f"{rp}.{name}")
+        if unavailable in (0, "0%") and surge in (0, "0%"):
+            causes.append(invalid(f"{rp}.maxUnavailable", unavailable, "cannot be 0 when maxSurge is 0"))
+    return causes
+
+
+STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                       "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+RETENTION_POLICIES = ("Retain", "Delete")
+
+
+def validate_statefulset(obj: dict) -> list:
+    """ValidateStatefulSetSpec: replicas, selector, template, podManagementPolicy, update
+    strategy (partition), claim templates and their retention policy."""
+    spec = obj.get("spec") or {}
+    causes = validate_replicated(obj)
+    causes += non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
+    policy = spec.get("podManagementPolicy")
+    if policy not in ("OrderedReady", "Parallel"):
+        causes.append(not_supported("spec.podManagementPolicy", policy, ["OrderedReady", "Parallel"]))
+    strategy = spec.get("updateStrategy") or {}
+    kind, rolling = strategy.get("type"), strategy.get("rollingUpdate")
+    if kind not in ("RollingUpdate", "OnDelete"):
+        causes.append(not_supported("spec.updateStrategy.type", kind, ["OnDelete", "RollingUpdate"]))
+    elif kind == "OnDelete" and rolling is not None:
+        causes.append(invalid("spec.updateStrategy.rollingUpdate", rolling,
+                              "only allowed for updateStrategy 'RollingUpdate'"))
+    elif rolling:
+        causes += non_negative("spec.updateStrategy.rollingUpdate.partition", rolling.get("partition"))
+        unavailable = rolling.get("maxUnavailable")
+        if unavailable is not None:
+            path = "spec.updateStrategy.rollingUpdate.maxUnavailable"
+            causes += _int_or_percent(unavailable, path) + _percent_at_most_100(unavailable, path)
+            if unavailable in (0, "0%"):
+                causes.append(invalid(path, unavailable, "must be greater than 0"))
+    retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    for name in ("whenDeleted", "whenScaled"):
+        value = retention.get(name)
+        if value is not None and value not in RETENTION_POLICIES:
+            causes.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{name}", value,
+                                        list(RETENTION_POLICIES)))
+    causes += non_negative("spec.ordinals.start", (spec.get("ordinals") or {}).get("start"))
+    for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
+        if not ((claim or {}).get("metadata") or {}).get("name"):
+            causes.append(required(f"spec.volumeClaimTemplates[{i}].metadata.name", "name or generateName is required"))
+    return causes
+
+
+def validate_statefulset_update(old: dict, new: dict) -> list:
+    """Only replicas, ordinals, template, updateStrategy, revisionHistoryLimit, the claim
+    retention policy and minReadySeconds of a StatefulSet may change."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    frozen = lambda spec: {k: v for k, v in spec.items() if k not in STATEFULSET_MUTABLE}  # noqa: E731
+    if json.dumps(frozen(old_spec), sort_keys=True) != json.dumps(frozen(new_spec), sort_keys=True):
+        return [forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                                  "'template', 'updateStrategy', 'revisionHistoryLimit', "
+                                  "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")]
+    return []
+
+
+def validate_controller_revision(obj: dict) -> list:
+    causes = non_negative("revision", obj.get("revision"))
+    if obj.get("data") is None:
+        causes.append(required("data", "data is mandatory"))
+    return causes
+
+
+def validate_controller_revision_update(old: dict, new: dict) -> list:
+    """A ControllerRevision's data is a snapshot: it never changes (its revision number may)."""
+    if json.dumps(old.get("data"), sort_keys=True) != json.dumps(new.get("data"), sort_keys=True):
+        return [invalid("data", new.get("data"), "field is immutable")]
     return []

@@ -19,7 +19,8 @@ Kubernetes' Go types show through on the wire in three ways, and the walk undoes
 2. Some structs are embedded in Go, so their fields sit inline in the JSON
    (`{"name": "data", "emptyDir": {}}`, not `{"name": ..., "volumeSource": {...}}`): INLINE.
 3. A few messages have a JSON form of their own: Quantity is its string ("500m"),
-   IntOrString an int or a string, Time an RFC 3339 string, FieldsV1 the JSON it holds.
+   IntOrString an int or a string, Time an RFC 3339 string, FieldsV1 and RawExtension
+   the JSON they hold.
 
 A body that sets a field the subset does not list is refused (Unsupported) instead of
 losing the field silently; zero values of unlisted fields are fine (Go always sends them).
@@ -307,7 +308,18 @@ def _fields_v1(msg, path):
         raise DecodeError(f"{path}: not JSON: {err}") from None
 
 
+def _raw_extension(msg, path):
+    """runtime.RawExtension (a ControllerRevision's data): an embedded object as its JSON bytes."""
+    if not msg.raw:
+        return None
+    try:
+        return codec.loads(msg.raw)
+    except ValueError as err:
+        raise DecodeError(f"{path}: not JSON: {err}") from None
+
+
 SPECIAL = {
+    "k8s.io.apimachinery.pkg.runtime.RawExtension": _raw_extension,
     "k8s.io.apimachinery.pkg.api.resource.Quantity": _quantity,
     "k8s.io.apimachinery.pkg.util.intstr.IntOrString": _int_or_string,
     "k8s.io.apimachinery.pkg.apis.meta.v1.Time": _time,

@@ -43,6 +43,7 @@ CONTROLLERS: dict[str, str] = {
     "cronjob": "minikube_py.controllers.cronjob:CronJobController",
     "ttl-after-finished": "minikube_py.controllers.ttlafterfinished:TTLAfterFinishedController",
     "disruption": "minikube_py.controllers.disruption:DisruptionController",
+    "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
 }
 
 

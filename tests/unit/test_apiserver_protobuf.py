@@ -284,3 +284,12 @@ def test_secret_bytes_become_base64_as_in_json():
     assert protobuf.decode(body("v1", "Secret", secret)) == {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "type": "Opaque",
         "data": {"password": "czNjcjN0AP8="}}
+
+
+def test_a_controller_revision_carries_its_data_as_embedded_json():
+    rev = apps_pb2.ControllerRevision(
+        metadata=go_meta(name="agent-5d8f7"), revision=2,
+        data=runtime_pb2.RawExtension(raw=b'{"spec":{"template":{"$patch":"replace"}}}'))
+    obj = protobuf.decode(body("apps/v1", "ControllerRevision", rev))
+    assert obj["data"] == {"spec": {"template": {"$patch": "replace"}}}
+    assert obj["revision"] == 2 and obj["metadata"]["name"] == "agent-5d8f7"

@@ -3,7 +3,8 @@
     core.py          Namespace, Pod, Node, Event          /api/v1
     config.py        ConfigMap, Secret, ServiceAccount    /api/v1
     service.py       Service, Endpoints                   /api/v1
-    apps.py          Deployment, ReplicaSet               /apis/apps/v1
+    apps.py          Deployment, ReplicaSet, DaemonSet,   /apis/apps/v1
+                     StatefulSet, ControllerRevision
     coordination.py  Lease                                /apis/coordination.k8s.io/v1
     replication.py   ReplicationController                /api/v1
     quota.py         LimitRange, ResourceQuota            /api/v1

@@ -25,33 +25,64 @@ _sym_db = _symbol_database.Default()
 from minikube_py.apiserver.k8sproto import core_pb2 as minikube__py_dot_apiserver_dot_k8sproto_dot_core__pb2
 from minikube_py.apiserver.k8sproto import intstr_pb2 as minikube__py_dot_apiserver_dot_k8sproto_dot_intstr__pb2
 from minikube_py.apiserver.k8sproto import meta_pb2 as minikube__py_dot_apiserver_dot_k8sproto_dot_meta__pb2
+from minikube_py.apiserver.k8sproto import runtime_pb2 as minikube__py_dot_apiserver_dot_k8sproto_dot_runtime__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)minikube_py/apiserver/k8sproto/apps.proto\x12\x12k8s.io.api.apps.v1\x1a)minikube_py/apiserver/k8sproto/core.proto\x1a+minikube_py/apiserver/k8sproto/intstr.proto\x1a)minikube_py/apiserver/k8sproto/meta.proto\"\xb8\x01\n\nDeployment\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x30\n\x04spec\x18\x02 \x01(\x0b\x32\".k8s.io.api.apps.v1.DeploymentSpec\x12\x34\n\x06status\x18\x03 \x01(\x0b\x32$.k8s.io.api.apps.v1.DeploymentStatus\"\xc2\x02\n\x0e\x44\x65ploymentSpec\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x45\n\x08selector\x18\x02 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x35\n\x08template\x18\x03 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x38\n\x08strategy\x18\x04 \x01(\x0b\x32&.k8s.io.api.apps.v1.DeploymentStrategy\x12\x17\n\x0fminReadySeconds\x18\x05 \x01(\x05\x12\x1c\n\x14revisionHistoryLimit\x18\x06 \x01(\x05\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12\x1f\n\x17progressDeadlineSeconds\x18\t \x01(\x05\"f\n\x12\x44\x65ploymentStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x42\n\rrollingUpdate\x18\x02 \x01(\x0b\x32+.k8s.io.api.apps.v1.RollingUpdateDeployment\"\xa7\x01\n\x17RollingUpdateDeployment\x12H\n\x0emaxUnavailable\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.util.intstr.IntOrString\x12\x42\n\x08maxSurge\x18\x02 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.util.intstr.IntOrString\"\x9a\x02\n\x10\x44\x65ploymentStatus\x12\x1a\n\x12observedGeneration\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x17\n\x0fupdatedReplicas\x18\x03 \x01(\x05\x12\x19\n\x11\x61vailableReplicas\x18\x04 \x01(\x05\x12\x1b\n\x13unavailableReplicas\x18\x05 \x01(\x05\x12;\n\nconditions\x18\x06 \x03(\x0b\x32\'.k8s.io.api.apps.v1.DeploymentCondition\x12\x15\n\rreadyReplicas\x18\x07 \x01(\x05\x12\x16\n\x0e\x63ollisionCount\x18\x08 \x01(\x05\x12\x1b\n\x13terminatingReplicas\x18\t \x01(\x05\"\xe0\x01\n\x13\x44\x65ploymentCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x42\n\x0elastUpdateTime\x18\x06 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x46\n\x12lastTransitionTime\x18\x07 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\"\xb8\x01\n\nReplicaSet\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x30\n\x04spec\x18\x02 \x01(\x0b\x32\".k8s.io.api.apps.v1.ReplicaSetSpec\x12\x34\n\x06status\x18\x03 \x01(\x0b\x32$.k8s.io.api.apps.v1.ReplicaSetStatus\"\xb9\x01\n\x0eReplicaSetSpec\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x45\n\x08selector\x18\x02 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x35\n\x08template\x18\x03 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x17\n\x0fminReadySeconds\x18\x04 \x01(\x05\"\xea\x01\n\x10ReplicaSetStatus\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x1c\n\x14\x66ullyLabeledReplicas\x18\x02 \x01(\x05\x12\x1a\n\x12observedGeneration\x18\x03 \x01(\x03\x12\x15\n\rreadyReplicas\x18\x04 \x01(\x05\x12\x19\n\x11\x61vailableReplicas\x18\x05 \x01(\x05\x12;\n\nconditions\x18\x06 \x03(\x0b\x32\'.k8s.io.api.apps.v1.ReplicaSetCondition\x12\x1b\n\x13terminatingReplicas\x18\x07 \x01(\x05\"\x9c\x01\n\x13ReplicaSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x46\n\x12lastTransitionTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)minikube_py/apiserver/k8sproto/apps.proto\x12\x12k8s.io.api.apps.v1\x1a)minikube_py/apiserver/k8sproto/core.proto\x1a+minikube_py/apiserver/k8sproto/intstr.proto\x1a)minikube_py/apiserver/k8sproto/meta.proto\x1a,minikube_py/apiserver/k8sproto/runtime.proto\"\xb8\x01\n\nDeployment\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x30\n\x04spec\x18\x02 \x01(\x0b\x32\".k8s.io.api.apps.v1.DeploymentSpec\x12\x34\n\x06status\x18\x03 \x01(\x0b\x32$.k8s.io.api.apps.v1.DeploymentStatus\"\xc2\x02\n\x0e\x44\x65ploymentSpec\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x45\n\x08selector\x18\x02 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x35\n\x08template\x18\x03 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x38\n\x08strategy\x18\x04 \x01(\x0b\x32&.k8s.io.api.apps.v1.DeploymentStrategy\x12\x17\n\x0fminReadySeconds\x18\x05 \x01(\x05\x12\x1c\n\x14revisionHistoryLimit\x18\x06 \x01(\x05\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12\x1f\n\x17progressDeadlineSeconds\x18\t \x01(\x05\"f\n\x12\x44\x65ploymentStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x42\n\rrollingUpdate\x18\x02 \x01(\x0b\x32+.k8s.io.api.apps.v1.RollingUpdateDeployment\"\xa7\x01\n\x17RollingUpdateDeployment\x12H\n\x0emaxUnavailable\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.util.intstr.IntOrString\x12\x42\n\x08maxSurge\x18\x02 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.util.intstr.IntOrString\"\x9a\x02\n\x10\x44\x65ploymentStatus\x12\x1a\n\x12observedGeneration\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x17\n\x0fupdatedReplicas\x18\x03 \x01(\x05\x12\x19\n\x11\x61vailableReplicas\x18\x04 \x01(\x05\x12\x1b\n\x13unavailableReplicas\x18\x05 \x01(\x05\x12;\n\nconditions\x18\x06 \x03(\x0b\x32\'.k8s.io.api.apps.v1.DeploymentCondition\x12\x15\n\rreadyReplicas\x18\x07 \x01(\x05\x12\x16\n\x0e\x63ollisionCount\x18\x08 \x01(\x05\x12\x1b\n\x13terminatingReplicas\x18\t \x01(\x05\"\xe0\x01\n\x13\x44\x65ploymentCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x42\n\x0elastUpdateTime\x18\x06 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x46\n\x12lastTransitionTime\x18\x07 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\"\xb8\x01\n\nReplicaSet\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x30\n\x04spec\x18\x02 \x01(\x0b\x32\".k8s.io.api.apps.v1.ReplicaSetSpec\x12\x34\n\x06status\x18\x03 \x01(\x0b\x32$.k8s.io.api.apps.v1.ReplicaSetStatus\"\xb9\x01\n\x0eReplicaSetSpec\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x45\n\x08selector\x18\x02 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x35\n\x08template\x18\x03 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x17\n\x0fminReadySeconds\x18\x04 \x01(\x05\"\xea\x01\n\x10ReplicaSetStatus\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x1c\n\x14\x66ullyLabeledReplicas\x18\x02 \x01(\x05\x12\x1a\n\x12observedGeneration\x18\x03 \x01(\x03\x12\x15\n\rreadyReplicas\x18\x04 \x01(\x05\x12\x19\n\x11\x61vailableReplicas\x18\x05 \x01(\x05\x12;\n\nconditions\x18\x06 \x03(\x0b\x32\'.k8s.io.api.apps.v1.ReplicaSetCondition\x12\x1b\n\x13terminatingReplicas\x18\x07 \x01(\x05\"\x9c\x01\n\x13ReplicaSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x46\n\x12lastTransitionTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xb5\x01\n\tDaemonSet\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12/\n\x04spec\x18\x02 \x01(\x0b\x32!.k8s.io.api.apps.v1.DaemonSetSpec\x12\x33\n\x06status\x18\x03 \x01(\x0b\x32#.k8s.io.api.apps.v1.DaemonSetStatus\"\x89\x02\n\rDaemonSetSpec\x12\x45\n\x08selector\x18\x01 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x35\n\x08template\x18\x02 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x43\n\x0eupdateStrategy\x18\x03 \x01(\x0b\x32+.k8s.io.api.apps.v1.DaemonSetUpdateStrategy\x12\x17\n\x0fminReadySeconds\x18\x04 \x01(\x05\x12\x1c\n\x14revisionHistoryLimit\x18\x06 \x01(\x05\"j\n\x17\x44\x61\x65monSetUpdateStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x41\n\rrollingUpdate\x18\x02 \x01(\x0b\x32*.k8s.io.api.apps.v1.RollingUpdateDaemonSet\"\xa6\x01\n\x16RollingUpdateDaemonSet\x12H\n\x0emaxUnavailable\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.util.intstr.IntOrString\x12\x42\n\x08maxSurge\x18\x02 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.util.intstr.IntOrString\"\xc6\x02\n\x0f\x44\x61\x65monSetStatus\x12\x1e\n\x16\x63urrentNumberScheduled\x18\x01 \x01(\x05\x12\x1a\n\x12numberMisscheduled\x18\x02 \x01(\x05\x12\x1e\n\x16\x64\x65siredNumberScheduled\x18\x03 \x01(\x05\x12\x13\n\x0bnumberReady\x18\x04 \x01(\x05\x12\x1a\n\x12observedGeneration\x18\x05 \x01(\x03\x12\x1e\n\x16updatedNumberScheduled\x18\x06 \x01(\x05\x12\x17\n\x0fnumberAvailable\x18\x07 \x01(\x05\x12\x19\n\x11numberUnavailable\x18\x08 \x01(\x05\x12\x16\n\x0e\x63ollisionCount\x18\t \x01(\x05\x12:\n\nconditions\x18\n \x03(\x0b\x32&.k8s.io.api.apps.v1.DaemonSetCondition\"\x9b\x01\n\x12\x44\x61\x65monSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x46\n\x12lastTransitionTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xbb\x01\n\x0bStatefulSet\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x31\n\x04spec\x18\x02 \x01(\x0b\x32#.k8s.io.api.apps.v1.StatefulSetSpec\x12\x35\n\x06status\x18\x03 \x01(\x0b\x32%.k8s.io.api.apps.v1.StatefulSetStatus\"\x95\x04\n\x0fStatefulSetSpec\x12\x10\n\x08replicas\x18\x01 \x01(\x05\x12\x45\n\x08selector\x18\x02 \x01(\x0b\x32\x33.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector\x12\x35\n\x08template\x18\x03 \x01(\x0b\x32#.k8s.io.api.core.v1.PodTemplateSpec\x12\x13\n\x0bserviceName\x18\x05 \x01(\t\x12\x1b\n\x13podManagementPolicy\x18\x06 \x01(\t\x12\x45\n\x0eupdateStrategy\x18\x07 \x01(\x0b\x32-.k8s.io.api.apps.v1.StatefulSetUpdateStrategy\x12\x1c\n\x14revisionHistoryLimit\x18\x08 \x01(\x05\x12\x17\n\x0fminReadySeconds\x18\t \x01(\x05\x12q\n$persistentVolumeClaimRetentionPolicy\x18\n \x01(\x0b\x32\x43.k8s.io.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy\x12\x39\n\x08ordinals\x18\x0b \x01(\x0b\x32\'.k8s.io.api.apps.v1.StatefulSetOrdinalsR\x14volumeClaimTemplates\"v\n\x19StatefulSetUpdateStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12K\n\rrollingUpdate\x18\x02 \x01(\x0b\x32\x34.k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy\"\x7f\n RollingUpdateStatefulSetStrategy\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12H\n\x0emaxUnavailable\x18\x02 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.util.intstr.IntOrString\"Z\n/StatefulSetPersistentVolumeClaimRetentionPolicy\x12\x13\n\x0bwhenDeleted\x18\x01 \x01(\t\x12\x12\n\nwhenScaled\x18\x02 \x01(\t\"$\n\x13StatefulSetOrdinals\x12\r\n\x05start\x18\x01 \x01(\x05\"\xac\x02\n\x11StatefulSetStatus\x12\x1a\n\x12observedGeneration\x18\x01 \x01(\x03\x12\x10\n\x08replicas\x18\x02 \x01(\x05\x12\x15\n\rreadyReplicas\x18\x03 \x01(\x05\x12\x17\n\x0f\x63urrentReplicas\x18\x04 \x01(\x05\x12\x17\n\x0fupdatedReplicas\x18\x05 \x01(\x05\x12\x17\n\x0f\x63urrentRevision\x18\x06 \x01(\t\x12\x16\n\x0eupdateRevision\x18\x07 \x01(\t\x12\x16\n\x0e\x63ollisionCount\x18\t \x01(\x05\x12<\n\nconditions\x18\n \x03(\x0b\x32(.k8s.io.api.apps.v1.StatefulSetCondition\x12\x19\n\x11\x61vailableReplicas\x18\x0b \x01(\x05\"\x9d\x01\n\x14StatefulSetCondition\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x46\n\x12lastTransitionTime\x18\x03 \x01(\x0b\x32*.k8s.io.apimachinery.pkg.apis.meta.v1.Time\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xa7\x01\n\x12\x43ontrollerRevision\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12;\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32-.k8s.io.apimachinery.pkg.runtime.RawExtension\x12\x10\n\x08revision\x18\x03 \x01(\x03')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'minikube_py.apiserver.k8sproto.apps_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEPLOYMENT']._serialized_start=197
-  _globals['_DEPLOYMENT']._serialized_end=381
-  _globals['_DEPLOYMENTSPEC']._serialized_start=384
-  _globals['_DEPLOYMENTSPEC']._serialized_end=706
-  _globals['_DEPLOYMENTSTRATEGY']._serialized_start=708
-  _globals['_DEPLOYMENTSTRATEGY']._serialized_end=810
-  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_start=813
-  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_end=980
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=983
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=1265
-  _globals['_DEPLOYMENTCONDITION']._serialized_start=1268
-  _globals['_DEPLOYMENTCONDITION']._serialized_end=1492
-  _globals['_REPLICASET']._serialized_start=1495
-  _globals['_REPLICASET']._serialized_end=1679
-  _globals['_REPLICASETSPEC']._serialized_start=1682
-  _globals['_REPLICASETSPEC']._serialized_end=1867
-  _globals['_REPLICASETSTATUS']._serialized_start=1870
-  _globals['_REPLICASETSTATUS']._serialized_end=2104
-  _globals['_REPLICASETCONDITION']._serialized_start=2107
-  _globals['_REPLICASETCONDITION']._serialized_end=2263
+  _globals['_DEPLOYMENT']._serialized_start=243
+  _globals['_DEPLOYMENT']._serialized_end=427
+  _globals['_DEPLOYMENTSPEC']._serialized_start=430
+  _globals['_DEPLOYMENTSPEC']._serialized_end=752
+  _globals['_DEPLOYMENTSTRATEGY']._serialized_start=754
+  _globals['_DEPLOYMENTSTRATEGY']._serialized_end=856
+  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_start=859
+  _globals['_ROLLINGUPDATEDEPLOYMENT']._serialized_end=1026
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=1029
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=1311
+  _globals['_DEPLOYMENTCONDITION']._serialized_start=1314
+  _globals['_DEPLOYMENTCONDITION']._serialized_end=1538
+  _globals['_REPLICASET']._serialized_start=1541
+  _globals['_REPLICASET']._serialized_end=1725
+  _globals['_REPLICASETSPEC']._serialized_start=1728
+  _globals['_REPLICASETSPEC']._serialized_end=1913
+  _globals['_REPLICASETSTATUS']._serialized_start=1916
+  _globals['_REPLICASETSTATUS']._serialized_end=2150
+  _globals['_REPLICASETCONDITION']._serialized_start=2153
+  _globals['_REPLICASETCONDITION']._serialized_end=2309
+  _globals['_DAEMONSET']._serialized_start=2312
+  _globals['_DAEMONSET']._serialized_end=2493
+  _globals['_DAEMONSETSPEC']._serialized_start=2496
+  _globals['_DAEMONSETSPEC']._serialized_end=2761
+  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_start=2763
+  _globals['_DAEMONSETUPDATESTRATEGY']._serialized_end=2869
+  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_start=2872
+  _globals['_ROLLINGUPDATEDAEMONSET']._serialized_end=3038
+  _globals['_DAEMONSETSTATUS']._serialized_start=3041
+  _globals['_DAEMONSETSTATUS']._serialized_end=3367
+  _globals['_DAEMONSETCONDITION']._serialized_start=3370
+  _globals['_DAEMONSETCONDITION']._serialized_end=3525
+  _globals['_STATEFULSET']._serialized_start=3528
+  _globals['_STATEFULSET']._serialized_end=3715
+  _globals['_STATEFULSETSPEC']._serialized_start=3718
+  _globals['_STATEFULSETSPEC']._serialized_end=4251
+  _globals['_STATEFULSETUPDATESTRATEGY']._serialized_start=4253
+  _globals['_STATEFULSETUPDATESTRATEGY']._serialized_end=4371
+  _globals['_ROLLINGUPDATESTATEFULSETSTRATEGY']._serialized_start=4373
+  _globals['_ROLLINGUPDATESTATEFULSETSTRATEGY']._serialized_end=4500
+  _globals['_STATEFULSETPERSISTENTVOLUMECLAIMRETENTIONPOLICY']._serialized_start=4502
+  _globals['_STATEFULSETPERSISTENTVOLUMECLAIMRETENTIONPOLICY']._serialized_end=4592
+  _globals['_STATEFULSETORDINALS']._serialized_start=4594
+  _globals['_STATEFULSETORDINALS']._serialized_end=4630
+  _globals['_STATEFULSETSTATUS']._serialized_start=4633
+  _globals['_STATEFULSETSTATUS']._serialized_end=4933
+  _globals['_STATEFULSETCONDITION']._serialized_start=4936
+  _globals['_STATEFULSETCONDITION']._serialized_end=5093
+  _globals['_CONTROLLERREVISION']._serialized_start=5096
+  _globals['_CONTROLLERREVISION']._serialized_end=5263
 # @@protoc_insertion_point(module_scope)

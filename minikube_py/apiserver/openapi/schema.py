@@ -9,7 +9,7 @@ their descriptors gives the same definitions, named as Kubernetes names them
     repeated field     -> {"type": "array", "items": ...}
     map field          -> {"type": "object", "additionalProperties": ...}
     embedded Go struct -> its fields inline (protobuf.INLINE: a Volume's volumeSource)
-    Quantity, IntOrString, Time, MicroTime, FieldsV1 -> their JSON forms (SPECIAL below)
+    Quantity, IntOrString, Time, MicroTime, FieldsV1, RawExtension -> their JSON forms (SPECIAL below)
 
 Lists that strategic merge patch merges by key (api/patch.py's MERGE_KEYS) carry the
 `x-kubernetes-patch-merge-key` / `-strategy` and `list-type` extensions: kubectl apply
@@ -35,6 +35,7 @@ SPECIAL = {
     "k8s.io.apimachinery.pkg.apis.meta.v1.Time": {"type": "string", "format": "date-time"},
     "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime": {"type": "string", "format": "date-time"},
     "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1": {"type": "object"},
+    "k8s.io.apimachinery.pkg.runtime.RawExtension": {"type": "object"},
 }
 
 # OpenAPI v3 can say "either" (kubectl explain then names the type: <IntOrString>, <Quantity>)
