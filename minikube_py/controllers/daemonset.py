@@ -340,9 +340,21 @@ class DaemonSetController(Controller):
         key = meta_key(ds)
         if not deletes and not creates:
             return
+        log.info("%s: deleting %s, creating on %s", key, [p["metadata"]["name"] for p in deletes], creates)
         self.expectations.expect_creations(key, len(creates))
         self.expectations.expect_deletions(key, [meta_key(p) for p in deletes])
         error = None
+        # deletes first: an old pod going and a surge pod coming in one sync never exceed maxSurge
+        for pod in deletes:
+            try:
+                self.client.delete("pods", pod["metadata"]["name"], namespace=pod["metadata"]["namespace"])
+                self.recorder.normal(ds, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+            except errors.NotFound:
+                self.expectations.deletion_observed(key, meta_key(pod))
+            except errors.ApiError as err:
+                self.expectations.deletion_observed(key, meta_key(pod))
+                self.recorder.warning(ds, "FailedDelete", f"Error deleting: {err.message}")
+                error = error or err
         for node_name in creates:
             try:
                 created = self.client.create("pods", self.new_pod(ds, node_name, hash_),
@@ -353,16 +365,6 @@ class DaemonSetController(Controller):
                 if isinstance(err, errors.Forbidden):
                     continue                                    # the namespace is terminating
                 self.recorder.warning(ds, "FailedCreate", f"Error creating: {err.message}")
-                error = error or err
-        for pod in deletes:
-            try:
-                self.client.delete("pods", pod["metadata"]["name"], namespace=pod["metadata"]["namespace"])
-                self.recorder.normal(ds, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
-            except errors.NotFound:
-                self.expectations.deletion_observed(key, meta_key(pod))
-            except errors.ApiError as err:
-                self.expectations.deletion_observed(key, meta_key(pod))
-                self.recorder.warning(ds, "FailedDelete", f"Error deleting: {err.message}")
                 error = error or err
         if error is not None:
             raise error
