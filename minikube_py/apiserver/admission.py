@@ -4,6 +4,8 @@ kube-apiserver runs a chain of admission plugins on every write. We run the ones
 kinds need, in the same order:
 - NamespaceLifecycle: no object may be created in a namespace that does not exist or
   is being deleted, and the system namespaces can't be deleted.
+- DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default
+  one (defaultstorageclass.py).
 - (ResourceQuota joins here when the quota controller exists.)
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 
-from . import errors
+from . import defaultstorageclass, errors
 from ..api.kinds.core import NAMESPACE
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -58,6 +60,8 @@ class Admission:
     # -- hooks called by the registry ---------------------------------------------
     def admit_create(self, rt, obj):
         self._check_namespace(rt, obj)
+        if rt.kind == "PersistentVolumeClaim" and rt.group == "":
+            defaultstorageclass.admit_claim(self.registry, obj)
 
     def admit_update(self, rt, old, new):
         pass

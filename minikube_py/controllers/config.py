@@ -24,3 +24,5 @@ class ControllerConfig:
     job_pod_failure_backoff: float = 10.0     # a Job's first wait before replacing a failed pod
     #                                           (doubles per failure, at most 6 min)
     workers: Optional[int] = None             # worker threads per controller (None: its own)
+    local_path_dir: Optional[str] = None      # where the local-path provisioner makes volumes
+    #                                           (None: it provisions nothing)

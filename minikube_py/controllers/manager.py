@@ -44,6 +44,8 @@ CONTROLLERS: dict[str, str] = {
     "ttl-after-finished": "minikube_py.controllers.ttlafterfinished:TTLAfterFinishedController",
     "disruption": "minikube_py.controllers.disruption:DisruptionController",
     "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
+    "persistentvolume-binder": "minikube_py.controllers.persistentvolume:PersistentVolumeController",
+    "local-path-provisioner": "minikube_py.controllers.localpath:LocalPathProvisioner",
 }
 
 
