@@ -94,6 +94,7 @@ def _add_components():
     from ..deviceplugin.command import command as device_plugin
     from ..dns.command import command as dns
     from ..kubelet.command import command as kubelet
+    from ..operators.tfjob.command import command as tf_operator
     from ..proxy.command import command as proxy
     from ..scheduler.command import command as scheduler
     main.add_command(up, "up")
@@ -104,6 +105,7 @@ def _add_components():
     main.add_command(device_plugin, "device-plugin")
     main.add_command(dns, "dns")
     main.add_command(proxy, "proxy")
+    main.add_command(tf_operator, "tf-operator")
 
 
 _add_components()

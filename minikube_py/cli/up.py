@@ -1,6 +1,7 @@
 """`minikube-py up` and `down`: a whole cluster on one machine, as background processes.
 
-`up` starts etcd, the apiserver, the controller-manager and the scheduler, then for each
+`up` starts etcd, the apiserver, the controller-manager, the scheduler and the TFJob
+operator (after installing its CRD), then for each
 node a kubelet and a kube-proxy, the cluster DNS, the pod network (one Docker bridge)
 and, with GPUs, the simulated device plugins; it remembers their pids in
 `<state-dir>/cluster.json` and writes the kubeconfig. `down` stops them and removes
@@ -72,8 +73,8 @@ def _component(*args):
               help="its subnet, when up creates it")
 def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args,
        dns_address, dns_port, pod_network, pod_cidr):
-    """Start a local cluster: etcd, apiserver, controller-manager, scheduler, N kubelets and
-    a kube-proxy per node, all pods on one pod network, and the cluster DNS."""
+    """Start a local cluster: etcd, apiserver, controller-manager, scheduler, the TFJob operator,
+    N kubelets and a kube-proxy per node, all pods on one pod network, and the cluster DNS."""
     from ..client.kubeconfig import write_kubeconfig
     from ..storage.embedded import etcd_command, free_port, wait_for_port
 
@@ -122,6 +123,9 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     start("controller-manager", _component("controller-manager", "--kubeconfig", kubeconfig, "--no-leader-elect",
                                            *controller_args.split()))
     start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
+    _install_tfjob_crd(server)
+    click.echo("* Starting tf-operator (Kubeflow TFJobs) ...")
+    start("tf-operator", _component("tf-operator", "--kubeconfig", kubeconfig, "--no-leader-elect"))
     if nodes:
         _build_images()
         pod_cidr = _create_pod_network(pod_network, pod_cidr)
@@ -160,6 +164,17 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"  export KUBECONFIG={kubeconfig}")
     click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
+
+
+def _install_tfjob_crd(server):
+    """The TFJob CRD, installed before its operator starts (as Kubeflow's manifests do)."""
+    from ..client.rest import Client
+    from ..operators.tfjob.crd import CRD_NAME, install_crd, wait_established
+    click.echo(f"* Installing the CRD {CRD_NAME} ...")
+    with Client(server=server) as client:
+        install_crd(client)
+        if not wait_established(client, timeout=30):
+            click.echo(f"  warning: the CRD {CRD_NAME} is not Established yet", err=True)
 
 
 def _start_dns(start, kubeconfig, server, address, port, log_path, pod_network="minikube-py", timeout=15.0):

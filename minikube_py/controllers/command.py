@@ -119,7 +119,6 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
             local_path_dir, verbose):
     """Run the controllers (garbage collector, namespace, node lifecycle, ReplicaSet, ...)."""
     setup_logging(verbose)
-    from ..client.leaderelection import LeaderElector
     from ..client.rest import Client
     from .manager import ControllerConfig, ControllerManager, UnknownController, select_controllers
 
@@ -147,30 +146,38 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
 
     from ..systemd import notify_ready
     notify_ready("running" if not leader_elect else "campaigning for the lease")
+    run_elected(client, manager.run, "controller-manager", timing, leader_elect_resource_namespace,
+                leader_elect_resource_name, identity)
+
+
+def run_elected(client, run, component: str, timing, lease_namespace: str, lease_name: str,
+                identity=None) -> None:
+    """Run ``run(stop)`` until SIGTERM/SIGINT; with ``timing`` (lease, renew, retry) only
+    while this process holds the Lease ``lease_namespace/lease_name``. Losing the lease
+    exits the process (status 1), as Kubernetes components do (see the module doc)."""
+    from ..client.leaderelection import LeaderElector
     stopping = threading.Event()
 
-    if not leader_elect:
+    if timing is None:
         _on_signals(lambda: stopping.set())
-        manager.run(stopping)
-        log.info("controller-manager stopped")
+        run(stopping)
+        log.info("%s stopped", component)
         return
 
     identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
     lease, renew, retry = timing
-    elector = LeaderElector(client, leader_elect_resource_namespace, leader_elect_resource_name,
-                            identity, lease_duration=lease, renew_deadline=renew,
-                            retry_period=retry, on_started_leading=manager.run)
+    elector = LeaderElector(client, lease_namespace, lease_name, identity, lease_duration=lease,
+                            renew_deadline=renew, retry_period=retry, on_started_leading=run)
 
     def on_signal():
         stopping.set()
         elector.stop()   # a leader steps down and frees the lease
 
     _on_signals(on_signal)
-    log.info("%s: campaigning for lease %s/%s", identity, leader_elect_resource_namespace,
-             leader_elect_resource_name)
+    log.info("%s: campaigning for lease %s/%s", identity, lease_namespace, lease_name)
     elector.run()        # blocks while campaigning and while leading
     if stopping.is_set():
-        log.info("controller-manager stopped")
+        log.info("%s stopped", component)
         return
     log.error("leader election lost; exiting so that a clean process takes over")
     logging.shutdown()

@@ -75,6 +75,13 @@ class Expectations:
             rec = self._record(key)
             rec.deletes, rec.timestamp = set(pod_keys), self.clock()
 
+    def add_deletions(self, key: str, pod_keys: Iterable[str]) -> None:
+        """Expect these deletions too (one sync deleting in several steps)."""
+        with self._lock:
+            rec = self._record(key)
+            rec.deletes |= set(pod_keys)
+            rec.timestamp = self.clock()
+
     def creation_observed(self, key: str) -> None:
         with self._lock:
             rec = self._records.get(key)
