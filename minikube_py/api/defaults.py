@@ -187,10 +187,7 @@ def default_statefulset(sts: dict):
     policy.setdefault("whenDeleted", "Retain")
     policy.setdefault("whenScaled", "Retain")
     spec.setdefault("revisionHistoryLimit", 10)
-    for claim in spec.get("volumeClaimTemplates") or []:
-        if isinstance(claim, dict):
-            _child(claim, "spec", {}).setdefault("volumeMode", "Filesystem")
-    _default_template(sts)
+    _default_template(sts)          # the claim templates get a claim's defaults (api/kinds/apps.py)
 
 
 def default_namespace(ns: dict):

@@ -163,7 +163,7 @@ def validate_statefulset(obj: dict) -> list:
     """ValidateStatefulSetSpec: replicas, selector, template, podManagementPolicy, update
     strategy (partition), claim templates and their retention policy."""
     spec = obj.get("spec") or {}
-    causes = validate_replicated(obj)
+    causes = validate_replicated(_with_claim_volumes(obj))
     causes += non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
     policy = spec.get("podManagementPolicy")
     if policy not in ("OrderedReady", "Parallel"):
@@ -194,6 +194,20 @@ def validate_statefulset(obj: dict) -> list:
         if not ((claim or {}).get("metadata") or {}).get("name"):
             causes.append(required(f"spec.volumeClaimTemplates[{i}].metadata.name", "name or generateName is required"))
     return causes
+
+
+def _with_claim_volumes(obj: dict) -> dict:
+    """The set as its pods will be: each claim template is a volume of that name, so the
+    template's volumeMounts may name it (the controller adds those volumes to each pod)."""
+    spec = obj.get("spec") or {}
+    template = spec.get("template") or {}
+    pod_spec = template.get("spec")
+    names = [((c or {}).get("metadata") or {}).get("name") for c in spec.get("volumeClaimTemplates") or []]
+    if not isinstance(pod_spec, dict) or not names:
+        return obj
+    volumes = [v for v in pod_spec.get("volumes") or [] if not isinstance(v, dict) or v.get("name") not in names]
+    volumes += [{"name": n, "persistentVolumeClaim": {"claimName": n}} for n in names if n]
+    return dict(obj, spec=dict(spec, template=dict(template, spec=dict(pod_spec, volumes=volumes))))
 
 
 def validate_statefulset_update(old: dict, new: dict) -> list:

@@ -46,6 +46,7 @@ CONTROLLERS: dict[str, str] = {
     "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
     "persistentvolume-binder": "minikube_py.controllers.persistentvolume:PersistentVolumeController",
     "local-path-provisioner": "minikube_py.controllers.localpath:LocalPathProvisioner",
+    "statefulset": "minikube_py.controllers.statefulset:StatefulSetController",
 }
 
 

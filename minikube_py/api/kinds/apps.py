@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import defaults, workloadvalidation
 from .columns import AGE, NAME, age_of, col, selector_text, template_containers
 from .kind import Kind
+from .storage import default_pvc, validate_pvc_spec
 
 
 def deployment_row(d):
@@ -82,10 +83,25 @@ def statefulset_row(sts):
             *_containers_and_images(sts)]
 
 
+def default_statefulset(sts):
+    """The StatefulSet's defaults; each claim template gets a claim's (volumeMode, phase)."""
+    defaults.default_statefulset(sts)
+    for claim in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            default_pvc(claim)
+
+
+def validate_statefulset(sts):
+    causes = workloadvalidation.validate_statefulset(sts)
+    for i, claim in enumerate((sts.get("spec") or {}).get("volumeClaimTemplates") or []):
+        causes += validate_pvc_spec((claim or {}).get("spec"), f"spec.volumeClaimTemplates[{i}].spec")
+    return causes
+
+
 STATEFULSET = Kind(
     "apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=("all",),
     subresources=("status", "scale"),
-    default=defaults.default_statefulset, validate=workloadvalidation.validate_statefulset,
+    default=default_statefulset, validate=validate_statefulset,
     validate_update=workloadvalidation.validate_statefulset_update,
     columns=(NAME, col("Ready"), AGE, col("Containers", priority=1), col("Images", priority=1)),
     row=statefulset_row,
