@@ -27,7 +27,8 @@ def _stop(proc):
 class Cluster:
     """An etcd + apiserver pair started for a test session; can restart either."""
 
-    def __init__(self):
+    def __init__(self, apiserver_args: tuple = ()):
+        self.apiserver_args = list(apiserver_args)
         self.dir = tempfile.mkdtemp(prefix="minikube-py-test-")
         self.etcd_proc = None
         self.api_proc = None
@@ -50,7 +51,7 @@ class Cluster:
         log = open(os.path.join(self.dir, "apiserver.log"), "ab")
         self.api_proc = subprocess.Popen(
             [sys.executable, "-m", "minikube_py.cli.minikube", "apiserver", "--etcd-servers", self.etcd_url,
-             "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT)
+             "--port", str(self.port), *self.apiserver_args], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
             assert self.api_proc.poll() is None, open(os.path.join(self.dir, "apiserver.log")).read()[-3000:]

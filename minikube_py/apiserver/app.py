@@ -31,11 +31,14 @@ from ..version import version as server_version
 from ..api.kinds import SCHEME
 from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
 from ..api.kinds.customresource import CustomResourceKind
-from ..api.kinds.core import NAMESPACE
+from ..api.kinds.core import NAMESPACE, NODE, POD
+from ..api.kinds.metrics import GROUP as METRICS_GROUP
 from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
+from ..metrics import api as metrics_api
+from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
 from . import discovery, errors, eviction, openapi, protobuf, subresources, watch
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
@@ -110,7 +113,8 @@ class APIServer:
     """Holds the registry and the watch caches; builds the Flask app."""
 
     def __init__(self, store, service_cluster_ip_range: str = DEFAULT_CLUSTER_IP_RANGE,
-                 service_node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE):
+                 service_node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE,
+                 metric_resolution: float = DEFAULT_RESOLUTION):
         self.store = store
         self.services = ServiceAllocator(store, service_cluster_ip_range, service_node_port_range)
         self.custom = CustomResources(self)
@@ -120,6 +124,10 @@ class APIServer:
         self.caches: dict[str, WatchCache] = {}
         self._caches_lock = threading.Lock()
         self.stopping = threading.Event()
+        # metrics.k8s.io: the kubelets' figures, scraped as metrics-server does (metrics/)
+        self.metrics = MetricsScraper(lambda: self.registry.list(NODE)["items"],
+                                      lambda: self.registry.list(POD)["items"],
+                                      resolution=metric_resolution)
 
     def cache_for(self, rt) -> WatchCache:
         with self._caches_lock:
@@ -172,10 +180,12 @@ class APIServer:
             if rt.eager_watch_cache:
                 self.cache_for(rt)
         self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
+        self.metrics.start()
 
     def stop(self):
         first = not self.stopping.is_set()
         self.stopping.set()
+        self.metrics.stop()
         for cache in self.caches.values():
             cache.stop()
         group = getattr(self.store, "writes", None)
@@ -255,10 +265,17 @@ class APIServer:
             raise errors.no_such_path()
         name = parts[1] if len(parts) > 1 else None
         sub = parts[2] if len(parts) > 2 else None
+        if sub == "proxy" and "proxy" in rt.subresources:
+            if req.method not in ("GET", "HEAD"):
+                raise errors.method_not_allowed()
+            from .proxy import proxy_to_kubelet     # /nodes/{name}/proxy/{path...}: the kubelet's
+            return proxy_to_kubelet(self.registry, name, "/".join(parts[3:]), req.query_string)
         if len(parts) > 3 or (sub and sub not in rt.subresources):
             raise errors.no_such_path()
         if rt.namespaced and name is not None and namespace is None:
             raise errors.no_such_path()
+        if rt.group == METRICS_GROUP:
+            return self.resource_metrics(req, rt, namespace, name, sub)
         warnings = self.field_validation(req, rt, sub)
         resp = self.handle(req, rt, namespace, name, sub)
         for text in warnings:
@@ -388,6 +405,18 @@ class APIServer:
         gen = watch.stream(self.registry, self.cache_for(rt), rt, namespace, req.args, req.environ,
                            as_table=bool(self.wants_table(req)), stopping=self.stopping)
         return Response(gen, mimetype=JSON, headers={"Cache-Control": "no-cache"}, direct_passthrough=True)
+
+    def resource_metrics(self, req, rt, namespace, name, sub):
+        """metrics.k8s.io: read-only, from the scraper's memory (metrics/api.py)."""
+        if req.method not in ("GET", "HEAD") or sub is not None:
+            raise errors.method_not_allowed()
+        if name is None:
+            if req.args.get("watch") in ("1", "true", "True"):
+                raise errors.method_not_allowed("watch is not supported on metrics.k8s.io")
+            lst = metrics_api.serve_list(self.metrics, rt, namespace, req.args.get("labelSelector"),
+                                         req.args.get("fieldSelector"))
+            return self.respond_list(req, rt, lst)
+        return self.respond_one(req, rt, metrics_api.serve_get(self.metrics, rt, namespace, name))
 
     def pod_log(self, req, namespace, name):
         """Logs come from the pod's kubelet, streamed through here (see proxy.py)."""

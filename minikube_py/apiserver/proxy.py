@@ -1,4 +1,5 @@
-"""``GET pods/{name}/log``: the apiserver fetches logs from the pod's kubelet.
+"""``GET pods/{name}/log``: the apiserver fetches logs from the pod's kubelet (and
+``nodes/{name}/proxy/...`` any other kubelet page: its stats, its metrics).
 
 Logs never go through etcd.  ``kubectl logs web`` asks the apiserver, which:
 
@@ -121,6 +122,20 @@ def stream_pod_log(registry, namespace: str, name: str, args, sock=None) -> Resp
             resp.close()
     return Response(_relay(resp, sock), mimetype="text/plain",
                     headers={"Cache-Control": "no-cache"}, direct_passthrough=True)
+
+
+def proxy_to_kubelet(registry, node_name: str, path: str, query: bytes = b"") -> Response:
+    """``GET /api/v1/nodes/{name}/proxy/{path}``: the answer of that node's kubelet to
+    ``GET /{path}`` (``kubectl get --raw /api/v1/nodes/n1/proxy/stats/summary``)."""
+    ip, port = kubelet_endpoint(registry.get(NODE, None, node_name))
+    url = f"http://{ip}:{port}/{path}" + (f"?{query.decode()}" if query else "")
+    try:
+        resp = requests.get(url, timeout=(5, 30))
+    except requests.RequestException as e:
+        raise errors.APIError(503, "ServiceUnavailable",
+                              f'error trying to reach service: Get "{url}": {e}') from None
+    return Response(resp.content, status=resp.status_code,
+                    content_type=resp.headers.get("Content-Type", "text/plain"))
 
 
 def _relay(resp: requests.Response, sock, poll: float = 1.0):

@@ -48,8 +48,11 @@ def etcd(data_dir, port, peer_port):
               help="the CIDR ClusterIPs of Services are taken from")
 @click.option("--service-node-port-range", default="30000-32767", show_default=True,
               help="the ports NodePort Services are given")
+@click.option("--metric-resolution", default=15.0, show_default=True, type=click.FloatRange(min=0.5),
+              help="seconds between two scrapes of the kubelets for metrics.k8s.io (kubectl top)")
 @click.option("-v", "--verbose", is_flag=True)
-def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, service_node_port_range, verbose):
+def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, service_node_port_range,
+              metric_resolution, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
     from ..apiserver.app import create_app
@@ -60,7 +63,8 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
     store = EtcdStore(etcd_servers)
     low, _, high = service_node_port_range.partition("-")
     api, app = create_app(store, service_cluster_ip_range=service_cluster_ip_range,
-                          service_node_port_range=(int(low), int(high or low)))
+                          service_node_port_range=(int(low), int(high or low)),
+                          metric_resolution=metric_resolution)
     deadline = time.time() + 60
     while True:  # etcd may still be starting (or electing a leader in the lab cluster)
         try:

@@ -9,6 +9,7 @@ Everything kubectl does is an ordinary REST call, and mkctl shows which ones:
 * **apply is client-side** (commands/apply.py): GET, then POST or PATCH with the
   three-way difference between the last manifest, the new one and what is live.
 * **describe** is a handful of GETs and LISTs printed as text (describe.py).
+* **top** reads metrics.k8s.io, which the apiserver fills from the kubelets (top.py).
 
 This module is only the command group: it adds the commands (commands/) and turns
 what goes wrong into kubectl's errors: one line on stderr, exit code 1.
@@ -20,7 +21,7 @@ import requests
 import yaml
 
 from ..client import errors
-from .commands import apply, get, info, node, update
+from .commands import apply, get, info, node, top, update
 from .errors import CLIError, connection_error_line, error_line, warn
 from .options import global_options
 
@@ -57,7 +58,7 @@ for command in (get.get, get.describe,
                 apply.apply, apply.create, apply.delete,
                 update.scale, update.label, update.annotate,
                 node.cordon, node.uncordon, node.drain,
-                info.logs, info.version, info.api_resources):
+                info.logs, info.version, info.api_resources, top.top):
     main.add_command(command)
 
 

@@ -19,7 +19,8 @@ It is a handful of loops around one idea -- *pod workers* that sync each pod:
 * ``ProbeManager`` runs liveness/readiness/startup probes;
 * **housekeeping** removes containers of pods that no longer exist (deleted
   while the kubelet was down) and frees their devices;
-* ``KubeletServer`` serves logs to the apiserver.
+* ``KubeletServer`` serves logs to the apiserver, and the node's stats
+  (``/stats/summary``: ``StatsCollector`` reads cgroup files when asked).
 
 Stopping the kubelet stops these loops only: the containers keep running, and
 a kubelet started again adopts them (they carry the pod's uid in their labels).
@@ -41,6 +42,9 @@ from .podsync import PodSyncer
 from .podworkers import PodWorkers
 from .prober import ProbeManager
 from .runtime.base import LABEL_GRACE_PERIOD, ContainerRuntimeError
+from .stats import accelerators
+from .stats.collector import StatsCollector
+from .stats.summary import summary as build_summary
 from .statusmanager import StatusManager
 from .volumemanager import VolumeManager
 
@@ -94,6 +98,8 @@ class Kubelet:
             report_seconds=config.status_report_seconds)
         self.lease = NodeLease(client, self.node_name, config.lease_seconds,
                                node_uid=lambda: self.reporter.node_uid)
+        self.stats = StatsCollector(runtime)
+        self._gpu_source = None if device_manager is None else accelerators.load_source()
 
     # ================================================================== lifecycle
     def start(self) -> "Kubelet":
@@ -172,6 +178,19 @@ class Kubelet:
     def list_pods(self) -> list[dict]:
         """The pods bound to this node, with their newest status (for ``GET /pods``)."""
         return [self.syncer.status_pod(p) for p in self.pods.list()]
+
+    def summary(self) -> dict:
+        """The Summary API document of this node (``GET /stats/summary``)."""
+        devices = None
+        if self.device_manager is not None:
+            try:
+                devices = self.device_manager.assignments()
+            except Exception as e:  # noqa: BLE001
+                log.debug("device assignments: %s", e)
+        return build_summary(self.node_name, self.stats.snapshot(),
+                             node_fs_path=self.config.state_dir,
+                             image_fs_path=getattr(self.runtime, "image_fs_path", None),
+                             devices=devices, gpu_source=self._gpu_source)
 
     # ================================================================== node
     def _on_runtime_health(self, healthy: bool, message: str) -> None:

@@ -7,6 +7,9 @@ someone runs ``kubectl logs``.  Ours serves:
 
 * ``GET /healthz``                                 -> ``ok``
 * ``GET /pods``                                    -> the PodList this kubelet runs
+* ``GET /stats/summary``                           -> the Summary API (stats/summary.py)
+* ``GET /metrics/resource``                        -> its CPU/memory as Prometheus text
+* ``GET /metrics``                                 -> the kubelet's own metrics (metrics.py)
 * ``GET /containerLogs/{ns}/{pod}/{container}``    -> text/plain, streamed with ``follow``
 * ``/exec|attach/{ns}/{pod}/{container}``, ``/portForward/{ns}/{pod}`` -> upgraded
   connections (WebSocket, SPDY): see streaming.py
@@ -25,7 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ..streaming import client_gone
+from . import metrics as kubelet_metrics
 from . import streaming
+from .stats import resourcemetrics
 from .logs import LogError, open_logs, parse_options
 from .runtime.base import ContainerNotFound, ContainerRuntimeError
 
@@ -100,6 +105,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._text(200, json.dumps({"kind": "PodList", "apiVersion": "v1",
                                                    "metadata": {}, "items": items}),
                                   "application/json")
+            if parts in (["stats", "summary"], ["metrics", "resource"]):
+                return self._stats(kubelets, parts[0], params)
+            if parts == ["metrics"]:
+                return self._text(200, kubelet_metrics.render(kubelets).decode(),
+                                  resourcemetrics.CONTENT_TYPE)
             if len(parts) == 4 and parts[0] == "containerLogs":
                 return self._logs(kubelets, *parts[1:], params)
             if self._streaming(parts, url.query):
@@ -124,6 +134,26 @@ class _Handler(BaseHTTPRequestHandler):
             streaming.serve(self, self.server.kubelets, parts[0], parts[1:], query)
             return True
         return False
+
+    def _stats(self, kubelets, which: str, params: dict):
+        """The Summary (or its Prometheus form) of the kubelet ``?node=`` names (one server
+        may front several hollow kubelets), else of the first."""
+        node = params.get("node")
+        kubelet = next((k for k in kubelets if node in (None, k.node_name)), None)
+        if kubelet is None:
+            return self._text(404, f'node "{node}" is not served here\n')
+        try:
+            summary = kubelet.summary()
+        except Exception as e:  # noqa: BLE001 - a failed pass is a 500, as the kubelet's
+            log.warning("stats summary of %s failed: %s", kubelet.node_name, e)
+            if which == "metrics":
+                return self._text(200, resourcemetrics.render(None).decode(),
+                                  resourcemetrics.CONTENT_TYPE)
+            return self._text(500, f"failed to get stats summary: {e}\n")
+        if which == "metrics":
+            return self._text(200, resourcemetrics.render(summary).decode(),
+                              resourcemetrics.CONTENT_TYPE)
+        return self._text(200, json.dumps(summary), "application/json")
 
     def _logs(self, kubelets, namespace, pod_name, container, params):
         for kubelet in kubelets:

@@ -111,7 +111,7 @@ def node_row(n):
 
 NODE = Kind(
     "", "v1", "Node", "nodes", namespaced=False, short_names=("no",),
-    subresources=("status",), return_deleted_object=True,
+    subresources=("status", "proxy"), return_deleted_object=True,
     status_on_create=True,     # a kubelet registers its Node with capacity and conditions
     default=defaults.default_node, validate=validation.validate_node,
     columns=(NAME, col("Status"), col("Roles"), AGE, col("Version"), col("Internal-IP", priority=1),

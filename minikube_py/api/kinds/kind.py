@@ -33,6 +33,7 @@ SUBRESOURCES = {
     "exec": (None, "PodExecOptions", ("create", "get")),
     "attach": (None, "PodAttachOptions", ("create", "get")),
     "portforward": (None, "PodPortForwardOptions", ("create", "get")),
+    "proxy": (None, "NodeProxyOptions", ("get",)),
 }
 
 

@@ -23,6 +23,7 @@ Images (the lab has no registry): see ``dockerimages.py``.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as _dt
 import contextlib
 import logging
 import math
@@ -48,6 +49,7 @@ from .base import (
 from .dockerimages import PULL_TIMEOUT_S, DockerImages
 from .dockerconfig import (
     DEFAULT_NETWORK, PAUSE_IMAGE, container_config, container_info, pod_uid, sandbox_config,
+    summary_info,
 )
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,17 @@ class DockerRuntime:
                 return bool(self.client.ping())
         except docker.errors.APIError as e:
             raise RuntimeUnavailable(f"Docker ping failed: {e}") from e
+
+    @property
+    def image_fs_path(self) -> str | None:
+        """Docker's data root, where images live: the kubelet's ``imagefs`` in its stats."""
+        if not hasattr(self, "_image_fs_path"):
+            try:
+                with self._engine():
+                    self._image_fs_path = self.client.info().get("DockerRootDir")
+            except docker.errors.DockerException:
+                return None
+        return self._image_fs_path
 
     def runtime_version(self) -> str:
         """For NodeStatus.nodeInfo.containerRuntimeVersion, e.g. ``docker://20.10.24``."""
@@ -299,6 +312,18 @@ class DockerRuntime:
             state = STATE_RUNNING if st in ("running", "paused", "restarting") else \
                 STATE_CREATED if st == "created" else STATE_EXITED
             out.append((s["Id"], (s.get("Labels") or {}).get(LABEL_POD_UID, ""), state))
+        return out
+
+    def running_containers(self) -> list[ContainerInfo]:
+        """The running containers of this node from one ``docker ps`` (no inspects): what the
+        stats collector walks.  ``pid`` is not known this way (None)."""
+        with self._engine():
+            summaries = self.client.api.containers(
+                filters={"label": [f"{LABEL_NODE}={self.node_name}"], "status": "running"})
+        out = []
+        for s in summaries:
+            created = _dt.datetime.fromtimestamp(s.get("Created") or 0, _dt.timezone.utc)
+            out.append(summary_info(s, created))
         return out
 
     def inspect(self, container_id: str) -> ContainerInfo:

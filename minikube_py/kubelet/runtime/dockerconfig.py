@@ -342,3 +342,19 @@ def container_info(attrs: dict) -> ContainerInfo:
         container_hash=labels.get(LABEL_CONTAINER_HASH),
         labels=dict(labels),
     )
+
+
+def summary_info(summary: dict, created) -> ContainerInfo:
+    """A running container from ``docker ps``'s summary (labels, no State details, no pid)."""
+    labels = summary.get("Labels") or {}
+    try:
+        restart = int(labels.get(LABEL_RESTART_COUNT, "0"))
+    except ValueError:
+        restart = 0
+    return ContainerInfo(
+        id=summary["Id"], name=((summary.get("Names") or [""])[0]).lstrip("/"),
+        pod_uid=labels.get(LABEL_POD_UID, ""), pod_name=labels.get(LABEL_POD_NAME, ""),
+        namespace=labels.get(LABEL_POD_NAMESPACE, ""),
+        container_name=labels.get(LABEL_CONTAINER_NAME, ""), kind=labels.get(LABEL_KIND, KIND_APP),
+        restart_count=restart, state=STATE_RUNNING, created_at=created,
+        image=summary.get("Image", ""), image_id=summary.get("ImageID", ""), labels=dict(labels))

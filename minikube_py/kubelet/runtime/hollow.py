@@ -115,6 +115,10 @@ class HollowRuntime:
             return [c for c in self._containers.values()
                     if pod_uid is None or c.pod_uid == pod_uid]
 
+    def running_containers(self) -> list[ContainerInfo]:
+        with self._lock:
+            return [c for c in self._containers.values() if c.running]
+
     def relist(self) -> list[tuple[str, str, str]]:
         with self._lock:
             return [(c.id, c.pod_uid, c.state) for c in self._containers.values()]

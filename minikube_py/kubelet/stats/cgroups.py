@@ -10,6 +10,10 @@ Two numbers matter to Kubernetes (``kubectl top``, metrics.k8s.io, evictions):
   v1: ``memory.usage_in_bytes`` - ``total_inactive_file`` (from ``memory.stat``);
   v2: ``memory.current`` - ``inactive_file``; never below 0.
 
+cAdvisor also reports RSS (v1 ``total_rss``, v2 ``anon``), page faults
+(``pgfault`` / ``pgmajfault``) and the number of processes (``pids.current``);
+so does ``read_cgroup``.
+
 Where a container's cgroup is depends on the host: the cgroup version, the
 cgroup driver (cgroupfs: ``docker/<id>``; systemd: ``system.slice/docker-<id>.scope``)
 and how the controllers are mounted (``cpu,cpuacct`` together, or ``cpu`` and
@@ -38,6 +42,7 @@ class CgroupPaths:
     version: int            # 1 or 2
     cpu: str                # v1: the cpuacct dir; v2: the unified dir
     memory: str             # v1: the memory dir;  v2: the unified dir
+    pids: str | None = None  # v1: the pids dir (if mounted); v2: the unified dir
 
 
 # ------------------------------------------------------------------ files
@@ -113,49 +118,80 @@ def find_cgroup(container_id: str, pid: int | None = None,
         for rel in _candidates(container_id):
             d = os.path.join(root, rel)
             if os.path.exists(os.path.join(d, "cpu.stat")):
-                return CgroupPaths(2, d, d)
+                return CgroupPaths(2, d, d, d)
         if pid:
             rel = _proc_cgroups(pid).get("")
             if rel is not None:
                 d = os.path.join(root, rel.lstrip("/"))
                 if os.path.exists(os.path.join(d, "cpu.stat")):
-                    return CgroupPaths(2, d, d)
+                    return CgroupPaths(2, d, d, d)
         raise StatsUnavailable(f"no cgroup v2 directory for container {container_id[:12]}")
 
     cpu_root = controller_dir("cpuacct", root)
     mem_root = controller_dir("memory", root)
+    pids_root = controller_dir("pids", root)
     if cpu_root is None or mem_root is None:
         raise StatsUnavailable(f"no cgroup v1 cpuacct/memory mounts under {root}")
-    for rel in _candidates(container_id):
-        c, m = os.path.join(cpu_root, rel), os.path.join(mem_root, rel)
+
+    def v1(cpu_rel: str, mem_rel: str, pids_rel: str) -> CgroupPaths | None:
+        c, m = os.path.join(cpu_root, cpu_rel), os.path.join(mem_root, mem_rel)
         if os.path.exists(os.path.join(c, "cpuacct.usage")) and \
                 os.path.exists(os.path.join(m, "memory.usage_in_bytes")):
-            return CgroupPaths(1, c, m)
+            p = os.path.join(pids_root, pids_rel) if pids_root else None
+            return CgroupPaths(1, c, m, p if p and os.path.isdir(p) else None)
+        return None
+
+    for rel in _candidates(container_id):
+        found = v1(rel, rel, rel)
+        if found:
+            return found
     if pid:
         procs = _proc_cgroups(pid)
         if "cpuacct" in procs and "memory" in procs:
-            c = os.path.join(cpu_root, procs["cpuacct"].lstrip("/"))
-            m = os.path.join(mem_root, procs["memory"].lstrip("/"))
-            if os.path.exists(os.path.join(c, "cpuacct.usage")) and \
-                    os.path.exists(os.path.join(m, "memory.usage_in_bytes")):
-                return CgroupPaths(1, c, m)
+            found = v1(procs["cpuacct"].lstrip("/"), procs["memory"].lstrip("/"),
+                       procs.get("pids", "/").lstrip("/"))
+            if found:
+                return found
     raise StatsUnavailable(f"no cgroup v1 directory for container {container_id[:12]}")
 
 
 # ------------------------------------------------------------------ reading
+def _pids(directory: str | None) -> int | None:
+    """``pids.current``: the processes (threads) in the cgroup; None without a pids controller."""
+    if not directory:
+        return None
+    try:
+        return _read_int(os.path.join(directory, "pids.current"))
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_usage_ns(paths: CgroupPaths) -> int:
+    """Cumulative CPU time of the cgroup, in nanoseconds."""
+    if paths.version == 2:
+        return _read_kv(os.path.join(paths.cpu, "cpu.stat"))["usage_usec"] * 1000
+    return _read_int(os.path.join(paths.cpu, "cpuacct.usage"))
+
+
 def read_cgroup(paths: CgroupPaths) -> dict:
     """Read the counters of one cgroup (see the module doc for the formulas)."""
+    cpu_ns = cpu_usage_ns(paths)
     if paths.version == 2:
-        cpu_ns = _read_kv(os.path.join(paths.cpu, "cpu.stat"))["usage_usec"] * 1000
         usage = _read_int(os.path.join(paths.memory, "memory.current"))
-        inactive = _read_kv(os.path.join(paths.memory, "memory.stat")).get("inactive_file", 0)
+        stat = _read_kv(os.path.join(paths.memory, "memory.stat"))
+        inactive = stat.get("inactive_file", 0)
+        rss = stat.get("anon", 0)
+        faults, major = stat.get("pgfault", 0), stat.get("pgmajfault", 0)
         limit_text = _read(os.path.join(paths.memory, "memory.max"))
         limit = None if limit_text == "max" else int(limit_text)
     else:
-        cpu_ns = _read_int(os.path.join(paths.cpu, "cpuacct.usage"))
         usage = _read_int(os.path.join(paths.memory, "memory.usage_in_bytes"))
         stat = _read_kv(os.path.join(paths.memory, "memory.stat"))
-        inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+
+        def total(name):                    # total_*: this cgroup and its children
+            return stat.get(f"total_{name}", stat.get(name, 0))
+        inactive, rss = total("inactive_file"), total("rss")
+        faults, major = total("pgfault"), total("pgmajfault")
         limit = _read_int(os.path.join(paths.memory, "memory.limit_in_bytes"))
         if limit >= 1 << 62:                # "unlimited" is a huge page-aligned number
             limit = None
@@ -163,9 +199,23 @@ def read_cgroup(paths: CgroupPaths) -> dict:
         "cpu_usage_ns": cpu_ns,
         "memory_usage_bytes": usage,
         "memory_working_set_bytes": max(0, usage - inactive) if inactive < usage else 0,
+        "memory_rss_bytes": rss,
+        "memory_page_faults": faults,
+        "memory_major_page_faults": major,
         "memory_limit_bytes": limit,
+        "process_count": _pids(paths.pids),
         "cgroup_version": paths.version,
     }
+
+
+def root_cgroup(root: str = CGROUP_ROOT) -> CgroupPaths:
+    """The root cgroup: the whole machine, which the kubelet reports as the node."""
+    if is_cgroup_v2(root):
+        return CgroupPaths(2, root, root, None)
+    cpu_root, mem_root = controller_dir("cpuacct", root), controller_dir("memory", root)
+    if cpu_root is None or mem_root is None:
+        raise StatsUnavailable(f"no cgroup v1 cpuacct/memory mounts under {root}")
+    return CgroupPaths(1, cpu_root, mem_root, None)
 
 
 def docker_api_stats(docker_client, container_id: str) -> dict:
@@ -183,7 +233,11 @@ def docker_api_stats(docker_client, container_id: str) -> dict:
         "cpu_usage_ns": int(cpu["total_usage"]),
         "memory_usage_bytes": usage,
         "memory_working_set_bytes": max(0, usage - inactive),
+        "memory_rss_bytes": stat.get("total_rss", stat.get("anon", 0)),
+        "memory_page_faults": stat.get("total_pgfault", stat.get("pgfault", 0)),
+        "memory_major_page_faults": stat.get("total_pgmajfault", stat.get("pgmajfault", 0)),
         "memory_limit_bytes": limit if limit and limit < 1 << 62 else None,
+        "process_count": (s.get("pids_stats") or {}).get("current"),
         "cgroup_version": None,
     }
 
