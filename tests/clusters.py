@@ -32,6 +32,7 @@ class Cluster:
         self.dir = tempfile.mkdtemp(prefix="minikube-py-test-")
         self.etcd_proc = None
         self.api_proc = None
+        self.extra_apiservers = []
         self.port = free_port()
         self.server = f"http://127.0.0.1:{self.port}"
         self.etcd_client_port = free_port()
@@ -48,20 +49,31 @@ class Cluster:
         _stop(self.etcd_proc)
 
     def start_apiserver(self):
-        log = open(os.path.join(self.dir, "apiserver.log"), "ab")
-        self.api_proc = subprocess.Popen(
+        self.api_proc = self._launch_apiserver(self.port, "apiserver.log")
+
+    def _launch_apiserver(self, port: int, log_name: str):
+        log_path = os.path.join(self.dir, log_name)
+        proc = subprocess.Popen(
             [sys.executable, "-m", "minikube_py.cli.minikube", "apiserver", "--etcd-servers", self.etcd_url,
-             "--port", str(self.port), *self.apiserver_args], stdout=log, stderr=subprocess.STDOUT)
+             "--port", str(port), *self.apiserver_args], stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
-            assert self.api_proc.poll() is None, open(os.path.join(self.dir, "apiserver.log")).read()[-3000:]
+            assert proc.poll() is None, open(log_path).read()[-3000:]
             try:
-                if requests.get(self.server + "/readyz", timeout=1).status_code == 200:
-                    return
+                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return proc
             except requests.RequestException:
                 pass
             time.sleep(0.1)
+        _stop(proc)
         raise RuntimeError("apiserver did not become ready")
+
+    def add_apiserver(self) -> str:
+        """Start one more apiserver on the same etcd (as an HA control plane runs several);
+        returns its URL. It stops with the cluster."""
+        port = free_port()
+        self.extra_apiservers.append(self._launch_apiserver(port, f"apiserver-{port}.log"))
+        return f"http://127.0.0.1:{port}"
 
     def stop_apiserver(self):
         _stop(self.api_proc)
@@ -74,6 +86,8 @@ class Cluster:
         return self
 
     def stop(self):
+        for proc in self.extra_apiservers:
+            _stop(proc)
         self.stop_apiserver()
         self.stop_etcd()
         shutil.rmtree(self.dir, ignore_errors=True)

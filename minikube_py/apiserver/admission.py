@@ -6,7 +6,10 @@ kinds need, in the same order:
   is being deleted, and the system namespaces can't be deleted.
 - DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default
   one (defaultstorageclass.py).
-- (ResourceQuota joins here when the quota controller exists.)
+- LimitRanger (limitranger.py): fills in a pod's default requests and limits (mutating,
+  before validation) and refuses one outside its namespace's min and max (after it).
+- ResourceQuota (resourcequota.py): last, after validation; charges the namespace's
+  quotas and returns the Charge, which the registry gives back if the write fails.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import time
 
 from . import defaultstorageclass, errors
 from ..api.kinds.core import NAMESPACE
+from .limitranger import LimitRanger
+from .resourcequota import Charge, QuotaAdmission
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -27,6 +32,12 @@ class Admission:
         self.registry = registry
         self._active: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.limit_ranger = LimitRanger(registry)
+        self.quota = QuotaAdmission(registry)
+
+    def use_listers(self, quotas, limit_ranges) -> None:
+        """Read ResourceQuotas and LimitRanges from watch-fed listers (lister.py), not etcd."""
+        self.quota.quotas.lister, self.limit_ranger.limit_ranges.lister = quotas, limit_ranges
 
     # -- NamespaceLifecycle --------------------------------------------------------
     def _check_namespace(self, rt, obj):
@@ -59,12 +70,23 @@ class Admission:
 
     # -- hooks called by the registry ---------------------------------------------
     def admit_create(self, rt, obj):
+        """Mutating admission of a create (before validation)."""
         self._check_namespace(rt, obj)
         if rt.kind == "PersistentVolumeClaim" and rt.group == "":
             defaultstorageclass.admit_claim(self.registry, obj)
+        self.limit_ranger.default(rt, obj)
 
     def admit_update(self, rt, old, new):
         pass
+
+    def validate_create(self, rt, obj, dry_run=False) -> Charge:
+        """Validating admission of a valid create, last before storage; release() the
+        Charge if the object is then not stored."""
+        self.limit_ranger.validate(rt, obj)
+        return self.quota.charge(rt, obj, dry_run=dry_run)
+
+    def validate_update(self, rt, old, new, dry_run=False) -> Charge:
+        return self.quota.charge(rt, new, old, dry_run=dry_run)
 
     def admit_delete(self, rt, obj):
         if rt.kind == "Namespace" and obj["metadata"]["name"] in SYSTEM_NAMESPACES:

@@ -33,6 +33,7 @@ from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
 from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE, NODE, POD
 from ..api.kinds.metrics import GROUP as METRICS_GROUP
+from ..api.kinds.quota import LIMIT_RANGE, RESOURCE_QUOTA
 from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
@@ -42,6 +43,7 @@ from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
 from . import discovery, errors, eviction, openapi, protobuf, subresources, watch
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
+from .lister import NamespaceLister
 from .registry import Registry
 from .requestbody import BOOLS, JSON, MAX_BODY, delete_options, patch_type, read_json
 from .serviceallocation import DEFAULT_CLUSTER_IP_RANGE, DEFAULT_NODE_PORT_RANGE, ServiceAllocator
@@ -128,6 +130,7 @@ class APIServer:
         self.metrics = MetricsScraper(lambda: self.registry.list(NODE)["items"],
                                       lambda: self.registry.list(POD)["items"],
                                       resolution=metric_resolution)
+        self.listers: list[NamespaceLister] = []
 
     def cache_for(self, rt) -> WatchCache:
         with self._caches_lock:
@@ -179,6 +182,10 @@ class APIServer:
         for rt in SCHEME.all():
             if rt.eager_watch_cache:
                 self.cache_for(rt)
+        # quota and LimitRanger admission read these on every create: keep them in memory
+        self.listers = [NamespaceLister(self.store, self.cache_for(rt), rt).start()
+                        for rt in (RESOURCE_QUOTA, LIMIT_RANGE)]
+        self.registry.admission.use_listers(*self.listers)
         self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
         self.metrics.start()
 
@@ -186,6 +193,8 @@ class APIServer:
         first = not self.stopping.is_set()
         self.stopping.set()
         self.metrics.stop()
+        for lister in self.listers:
+            lister.stop()
         for cache in self.caches.values():
             cache.stop()
         group = getattr(self.store, "writes", None)

@@ -20,6 +20,7 @@ from ..api.selectors import FieldSelector, LabelSelector, SelectorError
 from ..storage.store import KeyExists, KeyNotFound, RevisionConflict
 from . import errors, fieldmanager
 from .admission import Admission
+from .resourcequota import NO_CHARGE
 from .storagehook import NO_HOOK, StorageHook
 from .subresources import PATCH_RETRIES, scale_of, update_scale
 
@@ -113,14 +114,20 @@ class Registry:
         if writer is not None:      # server-side apply: a body with managedFields (fieldmanager.py)
             fieldmanager.track_update(rt, {"metadata": {}}, obj, writer)
         self.validate(rt, obj)
+        charge = self.admission.validate_create(rt, obj, dry_run)
         if dry_run:
             return obj
         hook = self.hook(rt)
-        taken = hook.take(rt, obj)
+        try:
+            taken = hook.take(rt, obj)
+        except BaseException:
+            charge.release()
+            raise
         try:
             created = self.store.create(rt.etcd_key(namespace, md["name"]), obj)
         except BaseException as err:
             hook.release(taken)
+            charge.release()
             if isinstance(err, KeyExists):
                 raise errors.already_exists(rt, md["name"]) from None
             raise
@@ -287,14 +294,20 @@ class Registry:
                 raise _StaleGuess()
             if not dry_run:
                 return old   # a no-op write changes nothing, not even resourceVersion
+        charge = self.admission.validate_update(rt, old, new, dry_run) if subresource is None else NO_CHARGE
         if dry_run:
             return new
         key = rt.etcd_key(md_old.get("namespace"), md_old["name"])
-        taken = hook.take(rt, new, old) if subresource is None else ()
+        try:
+            taken = hook.take(rt, new, old) if subresource is None else ()
+        except BaseException:
+            charge.release()
+            raise
         try:
             written = self._typed(rt, self.store.update(key, new, expected_rv))
         except BaseException as err:
             hook.release(taken)
+            charge.release()
             if isinstance(err, RevisionConflict):
                 if not fresh:
                     raise _StaleGuess() from None

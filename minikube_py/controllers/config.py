@@ -23,6 +23,7 @@ class ControllerConfig:
     gc_discovery_period: float = 30.0         # how often the GC re-reads discovery
     job_pod_failure_backoff: float = 10.0     # a Job's first wait before replacing a failed pod
     #                                           (doubles per failure, at most 6 min)
+    resource_quota_sync_period: float = 300.0  # how often every quota is recounted in full
     workers: Optional[int] = None             # worker threads per controller (None: its own)
     local_path_dir: Optional[str] = None      # where the local-path provisioner makes volumes
     #                                           (None: it provisions nothing)

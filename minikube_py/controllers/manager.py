@@ -47,6 +47,7 @@ CONTROLLERS: dict[str, str] = {
     "persistentvolume-binder": "minikube_py.controllers.persistentvolume:PersistentVolumeController",
     "local-path-provisioner": "minikube_py.controllers.localpath:LocalPathProvisioner",
     "statefulset": "minikube_py.controllers.statefulset:StatefulSetController",
+    "resourcequota": "minikube_py.controllers.resourcequota:ResourceQuotaController",
 }
 
 

@@ -147,9 +147,25 @@ def _limit_order(ip: str, v: dict, raw: dict) -> list:
     return causes
 
 
+def default_limit_range(lr: dict) -> None:
+    """A Container limit's defaults, as upstream's SetDefaults_LimitRangeItem: the default
+    limit is the max when not given, the default request the default limit, else the min."""
+    for limit in (lr.get("spec") or {}).get("limits") or []:
+        if not isinstance(limit, dict) or limit.get("type") != "Container":
+            continue
+        default = limit.setdefault("default", {})
+        request = limit.setdefault("defaultRequest", {})
+        for source, target in ((limit.get("max"), default), (default, request), (limit.get("min"), request)):
+            for name, value in (source or {}).items():
+                target.setdefault(name, value)
+        for field in ("default", "defaultRequest"):
+            if not limit[field]:
+                del limit[field]
+
+
 LIMIT_RANGE = Kind(
     "", "v1", "LimitRange", "limitranges", short_names=("limits",), has_status=False, counts_generation=False,
-    validate=validate_limit_range,
+    default=default_limit_range, validate=validate_limit_range,
     decode_check=lambda lr: bad_quantities(*[item.get(s) for item in ((lr.get("spec") or {}).get("limits") or [])
                                              if isinstance(item, dict)
                                              for s in ("max", "min", "default", "defaultRequest",

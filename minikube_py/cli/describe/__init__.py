@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from .generic import describe_generic, describe_namespace
 from .node import describe_node
+from .quota import describe_limit_range, describe_quota
 from .text import Writer
 from .workloads import describe_deployment, describe_pod, describe_replicaset
 
 
 DESCRIBERS = {"Pod": describe_pod, "Deployment": describe_deployment, "ReplicaSet": describe_replicaset,
-              "Node": describe_node, "Namespace": describe_namespace}
+              "Node": describe_node, "Namespace": describe_namespace, "ResourceQuota": describe_quota,
+              "LimitRange": describe_limit_range}
 
 
 def describe_object(c, res, obj: dict) -> str:

@@ -1,0 +1,196 @@
+"""ResourceQuota and LimitRange enforcement against real apiservers on a real etcd, with
+the resourcequota controller running: what a user sees is the 403 Kubernetes answers,
+the pods that exist afterwards, and the quota's status (`kubectl describe quota`).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from clusters import _stop
+from polling import wait_for
+
+
+@pytest.fixture(scope="module")
+def controllers(controller_manager):
+    return controller_manager(["resourcequota"])
+
+
+@pytest.fixture(scope="module")
+def second_apiserver(cluster):
+    """Another apiserver on the same etcd, as in an HA control plane."""
+    url = cluster.add_apiserver()
+    yield url
+    _stop(cluster.extra_apiservers.pop())
+
+
+def pod(name, resources=None, **spec):
+    c = {"name": "app", "image": "busybox", "command": ["sleep", "3600"]}
+    if resources is not None:
+        c["resources"] = resources
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [c], **spec}}
+
+
+def post(server, namespace, resource, body):
+    return requests.post(f"{server}/api/v1/namespaces/{namespace}/{resource}", json=body, timeout=60)
+
+
+def make_quota(api_client, namespace, name, hard, **spec):
+    api_client.create("resourcequotas", {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name},
+                                         "spec": {"hard": hard, **spec}}, namespace=namespace)
+    return wait_for(lambda: (q := api_client.get("resourcequotas", name, namespace=namespace))
+                    .get("status", {}).get("hard") == hard and set(q["status"].get("used", {})) == set(hard) and q,
+                    what=f"quota {name} counted")
+
+
+def used(api_client, namespace, name):
+    return api_client.get("resourcequotas", name, namespace=namespace).get("status", {}).get("used", {})
+
+
+def create_concurrently(servers, namespace, count):
+    def one(i):
+        return post(servers[i % len(servers)], namespace, "pods", pod(f"p-{i}"))
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def check_exactly_ten(api_client, namespace, answers):
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201] * 10 + [403] * 40, [r.text for r in answers if r.status_code not in (201, 403)]
+    for r in answers:
+        if r.status_code == 403:
+            status = r.json()
+            assert status["reason"] == "Forbidden"
+            assert "exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10" in status["message"]
+    assert len(api_client.list("pods", namespace=namespace)["items"]) == 10
+    assert used(api_client, namespace, "pods") == {"pods": "10"}
+
+
+def test_50_concurrent_creates_against_a_quota_of_10_pods(controllers, cluster, api_client, namespace):
+    make_quota(api_client, namespace, "pods", {"pods": "10"})
+    check_exactly_ten(api_client, namespace, create_concurrently([cluster.server], namespace, 50))
+
+
+def test_no_overshoot_with_two_apiservers_on_one_etcd(controllers, cluster, second_apiserver, api_client, namespace):
+    make_quota(api_client, namespace, "pods", {"pods": "10"})
+    # the second apiserver's lister must know the quota before the race (it would not
+    # overshoot without it either: it would not charge, so the test would fail)
+    wait_for(lambda: requests.get(f"{second_apiserver}/api/v1/namespaces/{namespace}/resourcequotas/pods")
+             .json().get("status", {}).get("hard"), what="the quota seen by the second apiserver")
+    answers = create_concurrently([cluster.server, second_apiserver], namespace, 50)
+    check_exactly_ten(api_client, namespace, answers)
+    assert {r.url.split("/api/")[0] for r in answers if r.status_code == 201} <= {cluster.server, second_apiserver}
+
+
+def test_the_403_message_is_kubernetes_and_deletes_give_the_quota_back(controllers, cluster, api_client, namespace):
+    make_quota(api_client, namespace, "q", {"pods": "2", "count/configmaps": "1"})
+    for name in ("a", "b"):
+        assert post(cluster.server, namespace, "pods", pod(name)).status_code == 201
+    r = post(cluster.server, namespace, "pods", pod("c"))
+    assert r.status_code == 403
+    assert r.json()["message"] == ('pods "c" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, '
+                                   'limited: pods=2')
+    assert r.json()["details"] == {"name": "c", "kind": "pods"}
+    api_client.delete("pods", "a", namespace=namespace)
+    wait_for(lambda: used(api_client, namespace, "q").get("pods") == "1", what="the deleted pod given back")
+    assert post(cluster.server, namespace, "pods", pod("c")).status_code == 201
+    # object counts of any kind
+    assert post(cluster.server, namespace, "configmaps", {"metadata": {"name": "one"}}).status_code == 201
+    r = post(cluster.server, namespace, "configmaps", {"metadata": {"name": "two"}})
+    assert r.status_code == 403
+    assert r.json()["message"] == ('configmaps "two" is forbidden: exceeded quota: q, requested: count/configmaps=1, '
+                                   'used: count/configmaps=1, limited: count/configmaps=1')
+
+
+def test_compute_quota_requires_amounts_and_counts_requests_and_gpus(controllers, cluster, api_client, namespace):
+    make_quota(api_client, namespace, "compute", {"requests.cpu": "1", "limits.memory": "1Gi",
+                                                  "requests.nvidia.com/gpu": "1"})
+    r = post(cluster.server, namespace, "pods", pod("bare"))
+    assert r.status_code == 403
+    assert r.json()["message"] == ('pods "bare" is forbidden: failed quota: compute: must specify limits.memory '
+                                   'for: app; requests.cpu for: app')
+    sized = {"requests": {"cpu": "400m"}, "limits": {"memory": "256Mi", "nvidia.com/gpu": "1"}}
+    assert post(cluster.server, namespace, "pods", pod("one", sized)).status_code == 201
+    assert used(api_client, namespace, "compute") == {"requests.cpu": "400m", "limits.memory": "256Mi",
+                                                      "requests.nvidia.com/gpu": "1"}
+    r = post(cluster.server, namespace, "pods", pod("two", sized))
+    assert r.status_code == 403
+    assert r.json()["message"].endswith("exceeded quota: compute, requested: requests.nvidia.com/gpu=1, "
+                                        "used: requests.nvidia.com/gpu=1, limited: requests.nvidia.com/gpu=1")
+    no_gpu = {"requests": {"cpu": "400m"}, "limits": {"memory": "256Mi"}}
+    assert post(cluster.server, namespace, "pods", pod("two", no_gpu)).status_code == 201
+    r = post(cluster.server, namespace, "pods", pod("three", no_gpu))
+    assert r.json()["message"].endswith("exceeded quota: compute, requested: requests.cpu=400m, "
+                                        "used: requests.cpu=800m, limited: requests.cpu=1")
+    # a finished pod stops using compute quota
+    done = api_client.get("pods", "one", namespace=namespace)
+    done["status"] = {"phase": "Succeeded"}
+    api_client.update_status("pods", done)
+    wait_for(lambda: used(api_client, namespace, "compute").get("requests.cpu") == "400m",
+             what="the finished pod's cpu given back")
+
+
+def test_scopes_pick_the_pods_a_quota_counts(controllers, cluster, api_client, namespace):
+    make_quota(api_client, namespace, "best-effort", {"pods": "1"}, scopes=["BestEffort"])
+    make_quota(api_client, namespace, "high", {"pods": "1"},
+               scopeSelector={"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In",
+                                                    "values": ["high"]}]})
+    assert post(cluster.server, namespace, "pods", pod("be-1")).status_code == 201
+    assert post(cluster.server, namespace, "pods", pod("be-2")).status_code == 403
+    burstable = {"requests": {"cpu": "10m"}}
+    assert post(cluster.server, namespace, "pods", pod("burst-1", burstable)).status_code == 201
+    assert post(cluster.server, namespace, "pods", pod("hi-1", burstable, priorityClassName="high")).status_code == 201
+    r = post(cluster.server, namespace, "pods", pod("hi-2", burstable, priorityClassName="high"))
+    assert 'exceeded quota: high, requested: pods=1' in r.json()["message"]
+    # scoped quotas count pods only: a configmap is not theirs
+    assert post(cluster.server, namespace, "configmaps", {"metadata": {"name": "cm"}}).status_code == 201
+
+
+def test_limitrange_defaults_are_visible_in_the_pod_and_bounds_refuse(controllers, cluster, api_client, namespace):
+    api_client.create("limitranges", {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "limits"},
+                                      "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"},
+                                                           "default": {"cpu": "500m", "memory": "128Mi"},
+                                                           "defaultRequest": {"cpu": "100m"}}]}},
+                      namespace=namespace)
+    lr = api_client.get("limitranges", "limits", namespace=namespace)
+    assert lr["spec"]["limits"][0]["defaultRequest"] == {"cpu": "100m", "memory": "128Mi"}
+    created = wait_for(lambda: (r := post(cluster.server, namespace, "pods", pod("plain"))).status_code == 201 and r,
+                       what="the pod created (the LimitRange seen)", timeout=10)
+    res = created.json()["spec"]["containers"][0]["resources"]
+    assert res == {"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}}
+    assert api_client.get("pods", "plain", namespace=namespace)["spec"]["containers"][0]["resources"] == res
+    assert created.json()["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == \
+        "LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app"
+    r = post(cluster.server, namespace, "pods", pod("big", {"limits": {"cpu": "2"}}))
+    assert r.status_code == 403
+    assert r.json()["message"] == 'pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2'
+
+
+def test_kubectl_get_and_describe_quota(controllers, cluster, api_client, kubectl, namespace):
+    make_quota(api_client, namespace, "compute", {"pods": "4", "requests.cpu": "2"})
+    assert post(cluster.server, namespace, "pods", pod("one", {"requests": {"cpu": "500m"}})).status_code == 201
+    header, row = kubectl("get", "quota", "-n", namespace).stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
+    assert row.split()[0] == "compute" and "pods: 1/4, requests.cpu: 500m/2" in row
+    text = kubectl("describe", "quota", "compute", "-n", namespace).stdout
+    lines = [line.split() for line in text.splitlines()]
+    assert ["Resource", "Used", "Hard"] in lines
+    assert ["pods", "1", "4"] in lines and ["requests.cpu", "500m", "2"] in lines
+    assert mkctl(cluster, "describe", "quota", "compute", "-n", namespace) == text
+    # the LimitRange, both ways
+    api_client.create("limitranges", {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "limits"},
+                                      "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}},
+                      namespace=namespace)
+    text = kubectl("describe", "limits", "limits", "-n", namespace).stdout
+    assert ["Container", "cpu", "-", "1", "1", "1", "-"] in [line.split() for line in text.splitlines()]
+    assert mkctl(cluster, "describe", "limitrange", "limits", "-n", namespace) == text
+
+
+def mkctl(cluster, *args) -> str:
+    return subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", cluster.kubeconfig, *args],
+                          capture_output=True, text=True, timeout=60, check=True, env=dict(os.environ)).stdout
