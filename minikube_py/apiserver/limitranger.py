@@ -9,7 +9,8 @@ to a pod being created:
 - validating: every container (type Container) and the pod's sum (type Pod) must stay
   within `min` and `max`, and limit/request within `maxLimitRequestRatio`; otherwise the
   create is refused with 403 and Kubernetes' messages
-  (`maximum cpu usage per Container is 1, but limit is 2`).
+  (`maximum cpu usage per Container is 1, but limit is 2`). A PersistentVolumeClaim's
+  requested storage is held to a `type: PersistentVolumeClaim` limit's min and max.
 
 The defaults run before validation and quota, so a pod defaulted here is charged to a
 quota with the amounts it was given.
@@ -55,6 +56,16 @@ def max_problem(kind, name, enforced, requests, limits) -> str | None:
     return None
 
 
+def max_request_problem(kind, name, enforced, requests, limits=None) -> str | None:
+    """A claim's max is checked against its request (a claim has no limit that counts)."""
+    bound = _text(name, enforced)
+    if name not in requests:
+        return f"maximum {name} usage per {kind} is {bound}.  No request is specified"
+    if resources.parse(requests)[name] > resources.parse({name: enforced})[name]:
+        return f"maximum {name} usage per {kind} is {bound}, but request is {_text(name, requests[name])}"
+    return None
+
+
 def ratio_problem(kind, name, enforced, requests, limits) -> str | None:
     bound = _text(name, enforced)
     req = resources.parse(requests).get(name, Fraction(0))
@@ -69,11 +80,12 @@ def ratio_problem(kind, name, enforced, requests, limits) -> str | None:
 
 
 CHECKS = (("min", min_problem), ("max", max_problem), ("maxLimitRequestRatio", ratio_problem))
+CLAIM_CHECKS = (("min", min_problem), ("max", max_request_problem))
 
 
-def problems(kind: str, limit: dict, requests: dict, limits: dict) -> list[str]:
+def problems(kind: str, limit: dict, requests: dict, limits: dict, checks=CHECKS) -> list[str]:
     out = []
-    for section, check in CHECKS:
+    for section, check in checks:
         for name in sorted(limit.get(section) or {}):
             problem = check(kind, name, limit[section][name], requests, limits)
             if problem:
@@ -99,9 +111,9 @@ class LimitRanger:
                 if limit.get("type") == type_:
                     yield limit
 
-    def _ranges_for(self, rt, obj: dict) -> list[dict]:
-        """The LimitRanges of a pod's namespace (other kinds have none to obey)."""
-        if rt.kind != "Pod" or rt.group:
+    def _ranges_for(self, rt, obj: dict, kinds=("Pod",)) -> list[dict]:
+        """The LimitRanges of a pod's (or claim's) namespace; other kinds have none to obey."""
+        if rt.kind not in kinds or rt.group:
             return []
         return self.limit_ranges(obj["metadata"]["namespace"])
 
@@ -138,21 +150,27 @@ class LimitRanger:
             md["annotations"] = {**(md.get("annotations") or {}),
                                  ANNOTATION: "LimitRanger plugin set: " + "; ".join(notes)}
 
-    def validate(self, rt, pod: dict) -> None:
-        """Refuse (403) a pod outside its namespace's min, max or ratio."""
-        ranges = self._ranges_for(rt, pod)
+    def validate(self, rt, obj: dict) -> None:
+        """Refuse (403) a pod outside its namespace's min, max or ratio, or a claim outside
+        its min and max storage."""
+        ranges = self._ranges_for(rt, obj, ("Pod", "PersistentVolumeClaim"))
         if not ranges:
             return
-        spec = pod.get("spec") or {}
+        spec = obj.get("spec") or {}
         found = []
-        for limit in self._limits(ranges, "Container"):
-            for _, c in _containers(spec):
-                res = c.get("resources") or {}
-                found += problems("Container", limit, res.get("requests") or {}, res.get("limits") or {})
-        for limit in self._limits(ranges, "Pod"):
-            requests = resources.to_strings(pod_requests(spec, "requests"))
-            limits = resources.to_strings(pod_requests(spec, "limits"))
-            found += problems("Pod", limit, requests, limits)
+        if rt.kind == "PersistentVolumeClaim":
+            requests = (spec.get("resources") or {}).get("requests") or {}
+            for limit in self._limits(ranges, "PersistentVolumeClaim"):
+                found += problems("PersistentVolumeClaim", limit, requests, {}, CLAIM_CHECKS)
+        else:
+            for limit in self._limits(ranges, "Container"):
+                for _, c in _containers(spec):
+                    res = c.get("resources") or {}
+                    found += problems("Container", limit, res.get("requests") or {}, res.get("limits") or {})
+            for limit in self._limits(ranges, "Pod"):
+                requests = resources.to_strings(pod_requests(spec, "requests"))
+                limits = resources.to_strings(pod_requests(spec, "limits"))
+                found += problems("Pod", limit, requests, limits)
         if found:
             message = found[0] if len(found) == 1 else "[" + ", ".join(found) + "]"
-            raise errors.forbidden(rt, pod["metadata"].get("name", ""), message)
+            raise errors.forbidden(rt, obj["metadata"].get("name", ""), message)

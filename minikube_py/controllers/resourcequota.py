@@ -16,7 +16,8 @@ quota in full from the informers' caches and writes `status.hard` (the spec's) a
 A create is *not* a reason to recount: admission has charged it already.
 
     watches  resourcequotas; pods, services, configmaps, secrets, replicationcontrollers,
-             resourcequotas; and each kind a quota counts as count/<resource>.<group>
+             resourcequotas, persistentvolumeclaims; and each kind a quota counts as
+             count/<resource>.<group>
     writes   resourcequotas/status
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .base import Controller
 NAMESPACE_INDEX = "namespace"
 # watched from the start; other kinds when a quota first names them
 CORE_COUNTED = (("", "pods"), ("", "services"), ("", "configmaps"), ("", "secrets"),
-                ("", "replicationcontrollers"), ("", "resourcequotas"))
+                ("", "replicationcontrollers"), ("", "resourcequotas"), ("", "persistentvolumeclaims"))
 SYNC_WAIT = 10.0                  # seconds to wait for a new kind's informer to list
 
 

@@ -10,6 +10,9 @@ Each kind quota can count has an evaluator that answers four questions:
 - what the object must declare (`constraints`): a pod under a quota of cpu or memory
   must set it in every container.
 
+A PersistentVolumeClaim costs `persistentvolumeclaims: 1` and its storage as
+`requests.storage`, both also per class (`gold.storageclass.storage.k8s.io/requests.storage`).
+
 Every kind also has the object count `count/<plural>.<group>` (`count/pods`,
 `count/deployments.apps`); the core kinds that predate it keep their short names
 too (`pods`, `services`, `configmaps`, ...).
@@ -19,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from fractions import Fraction
 
+from ..api.kinds.storage import claim_class
 from ..api.meta import parse_time
 from . import resources, scopes
 
@@ -91,6 +95,39 @@ class ServiceEvaluator(ObjectCount):
 
     def handles_update(self) -> bool:
         return True       # a ClusterIP Service turned NodePort takes node ports
+
+
+STORAGE_CLASS = ".storageclass.storage.k8s.io/"
+
+
+class ClaimEvaluator(ObjectCount):
+    """PersistentVolumeClaims: the claim and its storage, in total and per storage class."""
+
+    def __init__(self):
+        super().__init__("", "persistentvolumeclaims")
+        self.names.add("requests.storage")
+
+    def matching(self, hard_names) -> set[str]:
+        return {name for name in hard_names if name in self.names or (
+            STORAGE_CLASS in name and name.endswith(("/requests.storage", "/persistentvolumeclaims")))}
+
+    def usage(self, claim, now=None):
+        """The larger of what the claim asks and what a resize has already allocated."""
+        out = {"persistentvolumeclaims": ONE, "count/persistentvolumeclaims": ONE}
+        klass = claim_class(claim)
+        if klass:
+            out[f"{klass}{STORAGE_CLASS}persistentvolumeclaims"] = ONE
+        asked = resources.parse((((claim.get("spec") or {}).get("resources") or {}).get("requests")))
+        allocated = resources.parse(((claim.get("status") or {}).get("allocatedResources")))
+        if "storage" in asked or "storage" in allocated:
+            storage = max(asked.get("storage", Fraction(0)), allocated.get("storage", Fraction(0)))
+            out["requests.storage"] = storage
+            if klass:
+                out[f"{klass}{STORAGE_CLASS}requests.storage"] = storage
+        return out
+
+    def handles_update(self) -> bool:
+        return True       # a claim resized up takes more storage
 
 
 def _sum_containers(containers, field: str) -> dict[str, Fraction]:
@@ -182,7 +219,8 @@ class PodEvaluator(ObjectCount):
                                            for name, names in sorted(missing.items()))
 
 
-_SPECIAL = {("", "pods"): PodEvaluator, ("", "services"): ServiceEvaluator}
+_SPECIAL = {("", "pods"): PodEvaluator, ("", "services"): ServiceEvaluator,
+            ("", "persistentvolumeclaims"): ClaimEvaluator}
 _cache: dict[tuple[str, str], ObjectCount] = {}
 
 
@@ -204,6 +242,8 @@ def resource_of(name: str) -> tuple[str, str] | None:
         return "", name
     if name.startswith("services."):
         return "", "services"
+    if name == "requests.storage" or STORAGE_CLASS in name:
+        return "", "persistentvolumeclaims"
     return None
 
 

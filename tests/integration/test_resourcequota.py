@@ -194,3 +194,32 @@ def test_kubectl_get_and_describe_quota(controllers, cluster, api_client, kubect
 def mkctl(cluster, *args) -> str:
     return subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", cluster.kubeconfig, *args],
                           capture_output=True, text=True, timeout=60, check=True, env=dict(os.environ)).stdout
+
+
+def claim(name, size, klass=None):
+    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if klass:
+        spec["storageClassName"] = klass
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name}, "spec": spec}
+
+
+def test_claims_are_charged_their_storage_and_held_to_a_limit_range(controllers, cluster, api_client, namespace):
+    gold = "gold.storageclass.storage.k8s.io/requests.storage"
+    make_quota(api_client, namespace, "storage", {"requests.storage": "5Gi", "persistentvolumeclaims": "3", gold: "1Gi"})
+    assert post(cluster.server, namespace, "persistentvolumeclaims", claim("a", "3Gi", "")).status_code == 201
+    r = post(cluster.server, namespace, "persistentvolumeclaims", claim("b", "3Gi", ""))
+    assert r.status_code == 403
+    assert r.json()["message"] == ('persistentvolumeclaims "b" is forbidden: exceeded quota: storage, requested: '
+                                   'requests.storage=3Gi, used: requests.storage=3Gi, limited: requests.storage=5Gi')
+    r = post(cluster.server, namespace, "persistentvolumeclaims", claim("c", "2Gi", "gold"))
+    assert r.json()["message"].endswith(f"requested: {gold}=2Gi, used: {gold}=0, limited: {gold}=1Gi")
+    assert used(api_client, namespace, "storage") == {"requests.storage": "3Gi", "persistentvolumeclaims": "1", gold: "0"}
+    api_client.delete("persistentvolumeclaims", "a", namespace=namespace)
+    wait_for(lambda: used(api_client, namespace, "storage")["requests.storage"] == "0", what="the claim given back")
+    api_client.create("limitranges", {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "claims"},
+                                      "spec": {"limits": [{"type": "PersistentVolumeClaim", "max": {"storage": "2Gi"}}]}},
+                      namespace=namespace)
+    [r] = wait_for(lambda: (r := post(cluster.server, namespace, "persistentvolumeclaims", claim("d", "3Gi", "")))
+                   .status_code == 403 and [r], what="the LimitRange seen", timeout=10)   # (a 403 Response is falsy)
+    assert r.json()["message"] == ('persistentvolumeclaims "d" is forbidden: maximum storage usage per '
+                                   'PersistentVolumeClaim is 2Gi, but request is 3Gi')

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from minikube_py.apiserver.limitranger import max_problem, min_problem, ratio_problem
+from minikube_py.apiserver.limitranger import max_problem, max_request_problem, min_problem, ratio_problem
 from minikube_py.quota import resources, scopes
 from minikube_py.quota.evaluators import (PodEvaluator, ServiceEvaluator, evaluator_for, is_terminal,
                                           resource_of, usage_of_all)
@@ -125,3 +125,19 @@ def test_limit_range_messages():
     assert ratio_problem("Container", "cpu", "2", {"cpu": "100m"}, {"cpu": "500m"}) == \
         "cpu max limit to request ratio per Container is 2, but provided ratio is 5.000000"
     assert ratio_problem("Container", "cpu", "2", {"cpu": "100m"}, {"cpu": "200m"}) is None
+
+
+def test_claims_use_storage_in_total_and_per_class():
+    claim = {"metadata": {"annotations": {}}, "spec": {"storageClassName": "gold",
+                                                       "resources": {"requests": {"storage": "1Gi"}}},
+             "status": {"allocatedResources": {"storage": "2Gi"}}}
+    ev = evaluator_for("", "persistentvolumeclaims")
+    assert resources.to_strings(ev.usage(claim)) == {
+        "persistentvolumeclaims": "1", "count/persistentvolumeclaims": "1", "requests.storage": "2Gi",
+        "gold.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
+        "gold.storageclass.storage.k8s.io/requests.storage": "2Gi"}
+    assert ev.matching({"requests.storage", "gold.storageclass.storage.k8s.io/requests.storage", "pods"}) == \
+        {"requests.storage", "gold.storageclass.storage.k8s.io/requests.storage"}
+    assert resource_of("silver.storageclass.storage.k8s.io/persistentvolumeclaims") == ("", "persistentvolumeclaims")
+    assert max_request_problem("PersistentVolumeClaim", "storage", "2Gi", {"storage": "5Gi"}) == \
+        "maximum storage usage per PersistentVolumeClaim is 2Gi, but request is 5Gi"
