@@ -9,6 +9,8 @@ own (the `cluster` fixture below overrides the session one).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -26,6 +28,14 @@ def cluster():
     c = Cluster().start()
     yield c
     c.stop()
+
+
+def mkctl(cluster, *args):
+    """``mkctl --kubeconfig <this module's cluster> ARGS`` (our kubectl-like CLI)."""
+    proc = subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", cluster.kubeconfig, *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def make_node(client, name, labels=None, taints=None, unschedulable=False):
@@ -111,7 +121,7 @@ def settled(client, namespace, want, name="agent"):
     return wait_for(check, what=f"{want} ready pods")
 
 
-def test_one_pod_per_node_placed_by_the_scheduler_through_node_affinity(workers, api_client, kubectl,
+def test_one_pod_per_node_placed_by_the_scheduler_through_node_affinity(cluster, workers, api_client, kubectl,
                                                                        namespace, kubelet, extra_nodes):
     create(kubectl, namespace, daemonset())
     status = settled(api_client, namespace, 3)
@@ -133,6 +143,10 @@ def test_one_pod_per_node_placed_by_the_scheduler_through_node_affinity(workers,
     header, row = kubectl("get", "ds", "-n", namespace).stdout.splitlines()[:2]
     assert header.split() == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE", "SELECTOR", "AGE"]
     assert row.split()[:7] == ["agent", "3", "3", "3", "3", "3", "<none>"]
+    text = mkctl(cluster, "describe", "daemonset", "agent", "-n", namespace)
+    for line in ("Desired Number of Nodes Scheduled: 3", "Number of Nodes Scheduled with Up-to-date Pods: 3",
+                 "Number of Nodes Misscheduled: 0", "Pods Status:", "3 Running / 0 Waiting"):
+        assert line in text, text
     # a 4th node gets a pod; a node that goes loses it
     extra_nodes("node-4")
     settled(api_client, namespace, 4)

@@ -9,12 +9,22 @@ addresses carry each pod's hostname for the DNS names web-0.nginx.<ns>.svc.clust
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from fakekubelet import FakeKubelet
 from polling import wait_for
 from minikube_py.client import errors
+
+
+def mkctl(cluster, *args):
+    """``mkctl --kubeconfig <this module's cluster> ARGS`` (our kubectl-like CLI)."""
+    proc = subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", cluster.kubeconfig, *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +97,8 @@ def revision(pod):
     return pod["metadata"]["labels"]["controller-revision-hash"]
 
 
-def test_ordered_creation_identity_claims_and_dns_hostnames(controllers, api_client, kubectl, namespace, ready):
+def test_ordered_creation_identity_claims_and_dns_hostnames(cluster, controllers, api_client, kubectl, namespace,
+                                                            ready):
     kubectl("create", "service", "clusterip", "nginx", "--clusterip=None", "--tcp=80:80", "-n", namespace)
     apply(kubectl, namespace, statefulset(replicas=3))
     observed(api_client, namespace, 1)
@@ -110,6 +121,10 @@ def test_ordered_creation_identity_claims_and_dns_hostnames(controllers, api_cli
     assert set(claims(api_client, namespace)) == {"www-web-0", "www-web-1", "www-web-2"}
     row = kubectl("get", "sts", "-n", namespace).stdout.splitlines()
     assert row[0].split() == ["NAME", "READY", "AGE"] and row[1].split()[:2] == ["web", "3/3"]
+    text = mkctl(cluster, "describe", "statefulset", "web", "-n", namespace)
+    for line in ("Replicas:", "3 desired | 3 total", "Update Strategy:", "Partition:", "Volume Claims:",
+                 "www", "Capacity:", "1Gi", "Access Modes:", "[ReadWriteOnce]", "3 Running / 0 Waiting"):
+        assert line in text, text
     # the headless Service's endpoints name each pod: web-0.nginx.<ns>.svc.cluster.local
     endpoints = wait_for(lambda: (e := api_client.get("endpoints", "nginx", namespace=namespace)).get("subsets")
                          and len(e["subsets"][0].get("addresses") or []) == 3 and e, what="3 endpoints")

@@ -12,10 +12,12 @@ from .generic import describe_generic, describe_namespace
 from .node import describe_node
 from .quota import describe_limit_range, describe_quota
 from .text import Writer
-from .workloads import describe_deployment, describe_pod, describe_replicaset
+from .workloads import (describe_daemonset, describe_deployment, describe_pod, describe_replicaset,
+                        describe_statefulset)
 
 
 DESCRIBERS = {"Pod": describe_pod, "Deployment": describe_deployment, "ReplicaSet": describe_replicaset,
+              "DaemonSet": describe_daemonset, "StatefulSet": describe_statefulset,
               "Node": describe_node, "Namespace": describe_namespace, "ResourceQuota": describe_quota,
               "LimitRange": describe_limit_range}
 

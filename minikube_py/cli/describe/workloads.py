@@ -1,8 +1,8 @@
-"""Describing Pods, Deployments and ReplicaSets.
+"""Describing Pods, Deployments, ReplicaSets, DaemonSets and StatefulSets.
 
-A Deployment's text names its ReplicaSets (new and old), a ReplicaSet's counts
-its pods by phase: both found by LISTing with the owner's selector and keeping
-the objects it controls (ownerReferences).
+A Deployment's text names its ReplicaSets (new and old); a ReplicaSet's, DaemonSet's
+and StatefulSet's count their pods by phase: found by LISTing with the owner's
+selector and keeping the objects it controls (ownerReferences).
 """
 from __future__ import annotations
 
@@ -120,12 +120,66 @@ def describe_replicaset(c, w: Writer, rs: dict) -> None:
     if controller_text(rs):
         w.write(0, f"Controlled By:\t{controller_text(rs)}\n")
     w.write(0, f"Replicas:\t{st.get('replicas', 0)} current / {spec.get('replicas', 1)} desired\n")
+    pods_status(c, w, rs)
+    pod_template(w, spec.get("template"))
+    workload_conditions(w, st.get("conditions"))
+    describe_events(w, events(c, rs))
+
+
+def pods_status(c, w: Writer, owner: dict) -> None:
+    """``Pods Status: 3 Running / 0 Waiting / 0 Succeeded / 0 Failed`` of the pods it controls."""
+    md, spec = owner["metadata"], owner.get("spec") or {}
     sel = LabelSelector.from_dict(spec.get("selector")).to_string()
     pods = [p for p in c.list_of("pods", md.get("namespace"), label_selector=sel or None)
             if any(r.get("uid") == md.get("uid") for r in p["metadata"].get("ownerReferences") or [])]
     phases = [(p.get("status") or {}).get("phase", "Pending") for p in pods]
     w.write(0, f"Pods Status:\t{phases.count('Running')} Running / {phases.count('Pending')} Waiting / "
                f"{phases.count('Succeeded')} Succeeded / {phases.count('Failed')} Failed\n")
+
+
+def describe_daemonset(c, w: Writer, ds: dict) -> None:
+    md, spec, st = ds["metadata"], ds.get("spec") or {}, ds.get("status") or {}
+    w.write(0, f"Name:\t{md.get('name')}\n")
+    w.write(0, f"Namespace:\t{md.get('namespace')}\n")
+    w.write(0, f"Selector:\t{selector_text(spec.get('selector'))}\n")
+    node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+    w.write(0, f"Node-Selector:\t{','.join(f'{k}={v}' for k, v in sorted(node_selector.items())) or '<none>'}\n")
+    labels_and_annotations(w, md)
+    w.write(0, f"Desired Number of Nodes Scheduled: {st.get('desiredNumberScheduled', 0)}\n")
+    w.write(0, f"Current Number of Nodes Scheduled: {st.get('currentNumberScheduled', 0)}\n")
+    w.write(0, f"Number of Nodes Scheduled with Up-to-date Pods: {st.get('updatedNumberScheduled', 0)}\n")
+    w.write(0, f"Number of Nodes Scheduled with Available Pods: {st.get('numberAvailable', 0)}\n")
+    w.write(0, f"Number of Nodes Misscheduled: {st.get('numberMisscheduled', 0)}\n")
+    pods_status(c, w, ds)
     pod_template(w, spec.get("template"))
-    workload_conditions(w, st.get("conditions"))
-    describe_events(w, events(c, rs))
+    describe_events(w, events(c, ds))
+
+
+def describe_statefulset(c, w: Writer, sts: dict) -> None:
+    md, spec, st = sts["metadata"], sts.get("spec") or {}, sts.get("status") or {}
+    name_lines(w, md)
+    w.write(0, f"CreationTimestamp:\t{when(md.get('creationTimestamp'))}\n")
+    w.write(0, f"Selector:\t{selector_text(spec.get('selector'))}\n")
+    labels_and_annotations(w, md)
+    w.write(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {st.get('replicas', 0)} total\n")
+    strategy = spec.get("updateStrategy") or {}
+    w.write(0, f"Update Strategy:\t{strategy.get('type', 'RollingUpdate')}\n")
+    if (strategy.get("rollingUpdate") or {}).get("partition") is not None:
+        w.write(1, f"Partition:\t{strategy['rollingUpdate']['partition']}\n")
+    pods_status(c, w, sts)
+    pod_template(w, spec.get("template"))
+    claims = spec.get("volumeClaimTemplates") or []
+    if not claims:
+        w.write(0, "Volume Claims:\t<none>\n")
+    else:
+        w.write(0, "Volume Claims:\n")
+        for claim in claims:
+            cmd, cspec = claim.get("metadata") or {}, claim.get("spec") or {}
+            w.write(1, f"Name:\t{cmd.get('name')}\n")
+            w.write(1, f"StorageClass:\t{cspec.get('storageClassName') or ''}\n")
+            labels(w, "  Labels", cmd.get("labels"))
+            labels(w, "  Annotations", cmd.get("annotations"))
+            capacity = ((cspec.get("resources") or {}).get("requests") or {}).get("storage")
+            w.write(1, f"Capacity:\t{capacity or '<default>'}\n")
+            w.write(1, f"Access Modes:\t[{' '.join(cspec.get('accessModes') or [])}]\n")
+    describe_events(w, events(c, sts))
