@@ -110,6 +110,7 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     _wait_ready(server, p, f"{logs}/apiserver.log")
 
     kubeconfig = write_kubeconfig(os.path.join(state_dir, "kubeconfig"), server)
+    _create_standard_storage_class(server)
 
     def start(name, args):
         proc = _spawn(args, f"{logs}/{name}.log")
@@ -120,7 +121,9 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo("* Starting controller-manager and scheduler ...")
     # One controller-manager, so no election: a lost lease would make it exit (as
     # kube-controller-manager does) with nobody to restart it.
+    # Every kubelet of `up` runs on this host, so one directory here serves all their volumes.
     start("controller-manager", _component("controller-manager", "--kubeconfig", kubeconfig, "--no-leader-elect",
+                                           "--local-path-dir", os.path.join(state_dir, "local-path"),
                                            *controller_args.split()))
     start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
     _install_tfjob_crd(server)
@@ -175,6 +178,14 @@ def _install_tfjob_crd(server):
         install_crd(client)
         if not wait_established(client, timeout=30):
             click.echo(f"  warning: the CRD {CRD_NAME} is not Established yet", err=True)
+
+
+def _create_standard_storage_class(server):
+    """The default StorageClass "standard" (local-path provisioner, WaitForFirstConsumer)."""
+    from ..client.rest import Client
+    from ..controllers.localpath import ensure_standard_class
+    with Client(server=server) as client:
+        ensure_standard_class(client)
 
 
 def _start_dns(start, kubeconfig, server, address, port, log_path, pod_network="minikube-py", timeout=15.0):

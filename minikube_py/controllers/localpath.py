@@ -39,6 +39,22 @@ COMPONENT = "local-path-provisioner"
 CLAIM, VOLUME = "claim:", "volume:"
 
 
+STANDARD_CLASS = {
+    "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+    "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+    "provisioner": PROVISIONER_NAME, "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer",
+}
+
+
+def ensure_standard_class(client) -> None:
+    """The default StorageClass `minikube-py up` creates ("standard", as minikube and kind
+    name theirs): claims without a class get a directory from this provisioner."""
+    try:
+        client.create("storageclasses", STANDARD_CLASS)
+    except errors.AlreadyExists:
+        pass
+
+
 def volume_name(claim: dict) -> str:
     return f"pvc-{claim['metadata']['uid']}"
 

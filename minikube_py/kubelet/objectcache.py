@@ -1,4 +1,5 @@
-"""ConfigMaps and Secrets as the kubelet reads them for its pods: GETs through a short cache.
+"""ConfigMaps, Secrets (and the claims and volumes behind persistentVolumeClaim volumes)
+as the kubelet reads them for its pods: GETs through a short cache.
 
 Pods name ConfigMaps and Secrets in env (``configMapKeyRef``, ``envFrom``) and
 in volumes; the kubelet fetches them from the apiserver (never etcd), as
@@ -74,6 +75,18 @@ class ObjectCache:
         with self._lock:
             self._cache[key] = (now, obj)
         return obj
+
+    def claim(self, namespace: str, name: str) -> dict:
+        """A PersistentVolumeClaim, kept only once Bound: a claim still waiting for its
+        volume is read again on the next sync."""
+        obj = self._get("persistentvolumeclaims", "persistentvolumeclaim", namespace, name)
+        if (obj.get("status") or {}).get("phase") != "Bound":
+            with self._lock:
+                self._cache.pop(("persistentvolumeclaims", namespace, name), None)
+        return obj
+
+    def persistent_volume(self, name: str) -> dict:
+        return self._get("persistentvolumes", "persistentvolume", None, name)
 
     def configmap(self, namespace: str, name: str) -> dict:
         return self._get("configmaps", "configmap", namespace, name)

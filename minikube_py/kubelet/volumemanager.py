@@ -5,6 +5,9 @@ is created (``WaitForAttachAndMount``) and keeps the API-backed ones current
 while the pod runs.  Ours does the same, once per pod sync:
 
 * emptyDir and hostPath: a directory (volumes.py);
+* persistentVolumeClaim: the claim, then its bound PersistentVolume, then that
+  volume's directory on the node (its hostPath or local path), bind-mounted like a
+  hostPath. While the claim is not Bound the pod waits (FailedMount);
 * configMap, secret, downwardAPI, projected: files made from the objects
   (projection.py, through the ObjectCache) and written by the atomic writer
   into ``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``.  Every sync writes
@@ -17,7 +20,7 @@ while the pod runs.  Ours does the same, once per pod sync:
   worker tries again; if it was (the ConfigMap was deleted later), the pod
   keeps the last files, as upstream does.
 
-Volume types it does not know (persistentVolumeClaim, nfs, ...) are left out;
+Volume types it does not know (nfs, ...) are left out;
 a container mounting one fails with CreateContainerConfigError.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 
 from . import atomicwriter
 from .events import pod_ref
+from .objectcache import ObjectError
 from .projection import ProjectionError, volume_payload
 from .volumes import VolumeError, empty_dir, host_path, volume_dir
 
@@ -67,6 +71,12 @@ class VolumeManager:
                 if "hostPath" in v:
                     mounted.paths[name] = host_path(v["hostPath"])
                     continue
+                if "persistentVolumeClaim" in v:
+                    source = v["persistentVolumeClaim"] or {}
+                    mounted.paths[name] = self._claimed_path(pod, source.get("claimName") or "")
+                    if source.get("readOnly"):
+                        mounted.read_only.add(name)
+                    continue
                 made = volume_payload(pod, v, self.objects, self.allocatable)
                 if made is None:
                     continue                           # a type we do not serve
@@ -86,6 +96,30 @@ class VolumeManager:
                     mounted.paths[name] = path
                     mounted.read_only.add(name)
         return None if waiting else mounted
+
+
+    def _claimed_path(self, pod: dict, claim_name: str) -> str:
+        """The host path behind a claim: PVC -> its bound PV -> the PV's hostPath/local."""
+        namespace = pod["metadata"].get("namespace") or "default"
+        try:
+            claim = self.objects.claim(namespace, claim_name)
+            phase = (claim.get("status") or {}).get("phase", "")
+            volume_name = (claim.get("spec") or {}).get("volumeName", "")
+            if phase != "Bound" or not volume_name:
+                raise VolumeError(f"PVC {namespace}/{claim_name} has non-bound phase ({phase!r}) "
+                                  f"or empty pvc.Spec.VolumeName ({volume_name!r})")
+            pv = self.objects.persistent_volume(volume_name)
+        except ObjectError as e:
+            raise VolumeError(f"error processing PVC {namespace}/{claim_name}: {e}") from None
+        spec = pv.get("spec") or {}
+        if spec.get("hostPath") is not None:
+            return host_path(spec["hostPath"])
+        if spec.get("local") is not None:
+            path = spec["local"].get("path") or ""
+            if not os.path.isdir(path):
+                raise VolumeError(f'local volume {volume_name}: path "{path}" does not exist')
+            return path
+        raise VolumeError(f"volume {volume_name} has no source this kubelet mounts (hostPath or local)")
 
 
 _PLUGINS = {"configMap": "kubernetes.io~configmap", "secret": "kubernetes.io~secret",

@@ -90,6 +90,7 @@ class Plugin:
         self.normalize = getattr(module, "normalize", None)
         self.pre_filter = getattr(module, "pre_filter", None)
         self.pre_score = getattr(module, "pre_score", None)
+        self.pre_bind = getattr(module, "pre_bind", None)
         self.cacheable = bool(getattr(module, "CACHEABLE", False))
 
     def __repr__(self) -> str:
@@ -119,6 +120,19 @@ class Profile:
         self.next_start_index = 0
         self.rng = rng or random.Random()
         self.evaluator = CachedEvaluator() if evaluator is None else evaluator
+
+    def add_plugin(self, plugin, weight: int = 0) -> None:
+        """Add a plugin object (one that needs state, such as VolumeBinding's informers)."""
+        p = Plugin(plugin, weight)
+        self.plugins.append(p)
+        if p.filter:
+            self.filters.append(p)
+        if p.score and p.weight > 0:
+            self.scorers.append(p)
+
+    @property
+    def pre_binders(self) -> list[Plugin]:
+        return [p for p in self.plugins if p.pre_bind]
 
     def schedule(self, pod: PodInfo, nodes: list[NodeInfo]) -> NodeInfo:
         """Pick a node for the pod, or raise FitError / PluginError."""

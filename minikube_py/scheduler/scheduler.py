@@ -33,6 +33,7 @@ from ..client.events import EventRecorder
 from ..client.informer import Informer
 from .cache import Cache
 from .framework import PodInfo, PodSpecError, pod_key
+from .plugins.volume_binding import VolumeBinding
 from .profile import FitError, PluginError, Profile
 from .queue import SchedulingQueue
 
@@ -105,6 +106,15 @@ class Scheduler:
         self.pods = Informer(client, "pods")
         self.nodes.add_handler(self._node_added, self._node_updated, self._node_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        # The claims, volumes and classes the VolumeBinding plugin reads; a change to any of
+        # them may let a pod waiting for its volumes fit.
+        self.claims = Informer(client, "persistentvolumeclaims")
+        self.volumes = Informer(client, "persistentvolumes")
+        self.classes = Informer(client, "storageclasses")
+        for inf, event in ((self.claims, "PvcChange"), (self.volumes, "PvChange"), (self.classes, "StorageClassAdd")):
+            inf.add_handler(lambda obj, e=event: self.queue.move_all_to_active_or_backoff(e),
+                            lambda old, new, e=event: self.queue.move_all_to_active_or_backoff(e))
+        self.profile.add_plugin(VolumeBinding(self.claims, self.volumes, self.classes, client=client))
         self.stats = {"scheduled": 0, "unschedulable": 0, "errors": 0, "bind_failures": 0}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -112,10 +122,11 @@ class Scheduler:
     # ------------------------------------------------------------------ lifecycle
     def start(self, sync_timeout: float = 60.0) -> "Scheduler":
         """Start informers, wait for their first list, then run the loop in a thread."""
-        self.nodes.start()
-        self.pods.start()
+        informers = (self.nodes, self.pods, self.claims, self.volumes, self.classes)
+        for inf in informers:
+            inf.start()
         deadline = time.monotonic() + sync_timeout
-        for inf in (self.nodes, self.pods):
+        for inf in informers:
             if not inf.wait_for_sync(max(deadline - time.monotonic(), 0)):
                 raise TimeoutError(f"{inf!r} did not sync in {sync_timeout}s")
         log.info("scheduler %s: caches synced (%d nodes, %d pending pods)", self.name,
@@ -136,8 +147,8 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         self.queue.close()
-        self.nodes.stop()
-        self.pods.stop()
+        for inf in (self.nodes, self.pods, self.claims, self.volumes, self.classes):
+            inf.stop()
         if self._thread and self._thread is not threading.current_thread():
             self._thread.join(5)
         self.binder.shutdown(wait=True, cancel_futures=False)
@@ -258,6 +269,11 @@ class Scheduler:
         try:
             if not self.cache.has_node(node_name):
                 raise _NodeGone(f'node "{node_name}" was deleted before the pod could be bound')
+            for plugin in self.profile.pre_binders:      # VolumeBinding: the claims first
+                try:
+                    plugin.pre_bind(info, node_name)
+                except Exception as err:
+                    raise _PreBindFailed(f'running PreBind plugin "{plugin.name}": {err}') from err
             self.client.bind(info.namespace, info.name, node_name)
         except NotFound:
             self.cache.forget(info.key)       # the pod is gone: nothing to do
@@ -274,7 +290,8 @@ class Scheduler:
                 return
             message = err.message if isinstance(err, ApiError) else str(err)
             log.warning("pod %s: binding to %s failed: %s", info.key, node_name, message)
-            self._fail(qpi, f"Binding rejected: {message}", unschedulable=False)
+            self._fail(qpi, message if isinstance(err, _PreBindFailed) else f"Binding rejected: {message}",
+                       unschedulable=False)
             return
         self.stats["scheduled"] += 1
         self.queue.done(qpi)
@@ -321,4 +338,8 @@ class Scheduler:
 
 
 class _NodeGone(Exception):
+    pass
+
+
+class _PreBindFailed(Exception):
     pass

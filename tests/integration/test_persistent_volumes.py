@@ -7,6 +7,8 @@ by hand; tests/integration/test_volume_scheduling.py runs the real scheduler.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -26,6 +28,17 @@ def local_path_dir(tmp_path_factory):
 def controllers(controller_manager, local_path_dir):
     return controller_manager(["persistentvolume-binder", "local-path-provisioner"],
                               ControllerConfig(local_path_dir=local_path_dir))
+
+
+@pytest.fixture
+def mkctl(cluster, tmp_path):
+    def run(*args):
+        """mkctl's output, each line's runs of blanks made one space (the alignment is not checked)."""
+        out = subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", cluster.kubeconfig,
+                              *args], capture_output=True, text=True, timeout=60, check=True,
+                             env=dict(os.environ, HOME=str(tmp_path))).stdout
+        return [" ".join(line.split()) for line in out.splitlines()]
+    return run
 
 
 @pytest.fixture
@@ -143,7 +156,7 @@ def test_a_static_volume_with_reclaim_delete_fails_without_a_deleter(controllers
 
 
 def test_default_class_and_local_path_provisioning_wait_for_the_first_consumer(
-        controllers, api_client, kubectl, namespace, tag, local_path_dir):
+        controllers, api_client, kubectl, mkctl, namespace, tag, local_path_dir):
     cls = f"standard-{tag}"
     api_client.create("storageclasses", storage_class(cls, "minikube-py.io/local-path",
                                                       mode="WaitForFirstConsumer", default=True))
@@ -179,6 +192,21 @@ def test_default_class_and_local_path_provisioning_wait_for_the_first_consumer(
         assert "ExternalProvisioning" in reasons and "ProvisioningSucceeded" in reasons
         table = kubectl("get", "pvc", "www", "-n", namespace, "--no-headers").stdout.split()
         assert table[:6] == ["www", "Bound", f"pvc-{uid}", "64Mi", "RWO", cls]
+        api_client.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user"}, "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "www"}}]}}, namespace=namespace)
+        described = mkctl("describe", "pvc", "www", "-n", namespace)
+        for line in (f"StorageClass: {cls}", "Status: Bound", f"Volume: pvc-{uid}", "Capacity: 64Mi",
+                     "Access Modes: RWO", "VolumeMode: Filesystem", "Used By: user"):
+            assert line in described, described
+        assert any("ProvisioningSucceeded" in line for line in described)
+        described = mkctl("describe", "pv", f"pvc-{uid}")
+        for line in (f"Claim: {namespace}/www", "Reclaim Policy: Delete", "Status: Bound",
+                     f"Term 0: kubernetes.io/hostname in [{node}]",
+                     "Type: HostPath (bare host directory volume)", f"Path: {path}"):
+            assert line in described, described
+        assert "IsDefaultClass: Yes" in mkctl("describe", "sc", cls)
+        api_client.delete("pods", "user", namespace=namespace)
 
         # reclaim Delete: the claim goes, so do the directory and the volume
         with open(os.path.join(path, "index.html"), "w") as f:

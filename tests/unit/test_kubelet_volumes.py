@@ -278,3 +278,45 @@ def test_volume_manager_hostpath_type_check_is_failed_mount(tmp_path):
     assert vm.mount(pod) is None
     assert rec.events == [("FailedMount", f'MountVolume.SetUp failed for volume "d" : hostPath '
                                           f'type check failed: {tmp_path}/missing is not a directory')]
+
+
+class Claims(Objects):
+    """Objects that also answer for claims and volumes (ObjectCache.claim / .persistent_volume)."""
+
+    def __init__(self):
+        super().__init__()
+        self.claims, self.volumes = {}, {}
+
+    def claim(self, namespace, name):
+        if name not in self.claims:
+            raise ObjectError(f'persistentvolumeclaim "{name}" not found', not_found=True)
+        return self.claims[name]
+
+    def persistent_volume(self, name):
+        if name not in self.volumes:
+            raise ObjectError(f'persistentvolume "{name}" not found', not_found=True)
+        return self.volumes[name]
+
+
+def test_volume_manager_mounts_a_claims_volume_once_bound(tmp_path):
+    objects, rec = Claims(), Recorder()
+    vm = VolumeManager(str(tmp_path), objects, rec)
+    pod = make_pod(volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "www"}},
+                            {"name": "ro", "persistentVolumeClaim": {"claimName": "www", "readOnly": True}}])
+    assert vm.mount(pod) is None
+    ns = pod["metadata"]["namespace"]
+    assert rec.events[0] == ("FailedMount", f'MountVolume.SetUp failed for volume "data" : error processing '
+                                            f'PVC {ns}/www: persistentvolumeclaim "www" not found')
+    objects.claims["www"] = {"metadata": {"name": "www"}, "spec": {}, "status": {"phase": "Pending"}}
+    assert vm.mount(pod) is None
+    assert rec.events[-1] == ("FailedMount", f'MountVolume.SetUp failed for volume "ro" : PVC {ns}/www has '
+                                             "non-bound phase ('Pending') or empty pvc.Spec.VolumeName ('')")
+    objects.claims["www"] = {"metadata": {"name": "www"}, "spec": {"volumeName": "pv1"},
+                             "status": {"phase": "Bound"}}
+    objects.volumes["pv1"] = {"metadata": {"name": "pv1"},
+                              "spec": {"hostPath": {"path": str(tmp_path / "lp" / "pv1"), "type": "DirectoryOrCreate"}}}
+    mounted = vm.mount(pod)
+    assert mounted.paths == {"data": str(tmp_path / "lp" / "pv1"), "ro": str(tmp_path / "lp" / "pv1")}
+    assert mounted.read_only == {"ro"} and (tmp_path / "lp" / "pv1").is_dir()
+    objects.volumes["pv1"]["spec"] = {"local": {"path": str(tmp_path / "nowhere")}}
+    assert vm.mount(pod) is None and "does not exist" in rec.events[-1][1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .generic import describe_generic, describe_namespace
 from .node import describe_node
 from .quota import describe_limit_range, describe_quota
+from .storage import describe_persistent_volume, describe_persistent_volume_claim, describe_storage_class
 from .text import Writer
 from .workloads import (describe_daemonset, describe_deployment, describe_pod, describe_replicaset,
                         describe_statefulset)
@@ -19,7 +20,8 @@ from .workloads import (describe_daemonset, describe_deployment, describe_pod, d
 DESCRIBERS = {"Pod": describe_pod, "Deployment": describe_deployment, "ReplicaSet": describe_replicaset,
               "DaemonSet": describe_daemonset, "StatefulSet": describe_statefulset,
               "Node": describe_node, "Namespace": describe_namespace, "ResourceQuota": describe_quota,
-              "LimitRange": describe_limit_range}
+              "LimitRange": describe_limit_range, "PersistentVolume": describe_persistent_volume,
+              "PersistentVolumeClaim": describe_persistent_volume_claim, "StorageClass": describe_storage_class}
 
 
 def describe_object(c, res, obj: dict) -> str:
