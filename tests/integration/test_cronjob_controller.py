@@ -196,3 +196,21 @@ def test_ttl_after_finished_deletes_the_job_and_its_pods(controllers, api_client
         wait_for(lambda: api_client.list("pods", namespace=namespace)["items"], what="its pod")
         wait_for(lambda: not api_client.list("jobs", namespace=namespace)["items"], what="the Job deleted")
         wait_for(lambda: not api_client.list("pods", namespace=namespace)["items"], what="its pods deleted too")
+
+
+def test_describe_cronjob_like_kubectl(controllers, cluster, api_client, namespace):
+    import os
+    import re
+    import subprocess
+    import sys
+    api_client.create("cronjobs", make_cronjob("d", "15 3 * * *", timeZone="Europe/Paris", startingDeadlineSeconds=90,
+                                               concurrencyPolicy="Forbid"), namespace=namespace)
+    out = subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", cluster.kubeconfig,
+                          "describe", "cronjob", "d", "-n", namespace], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ)).stdout
+    for pattern in (r"^Name:\s+d$", r"^Schedule:\s+15 3 \* \* \*$", r"^Time Zone:\s+Europe/Paris$",
+                    r"^Concurrency Policy:\s+Forbid$", r"^Suspend:\s+True$", r"^Successful Job History Limit:\s+3$",
+                    r"^Failed Job History Limit:\s+1$", r"^Starting Deadline Seconds:\s+1m30s$",
+                    r"^Selector:\s+<unset>$", r"^Parallelism:\s+<unset>$", r"^Pod Template:$",
+                    r"^Last Schedule Time:\s+<unset>$", r"^Active Jobs:\s+<none>$"):
+        assert re.search(pattern, out, re.M), (pattern, out)

@@ -277,3 +277,35 @@ def test_fields_that_may_not_change(controllers, api_client, kubectl, namespace)
     kubectl("patch", "job", "elastic", "-n", namespace, "-p", '{"spec":{"completions":3,"parallelism":3}}')
     proc = kubectl("patch", "job", "elastic", "-n", namespace, "-p", '{"spec":{"completions":4}}', check=False)
     assert "spec.completions: Invalid value: 4: can only be modified in tandem with spec.parallelism" in proc.stderr
+
+
+# ------------------------------------------------------------------ mkctl describe
+def mkctl(cluster, *args):
+    import os
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", cluster.kubeconfig, *args],
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_describe_job_like_kubectl(controllers, cluster, api_client, namespace):
+    with FakeKubelet(api_client, namespace, finish=lambda pod: 0):
+        create(api_client, namespace, make_job("desc", completions=3, parallelism=3, completionMode="Indexed",
+                                               ttlSecondsAfterFinished=600, activeDeadlineSeconds=100))
+        wait_condition(api_client, namespace, "desc", "Complete")
+    out = mkctl(cluster, "describe", "job", "desc", "-n", namespace)
+    import re
+    for pattern in (r"^Name:\s+desc$", rf"^Namespace:\s+{namespace}$", r"^Selector:\s+batch.kubernetes.io/controller-uid=",
+                    r"^Parallelism:\s+3$", r"^Completions:\s+3$", r"^Suspend:\s+false$", r"^Backoff Limit:\s+6$"):
+        assert re.search(pattern, out, re.M), (pattern, out)
+    assert re.search(r"^Completion Mode:\s+Indexed$", out, re.M)
+    assert re.search(r"^TTL Seconds After Finished:\s+600$", out, re.M)
+    assert re.search(r"^Active Deadline Seconds:\s+100s$", out, re.M)
+    assert re.search(r"^Pods Statuses:\s+0 Active \(0 Ready\) / 3 Succeeded / 0 Failed$", out, re.M)
+    assert re.search(r"^Completed Indexes:\s+0-2$", out, re.M)
+    assert re.search(r"^Start Time:\s+\w{3}, \d\d \w{3} \d{4}", out, re.M) and "Completed At:" in out
+    assert "Pod Template:" in out and re.search(r"^  Containers:\n   main:", out, re.M)
+    assert re.search(r"Normal\s+SuccessfulCreate\s+\S+\s+job-controller\s+Created pod: desc-0-", out)
+    assert re.search(r"Normal\s+Completed\s+\S+\s+job-controller\s+Job completed", out)

@@ -8,6 +8,7 @@ running on a Node, the ReplicaSets of a Deployment -- and the Events whose
 """
 from __future__ import annotations
 
+from .batch import describe_cronjob, describe_job
 from .generic import describe_generic, describe_namespace
 from .node import describe_node
 from .quota import describe_limit_range, describe_quota
@@ -21,7 +22,8 @@ DESCRIBERS = {"Pod": describe_pod, "Deployment": describe_deployment, "ReplicaSe
               "DaemonSet": describe_daemonset, "StatefulSet": describe_statefulset,
               "Node": describe_node, "Namespace": describe_namespace, "ResourceQuota": describe_quota,
               "LimitRange": describe_limit_range, "PersistentVolume": describe_persistent_volume,
-              "PersistentVolumeClaim": describe_persistent_volume_claim, "StorageClass": describe_storage_class}
+              "PersistentVolumeClaim": describe_persistent_volume_claim, "StorageClass": describe_storage_class,
+              "Job": describe_job, "CronJob": describe_cronjob}
 
 
 def describe_object(c, res, obj: dict) -> str:
