@@ -15,7 +15,7 @@ look at:
   limits which pods it ever makes ready (e.g. leave a broken new version unready).
   With ``node`` it first binds each pod to that node, as the scheduler would; bound
   pods then delete gracefully.
-- **pods that finish** (with ``finish``, a function of the pod giving None -- keep it
+- **pods that finish** (with ``finish``, asked once per running pod: None -- keep it
   running -- or an exit code): ends each running pod as a kubelet does when its
   containers exit under restartPolicy Never, phase Succeeded (code 0) or Failed, with
   each container's ``state.terminated`` (exitCode, reason, finishedAt) -- what the Job
@@ -83,6 +83,7 @@ class FakeKubelet:
         self._threads: list[threading.Thread] = []
         self._ips = itertools.count(2)
         self._seen = set()
+        self._finished = set()           # pods ``finish`` has been asked about
 
     # ------------------------------------------------------------ running
 
@@ -191,9 +192,10 @@ class FakeKubelet:
             except errors.NotFound:
                 pass
             return
-        if md["uid"] in self._seen and self.finish is not None \
+        if md["uid"] in self._seen and self.finish is not None and md["uid"] not in self._finished \
                 and (pod.get("status") or {}).get("phase") == "Running":
-            code = self.finish(pod)
+            code = self.finish(pod)              # asked once per pod
+            self._finished.add(md["uid"])
             if code is not None:
                 finish_pod(self.client, pod, code)
             return

@@ -110,9 +110,9 @@ def test_forbid_skips_while_a_run_is_active_and_replace_replaces_it(controllers,
     assert [j["metadata"]["name"] for j in replaced if not j["metadata"].get("deletionTimestamp")] != ["replace-1"]
     wait_for(lambda: "replace-1" not in [j["metadata"]["name"] for j in jobs_of(api_client, namespace, "replace")],
              what="the old run deleted")
-    cj = api_client.get("cronjobs", "replace", namespace=namespace)
-    assert [a["name"] for a in cj["status"]["active"]] == [j["metadata"]["name"] for j in
-                                                           jobs_of(api_client, namespace, "replace")]
+    wait_for(lambda: [a["name"] for a in api_client.get("cronjobs", "replace", namespace=namespace)["status"]
+                      .get("active") or []] == [j["metadata"]["name"] for j in jobs_of(api_client, namespace, "replace")],
+             what="status.active names the new run only")
     assert events_of(api_client, namespace, "replace", "SuccessfulDelete")
 
 

@@ -93,9 +93,8 @@ def test_indexed_job_parallelism_keeps_at_most_that_many_pods(controllers, api_c
     finish_pod(api_client, next(p for p in pods if index_of(p) == 1), 0)
     wait_for(lambda: sorted(index_of(p) for p in pods_of(api_client, namespace, "par")) == [0, 1, 2],
              what="index 2 replaces the finished index 1")
-    job = wait_for(lambda: (lambda j: j["status"].get("completedIndexes") == "1" and j)(
-        get_job(api_client, namespace, "par")), what="completedIndexes 1")
-    assert job["status"]["active"] == 2
+    wait_for(lambda: (lambda st: st.get("completedIndexes") == "1" and st.get("active") == 2)(
+        get_job(api_client, namespace, "par")["status"]), what="completedIndexes 1, 2 active")
 
 
 def test_backoff_limit_per_index_and_max_failed_indexes(controllers, api_client, namespace):
