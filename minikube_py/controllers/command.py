@@ -105,6 +105,8 @@ def election_timing(lease_duration: float, renew_deadline=None, retry_period=Non
               help="how often the garbage collector looks for new resource types")
 @click.option("--job-pod-failure-backoff", type=DURATION, default="10s", show_default=True,
               help="a Job waits this long before replacing a failed pod (doubling per failure, at most 6m)")
+@click.option("--resource-quota-sync-period", type=DURATION, default="5m", show_default=True,
+              help="how often every ResourceQuota's usage is recounted in full")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="worker threads per controller [default: each controller's own]")
 @click.option("--local-path-dir", default=None, type=click.Path(file_okay=False),
@@ -115,8 +117,8 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
             leader_elect_renew_deadline, leader_elect_retry_period,
             leader_elect_resource_namespace, leader_elect_resource_name, identity,
             node_monitor_grace_period, node_monitor_period, pod_eviction_timeout,
-            force_delete_unreachable_pods, gc_discovery_period, job_pod_failure_backoff, workers,
-            local_path_dir, verbose):
+            force_delete_unreachable_pods, gc_discovery_period, job_pod_failure_backoff,
+            resource_quota_sync_period, workers, local_path_dir, verbose):
     """Run the controllers (garbage collector, namespace, node lifecycle, ReplicaSet, ...)."""
     setup_logging(verbose)
     from ..client.rest import Client
@@ -137,7 +139,8 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
                               pod_eviction_timeout=pod_eviction_timeout,
                               force_delete_unreachable_pods=force_delete_unreachable_pods,
                               gc_discovery_period=gc_discovery_period,
-                              job_pod_failure_backoff=job_pod_failure_backoff, workers=workers,
+                              job_pod_failure_backoff=job_pod_failure_backoff,
+                              resource_quota_sync_period=resource_quota_sync_period, workers=workers,
                               local_path_dir=os.path.abspath(local_path_dir) if local_path_dir else None)
     manager = ControllerManager(client, names, config)
     manager.build()   # import errors are reported now, before any campaigning
