@@ -172,7 +172,9 @@ def test_limitrange_defaults_are_visible_in_the_pod_and_bounds_refuse(controller
 
 
 def test_kubectl_get_and_describe_quota(controllers, cluster, api_client, kubectl, namespace):
-    make_quota(api_client, namespace, "compute", {"pods": "4", "requests.cpu": "2"})
+    kubectl("create", "quota", "compute", "--hard=pods=4,requests.cpu=2", "-n", namespace)
+    wait_for(lambda: api_client.get("resourcequotas", "compute", namespace=namespace).get("status", {}).get("used"),
+             what="the quota counted")
     assert post(cluster.server, namespace, "pods", pod("one", {"requests": {"cpu": "500m"}})).status_code == 201
     header, row = kubectl("get", "quota", "-n", namespace).stdout.splitlines()[:2]
     assert header.split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
