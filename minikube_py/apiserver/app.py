@@ -32,6 +32,7 @@ from ..api.kinds import SCHEME
 from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
 from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE, NODE, POD
+from ..api.kinds.componentstatus import COMPONENT_STATUS
 from ..api.kinds.metrics import GROUP as METRICS_GROUP
 from ..api.kinds.quota import LIMIT_RANGE, RESOURCE_QUOTA
 from ..api.kinds.service import SERVICE
@@ -40,7 +41,7 @@ from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from ..metrics import api as metrics_api
 from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
-from . import discovery, errors, eviction, openapi, protobuf, subresources, watch
+from . import componentstatus, discovery, errors, eviction, openapi, protobuf, subresources, watch
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .lister import NamespaceLister
@@ -285,6 +286,8 @@ class APIServer:
             raise errors.no_such_path()
         if rt.group == METRICS_GROUP:
             return self.resource_metrics(req, rt, namespace, name, sub)
+        if rt is COMPONENT_STATUS:
+            return self.component_statuses(req, rt, name)
         warnings = self.field_validation(req, rt, sub)
         resp = self.handle(req, rt, namespace, name, sub)
         for text in warnings:
@@ -426,6 +429,19 @@ class APIServer:
                                          req.args.get("fieldSelector"))
             return self.respond_list(req, rt, lst)
         return self.respond_one(req, rt, metrics_api.serve_get(self.metrics, rt, namespace, name))
+
+    def component_statuses(self, req, rt, name):
+        """v1 ComponentStatus: computed from etcd's members and the components' Leases."""
+        if req.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+        if req.args.get("watch") in ("1", "true", "True"):
+            raise errors.method_not_allowed("watch is not supported on componentstatuses")
+        if name is None:
+            resp = self.respond_list(req, rt, componentstatus.serve_list(self.registry, self.store))
+        else:
+            resp = self.respond_one(req, rt, componentstatus.serve_get(self.registry, self.store, name))
+        resp.headers.add("Warning", openapi.warning_header("v1 ComponentStatus is deprecated in v1.19+"))
+        return resp
 
     def pod_log(self, req, namespace, name):
         """Logs come from the pod's kubelet, streamed through here (see proxy.py)."""

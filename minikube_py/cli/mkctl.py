@@ -58,7 +58,7 @@ for command in (get.get, get.describe,
                 apply.apply, apply.create, apply.delete,
                 update.scale, update.label, update.annotate,
                 node.cordon, node.uncordon, node.drain,
-                info.logs, info.version, info.api_resources, top.top):
+                info.logs, info.version, info.api_resources, info.cluster_info, top.top):
     main.add_command(command)
 
 

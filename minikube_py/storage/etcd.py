@@ -244,5 +244,35 @@ class EtcdStore:
             raise StoreUnavailable(f"etcd watch failed: {err!r}") from None
         return watch.cancel
 
+    def members(self) -> list[dict]:
+        """Every member of the etcd cluster and how it is, asked of each one itself.
+
+        For `kubectl get componentstatuses`: the member list comes from whichever endpoint
+        answers; then each member's own Status (its view of the leader, raft term, database
+        size). A member that does not answer is reported with the error, not left out.
+        """
+        listing = self._call("clusterstub", "MemberList", etcdrpc.MemberListRequest())
+        out = []
+        for m in sorted(listing.members, key=lambda m: m.name or str(m.ID)):
+            entry = {"id": m.ID, "name": m.name or f"{m.ID:x}", "clientURLs": list(m.clientURLs)}
+            for url in m.clientURLs:
+                u = urlparse(url)
+                channel = grpc.insecure_channel(f"{u.hostname}:{u.port or 2379}")
+                try:
+                    st = etcdrpc.MaintenanceStub(channel).Status(etcdrpc.StatusRequest(),
+                                                                  timeout=min(self.timeout, 2.0))
+                    entry.update(healthy=True, leader=st.leader == m.ID, raftTerm=st.raftTerm,
+                                 dbSize=st.dbSize, version=st.version, error="")
+                    break
+                except grpc.RpcError as err:
+                    entry.update(healthy=False, error=f"{url}: {err.code().name}: {err.details()}")
+                finally:
+                    channel.close()
+            else:
+                entry.setdefault("healthy", False)
+                entry.setdefault("error", "the member has no client URL yet (not started?)")
+            out.append(entry)
+        return out
+
     def close(self):
         self.client.close()

@@ -1,7 +1,9 @@
-"""``logs``, ``version`` and ``api-resources``: a container's output, and what the server is.
+"""``logs``, ``version``, ``api-resources``, ``cluster-info``: a container's output, and what the server is.
 
 logs streams ``GET pods/NAME/log`` (the apiserver proxies it from the kubelet);
-version reads ``GET /version``; api-resources lists what discovery serves.
+version reads ``GET /version``; api-resources lists what discovery serves;
+cluster-info names the apiserver and the cluster's add-on Services, as kubectl does
+(those in kube-system labelled ``kubernetes.io/cluster-service=true``).
 """
 from __future__ import annotations
 
@@ -89,3 +91,24 @@ def api_resources(output, namespaced, api_group):
         rows.append([r.plural, ",".join(r.short_names), r.api_version, str(r.namespaced).lower(), r.kind]
                     + ([",".join(r.verbs), ",".join(r.categories)] if output == "wide" else []))
     printers.TablePrinter(click.echo).print(rows)
+
+
+@click.command("cluster-info")
+@global_options
+def cluster_info():
+    """Where the control plane and the add-on Services (cluster DNS, ...) are."""
+    c = cluster()
+    server = c.client.server.rstrip("/")
+    click.echo(f"{click.style('Kubernetes control plane', fg='green')} is running at "
+               f"{click.style(server, fg='yellow')}")
+    services = c.get_json("/api/v1/namespaces/kube-system/services"
+                          "?labelSelector=kubernetes.io%2Fcluster-service%3Dtrue")["items"]
+    for svc in services:
+        labels = svc["metadata"].get("labels") or {}
+        name = labels.get("kubernetes.io/name") or svc["metadata"]["name"]
+        ports = svc["spec"].get("ports") or []
+        port = ports[0].get("name") or ports[0].get("port") if ports else ""
+        target = f"{svc['metadata']['name']}:{port}" if port else svc["metadata"]["name"]
+        url = f"{server}/api/v1/namespaces/kube-system/services/{target}/proxy"
+        click.echo(f"{click.style(name, fg='green')} is running at {click.style(url, fg='yellow')}")
+    click.echo("\nTo see the control plane's health, use 'mkctl get componentstatuses'.")
