@@ -135,7 +135,7 @@ def test_compute_quota_requires_amounts_and_counts_requests_and_gpus(controllers
              what="the finished pod's cpu given back")
 
 
-def test_scopes_pick_the_pods_a_quota_counts(controllers, cluster, api_client, namespace):
+def test_scopes_pick_the_pods_a_quota_counts(controllers, cluster, api_client, kubectl, namespace):
     make_quota(api_client, namespace, "best-effort", {"pods": "1"}, scopes=["BestEffort"])
     make_quota(api_client, namespace, "high", {"pods": "1"},
                scopeSelector={"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In",
@@ -149,6 +149,9 @@ def test_scopes_pick_the_pods_a_quota_counts(controllers, cluster, api_client, n
     assert 'exceeded quota: high, requested: pods=1' in r.json()["message"]
     # scoped quotas count pods only: a configmap is not theirs
     assert post(cluster.server, namespace, "configmaps", {"metadata": {"name": "cm"}}).status_code == 201
+    text = kubectl("describe", "quota", "best-effort", "-n", namespace).stdout
+    assert "Scopes:     BestEffort\n * Matches all pods that do not have resource requirements set." in text
+    assert mkctl(cluster, "describe", "quota", "best-effort", "-n", namespace) == text
 
 
 def test_limitrange_defaults_are_visible_in_the_pod_and_bounds_refuse(controllers, cluster, api_client, namespace):
