@@ -5,7 +5,9 @@ the real kubectl, real containers.
   one node at a time (maxUnavailable 1): at no point do two nodes lack a ready pod.
 - The docs' StatefulSet `web` (2 replicas, headless Service `nginx`) comes up in order --
   web-1 is created only once web-0 is Running and Ready -- and a busybox pod resolves
-  `web-0.nginx` to web-0's IP through the cluster DNS.
+  `web-0.nginx` to web-0's IP through the cluster DNS. Its claims www-web-0/1 are
+  provisioned by the default StorageClass (local-path): a file written into web-0's volume
+  is still there after web-0 is deleted and made again.
 """
 from __future__ import annotations
 
@@ -125,3 +127,12 @@ def test_the_docs_statefulset_comes_up_in_order_and_web_0_nginx_resolves(up_clus
     assert "Name:\tweb-0.nginx.default.svc.cluster.local" in out and f"Address: {web0_ip}" in out
     # each pod knows its own stable name
     assert kubectl(up_cluster, "exec", "web-1", "--", "hostname").stdout.strip() == "web-1"
+    # the claim outlives the pod: web-0 comes back with the same volume
+    kubectl(up_cluster, "exec", "web-0", "--", "sh", "-c", "echo kept > /usr/share/nginx/html/index.html")
+    uid = get_json(up_cluster, "pod", "web-0")["metadata"]["uid"]
+    kubectl(up_cluster, "delete", "pod", "web-0", "--timeout=60s", timeout=90)
+    wait_for(lambda: (p := get_json(up_cluster, "pods", "-l", "app=nginx")["items"])
+             and any(x["metadata"]["name"] == "web-0" and x["metadata"]["uid"] != uid and is_ready(x) for x in p),
+             timeout=120, what="web-0 made again")
+    assert kubectl(up_cluster, "exec", "web-0", "--", "cat", "/usr/share/nginx/html/index.html").stdout == "kept\n"
+    assert "Bound" in kubectl(up_cluster, "get", "pvc", "www-web-0").stdout
