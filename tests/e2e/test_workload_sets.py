@@ -119,12 +119,17 @@ def test_the_docs_statefulset_comes_up_in_order_and_web_0_nginx_resolves(up_clus
     kubectl(up_cluster, "create", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dns-probe"},
         "spec": {"restartPolicy": "Never", "containers": [{
-            "name": "probe", "image": "busybox", "command": ["sh", "-c", "nslookup web-0.nginx; hostname"]}]}}))
+            "name": "probe", "image": "busybox", "command": ["sh", "-c", "nslookup web-0.nginx.default.svc.cluster.local; "
+                                             "echo web-0.nginx says: $(timeout 10 wget -qO- http://web-0.nginx/hostname); "
+                                             "ping -c1 -W2 web-0.nginx"]}]}}))
     wait_for(lambda: get_json(up_cluster, "pod", "dns-probe")["status"].get("phase") in ("Succeeded", "Failed"),
              timeout=120, what="the probe to finish")
     out = kubectl(up_cluster, "logs", "dns-probe").stdout
     print(out)
     assert "Name:\tweb-0.nginx.default.svc.cluster.local" in out and f"Address: {web0_ip}" in out
+    # the short name through the pod's search path (busybox's nslookup tries it only for names
+    # without a dot; its wget and ping use the resolver, as any program would)
+    assert "web-0.nginx says: web-0" in out and f"PING web-0.nginx ({web0_ip})" in out
     # each pod knows its own stable name
     assert kubectl(up_cluster, "exec", "web-1", "--", "hostname").stdout.strip() == "web-1"
     # the claim outlives the pod: web-0 comes back with the same volume
