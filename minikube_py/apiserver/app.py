@@ -7,6 +7,9 @@ Kubernetes paths look like
 and every kind is served by the same handlers; what differs between kinds is declared
 in each kind's declaration (api/kinds/).
 
+Each of them is counted and timed for ``GET /metrics`` (apiserver_request_total,
+apiserver_request_duration_seconds: metrics/prometheus.py).
+
 These resource paths are nearly every request a cluster makes (each pod create, bind,
 status update, event and watch), so they take a short way in: `ResourceRoutes`, a WSGI
 middleware in front of Flask (Flask's own `app.wsgi_app` hook), parses them with
@@ -21,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from time import perf_counter
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -40,6 +44,8 @@ from ..api.selectors import field_value
 from ..storage.store import StorageError, StoreUnavailable
 from ..storage.watchcache import WatchCache
 from ..metrics import api as metrics_api
+from ..metrics.prometheus import RequestMetrics, registry_with, render, resource_labels
+from ..metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TEXT
 from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
 from . import componentstatus, discovery, errors, eviction, openapi, protobuf, subresources, watch
 from .customresources import CustomResources
@@ -98,16 +104,20 @@ class ResourceRoutes:
     def __call__(self, environ, start_response):
         parts = [p for p in environ.get("PATH_INFO", "").split("/") if p]
         if (len(parts) >= 2 and parts[0] == "api") or (len(parts) >= 3 and parts[0] == "apis"):
+            started = perf_counter()
             req = APIRequest(environ)
+            group, version, rest = ("", parts[1], parts[2:]) if parts[0] == "api" else \
+                (parts[1], parts[2], parts[3:])
             try:
-                if parts[0] == "api":
-                    if parts[1] != "v1":
-                        raise errors.no_such_path()
-                    resp = self.server.dispatch(req, "", "v1", parts[2:])
-                else:
-                    resp = self.server.dispatch(req, parts[1], parts[2], parts[3:])
+                if parts[0] == "api" and version != "v1":
+                    raise errors.no_such_path()
+                resp = self.server.dispatch(req, group, version, rest)
             except Exception as err:         # noqa: BLE001 - every failure becomes a Status
                 resp = error_response(err)
+            labels = resource_labels(group, version, rest, req.method, req.args,
+                                     environ.get("CONTENT_TYPE", ""))
+            self.server.request_metrics.observe(
+                labels, resp.status_code, None if labels[0] == "WATCH" else perf_counter() - started)
             return resp(environ, start_response)
         return self.flask_wsgi_app(environ, start_response)
 
@@ -128,6 +138,8 @@ class APIServer:
         self._caches_lock = threading.Lock()
         self.stopping = threading.Event()
         # metrics.k8s.io: the kubelets' figures, scraped as metrics-server does (metrics/)
+        self.prometheus = registry_with()        # GET /metrics (metrics/prometheus.py)
+        self.request_metrics = RequestMetrics(self.prometheus)
         self.metrics = MetricsScraper(lambda: self.registry.list(NODE)["items"],
                                       lambda: self.registry.list(POD)["items"],
                                       resolution=metric_resolution)
@@ -221,6 +233,10 @@ class APIServer:
         def readyz():
             self.store.current_revision()
             return Response("ok", mimetype="text/plain")
+
+        @app.route("/metrics")
+        def metrics():
+            return Response(render(self.prometheus), content_type=PROMETHEUS_TEXT)
 
         @app.route("/version")
         @app.route("/version/")

@@ -71,8 +71,10 @@ def _component(*args):
               help="the Docker bridge network every pod joins (created if missing)")
 @click.option("--pod-cidr", default="10.244.0.0/16", show_default=True,
               help="its subnet, when up creates it")
+@click.option("--metric-resolution", default=15.0, show_default=True, type=click.FloatRange(min=0.5),
+              help="seconds between the apiserver's scrapes of the kubelets (kubectl top)")
 def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args,
-       dns_address, dns_port, pod_network, pod_cidr):
+       dns_address, dns_port, pod_network, pod_cidr, metric_resolution):
     """Start a local cluster: etcd, apiserver, controller-manager, scheduler, the TFJob operator,
     N kubelets and a kube-proxy per node, all pods on one pod network, and the cluster DNS."""
     from ..client.kubeconfig import write_kubeconfig
@@ -103,7 +105,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
 
     click.echo(f"* Starting apiserver on http://127.0.0.1:{port} ...")
     p = _spawn(_component("apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
-                          "--port", str(port)), f"{logs}/apiserver.log")
+                          "--port", str(port), "--metric-resolution", str(metric_resolution)),
+               f"{logs}/apiserver.log")
     procs.append({"name": "apiserver", "pid": p.pid})
     record()
     server = f"http://127.0.0.1:{port}"

@@ -50,6 +50,8 @@ class WorkQueue:
         self._seq = itertools.count()  # tie-breaker so the heap never compares keys
         self._failures: dict = {}      # key -> consecutive failures (for back-off)
         self._shutting_down = False
+        self.adds = 0                  # keys queued (a key already waiting is not counted)
+        self.retries = 0               # keys queued again after a failure (add_rate_limited)
 
     # -------------------------------------------------------------- adding
 
@@ -62,6 +64,7 @@ class WorkQueue:
         if self._shutting_down or key in self._dirty:
             return
         self._dirty.add(key)
+        self.adds += 1
         if key in self._processing:
             return  # done(key) will put it back on the queue
         self._queue.append(key)
@@ -85,6 +88,7 @@ class WorkQueue:
 
     def add_rate_limited(self, key: Hashable) -> None:
         """Re-queue a key after its exponential back-off delay."""
+        self.retries += 1
         self.add_after(key, self.when(key))
 
     def when(self, key: Hashable) -> float:

@@ -112,13 +112,16 @@ def election_timing(lease_duration: float, renew_deadline=None, retry_period=Non
 @click.option("--local-path-dir", default=None, type=click.Path(file_okay=False),
               help="the local-path provisioner's directory (every node must see it: `up` passes "
                    "{state dir}/local-path) [default: no local-path provisioning]")
+@click.option("--metrics-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="serve Prometheus /metrics (workqueue_*) on 127.0.0.1:PORT "
+                   "(kube-controller-manager: 10257); 0: off")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_duration,
             leader_elect_renew_deadline, leader_elect_retry_period,
             leader_elect_resource_namespace, leader_elect_resource_name, identity,
             node_monitor_grace_period, node_monitor_period, pod_eviction_timeout,
             force_delete_unreachable_pods, gc_discovery_period, job_pod_failure_backoff,
-            resource_quota_sync_period, workers, local_path_dir, verbose):
+            resource_quota_sync_period, workers, local_path_dir, metrics_port, verbose):
     """Run the controllers (garbage collector, namespace, node lifecycle, ReplicaSet, ...)."""
     setup_logging(verbose)
     from ..client.rest import Client
@@ -147,6 +150,10 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
     log.info("controller-manager against %s: controllers %s", client.server,
              ", ".join(manager.started) or "none")
 
+    if metrics_port:
+        from ..metrics.prometheus import WorkQueueCollector, registry_with, serve
+        serve(registry_with(WorkQueueCollector(manager.work_queues)), metrics_port)
+        log.info("controller-manager metrics on http://127.0.0.1:%d/metrics", metrics_port)
     from ..systemd import notify_ready
     notify_ready("running" if not leader_elect else "campaigning for the lease")
     run_elected(client, manager.run, "controller-manager", timing, leader_elect_resource_namespace,

@@ -130,6 +130,12 @@ class ControllerManager:
             self.started[name] = controller
         return self.started
 
+    def work_queues(self) -> list:
+        """Every work queue of the controllers built (for the workqueue_* metrics)."""
+        from ..client.workqueue import WorkQueue
+        return [q for c in self.started.values() for q in vars(c).values()
+                if isinstance(q, WorkQueue)]
+
     def run(self, stop: threading.Event, sync_timeout: float = 30.0) -> None:
         """Build, fill the caches, start every controller; block until ``stop`` is set."""
         if not self.started and not self.skipped:

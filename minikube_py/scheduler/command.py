@@ -40,10 +40,12 @@ log = logging.getLogger("minikube_py.scheduler")
               help="events written per second at most (kube-scheduler's client default)")
 @click.option("--event-burst", default=EVENT_BURST, show_default=True, type=click.IntRange(1),
               help="events written at once before --event-qps applies")
+@click.option("--metrics-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="serve Prometheus /metrics on 127.0.0.1:PORT (kube-scheduler: 10259); 0: off")
 @click.option("-v", "--verbose", is_flag=True, help="log every decision")
 def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, bind_workers,
             pod_initial_backoff_seconds, pod_max_backoff_seconds, pod_max_unschedulable_seconds,
-            event_qps, event_burst, verbose):
+            event_qps, event_burst, metrics_port, verbose):
     """Run the scheduler: place pending pods on nodes (filter, score, bind)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -62,6 +64,10 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
                       max_backoff=pod_max_backoff_seconds,
                       max_unschedulable=pod_max_unschedulable_seconds,
                       event_qps=event_qps, event_burst=event_burst)
+    if metrics_port:
+        from ..metrics.prometheus import SchedulerCollector, registry_with, serve
+        serve(registry_with(SchedulerCollector(sched)), metrics_port)
+        log.info("scheduler metrics on http://127.0.0.1:%d/metrics", metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -133,3 +133,40 @@ def test_mkctl_top_nodes_has_kubectls_columns(nodes, metrics_cluster):
     assert out.splitlines()[0].split() == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
     p = mkctl("top", "pods", "-A")
     assert p.returncode == 1 and p.stderr.strip() == "error: metrics not available yet"
+
+
+def test_prometheus_metrics_of_apiserver_scheduler_and_controller_manager(nodes, metrics_cluster,
+                                                                          kubectl, tmp_path):
+    kubectl("get", "nodes")
+    text = requests.get(metrics_cluster.server + "/metrics").text
+    assert 'apiserver_request_total{code="200",component="apiserver",group="",resource="nodes",' \
+           'scope="cluster",subresource="",verb="LIST",version="v1"}' in text
+    assert "apiserver_request_duration_seconds_bucket{" in text
+
+    from minikube_py.storage.embedded import free_port
+    procs = []
+    try:
+        for module, args in (("minikube_py.scheduler.command", []),
+                             ("minikube_py.controllers.command",
+                              ["--controllers", "replicaset", "--no-leader-elect"])):
+            port = free_port()
+            log = open(tmp_path / f"{module}.log", "wb")
+            procs.append(subprocess.Popen([sys.executable, "-m", module, "--kubeconfig",
+                                           metrics_cluster.kubeconfig, "--metrics-port", str(port),
+                                           *args], stdout=log, stderr=subprocess.STDOUT))
+
+            def scrape(port=port):
+                try:
+                    return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                except requests.RequestException:
+                    return None
+            procs[-1].metrics = until(scrape, what=f"{module} /metrics")
+        assert 'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"}' \
+            in procs[0].metrics
+        assert 'scheduler_pending_pods{queue="active"}' in procs[0].metrics
+        assert 'workqueue_depth{name="replicaset"}' in procs[1].metrics
+        assert 'workqueue_adds_total{name="replicaset"}' in procs[1].metrics
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(15)
