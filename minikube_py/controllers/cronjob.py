@@ -64,11 +64,14 @@ def most_recent_schedule_time(cj: dict, schedule: cron.Schedule, now: datetime) 
     deadline = spec.get("startingDeadlineSeconds")
     if deadline is not None:
         earliest = max(earliest, now - timedelta(seconds=deadline))
+    if schedule.every is not None:            # @every: fixed steps from the earliest time
+        missed = int((now - earliest.replace(microsecond=0)) / schedule.every) if now > earliest else 0
+        return (earliest.replace(microsecond=0) + missed * schedule.every if missed else None), missed
     latest, missed = None, 0
     t = schedule.next(earliest)
     while t is not None and t <= now:
         latest, missed = t, missed + 1
-        if missed > COUNT_AT_MOST and schedule.every is None:   # find the last one from now, backwards
+        if missed > COUNT_AT_MOST:            # find the last one from now, backwards
             back = now
             while True:
                 back -= timedelta(minutes=1)

@@ -289,7 +289,7 @@ def mkctl(cluster, *args):
     return proc.stdout
 
 
-def test_describe_job_like_kubectl(controllers, cluster, api_client, namespace):
+def test_describe_job_like_kubectl(controllers, cluster, api_client, kubectl, namespace):
     with FakeKubelet(api_client, namespace, finish=lambda pod: 0):
         create(api_client, namespace, make_job("desc", completions=3, parallelism=3, completionMode="Indexed",
                                                ttlSecondsAfterFinished=600, activeDeadlineSeconds=100))
@@ -308,3 +308,10 @@ def test_describe_job_like_kubectl(controllers, cluster, api_client, namespace):
     assert "Pod Template:" in out and re.search(r"^  Containers:\n   main:", out, re.M)
     assert re.search(r"Normal\s+SuccessfulCreate\s+\S+\s+job-controller\s+Created pod: desc-0-", out)
     assert re.search(r"Normal\s+Completed\s+\S+\s+job-controller\s+Job completed", out)
+    real = kubectl("describe", "job", "desc", "-n", namespace).stdout          # kubectl's own describer agrees
+    for field in ("Parallelism", "Completions", "Completion Mode", "Suspend", "Backoff Limit", "Pods Statuses",
+                  "Completed Indexes", "TTL Seconds After Finished", "Active Deadline Seconds"):
+        mine = re.search(rf"^{field}:\s+(.*)$", out, re.M).group(1)
+        theirs = re.search(rf"^{field}:\s+(.*)$", real, re.M).group(1)
+        assert mine == theirs, (field, mine, theirs)
+    assert re.search(r"Normal\s+Completed\s+\S+\s+job-controller\s+Job completed", real)

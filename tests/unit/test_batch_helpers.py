@@ -72,6 +72,13 @@ def test_most_recent_schedule_time_and_missed_count():
         (datetime(2026, 1, 1, 3, 0, tzinfo=UTC), 1)
 
 
+def test_every_schedules_count_steps_without_walking_them():
+    now = datetime(2027, 1, 1, 0, 0, 30, tzinfo=UTC)
+    latest, missed = most_recent_schedule_time(cronjob(), cron.Schedule("@every 1s"), now)
+    assert (latest, missed) == (now.replace(microsecond=0), 31536030)
+    assert most_recent_schedule_time(cronjob("2027-01-01T00:00:00Z"), cron.Schedule("@every 1m"), now) == (None, 0)
+
+
 def test_job_names_are_minutes_since_the_epoch():
     assert job_name("hello", datetime(2026, 1, 1, tzinfo=UTC)) == "hello-29453760"   # 1767225600 s / 60
 

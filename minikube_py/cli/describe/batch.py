@@ -22,15 +22,6 @@ def indexes_text(text: str | None) -> str:
     return ",".join(parts[:MAX_INDEXES_SHOWN]) + (",..." if len(parts) > MAX_INDEXES_SHOWN else "")
 
 
-def go_duration(seconds: int) -> str:
-    """Go's time.Duration.String for whole seconds: "30s", "1m0s", "2h0m5s"."""
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
-
-
 def _count(spec: dict, field: str) -> str:
     return str(spec[field]) if spec.get(field) is not None else "<unset>"
 
@@ -82,15 +73,13 @@ def describe_cronjob(c, w: Writer, cj: dict) -> None:
     name_lines(w, md)
     labels_and_annotations(w, md)
     w.write(0, f"Schedule:\t{spec.get('schedule', '')}\n")
-    if spec.get("timeZone"):
-        w.write(0, f"Time Zone:\t{spec['timeZone']}\n")
     w.write(0, f"Concurrency Policy:\t{spec.get('concurrencyPolicy', '')}\n")
     suspend = spec.get("suspend")
     w.write(0, f"Suspend:\t{'<unset>' if suspend is None else str(bool(suspend))}\n")
     w.write(0, f"Successful Job History Limit:\t{_count(spec, 'successfulJobsHistoryLimit')}\n")
     w.write(0, f"Failed Job History Limit:\t{_count(spec, 'failedJobsHistoryLimit')}\n")
     deadline = spec.get("startingDeadlineSeconds")
-    w.write(0, f"Starting Deadline Seconds:\t{'<unset>' if deadline is None else go_duration(deadline)}\n")
+    w.write(0, f"Starting Deadline Seconds:\t{'<unset>' if deadline is None else f'{deadline}s'}\n")
     job_spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
     sel = job_spec.get("selector")
     w.write(0, f"Selector:\t{selector_text(sel) if sel else '<unset>'}\n")
