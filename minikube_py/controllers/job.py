@@ -8,7 +8,8 @@ pkg/controller/job/job_controller.go does it:
    **succeeded** and **failed**. A failed pod is judged by the ``podFailurePolicy``
    (podfailurepolicy.py): it may fail the Job, fail its index, be ignored or counted.
 2. Decide whether the Job is over. It has **failed** when a FailJob rule matched
-   (reason PodFailurePolicy), when more than ``backoffLimit`` pods failed
+   (reason PodFailurePolicy), when more than ``backoffLimit`` pods failed -- or, with
+   restartPolicy OnFailure, their containers restarted ``backoffLimit`` times
    (BackoffLimitExceeded), when it ran longer than ``activeDeadlineSeconds``
    (DeadlineExceeded), or, Indexed with ``backoffLimitPerIndex``, when more than
    ``maxFailedIndexes`` indexes failed (MaxFailedIndexesExceeded) or every index ended and
@@ -79,6 +80,18 @@ def wanted_active(spec: dict, succeeded: int) -> int:
     if completions is None:          # a work queue: done when one pod succeeded
         return 0 if succeeded else parallelism
     return max(0, min(parallelism, completions - succeeded))
+
+
+def past_backoff_limit_on_failure(spec: dict, active: list[dict]) -> bool:
+    """restartPolicy OnFailure: the kubelet restarts containers in place and no pod fails, so
+    the restarts of the running pods count toward backoffLimit instead."""
+    if ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") != "OnFailure":
+        return False
+    restarts = sum(cs.get("restartCount", 0) for pod in active
+                   if (pod.get("status") or {}).get("phase", "Pending") in ("Pending", "Running")
+                   for cs in (pod["status"].get("containerStatuses") or []) + (pod["status"].get("initContainerStatuses") or []))
+    limit = spec.get("backoffLimit", 6)
+    return restarts > 0 if limit == 0 else restarts >= limit
 
 
 class JobPods:
@@ -271,7 +284,8 @@ class JobController(Controller):
             if action == "FailJob":
                 return "Failed", "PodFailurePolicy", message
         per_index = spec.get("backoffLimitPerIndex") is not None
-        if not per_index and len(pods.counted_failures) > spec.get("backoffLimit", 6):
+        if not per_index and (len(pods.counted_failures) > spec.get("backoffLimit", 6)
+                              or past_backoff_limit_on_failure(spec, pods.active)):
             return "Failed", "BackoffLimitExceeded", MESSAGES["BackoffLimitExceeded"]
         if per_index and spec.get("maxFailedIndexes") is not None and len(failed_indexes) > spec["maxFailedIndexes"]:
             return "Failed", "MaxFailedIndexesExceeded", MESSAGES["MaxFailedIndexesExceeded"]
@@ -415,4 +429,4 @@ class JobController(Controller):
             self.queue.add_after(key, max(wait, 0.05))
 
 
-__all__ = ["JobController", "JobPods", "finished", "wanted_active"]
+__all__ = ["JobController", "JobPods", "finished", "past_backoff_limit_on_failure", "wanted_active"]

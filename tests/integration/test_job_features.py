@@ -203,6 +203,18 @@ def test_failed_pods_are_replaced_after_a_growing_back_off(controllers, api_clie
     assert (created[1] - created[0]).total_seconds() >= 1 and (created[2] - created[1]).total_seconds() >= 2
 
 
+def test_on_failure_restarts_count_toward_the_backoff_limit(controllers, api_client, namespace):
+    create(api_client, namespace, make_job("crashy", ["false"], restart="OnFailure", backoffLimit=2))
+    pod = wait_for(lambda: pods_of(api_client, namespace, "crashy"), what="its pod")[0]
+    for restarts in (1, 2):                      # the kubelet restarts the container in place
+        api_client.patch("pods", pod["metadata"]["name"], {"status": {"phase": "Running", "containerStatuses": [
+            {"name": "main", "image": "busybox", "ready": False, "restartCount": restarts,
+             "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}, namespace=namespace, subresource="status")
+    failed = wait_condition(api_client, namespace, "crashy", "Failed")
+    assert cond(failed, "Failed")["reason"] == "BackoffLimitExceeded" and failed["status"].get("failed", 0) == 0
+    assert [p for p in pods_of(api_client, namespace, "crashy") if not p["metadata"].get("deletionTimestamp")] == []
+
+
 def test_active_deadline_fails_the_job(controllers, api_client, namespace):
     with FakeKubelet(api_client, namespace):
         create(api_client, namespace, make_job("late", ["sleep", "100"], activeDeadlineSeconds=2, parallelism=2,
