@@ -9,6 +9,7 @@ own (the `cluster` fixture below overrides the session one).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -20,6 +21,9 @@ from polling import wait_for
 from minikube_py.client import errors
 from minikube_py.client.rest import Client
 from minikube_py.scheduler.scheduler import Scheduler
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +101,8 @@ def create(kubectl, namespace, obj):
 
 
 def pods_of(client, namespace, name="agent", live=True):
-    items = client.list("pods", namespace=namespace, label_selector=f"app={name}")["items"]
+    label = "name" if name == "gpu-device-plugin" else "app"
+    items = client.list("pods", namespace=namespace, label_selector=f"{label}={name}")["items"]
     return [p for p in items if not (live and p["metadata"].get("deletionTimestamp"))]
 
 
@@ -308,3 +313,18 @@ def test_invalid_daemonsets_are_refused(workers, api_client, namespace):
     created["spec"]["template"]["metadata"]["labels"]["x"] = "y"
     with pytest.raises(errors.Invalid):
         api_client.update("daemonsets", created)
+
+
+def test_the_gpu_device_plugin_example_runs_one_plugin_pod_per_node(workers, api_client, kubectl):
+    example = os.path.join(ROOT, "examples", "gpu-device-plugin-daemonset.yaml")
+    kubectl("apply", "-f", example)
+    try:
+        pods = wait_for(lambda: (p := pods_of(api_client, "kube-system", "gpu-device-plugin"))
+                        and ds_status(api_client, "kube-system", "gpu-device-plugin").get("currentNumberScheduled") == 3
+                        and len({x["spec"].get("nodeName") for x in p}) == 3 and p, what="a plugin pod per node")
+        pod = pods[0]
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]
+        assert pod["spec"]["volumes"][0]["hostPath"]["path"] == "/var/lib/kubelet/device-plugins"
+        assert pod["spec"]["containers"][0]["command"][:3] == ["minikube-py", "device-plugin", "simulated"]
+    finally:
+        kubectl("delete", "-f", example)
