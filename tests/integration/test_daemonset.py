@@ -317,7 +317,7 @@ def test_invalid_daemonsets_are_refused(workers, api_client, namespace):
 
 def test_the_gpu_device_plugin_example_runs_one_plugin_pod_per_node(workers, api_client, kubectl):
     example = os.path.join(ROOT, "examples", "gpu-device-plugin-daemonset.yaml")
-    kubectl("apply", "-f", example)
+    kubectl("apply", "-n", "kube-system", "-f", example)
     try:
         pods = wait_for(lambda: (p := pods_of(api_client, "kube-system", "gpu-device-plugin"))
                         and ds_status(api_client, "kube-system", "gpu-device-plugin").get("currentNumberScheduled") == 3
@@ -327,4 +327,4 @@ def test_the_gpu_device_plugin_example_runs_one_plugin_pod_per_node(workers, api
         assert pod["spec"]["volumes"][0]["hostPath"]["path"] == "/var/lib/kubelet/device-plugins"
         assert pod["spec"]["containers"][0]["command"][:3] == ["minikube-py", "device-plugin", "simulated"]
     finally:
-        kubectl("delete", "-f", example)
+        kubectl("delete", "-n", "kube-system", "-f", example)

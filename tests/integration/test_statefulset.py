@@ -202,6 +202,10 @@ def test_rolling_update_with_partition_highest_ordinal_first_then_undo(controlle
     numbers = {r["metadata"]["name"]: r["revision"] for r in
                api_client.list("controllerrevisions", namespace=namespace)["items"]}
     assert numbers[first] == 3
+    kubectl("rollout", "restart", "sts/web", "-n", namespace)
+    wait_for(lambda: all("kubectl.kubernetes.io/restartedAt" in (p["metadata"].get("annotations") or {})
+                         for p in pods(api_client, namespace).values()) and rolled_out(api_client, namespace, 3),
+             what="every pod restarted")
 
 
 def test_on_delete_changes_only_pods_someone_deletes(controllers, api_client, kubectl, namespace, ready):
