@@ -327,3 +327,27 @@ def test_describe_job_like_kubectl(controllers, cluster, api_client, kubectl, na
         theirs = re.search(rf"^{field}:\s+(.*)$", real, re.M).group(1)
         assert mine == theirs, (field, mine, theirs)
     assert re.search(r"Normal\s+Completed\s+\S+\s+job-controller\s+Job completed", real)
+
+
+# ------------------------------------------------------------------ the official Python client
+def test_official_python_client_reads_jobs(controllers, cluster, api_client, namespace):
+    from kubernetes import client, config
+    config.load_kube_config(cluster.kubeconfig)
+    batch = client.BatchV1Api()
+    with FakeKubelet(api_client, namespace, finish=lambda pod: 0):
+        batch.create_namespaced_job(namespace, client.V1Job(
+            metadata=client.V1ObjectMeta(name="py"),
+            spec=client.V1JobSpec(completions=2, parallelism=2, completion_mode="Indexed", template=client.V1PodTemplateSpec(
+                spec=client.V1PodSpec(restart_policy="Never", containers=[
+                    client.V1Container(name="main", image="busybox", command=["true"])])))))
+        wait_condition(api_client, namespace, "py", "Complete")
+    job = batch.read_namespaced_job_status("py", namespace)
+    assert job.status.completed_indexes == "0,1" and job.status.succeeded == 2 and job.status.ready == 0
+    assert {c.type for c in job.status.conditions} == {"SuccessCriteriaMet", "Complete"}
+    cj = batch.create_namespaced_cron_job(namespace, client.V1CronJob(
+        metadata=client.V1ObjectMeta(name="pycron"),
+        spec=client.V1CronJobSpec(schedule="@hourly", job_template=client.V1JobTemplateSpec(spec=client.V1JobSpec(
+            template=client.V1PodTemplateSpec(spec=client.V1PodSpec(restart_policy="OnFailure", containers=[
+                client.V1Container(name="c", image="busybox")])))))))
+    assert cj.spec.concurrency_policy == "Allow" and cj.spec.successful_jobs_history_limit == 3
+    assert [c.metadata.name for c in batch.list_namespaced_cron_job(namespace).items] == ["pycron"]
