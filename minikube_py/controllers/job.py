@@ -186,7 +186,8 @@ class JobController(Controller):
         stamp = meta.now_rfc3339()
         status = dict(job.get("status") or {})
         status["conditions"] = [dict(c) for c in status.get("conditions") or []]
-        self._suspend_and_start(job, status, stamp)
+        events: list[tuple[str, str, str]] = []     # recorded once the status is written
+        self._suspend_and_start(job, status, stamp, events)
         wait = None                           # seconds until a back-off ends
 
         succeeded_indexes = failed_indexes = None
@@ -210,9 +211,9 @@ class JobController(Controller):
                                                 lastTransitionTime=stamp))
                 if type_ == "Complete":
                     status["completionTime"] = stamp
-                    self.recorder.event(job, "Normal", "Completed", "Job completed")
+                    events.append(("Normal", "Completed", "Job completed"))
                 else:
-                    self.recorder.event(job, "Warning", reason, message)
+                    events.append(("Warning", reason, message))
             active = []
         elif spec.get("suspend"):
             self._delete_pods(job, active)
@@ -238,9 +239,12 @@ class JobController(Controller):
                 self.client.update_status("jobs", dict(job, status=status))
             except errors.NotFound:
                 return
+        for type_, reason, message in events:
+            self.recorder.event(job, type_, reason, message)
         self._look_again(key, job, status, target, now, wait)
 
-    def _suspend_and_start(self, job: dict, status: dict, stamp: str) -> None:
+    @staticmethod
+    def _suspend_and_start(job: dict, status: dict, stamp: str, events: list) -> None:
         """Suspended=True while suspended; on resume Suspended=False and a fresh startTime
         (activeDeadlineSeconds counts the time a Job is continuously active)."""
         cond = get_condition(status, "Suspended")
@@ -248,12 +252,12 @@ class JobController(Controller):
             if not cond or cond.get("status") != "True":
                 set_condition(status, condition("Suspended", True, "JobSuspended", "Job suspended",
                                                 lastProbeTime=stamp, lastTransitionTime=stamp))
-                self.recorder.event(job, "Normal", "Suspended", "Job suspended")
+                events.append(("Normal", "Suspended", "Job suspended"))
             return
         if cond and cond.get("status") == "True":
             set_condition(status, condition("Suspended", False, "JobResumed", "Job resumed",
                                             lastProbeTime=stamp, lastTransitionTime=stamp))
-            self.recorder.event(job, "Normal", "Resumed", "Job resumed")
+            events.append(("Normal", "Resumed", "Job resumed"))
             status["startTime"] = stamp
         elif not status.get("startTime"):
             status["startTime"] = stamp

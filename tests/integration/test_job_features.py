@@ -237,6 +237,10 @@ def test_suspend_and_resume_conditions_and_ready(controllers, api_client, namesp
                        what="2 ready pods")
     assert cond(job, "Suspended")["status"] == "False" and cond(job, "Suspended")["reason"] == "JobResumed"
     assert job["status"]["startTime"] and job["status"]["active"] == 2 and job["status"]["terminating"] == 0
+    reasons = wait_for(lambda: (lambda r: {"Suspended", "Resumed"} <= r and r)(
+        {e["reason"] for e in api_client.list("events", namespace=namespace)["items"]
+         if e["involvedObject"]["name"] == "sus"}), what="Suspended and Resumed events")
+    assert "SuccessfulCreate" in reasons
 
 
 # ------------------------------------------------------------------ validation (kubectl sees the 422s)
