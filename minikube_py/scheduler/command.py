@@ -5,15 +5,27 @@
 
 Like kube-scheduler it needs nothing but the API: stop it, restart it, and it
 finds the pending pods again.
+
+Two or more copies may run for high availability (the compose lab does): with
+``--leader-elect`` each campaigns for the Lease ``kube-system/kube-scheduler`` and only
+the holder schedules, so a pod is never bound twice by two schedulers' different
+choices. As kube-scheduler does, a leader that loses the lease exits (status 1) for its
+supervisor to restart it clean; SIGTERM gives the lease back at once. Unlike
+kube-scheduler the default is off: ``minikube-py up`` runs a single scheduler, with
+nobody to restart it.
 """
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
+import uuid
 
 import click
 
+from ..controllers.command import DURATION, election_timing
 from .plugins import parse_weights
 from .profile import Profile
 from .scheduler import DEFAULT_SCHEDULER_NAME, EVENT_BURST, EVENT_QPS, Scheduler
@@ -40,12 +52,25 @@ log = logging.getLogger("minikube_py.scheduler")
               help="events written per second at most (kube-scheduler's client default)")
 @click.option("--event-burst", default=EVENT_BURST, show_default=True, type=click.IntRange(1),
               help="events written at once before --event-qps applies")
+@click.option("--leader-elect/--no-leader-elect", default=False, show_default=True,
+              help="campaign for a Lease; only the leader schedules (run several copies for HA)")
+@click.option("--leader-elect-lease-duration", type=DURATION, default="15s", show_default=True)
+@click.option("--leader-elect-renew-deadline", type=DURATION, default=None,
+              help="[default: 10s, or 2/3 of a shorter lease]")
+@click.option("--leader-elect-retry-period", type=DURATION, default=None,
+              help="[default: 2s, or half of a shorter renew deadline]")
+@click.option("--leader-elect-resource-namespace", default="kube-system", show_default=True)
+@click.option("--leader-elect-resource-name", default="kube-scheduler", show_default=True)
+@click.option("--identity", default=None, help="leader election identity [default: host_uuid]")
 @click.option("--metrics-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="serve Prometheus /metrics on 127.0.0.1:PORT (kube-scheduler: 10259); 0: off")
 @click.option("-v", "--verbose", is_flag=True, help="log every decision")
 def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, bind_workers,
             pod_initial_backoff_seconds, pod_max_backoff_seconds, pod_max_unschedulable_seconds,
-            event_qps, event_burst, metrics_port, verbose):
+            event_qps, event_burst, leader_elect, leader_elect_lease_duration,
+            leader_elect_renew_deadline, leader_elect_retry_period,
+            leader_elect_resource_namespace, leader_elect_resource_name, identity, metrics_port,
+            verbose):
     """Run the scheduler: place pending pods on nodes (filter, score, bind)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -53,6 +78,8 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
         logging.getLogger("urllib3").setLevel(logging.WARNING)
     from ..client.rest import Client
 
+    timing = election_timing(leader_elect_lease_duration, leader_elect_renew_deadline,
+                             leader_elect_retry_period) if leader_elect else None
     try:
         profile = Profile(weights=parse_weights(weights),
                           percentage_of_nodes_to_score=percentage_of_nodes_to_score)
@@ -69,17 +96,58 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
         serve(registry_with(SchedulerCollector(sched)), metrics_port)
         log.info("scheduler metrics on http://127.0.0.1:%d/metrics", metrics_port)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("scheduler %s starting (apiserver %s, weights %s)", scheduler_name, client.server,
              {p.name: p.weight for p in profile.scorers})
+    from ..systemd import notify_ready
+    if not leader_elect:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        _schedule_until(sched, stop)
+        return
+
+    from ..client.leaderelection import LeaderElector
+    identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+    lease, renew, retry = timing
+    led, stopped = threading.Event(), threading.Event()   # it led; its loop has wound down
+
+    def lead(leading_ended):
+        led.set()
+        try:
+            _schedule_until(sched, leading_ended)
+        finally:
+            stopped.set()
+    elector = LeaderElector(client, leader_elect_resource_namespace, leader_elect_resource_name,
+                            identity, lease_duration=lease, renew_deadline=renew,
+                            retry_period=retry, on_started_leading=lead)
+
+    def on_signal(*_):
+        stop.set()
+        elector.stop()   # a leader steps down and frees the lease
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    notify_ready("campaigning for the lease")
+    log.info("%s: campaigning for lease %s/%s", identity, leader_elect_resource_namespace,
+             leader_elect_resource_name)
+    elector.run()        # blocks while campaigning and while leading
+    if stop.is_set():
+        if led.is_set():   # let the loop post its last bindings and events
+            stopped.wait(15)
+        log.info("scheduler stopped")
+        return
+    log.error("leader election lost; exiting so that a clean process takes over")
+    logging.shutdown()
+    os._exit(1)          # the scheduling loop's cache may be stale: leave at once
+
+
+def _schedule_until(sched: Scheduler, stop: threading.Event) -> None:
+    """Sync the caches, schedule until `stop` is set (a signal, or the lease is lost)."""
+    from ..systemd import notify_ready
     while not stop.is_set():
         try:
             sched.start(sync_timeout=30)
             break
         except TimeoutError as err:          # apiserver not up yet: the informers keep trying
             log.warning("%s; still waiting", err)
-    from ..systemd import notify_ready
     notify_ready("caches synced, scheduling")
     stop.wait()
     log.info("scheduler stopping: %s; events written %d, dropped %d", sched.stats,

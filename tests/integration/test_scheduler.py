@@ -543,3 +543,62 @@ def test_scheduler_survives_an_apiserver_restart(api_client, namespace, nodes, s
     api_client.create("pods", pod("after-restart", s), namespace=namespace)
     assert wait_bound(api_client, namespace, "after-restart", timeout=60) == "survivor"
     assert s._thread.is_alive()
+
+
+def test_leader_election_one_schedules_a_standby_takes_over(api_client, namespace, nodes, cluster):
+    """Two schedulers with --leader-elect: only the Lease holder binds; killing it (no chance
+    to give the lease back) lets the standby take over once the lease expires."""
+    nodes("elect-node", cpu="4")
+    name = f"sched-{os.urandom(3).hex()}"
+
+    class S:
+        pass
+    s = S()
+    s.name = name
+    procs = {}
+
+    def start(identity):
+        log_path = os.path.join(cluster.dir, f"{name}-{identity}.log")
+        procs[identity] = (subprocess.Popen(
+            [sys.executable, "-m", "minikube_py.scheduler.command", "--kubeconfig", cluster.kubeconfig,
+             "--scheduler-name", name, "--leader-elect", "--leader-elect-lease-duration", "3s",
+             "--leader-elect-resource-name", name, "--identity", identity],
+            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT), log_path)
+
+    def holder():
+        try:
+            return api_client.get("leases", name, namespace="kube-system")["spec"].get("holderIdentity")
+        except errors.NotFound:
+            return None
+
+    def log_of(identity):
+        return open(procs[identity][1]).read()
+
+    try:
+        start("a")
+        wait_for(lambda: holder() == "a", 30, "a to lead")
+        start("b")
+        wait_for(lambda: "campaigning" in log_of("b"), 30, "b to campaign")
+        api_client.create("pods", pod("first", s), namespace=namespace)
+        assert wait_bound(api_client, namespace, "first") == "elect-node"
+        assert "caches synced" not in log_of("b")          # the standby never scheduled
+
+        procs["a"][0].send_signal(signal.SIGKILL)
+        procs["a"][0].wait(10)
+        api_client.create("pods", pod("second", s), namespace=namespace)
+        assert wait_bound(api_client, namespace, "second", timeout=30) == "elect-node"
+        assert holder() == "b"
+        assert api_client.get("leases", name, namespace="kube-system")["spec"]["leaseTransitions"] >= 1
+        b = procs["b"][0]
+        b.terminate()                                       # SIGTERM: steps down, gives the lease back
+        assert b.wait(20) == 0, log_of("b")[-2000:]
+        assert holder() in (None, "")
+    finally:
+        for proc, _ in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        try:
+            api_client.delete("leases", name, namespace="kube-system")
+        except errors.NotFound:
+            pass
