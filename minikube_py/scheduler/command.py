@@ -35,6 +35,7 @@ log = logging.getLogger("minikube_py.scheduler")
 
 @click.command("scheduler", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--kubeconfig", default=None, help="kubeconfig of the cluster (default: the usual search)")
+@click.option("--master", default=None, help="apiserver URL (overrides the kubeconfig's server)")
 @click.option("--scheduler-name", default=DEFAULT_SCHEDULER_NAME, show_default=True,
               help="schedule pods whose spec.schedulerName is this")
 @click.option("--percentage-of-nodes-to-score", default=0, show_default=True,
@@ -65,7 +66,7 @@ log = logging.getLogger("minikube_py.scheduler")
 @click.option("--metrics-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="serve Prometheus /metrics on 127.0.0.1:PORT (kube-scheduler: 10259); 0: off")
 @click.option("-v", "--verbose", is_flag=True, help="log every decision")
-def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, bind_workers,
+def command(kubeconfig, master, scheduler_name, percentage_of_nodes_to_score, weights, bind_workers,
             pod_initial_backoff_seconds, pod_max_backoff_seconds, pod_max_unschedulable_seconds,
             event_qps, event_burst, leader_elect, leader_elect_lease_duration,
             leader_elect_renew_deadline, leader_elect_retry_period,
@@ -85,7 +86,7 @@ def command(kubeconfig, scheduler_name, percentage_of_nodes_to_score, weights, b
                           percentage_of_nodes_to_score=percentage_of_nodes_to_score)
     except (KeyError, ValueError) as err:
         raise click.BadParameter(str(err.args[0] if err.args else err), param_hint="--weights")
-    client = Client(kubeconfig=kubeconfig, user_agent=f"minikube-py/{scheduler_name}")
+    client = Client(server=master, kubeconfig=kubeconfig, user_agent=f"minikube-py/{scheduler_name}")
     sched = Scheduler(client, name=scheduler_name, profile=profile, bind_workers=bind_workers,
                       initial_backoff=pod_initial_backoff_seconds,
                       max_backoff=pod_max_backoff_seconds,
