@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from time import perf_counter
 
 from flask import Flask, request
@@ -181,17 +182,7 @@ class APIServer:
             "spec": {"clusterIP": self.services.kubernetes_service_ip,
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}))
         for rt, namespace, obj in system:
-            try:
-                self.registry.get(rt, namespace, obj["metadata"]["name"])
-                continue          # made by an earlier start (the Service's IP is taken: a create fails)
-            except errors.APIError as err:
-                if err.code != 404:
-                    raise
-            try:
-                self.registry.create(rt, namespace, obj)
-            except errors.APIError as err:
-                if err.code != 409:
-                    raise
+            self._ensure_system_object(rt, namespace, obj)
         for rt in SCHEME.all():
             if rt.eager_watch_cache:
                 self.cache_for(rt)
@@ -201,6 +192,25 @@ class APIServer:
         self.registry.admission.use_listers(*self.listers)
         self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
         self.metrics.start()
+
+    def _ensure_system_object(self, rt, namespace, obj, attempts=20):
+        """Create `obj` unless it exists. Several apiservers of one cluster start at once (the
+        compose lab runs two): the one that loses the race for the Service's IP gets 422
+        "already allocated" before the winner's create is visible, so look again a moment later."""
+        for attempt in range(attempts):
+            try:
+                self.registry.get(rt, namespace, obj["metadata"]["name"])
+                return            # made by an earlier start or by another apiserver
+            except errors.APIError as err:
+                if err.code != 404:
+                    raise
+            try:
+                self.registry.create(rt, namespace, obj)
+                return
+            except errors.APIError as err:
+                if err.code not in (409, 422) or attempt == attempts - 1:
+                    raise
+            time.sleep(0.1)
 
     def stop(self):
         first = not self.stopping.is_set()
