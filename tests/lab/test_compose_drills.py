@@ -29,6 +29,8 @@ NODES = ["lab-node-1", "lab-node-2", "lab-node-3"]
 NETWORK = "minikube-py-lab"
 ETCD = ["etcd-1", "etcd-2", "etcd-3"]
 FULL = os.environ.get("MINIKUBE_PY_LAB") == "full"
+# The first test also builds the images (a cold build with debootstrap takes minutes).
+pytestmark = pytest.mark.timeout(1500)
 full_only = pytest.mark.skipif(not FULL, reason="a full-lab drill: MINIKUBE_PY_LAB=full runs it "
                                                 "(CI runs the smaller variant, see the README)")
 
