@@ -79,16 +79,20 @@ def ready_nodes():
 
 # ---------------------------------------------------------------- counting every object
 
+# Not stored objects: computed on each request (no uid), or a record of what happened.
+NOT_COUNTED = ("events", "componentstatuses")
+
+
 def listable_resources():
     out = kubectl("api-resources", "--verbs=list", "-o", "name").stdout.split()
-    return [r for r in out if r.split(".")[0] != "events" and not r.endswith("metrics.k8s.io")]
+    return [r for r in out if r.split(".")[0] not in NOT_COUNTED and not r.endswith("metrics.k8s.io")]
 
 
 def snapshot() -> dict:
-    """uid -> (kind, namespace, name) of every object of every listable kind but events."""
+    """uid -> (kind, namespace, name) of every stored object of every listable kind but events."""
     items = get_json(",".join(listable_resources()), "-A")["items"]
     return {i["metadata"]["uid"]: (i["kind"], i["metadata"].get("namespace", ""), i["metadata"]["name"])
-            for i in items}
+            for i in items if i["metadata"].get("uid")}
 
 
 def compare(before: dict, after: dict, may_go=lambda key: False, may_come=lambda key: False):
