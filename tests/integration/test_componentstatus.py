@@ -92,7 +92,11 @@ def kubectl(kubeconfig, *args):
 
 
 def statuses(kubeconfig):
-    out = kubectl(kubeconfig, "get", "componentstatuses", "-o", "json")
+    for _ in range(20):               # a 503 while the apiserver's etcd client fails over
+        out = kubectl(kubeconfig, "get", "componentstatuses", "-o", "json")
+        if out.returncode == 0 or "ServiceUnavailable" not in out.stderr:
+            break
+        time.sleep(0.5)
     assert out.returncode == 0, out.stderr
     return {o["metadata"]["name"]: o["conditions"][0] for o in json.loads(out.stdout)["items"]}
 
@@ -115,9 +119,14 @@ def test_a_stopped_member_is_unhealthy_and_the_rest_elect_a_leader(lab):
     before = statuses(kubeconfig)
     leader = next(n for n, c in before.items() if "(leader," in c["message"])
     etcd.stop(etcd.names[int(leader.split("-")[1])])                   # stop the leader itself
-    deadline = time.time() + 30
+    deadline = time.time() + 60
     while True:
-        got = statuses(kubeconfig)
+        out = kubectl(kubeconfig, "get", "componentstatuses", "-o", "json")
+        if out.returncode != 0:       # a 503 while the apiserver's etcd client fails over
+            assert "ServiceUnavailable" in out.stderr and time.time() < deadline, out.stderr
+            time.sleep(0.5)
+            continue
+        got = {o["metadata"]["name"]: o["conditions"][0] for o in json.loads(out.stdout)["items"]}
         healthy = [n for n, c in got.items() if n.startswith("etcd-") and c["status"] == "True"]
         leaders = [n for n in healthy if "(leader," in got[n]["message"]]
         if len(healthy) == 2 and len(leaders) == 1 or time.time() > deadline:
@@ -126,7 +135,12 @@ def test_a_stopped_member_is_unhealthy_and_the_rest_elect_a_leader(lab):
     assert got[leader]["status"] == "False" and got[leader]["error"], got
     assert len(healthy) == 2 and len(leaders) == 1 and leaders[0] != leader, got
     # writes go on with 2 of 3 members
-    assert kubectl(kubeconfig, "create", "namespace", "after-the-leader-left").returncode == 0
+    for _ in range(20):
+        made = kubectl(kubeconfig, "create", "namespace", "after-the-leader-left")
+        if made.returncode == 0:
+            break
+        time.sleep(0.5)
+    assert made.returncode == 0, made.stderr
 
 
 def test_a_held_fresh_lease_is_healthy_and_a_stale_one_is_not(lab):
