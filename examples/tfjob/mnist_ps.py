@@ -10,7 +10,7 @@ and "task" says which one this pod is:
           computes gradients on its own batches and writes the updates back);
   chief   the coordinator: it creates the variables on the PS, sends steps to whichever
           worker is free (tf.distribute.coordinator.ClusterCoordinator) and prints the loss.
-PS and workers only serve (server.join() never returns): the job is done when the chief
+PS and workers only serve (until they are stopped): the job is done when the chief
 exits 0, and the training operator then deletes the pods still running (cleanPodPolicy).
 
 Data: synthetic, MNIST-shaped (synthetic_mnist.py) -- the lab downloads no dataset.
@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import sys
 import time
 
 import tensorflow as tf
@@ -28,13 +30,18 @@ from synthetic_mnist import MLP, loss_fn, make_data
 
 
 def serve(resolver: tf.distribute.cluster_resolver.ClusterResolver) -> None:
-    """A PS or worker: start this task's gRPC server and serve until killed."""
+    """A PS or worker: start this task's gRPC server and serve until stopped."""
     os.environ["GRPC_FAIL_FAST"] = "use_caller"    # a lost peer fails the step, not the process
     server = tf.distribute.Server(resolver.cluster_spec(), job_name=resolver.task_type,
                                   task_index=resolver.task_id, protocol=resolver.rpc_layer or "grpc",
                                   start=True)
     print(f"{resolver.task_type}-{resolver.task_id}: serving at {server.target}", flush=True)
-    server.join()
+    # Serve until stopped.  As PID 1 of its container the process has no default action for
+    # SIGTERM, and server.join() would block in C++ where no Python handler runs: so sleep
+    # (interruptible) and exit on SIGTERM, or every stop waits out the grace period.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    while True:
+        time.sleep(3600)
 
 
 def coordinate(resolver, args) -> None:
