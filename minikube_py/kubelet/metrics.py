@@ -37,15 +37,12 @@ class KubeletCollector:
             n_passes += k.stats.passes
             try:
                 listed = k.runtime.relist()
+                running = k.runtime.running_containers()
             except ContainerRuntimeError:
                 continue
-            sandboxes = {}
-            for _cid, uid, state in listed:
+            for _cid, _uid, state in listed:
                 states[state] = states.get(state, 0) + 1
-                sandboxes.setdefault(uid, False)
-                if state == "running":
-                    sandboxes[uid] = True
-            running_pods += sum(1 for up in sandboxes.values() if up)
+            running_pods += len({c.pod_uid for c in running if c.is_sandbox})
         pods.add_metric([], running_pods)
         for state in ("created", "running", "exited"):
             containers.add_metric([state], states.get(state, 0))

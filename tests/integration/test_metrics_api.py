@@ -89,6 +89,15 @@ def test_kubelet_serves_summary_resource_metrics_and_its_own_metrics(nodes):
     assert "kubelet_running_pods 0.0" in own
     assert requests.get(base + "/healthz").text == "ok"
 
+    a.client.create("pods", {"metadata": {"name": f"p-{RUN}"}, "spec": {
+        "nodeName": a.node_name, "containers": [{"name": "app", "image": "busybox"}]}}, "default")
+    try:
+        own = until(lambda: "kubelet_running_pods 1.0" in (t := requests.get(base + "/metrics").text)
+                    and t, what="the pod running")
+        assert 'kubelet_running_containers{container_state="running"} 2.0' in own   # sandbox + app
+    finally:
+        a.client.delete("pods", f"p-{RUN}", "default", grace_period_seconds=0)
+
 
 def test_kubectl_top_nodes_and_the_raw_metrics_api(nodes, kubectl, metrics_cluster):
     (a, b), _ = nodes
