@@ -103,14 +103,19 @@ def _paths(defs: Definitions, kinds) -> dict:
         collection = k.base_path + ("/namespaces/{namespace}" if k.namespaced else "") + f"/{k.plural}"
         scope = [_path_param(defs, "namespace")] if k.namespaced else []
         op = _Operations(defs, k, name)
-        paths[collection] = {"get": op("list", "list", response=name + "List"),
-                             "post": op("create", "post", body=name, write=True),
-                             "parameters": scope}
         patch_types = [t for t in PATCH_TYPES if k.schema is None or "strategic" not in t]
+        # only the operations the kind serves (metrics.k8s.io's kinds: get and list)
+        collection_ops = {"get": ("list", lambda: op("list", "list", response=name + "List")),
+                          "post": ("create", lambda: op("create", "post", body=name, write=True))}
+        object_ops = {"get": ("get", lambda: op("read", "get")),
+                      "put": ("update", lambda: op("replace", "put", body=name, write=True)),
+                      "patch": ("patch", lambda: op("patch", "patch", body=PATCH, write=True,
+                                                    consumes=patch_types)),
+                      "delete": ("delete", lambda: op("delete", "delete", response=STATUS))}
+        paths[collection] = {**{m: make() for m, (verb, make) in collection_ops.items()
+                                if verb in k.verbs}, "parameters": scope}
         paths[collection + "/{name}"] = {
-            "get": op("read", "get"), "put": op("replace", "put", body=name, write=True),
-            "patch": op("patch", "patch", body=PATCH, write=True, consumes=patch_types),
-            "delete": op("delete", "delete", response=STATUS),
+            **{m: make() for m, (verb, make) in object_ops.items() if verb in k.verbs},
             "parameters": [_path_param(defs, "name")] + scope}
     return paths
 
