@@ -6,17 +6,23 @@ kubectl -- and `docker stats` (Docker's stats API) read over the same window.
 * a 200 MiB allocator (dd's buffer, held while it waits on a pipe): ~200Mi, within
   10% of Docker's working set;
 * `kubectl top nodes` lists the node; `kubectl get --raw .../pods` answers;
-* a container over its memory limit: reason OOMKilled, exit code 137.
+* a container over its memory limit: reason OOMKilled, exit code 137;
+* a pod given a simulated GPU has the GPU's (simulated) figures in the Summary API's
+  ``accelerators``, and `mkctl top pods --gpus` shows them.
 """
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 
 import pytest
 
 from clusters import Cluster
 from minikube_py.client.rest import Client
+from test_kubelet_devices import nvidia_runtime  # noqa: F401 - the fixture (lab nvidia runtime)
 
 RESOLUTION = 4.0
 MI = 1024 * 1024
@@ -182,3 +188,43 @@ def test_a_container_over_its_memory_limit_is_oom_killed(node, api, workloads):
     t = until(terminated, what="the oom container to end")
     assert (t["reason"], t["exitCode"]) == ("OOMKilled", 137)
     assert api.get("pods", "oom", "default")["status"]["phase"] == "Failed"
+
+
+@pytest.fixture(scope="module")
+def gpu_node(start_kubelet, nvidia_runtime):  # noqa: F811
+    plugin_dir = tempfile.mkdtemp(prefix="/tmp/kdp-")      # Unix socket paths must be short
+    k = start_kubelet("gpu", "--device-plugin-dir", plugin_dir)
+    plugin = subprocess.Popen([sys.executable, "-m", "minikube_py.deviceplugin.command", "simulated",
+                               "--count", "1", "--plugin-dir", plugin_dir, "--node-name", k.node_name],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    yield k
+    plugin.terminate()
+    plugin.wait(10)
+    shutil.rmtree(plugin_dir, ignore_errors=True)
+
+
+def test_a_pod_with_a_simulated_gpu_has_gpu_figures(gpu_node, api, cluster, kubectl):
+    until(lambda: api.get("nodes", gpu_node.node_name)["status"]["capacity"].get("nvidia.com/gpu")
+          == "1", what="the node's GPU")
+    gpu_pod = pod("trainer", gpu_node.node_name, ["sh", "-c", "while :; do :; done"],
+                  {"cpu": "300m", "nvidia.com/gpu": "1"})
+    api.create("pods", gpu_pod, "default")
+    try:
+        until(lambda: container_id(api, "trainer"), what="trainer running")
+        summary = until(lambda: (s := json.loads(kubectl(
+            "get", "--raw", f"/api/v1/nodes/{gpu_node.node_name}/proxy/stats/summary")))
+            and any(p["podRef"]["name"] == "trainer" for p in s["pods"]) and s, what="a Summary")
+        (trainer,) = [p for p in summary["pods"] if p["podRef"]["name"] == "trainer"]
+        (gpu,) = trainer["containers"][0]["accelerators"]
+        assert (gpu["make"], gpu["model"], gpu["id"]) == ("nvidia", "simulated", "GPU-0")
+        assert gpu["memoryTotal"] > gpu["memoryUsed"] >= 0 and 0 <= gpu["dutyCycle"] <= 100
+        next_scrape(api, "trainer", next_scrape(api, "trainer"))
+        env = dict(os.environ, KUBECONFIG=cluster.kubeconfig)
+        out = subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "top", "pods", "trainer",
+                              "--gpus"], env=env, capture_output=True, text=True, timeout=60).stdout
+        head, row = out.splitlines()
+        assert head.split() == ["NAME", "CPU(cores)", "MEMORY(bytes)", "GPUS", "GPU-UTIL", "GPU-MEMORY"]
+        cells = row.split()
+        assert cells[0] == "trainer" and cells[3] == "1" and cells[4].endswith("%"), out
+    finally:
+        api.delete("pods", "trainer", "default", grace_period_seconds=0)
