@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -85,6 +86,39 @@ def test_no_overshoot_with_two_apiservers_on_one_etcd(controllers, cluster, seco
     answers = create_concurrently([cluster.server, second_apiserver], namespace, 50)
     check_exactly_ten(api_client, namespace, answers)
     assert {r.url.split("/api/")[0] for r in answers if r.status_code == 201} <= {cluster.server, second_apiserver}
+
+
+def test_no_overshoot_when_pods_are_deleted_during_a_burst(controllers, cluster, second_apiserver, api_client,
+                                                           namespace):
+    """Deletes make the controller recount while creates are being charged: the recount
+    must not undo a charge whose pod is not stored yet."""
+    servers = [cluster.server, second_apiserver]
+    make_quota(api_client, namespace, "pods", {"pods": "10"})
+    wait_for(lambda: requests.get(f"{second_apiserver}/api/v1/namespaces/{namespace}/resourcequotas/pods")
+             .json().get("status", {}).get("hard"), what="the quota seen by the second apiserver")
+    assert all(r.status_code == 201 for r in create_concurrently(servers, namespace, 10))
+
+    for wave in range(4):
+        doomed = [p["metadata"]["name"] for p in api_client.list("pods", namespace=namespace)["items"]][:3]
+
+        def one(i):
+            if i < len(doomed):
+                return requests.delete(f"{servers[i % 2]}/api/v1/namespaces/{namespace}/pods/{doomed[i]}", timeout=60)
+            return post(servers[i % 2], namespace, "pods", pod(f"w{wave}-{i}"))
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            list(pool.map(one, range(50)))
+        assert len(api_client.list("pods", namespace=namespace)["items"]) <= 10
+        time.sleep(1.0 * wave)         # let some recounts land between waves, some during them
+
+    # Once the creates pause, the quota's used comes back to what exists, and the pods
+    # it gives back can be taken again, up to exactly 10.
+    def settled():
+        count = len(api_client.list("pods", namespace=namespace)["items"])
+        return used(api_client, namespace, "pods") == {"pods": str(count)} and [count]
+    [count] = wait_for(settled, what="the quota recounted")
+    answers = [post(cluster.server, namespace, "pods", pod(f"last-{i}")) for i in range(12)]
+    assert len(api_client.list("pods", namespace=namespace)["items"]) == 10
+    assert sum(r.status_code == 201 for r in answers) == 10 - count
 
 
 def test_the_403_message_is_kubernetes_and_deletes_give_the_quota_back(controllers, cluster, api_client, namespace):

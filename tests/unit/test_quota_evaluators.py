@@ -141,3 +141,9 @@ def test_claims_use_storage_in_total_and_per_class():
     assert resource_of("silver.storageclass.storage.k8s.io/persistentvolumeclaims") == ("", "persistentvolumeclaims")
     assert max_request_problem("PersistentVolumeClaim", "storage", "2Gi", {"storage": "5Gi"}) == \
         "maximum storage usage per PersistentVolumeClaim is 2Gi, but request is 5Gi"
+
+
+def test_a_recount_that_gives_back_is_told_apart():
+    from minikube_py.controllers.resourcequota import went_up
+    assert went_up({"pods": "9"}, {"pods": "10"}) and went_up({}, {"pods": "1"})
+    assert not went_up({"pods": "10", "requests.cpu": "1"}, {"pods": "10", "requests.cpu": "500m"})
