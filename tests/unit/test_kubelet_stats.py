@@ -87,6 +87,11 @@ class FakeRuntime:
     def inspect(self, cid):
         return next(i for i in self.infos if i.id == cid)
 
+    logs: dict = {}
+
+    def container_log_path(self, cid):
+        return self.logs.get(cid)
+
 
 def info(cid, name, kind="app", pid=None):
     return ContainerInfo(id=cid, name=name, pod_uid="uid-1", pod_name="web", namespace="shop",
@@ -110,6 +115,8 @@ def set_cpu(root, cid, ns):
 
 def test_collector_rates_pods_and_summary_shape(tree):
     rt = FakeRuntime([info(CID, "app"), info("0" * 64, "POD", kind="sandbox", pid=SANDBOX_PID)])
+    (tree / "app.log").write_text("x" * 1234)
+    rt.logs = {CID: str(tree / "app.log")}
     col = StatsCollector(rt, cgroup_root=str(tree), proc=os.path.join(DATA, "proc"), min_interval=0)
     first = col.snapshot()
     assert all(c["cpu_nanocores"] is None for c in first.containers)     # one pass: no rate yet
@@ -130,6 +137,8 @@ def test_collector_rates_pods_and_summary_shape(tree):
     assert c["memory"]["workingSetBytes"] == 3076096 - 2732032
     assert c["memory"]["availableBytes"] == (64 << 20) - (3076096 - 2732032)
     assert c["startTime"] == "2026-01-02T03:04:05Z"
+    assert c["logs"]["usedBytes"] == 1234 and c["logs"]["capacityBytes"] > 0
+    assert pod["ephemeral-storage"]["usedBytes"] == 1234
     # the pod: its containers and its sandbox added up (what a pod cgroup holds)
     assert pod["memory"]["workingSetBytes"] == 2 * (3076096 - 2732032)
     assert pod["cpu"]["usageCoreNanoSeconds"] == 2 * 955458657 + 10**9

@@ -128,6 +128,12 @@ class DockerRuntime:
                 return None
         return self._image_fs_path
 
+    def container_log_path(self, container_id: str) -> str | None:
+        """The file Docker's json-file log driver writes the container's output to."""
+        root = self.image_fs_path
+        return os.path.join(root, "containers", container_id, f"{container_id}-json.log") \
+            if root else None
+
     def runtime_version(self) -> str:
         """For NodeStatus.nodeInfo.containerRuntimeVersion, e.g. ``docker://20.10.24``."""
         with self._engine():

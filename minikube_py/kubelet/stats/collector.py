@@ -2,7 +2,8 @@
 
 What cAdvisor does inside a real kubelet, in small: list the running containers
 (one ``docker ps``), read each one's cgroup files (cgroups.py), the sandbox's
-network counters (network.py) and the machine's figures (machine.py), and keep
+network counters (network.py), the size of its log file and the machine's
+figures (machine.py), and keep
 the previous pass, so that CPU *rates* can be computed: usageNanoCores =
 Δ cumulative CPU ns / Δ seconds between two passes of the same container.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -109,10 +111,20 @@ class StatsCollector:
             log.debug("stats: container %s: %s", info.id[:12], e)
             return None
         figures["timestamp"] = time.time()
+        figures["log_bytes"] = self._log_bytes(info.id)
         figures.update(id=info.id, pod_uid=info.pod_uid, pod_name=info.pod_name,
                        namespace=info.namespace, container_name=info.container_name,
                        sandbox=info.is_sandbox, started_at=info.started_at or info.created_at)
         return figures
+
+    def _log_bytes(self, container_id: str) -> int | None:
+        """The size of the container's log file (the Summary's ``logs.usedBytes``)."""
+        path_of = getattr(self.runtime, "container_log_path", None)
+        path = path_of(container_id) if path_of else None
+        try:
+            return os.stat(path).st_size if path else None
+        except OSError:
+            return None
 
     def _sandbox_pid(self, sandbox_id: str) -> int | None:
         if sandbox_id not in self._pids:

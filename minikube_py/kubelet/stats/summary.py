@@ -1,18 +1,19 @@
 """The kubelet's Summary API (``GET /stats/summary``, stats/v1alpha1): one document with
 the node and every pod's containers, as metrics-server and ``kubectl top`` consume it.
 
-    {"node": {"nodeName", "startTime", "cpu", "memory", "network", "fs",
-              "runtime": {"imageFs"}, "rlimit"},
+    {"node": {"nodeName", "cpu", "memory", "network", "fs", "runtime": {"imageFs"}, "rlimit"},
      "pods": [{"podRef": {name, namespace, uid}, "startTime",
-               "containers": [{"name", "startTime", "cpu", "memory", "accelerators"?}],
-               "cpu", "memory", "network", "process_stats": {"process_count"}}]}
+               "containers": [{"name", "startTime", "cpu", "memory", "logs", "accelerators"?}],
+               "cpu", "memory", "network", "ephemeral-storage", "process_stats": {"process_count"}}]}
 
 cpu: ``{time, usageNanoCores, usageCoreNanoSeconds}`` (usageNanoCores only once
 two passes exist); memory: ``{time, usageBytes, workingSetBytes, rssBytes,
 pageFaults, majorPageFaults}`` (+ ``availableBytes`` when there is a limit).
 A pod's figures are the sum of its containers *and its sandbox*, which is what
 the pod cgroup of a real kubelet holds.  The sandbox itself is not listed as a
-container, as the kubelet does not list it.
+container, as the kubelet does not list it.  A container's ``logs`` (and the pod's
+``ephemeral-storage``) is the size of its Docker log file; the container's writable
+layer is not measured (that needs a walk of its files).
 """
 from __future__ import annotations
 
@@ -71,10 +72,16 @@ def node_summary(node_name: str, snap: Snapshot, *, node_fs_path: str,
     return out
 
 
-def pod_summaries(snap: Snapshot, *, devices: dict | None = None, gpu_source=None) -> list[dict]:
+def _fs_totals(fs: dict | None) -> dict:
+    return {k: fs[k] for k in ("availableBytes", "capacityBytes")} if fs else {}
+
+
+def pod_summaries(snap: Snapshot, *, devices: dict | None = None, gpu_source=None,
+                  image_fs: dict | None = None) -> list[dict]:
     """One PodStats per pod that has running containers in the snapshot.
 
-    ``devices``: the device manager's assignments {pod uid: {container: [device ids]}}.
+    ``devices``: the device manager's assignments {pod uid: {container: [device ids]}};
+    ``image_fs``: FsStats of the filesystem the container logs are on.
     """
     devices = devices or {}
     by_pod: dict[str, list[dict]] = {}
@@ -89,6 +96,9 @@ def pod_summaries(snap: Snapshot, *, devices: dict | None = None, gpu_source=Non
         for s in sorted((s for s in samples if not s["sandbox"]), key=lambda s: s["container_name"]):
             entry = {"name": s["container_name"], "startTime": _time(s.get("started_at")),
                      "cpu": cpu_stats(s), "memory": memory_stats(s)}
+            if s.get("log_bytes") is not None:
+                entry["logs"] = {"time": rfc3339(s["timestamp"]), "usedBytes": s["log_bytes"],
+                                 **_fs_totals(image_fs)}
             ids = (devices.get(uid) or {}).get(s["container_name"])
             if ids:
                 entry["accelerators"] = accel.container_accelerators(
@@ -102,6 +112,10 @@ def pod_summaries(snap: Snapshot, *, devices: dict | None = None, gpu_source=Non
         net = network.network_stats(snap.networks.get(uid) or [], rfc3339(total["timestamp"]))
         if net:
             pod["network"] = net
+        logs = [s["log_bytes"] for s in samples if s.get("log_bytes") is not None]
+        if logs:        # what a pod writes on the node's disk here: its containers' logs
+            pod["ephemeral-storage"] = {"time": rfc3339(total["timestamp"]), "usedBytes": sum(logs),
+                                        **_fs_totals(image_fs)}
         pods.append(pod)
     return pods
 
@@ -110,7 +124,8 @@ def summary(node_name: str, snap: Snapshot, *, node_fs_path: str, image_fs_path:
             devices: dict | None = None, gpu_source=None) -> dict:
     return {"node": node_summary(node_name, snap, node_fs_path=node_fs_path,
                                  image_fs_path=image_fs_path),
-            "pods": pod_summaries(snap, devices=devices, gpu_source=gpu_source)}
+            "pods": pod_summaries(snap, devices=devices, gpu_source=gpu_source,
+                                  image_fs=machine.fs_stats(image_fs_path) if image_fs_path else None)}
 
 
 def _time(dt) -> str | None:
