@@ -9,6 +9,8 @@ import requests
 import yaml
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+# Examples of kinds a CRD declares need the CRD, as on a cluster `up` made (it installs these).
+EXAMPLE_CRDS = [os.path.join(os.path.dirname(__file__), "..", "..", "minikube_py", "operators", "tfjob", "crd.yaml")]
 
 BAD_DEPLOYMENT = """
 apiVersion: apps/v1
@@ -102,6 +104,9 @@ def test_fields_the_subset_leaves_out_are_accepted(kubectl, namespace):
 
 
 def test_every_example_applies_with_default_validation(kubectl, namespace):
+    for crd in EXAMPLE_CRDS:
+        kubectl("apply", "-f", crd)
+        kubectl("wait", "--for=condition=Established", "-f", crd, "--timeout=30s")
     for path in sorted(glob.glob(os.path.join(EXAMPLES, "*.yaml"))):
         r = kubectl("apply", "-n", namespace, "-f", path, check=False)
         assert r.returncode == 0 and "Warning" not in r.stderr, (path, r.stderr)
