@@ -173,17 +173,26 @@ def test_taints_tolerations_cordon_and_node_selector(workers, api_client, kubect
     create(kubectl, namespace, daemonset("tolerant", tolerations=[{"key": "dedicated", "operator": "Exists"}]))
     create(kubectl, namespace, daemonset("gpu-only", nodeSelector={"gpu": "true"},
                                          tolerations=[{"key": "dedicated", "operator": "Exists"}]))
+    create(kubectl, namespace, daemonset("by-affinity", tolerations=[{"key": "dedicated", "operator": "Exists"}],
+                                         affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                                             "nodeSelectorTerms": [{"matchExpressions": [
+                                                 {"key": "gpu", "operator": "In", "values": ["true"]}]}]}}}))
     settled(api_client, namespace, 4, "plain")              # 3 + cordoned; not the tainted one
     assert set(by_node(pods_of(api_client, namespace, "plain"))) == {"node-1", "node-2", "node-3", "cordoned"}
     settled(api_client, namespace, 5, "tolerant")
     assert "tainted" in by_node(pods_of(api_client, namespace, "tolerant"))
     settled(api_client, namespace, 1, "gpu-only")
     assert set(by_node(pods_of(api_client, namespace, "gpu-only"))) == {"tainted"}
-    # a node that gets the label gets the pod; node affinity is honoured the same way
+    settled(api_client, namespace, 1, "by-affinity")
+    pod = pods_of(api_client, namespace, "by-affinity")[0]
+    assert pod["spec"]["nodeName"] == "tainted"        # the required terms became matchFields on the node's name
+    # a node that gets the label gets the pod, by nodeSelector and by node affinity alike
     api_client.patch("nodes", "node-3", {"metadata": {"labels": {"gpu": "true"}}})
     settled(api_client, namespace, 2, "gpu-only")
+    settled(api_client, namespace, 2, "by-affinity")
     api_client.patch("nodes", "node-3", {"metadata": {"labels": {"gpu": None}}})
     settled(api_client, namespace, 1, "gpu-only")
+    settled(api_client, namespace, 1, "by-affinity")
     # NoSchedule added under a running pod: it stays (desired drops, the pod is misscheduled);
     # NoExecute: it goes
     api_client.patch("nodes", "node-2", {"spec": {"taints": [{"key": "maint", "effect": "NoSchedule"}]}})
