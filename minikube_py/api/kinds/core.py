@@ -94,8 +94,9 @@ POD = Kind(
 def node_row(n):
     st = n.get("status") or {}
     ready = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), None)
-    status = "Ready" if ready and ready.get("status") == "True" else "NotReady" if ready and \
-        ready.get("status") == "False" else "Unknown" if ready else "Unknown"
+    # as kubectl's node printer: Ready=Unknown (a silent node) is NotReady too; Unknown means
+    # the node reports no Ready condition at all
+    status = "Unknown" if ready is None else "Ready" if ready.get("status") == "True" else "NotReady"
     if (n.get("spec") or {}).get("unschedulable"):
         status += ",SchedulingDisabled"
     labels = (n.get("metadata") or {}).get("labels") or {}
