@@ -98,24 +98,41 @@ class EtcdStore:
 
     # --- low-level calls -------------------------------------------------------------
     def _call(self, stub_name: str, method: str, request):
-        try:
-            stub = getattr(self.client, stub_name)
-            return getattr(stub, method)(request, self.timeout)
-        except grpc.RpcError as err:
-            if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                              grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
-                try:  # drop the broken channel so the next call reconnects (or fails over)
-                    self.client.endpoint_in_use.fail()
-                    self.client._clear_old_stubs()
-                except Exception:
-                    pass
-                raise _unavailable(err) from None
-            if err.code() == grpc.StatusCode.OUT_OF_RANGE:
-                raise RevisionCompacted(0) from None
-            raise
-        except (ValueError, pyetcd.exceptions.NoServerAvailableError) as err:
-            # pyetcd: every endpoint is marked failed for now
-            raise StoreUnavailable(f"etcd unavailable: {err}") from None
+        for attempt in (1, 2):
+            try:
+                stub = getattr(self.client, stub_name)
+                return getattr(stub, method)(request, self.timeout)
+            except grpc.RpcError as err:
+                if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                                  grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                    try:  # drop the broken channel so the next call reconnects (or fails over)
+                        self.client.endpoint_in_use.fail()
+                        self.client._clear_old_stubs()
+                    except Exception:
+                        pass
+                    if attempt == 1 and self._may_retry_elsewhere(method, err):
+                        continue
+                    raise _unavailable(err) from None
+                if err.code() == grpc.StatusCode.OUT_OF_RANGE:
+                    raise RevisionCompacted(0) from None
+                raise
+            except (ValueError, pyetcd.exceptions.NoServerAvailableError) as err:
+                # pyetcd: every endpoint is marked failed for now
+                raise StoreUnavailable(f"etcd unavailable: {err}") from None
+
+    def _may_retry_elsewhere(self, method: str, err) -> bool:
+        """With several members, a call that failed on one goes once to the next (as etcd's
+        clientv3 does), so a stopped member costs no request an error: always for a read;
+        for a write only when it never reached the member (it could not connect), since a
+        txn that did arrive may have been applied. Writes are guarded by compares anyway,
+        so even a repeated one could not apply twice."""
+        if len(self.client.endpoints) < 2 or err.code() != grpc.StatusCode.UNAVAILABLE:
+            return False
+        if method == "Range":
+            return True
+        details = (err.details() or "").lower()
+        return any(s in details for s in ("failed to connect", "errors resolving", "connection refused",
+                                           "dns resolution failed", "name resolution"))
 
     def _range(self, key: bytes, range_end: bytes | None = None, revision: int = 0):
         req = etcdrpc.RangeRequest(key=key)
