@@ -104,3 +104,25 @@ def test_a_pod_whose_claim_is_missing_waits(cluster):
     wait_for(lambda: 'persistentvolumeclaim "nope" not found' in kubectl(cluster, "describe", "pod", "lonely").stdout,
              what="FailedScheduling names the claim")
     kubectl(cluster, "delete", "pod", "lonely", "--wait=false")
+
+
+def test_a_file_in_web_0s_volume_survives_deleting_web_0(cluster):
+    """The docs' StatefulSet `web`: each pod has its own claim (www-web-0, www-web-1) of the
+    default class; web-0 deleted comes back with the same claim, so with the same files."""
+    manifest = os.path.join(ROOT, "examples", "web-statefulset.yaml")
+    kubectl(cluster, "apply", "-f", manifest)
+    try:
+        web0 = wait_for(lambda: running(cluster, "web-0"), timeout=120, what="web-0 Running")
+        claims = {c["metadata"]["name"]: c for c in get(cluster, "pvc")["items"]}
+        assert claims["www-web-0"]["status"]["phase"] == "Bound"
+        assert claims["www-web-0"]["spec"]["storageClassName"] == "standard"
+        kubectl(cluster, "exec", "web-0", "--", "sh", "-c", f"echo web-0 was here > {PAGE}")
+        kubectl(cluster, "delete", "pod", "web-0", timeout=120)
+        again = wait_for(lambda: (p := running(cluster, "web-0")) and p["metadata"]["uid"] != web0["metadata"]["uid"]
+                         and p, timeout=120, what="a new web-0 Running")
+        assert again["spec"]["nodeName"] == web0["spec"]["nodeName"]
+        assert kubectl(cluster, "exec", "web-0", "--", "cat", PAGE).stdout == "web-0 was here\n"
+        wait_for(lambda: running(cluster, "web-1"), timeout=120, what="web-1 Running")
+        assert get(cluster, "pvc", "www-web-1")["status"]["phase"] == "Bound"
+    finally:
+        kubectl(cluster, "delete", "-f", manifest, "--wait=false", check=False)
