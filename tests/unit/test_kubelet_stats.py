@@ -1,9 +1,11 @@
 """The kubelet's stats (kubelet/stats/) on cgroup trees captured from real containers.
 
 tests/unit/data/cgroups/v1 was copied from a busybox container on this lab's
-cgroup v1 host (cgroupfs driver, controllers mounted apart); v2 is the same kind
-of container under the systemd driver on a unified host (a 200 MiB allocator
-with a 256 MiB limit); proc/ holds /proc files of the same machine.
+cgroup v1 host (cgroupfs driver, controllers mounted apart), and proc/ holds /proc
+files of the same machine.  The lab has no cgroup v2 host: v2/ is written by hand
+in the kernel's v2 file formats (cpu.stat, memory.current, memory.max, memory.stat,
+pids.current) for a 200 MiB allocator with a 256 MiB limit under Docker's systemd
+driver (system.slice/docker-<id>.scope).
 """
 import datetime as _dt
 import os
