@@ -74,7 +74,7 @@ def ready_nodes():
     nodes = get_json("nodes")["items"]
     return sorted(n["metadata"]["name"] for n in nodes
                   if any(c["type"] == "Ready" and c["status"] == "True"
-                         for c in n["status"].get("conditions", [])))
+                         for c in (n.get("status") or {}).get("conditions", [])))
 
 
 # ---------------------------------------------------------------- counting every object
