@@ -51,5 +51,7 @@ def command(kubeconfig, server, threadiness, crd_timeout, leader_elect, leader_e
     manager = ControllerManager(client, ["tfjob"], ControllerConfig(workers=threadiness), registry=REGISTRY)
     manager.build()
     timing = election_timing(leader_elect_lease_duration) if leader_elect else None
+    from ...systemd import notify_ready
+    notify_ready("running" if not leader_elect else "campaigning for the lease")
     run_elected(client, manager.run, "tf-operator", timing, leader_elect_resource_namespace,
                 leader_elect_resource_name)
