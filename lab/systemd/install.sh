@@ -44,7 +44,7 @@ if [ "$verify" = 1 ]; then
   echo "[systemd] systemd-analyze verify"
   # verify exits 0 on lines it ignores (a misspelt key, a bad Type=): any message fails here.
   out="$(cd "$tmp" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
-      minikube-py.target minikube-py-{etcd,apiserver,controller-manager,scheduler,dns}.service \
+      minikube-py.target minikube-py-{etcd,apiserver,controller-manager,scheduler,dns,tf-operator}.service \
       minikube-py-{kubelet,proxy,device-plugin}@node-1.service 2>&1)" || { echo "$out" >&2; exit 1; }
   [ -z "$out" ] || { echo "$out" >&2; echo "[systemd] verify: FAILED" >&2; exit 1; }
   echo "[systemd] verify: ok"
@@ -75,7 +75,7 @@ CONTROLLER_MANAGER_ARGS=
 ENV
 python3 -c "from minikube_py.client.kubeconfig import write_kubeconfig as w; import sys; w(sys.argv[1], sys.argv[2])" \
     "$config/kubeconfig" "http://127.0.0.1:$api_port"
-units=(minikube-py.target minikube-py-{etcd,apiserver,controller-manager,scheduler,dns}.service)
+units=(minikube-py.target minikube-py-{etcd,apiserver,controller-manager,scheduler,dns,tf-operator}.service)
 for n in "${node_names[@]}"; do
   args=""
   if [ "$gpus" -gt 0 ]; then

@@ -166,3 +166,18 @@ def test_without_notify_socket_nothing_is_sent(monkeypatch):
     from minikube_py.systemd import notify_ready
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     assert notify_ready("x") is False
+
+
+def test_tf_operator_installs_its_crd_and_notifies(cluster, notify, tmp_path):
+    log = open(tmp_path / "log", "ab")
+    proc = None
+    try:
+        proc = _component("tf-operator", "--kubeconfig", cluster.kubeconfig, "--install-crd",
+                          "--no-leader-elect", env=notify.env(), log=log)
+        assert "STATUS=running" in notify.wait_ready(proc)
+        with Client(server=cluster.server) as client:
+            crd = client.get("customresourcedefinitions", "tfjobs.kubeflow.org")
+        assert crd["spec"]["group"] == "kubeflow.org"
+    finally:
+        _stop(proc)
+        log.close()
