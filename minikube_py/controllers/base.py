@@ -115,6 +115,28 @@ def sync_quietly(queue, key: str, fn: Callable[[str], None], logger: logging.Log
         queue.add_after(key, 1.0)
 
 
+def write_status(client, resource: str, obj: dict, status: dict) -> None:
+    """Write `status` to obj's status subresource, unless it already says that.
+
+    A 409 means the cached copy was behind. While the spec is the same (same
+    generation) the status computed from it still holds, so it goes onto the fresh
+    copy; a changed spec raises the conflict and the next sync computes again. An
+    object deleted meanwhile is left alone.
+    """
+    if status == (obj.get("status") or {}):
+        return
+    try:
+        client.update_status(resource, dict(obj, status=status))
+    except errors.NotFound:
+        pass
+    except errors.Conflict:
+        md = obj["metadata"]
+        fresh = client.get(resource, md["name"], namespace=md.get("namespace"))
+        if fresh["metadata"].get("generation") != md.get("generation"):
+            raise
+        client.update_status(resource, dict(fresh, status=status))
+
+
 # kube-controller-manager's spam filter (client-go's EventCorrelator defaults): per object
 # 25 events, then one every 5 minutes. Scaling a ReplicaSet to 500 records 25 "Created
 # pod" events, not 500 -- 475 requests the apiserver does not have to serve.

@@ -42,7 +42,7 @@ from ..scheduler.framework import NodeInfo, PodInfo, PodSpecError
 from ..scheduler.plugins import node_affinity
 from ..scheduler.plugins.taint_toleration import untolerated
 from . import history
-from .base import Controller, event_recorder
+from .base import Controller, event_recorder, write_status
 from .deploymentutil import scaled_value
 from .expectations import Expectations
 from .podutil import is_pod_available, is_pod_ready, pod_from_template, seconds_until_available
@@ -416,18 +416,7 @@ class DaemonSetController(Controller):
             status["collisionCount"] = collision_count
         if wait:
             self.queue.add_after(meta_key(ds), wait + 0.1)
-        if status == (ds.get("status") or {}):
-            return
-        try:
-            self.client.update_status("daemonsets", dict(ds, status=status))
-        except errors.NotFound:
-            pass
-        except errors.Conflict:
-            md = ds["metadata"]
-            fresh = self.client.get("daemonsets", md["name"], namespace=md["namespace"])
-            if fresh["metadata"].get("generation") != md.get("generation"):
-                raise
-            self.client.update_status("daemonsets", dict(fresh, status=status))
+        write_status(self.client, "daemonsets", ds, status)
 
 
 __all__ = ["DAEMON_TOLERATIONS", "DaemonSetController", "add_daemon_tolerations", "pin_to_node",

@@ -45,7 +45,7 @@ from ..api.selectors import LabelSelector, SelectorError
 from ..client import errors
 from ..client.informer import meta_key
 from . import history
-from .base import Controller, event_recorder
+from .base import Controller, event_recorder, write_status
 from .podutil import is_pod_available, is_pod_ready, pod_from_template, seconds_until_available
 from .refmanager import NAMESPACE_INDEX, RefManager, claim_candidates, controller_ref, ensure_indexes
 
@@ -398,18 +398,7 @@ class StatefulSetController(Controller):
             status["currentReplicas"], status["currentRevision"] = updated, update["metadata"]["name"]
         if wait:
             self.queue.add_after(meta_key(sts), wait + 0.1)
-        if status == (sts.get("status") or {}):
-            return
-        try:
-            self.client.update_status("statefulsets", dict(sts, status=status))
-        except errors.NotFound:
-            pass
-        except errors.Conflict:
-            md = sts["metadata"]
-            fresh = self.client.get("statefulsets", md["name"], namespace=md["namespace"])
-            if fresh["metadata"].get("generation") != md.get("generation"):
-                raise
-            self.client.update_status("statefulsets", dict(fresh, status=status))
+        write_status(self.client, "statefulsets", sts, status)
 
 
 __all__ = ["POD_INDEX_LABEL", "POD_NAME_LABEL", "StatefulSetController", "claim_name", "claims_for",
