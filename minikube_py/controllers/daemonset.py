@@ -46,7 +46,7 @@ from .base import Controller, event_recorder, write_status
 from .deploymentutil import scaled_value
 from .expectations import Expectations
 from .podutil import is_pod_available, is_pod_ready, pod_from_template, seconds_until_available
-from .refmanager import NAMESPACE_INDEX, RefManager, claim_candidates, ensure_indexes
+from .refmanager import NAMESPACE_INDEX, RefManager, cached_controller, claim_candidates, ensure_indexes
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +177,7 @@ class DaemonSetController(Controller):
         self.expectations.delete(meta_key(ds))
 
     def _owner(self, pod: dict) -> Optional[dict]:
-        ref = meta.owner_of(pod)
-        if not ref or ref.get("kind") != "DaemonSet":
-            return None
-        ds = self.daemonsets.get(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
-        return ds if ds is not None and ds["metadata"].get("uid") == ref.get("uid") else None
+        return cached_controller(self.daemonsets, pod, "DaemonSet")
 
     def _pod_added(self, pod: dict):
         ds = self._owner(pod)

@@ -48,7 +48,7 @@ from .deploymentutil import (FAILED_RS_CREATE, FOUND_NEW_RS, HASH_LABEL, NEW_RS_
                              set_new_rs_annotations, set_replicas_annotations, since_update,
                              status_of, template_hash)
 from .mutationcache import MutationCache
-from .refmanager import (NAMESPACE_INDEX, RefManager, claim_candidates, controller_ref,
+from .refmanager import (NAMESPACE_INDEX, RefManager, cached_controller, claim_candidates, controller_ref,
                          ensure_indexes, is_controlled_by)
 from .rollout import RolloutSteps
 
@@ -82,11 +82,7 @@ class DeploymentController(RolloutSteps, Controller):
     # ------------------------------------------------------------ event handlers
 
     def _owner(self, rs: dict) -> Optional[dict]:
-        ref = meta.owner_of(rs)
-        if not ref or ref.get("kind") != "Deployment":
-            return None
-        d = self.d_informer.get(f"{rs['metadata'].get('namespace')}/{ref.get('name')}")
-        return d if d is not None and d["metadata"].get("uid") == ref.get("uid") else None
+        return cached_controller(self.d_informer, rs, "Deployment")
 
     def _matching(self, rs: dict) -> list[dict]:
         labels = rs["metadata"].get("labels") or {}

@@ -50,7 +50,7 @@ from .indexedjob import completion_index, failure_count, indexed_template, match
 from .jobbackoff import MAX_BACKOFF, remaining_backoff
 from .podfailurepolicy import match_pod_failure_policy
 from .podutil import is_pod_ready, pod_from_template
-from .refmanager import CONTROLLER_INDEX, ensure_indexes
+from .refmanager import CONTROLLER_INDEX, cached_controller, ensure_indexes
 
 COMPONENT = "job-controller"
 
@@ -149,11 +149,7 @@ class JobController(Controller):
                               on_delete=lambda pod: self._pod_changed(pod, gone=True))
 
     def _job_of(self, pod: dict) -> Optional[dict]:
-        ref = meta.owner_of(pod)
-        if not ref or ref.get("kind") != "Job":
-            return None
-        job = self.jobs.get(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
-        return job if job is not None and job["metadata"].get("uid") == ref.get("uid") else None
+        return cached_controller(self.jobs, pod, "Job")
 
     def _pod_added(self, pod: dict):
         job = self._job_of(pod)

@@ -25,6 +25,20 @@ def controller_uid(obj: dict) -> Optional[str]:
     return ref.get("uid") if ref else None
 
 
+def cached_controller(informer, obj: dict, kind: str) -> Optional[dict]:
+    """The `kind` object in `informer`'s cache that controls `obj`, or None.
+
+    The controller reference must name an object of that kind, and the cached object
+    must have the reference's uid: one of the same name made after the owner was
+    deleted is not the owner.
+    """
+    ref = meta.owner_of(obj)
+    if not ref or ref.get("kind") != kind:
+        return None
+    owner = informer.get(f"{obj['metadata'].get('namespace')}/{ref.get('name')}")
+    return owner if owner is not None and owner["metadata"].get("uid") == ref.get("uid") else None
+
+
 def orphan_namespace(obj: dict) -> Optional[str]:
     return None if meta.owner_of(obj) else (obj.get("metadata") or {}).get("namespace")
 

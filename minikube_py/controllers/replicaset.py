@@ -42,7 +42,7 @@ from .mutationcache import MutationCache
 from .podutil import (is_pod_active, is_pod_available, is_pod_ready, pod_from_template,
                       seconds_until_available)
 from .ranking import pods_to_delete
-from .refmanager import (CONTROLLER_INDEX, NAMESPACE_INDEX, RefManager, claim_candidates,
+from .refmanager import (CONTROLLER_INDEX, NAMESPACE_INDEX, RefManager, cached_controller, claim_candidates,
                          controller_uid, ensure_indexes, is_controlled_by)
 from .slowstart import slow_start_batch
 
@@ -98,13 +98,7 @@ class ReplicaSetController(Controller):
 
     def _owner(self, pod: dict) -> Optional[dict]:
         """The ReplicaSet that controls this pod, if it is in the cache."""
-        ref = meta.owner_of(pod)
-        if not ref or ref.get("kind") != self.kind:
-            return None
-        rs = self.rs_informer.get(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return rs
+        return cached_controller(self.rs_informer, pod, self.kind)
 
     def _matching(self, pod: dict) -> list[dict]:
         """ReplicaSets of the pod's namespace whose selector matches its labels (for orphans)."""

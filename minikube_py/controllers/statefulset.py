@@ -47,7 +47,8 @@ from ..client.informer import meta_key
 from . import history
 from .base import Controller, event_recorder, write_status
 from .podutil import is_pod_available, is_pod_ready, pod_from_template, seconds_until_available
-from .refmanager import NAMESPACE_INDEX, RefManager, claim_candidates, controller_ref, ensure_indexes
+from .refmanager import (NAMESPACE_INDEX, RefManager, cached_controller, claim_candidates, controller_ref,
+                         ensure_indexes)
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +170,7 @@ class StatefulSetController(Controller):
     # ------------------------------------------------------------ event handlers
 
     def _owner(self, pod: dict) -> Optional[dict]:
-        ref = meta.owner_of(pod)
-        if not ref or ref.get("kind") != "StatefulSet":
-            return None
-        sts = self.sets.get(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
-        return sts if sts is not None and sts["metadata"].get("uid") == ref.get("uid") else None
+        return cached_controller(self.sets, pod, "StatefulSet")
 
     def _pod_changed(self, pod: dict):
         sts = self._owner(pod)
