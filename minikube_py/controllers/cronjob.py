@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..api import cron, meta
 from ..api.conditions import get_condition
 from ..client import errors
-from ..client.informer import meta_key
 from .base import Controller, event_recorder
 from .refmanager import CONTROLLER_INDEX, controller_ref, ensure_indexes
 
