@@ -17,18 +17,10 @@ import uuid
 import pytest
 from polling import wait_for  # tests/polling.py
 from dockerutil import list_containers  # noqa: E402  (tests/dockerutil.py)
+from commands import run  # tests/commands.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "examples")
-
-
-def run(*args, env=None, check=True, timeout=120, input=None):
-    proc = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout, input=input)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
 
 
 @pytest.fixture(scope="module")

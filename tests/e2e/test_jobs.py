@@ -12,21 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import uuid
 
 import pytest
 from dockerutil import list_containers  # tests/dockerutil.py
+from commands import run  # tests/commands.py
 
 CLI = [sys.executable, "-m", "minikube_py.cli.minikube"]
-
-
-def run(*args, env=None, check=True, timeout=120, input=None):
-    proc = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout, input=input)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")

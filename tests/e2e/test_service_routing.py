@@ -23,17 +23,11 @@ import uuid
 import pytest
 import requests
 from polling import wait_for  # tests/polling.py
+from commands import run  # tests/commands.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = [sys.executable, "-m", "minikube_py.cli.minikube"]
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
-
-
-def run(*args, env=None, check=True, timeout=120):
-    proc = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def iptables_save() -> str:

@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import uuid
 
 import pytest
 from dockerutil import list_containers  # noqa: E402  (tests/dockerutil.py)
 from polling import wait_for  # tests/polling.py
+from commands import run  # tests/commands.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = os.path.join(ROOT, "examples", "pv-pod.yaml")
 PAGE = "/usr/share/nginx/html/index.html"
-
-
-def run(*args, env=None, check=True, timeout=120, input=None):
-    proc = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout, input=input)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")
