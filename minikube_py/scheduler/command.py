@@ -17,15 +17,11 @@ nobody to restart it.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import socket
 import threading
-import uuid
 
 import click
 
-from ..controllers.command import DURATION, election_timing
+from ..controllers.command import DURATION, election_timing, run_elected
 from .plugins import parse_weights
 from .profile import Profile
 from .scheduler import DEFAULT_SCHEDULER_NAME, EVENT_BURST, EVENT_QPS, Scheduler
@@ -96,19 +92,11 @@ def command(kubeconfig, master, scheduler_name, percentage_of_nodes_to_score, we
         from ..metrics.prometheus import SchedulerCollector, registry_with, serve
         serve(registry_with(SchedulerCollector(sched)), metrics_port)
         log.info("scheduler metrics on http://127.0.0.1:%d/metrics", metrics_port)
-    stop = threading.Event()
     log.info("scheduler %s starting (apiserver %s, weights %s)", scheduler_name, client.server,
              {p.name: p.weight for p in profile.scorers})
-    from ..systemd import notify_ready
-    if not leader_elect:
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        _schedule_until(sched, stop)
-        return
-
-    from ..client.leaderelection import LeaderElector
-    identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
-    lease, renew, retry = timing
+    if leader_elect:
+        from ..systemd import notify_ready
+        notify_ready("campaigning for the lease")
     led, stopped = threading.Event(), threading.Event()   # it led; its loop has wound down
 
     def lead(leading_ended):
@@ -117,27 +105,11 @@ def command(kubeconfig, master, scheduler_name, percentage_of_nodes_to_score, we
             _schedule_until(sched, leading_ended)
         finally:
             stopped.set()
-    elector = LeaderElector(client, leader_elect_resource_namespace, leader_elect_resource_name,
-                            identity, lease_duration=lease, renew_deadline=renew,
-                            retry_period=retry, on_started_leading=lead)
-
-    def on_signal(*_):
-        stop.set()
-        elector.stop()   # a leader steps down and frees the lease
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    notify_ready("campaigning for the lease")
-    log.info("%s: campaigning for lease %s/%s", identity, leader_elect_resource_namespace,
-             leader_elect_resource_name)
-    elector.run()        # blocks while campaigning and while leading
-    if stop.is_set():
-        if led.is_set():   # let the loop post its last bindings and events
-            stopped.wait(15)
-        log.info("scheduler stopped")
-        return
-    log.error("leader election lost; exiting so that a clean process takes over")
-    logging.shutdown()
-    os._exit(1)          # the scheduling loop's cache may be stale: leave at once
+    # Returns on SIGTERM/SIGINT; a lost lease exits the process (its cache may be stale).
+    run_elected(client, lead, "scheduler", timing, leader_elect_resource_namespace,
+                leader_elect_resource_name, identity)
+    if led.is_set():     # let the loop post its last bindings and events
+        stopped.wait(15)
 
 
 def _schedule_until(sched: Scheduler, stop: threading.Event) -> None:
