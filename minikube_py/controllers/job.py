@@ -46,6 +46,7 @@ from ..client import errors
 from ..client.informer import meta_key
 from .base import Controller, event_recorder
 from .expectations import Expectations
+from .mutationcache import MutationCache
 from .indexedjob import completion_index, failure_count, indexed_template, matched_success_rule
 from .jobbackoff import MAX_BACKOFF, remaining_backoff
 from .podfailurepolicy import match_pod_failure_policy
@@ -142,6 +143,7 @@ class JobController(Controller):
         self.pods = informers.get("pods")
         ensure_indexes(self.pods)
         self.expectations = Expectations()
+        self.written = MutationCache()     # our status writes, until the job informer shows them
         self.recorder = event_recorder(client, COMPONENT)
         self.jobs.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
                               on_delete=self._job_deleted)
@@ -166,6 +168,7 @@ class JobController(Controller):
 
     def _job_deleted(self, job: dict):
         self.expectations.delete(meta_key(job))
+        self.written.forget(meta_key(job))
 
     @property
     def backoff_base(self) -> float:
@@ -173,7 +176,9 @@ class JobController(Controller):
 
     # ------------------------------------------------------------ sync
     def sync(self, key: str) -> None:
-        job = self.jobs.get(key)
+        # Our own last status write if the cache lags: a sync woken by the DELETE of a pod
+        # we just removed must see the FailureTarget we wrote, or it would start a new pod.
+        job = self.written.newest(self.jobs.get(key))
         if job is None or finished(job) or job["metadata"].get("deletionTimestamp"):
             return
         spec = job.get("spec") or {}
@@ -185,6 +190,7 @@ class JobController(Controller):
         events: list[tuple[str, str, str]] = []     # recorded once the status is written
         self._suspend_and_start(job, status, stamp, events)
         wait = None                           # seconds until a back-off ends
+        doomed: list = []                     # active pods of a decided Job
 
         succeeded_indexes = failed_indexes = None
         if pods.indexed:
@@ -201,7 +207,7 @@ class JobController(Controller):
                 set_condition(status, condition(interim, True, reason, message, lastProbeTime=stamp,
                                                 lastTransitionTime=stamp))
             remaining = active + pods.terminating
-            self._delete_pods(job, active)
+            doomed = active               # deleted once the decision is written (below)
             if not remaining:                 # every pod has stopped: the Job is over
                 set_condition(status, condition(type_, True, reason, message, lastProbeTime=stamp,
                                                 lastTransitionTime=stamp))
@@ -232,9 +238,10 @@ class JobController(Controller):
             del status["conditions"]
         if status != (job.get("status") or {}):
             try:
-                self.client.update_status("jobs", dict(job, status=status))
+                self.written.remember(self.client.update_status("jobs", dict(job, status=status)))
             except errors.NotFound:
                 return
+        self._delete_pods(job, doomed)       # after the decision is stored: a retry finds it there
         for type_, reason, message in events:
             self.recorder.event(job, type_, reason, message)
         self._look_again(key, job, status, target, now, wait)
