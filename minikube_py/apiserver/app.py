@@ -48,7 +48,7 @@ from ..metrics import api as metrics_api
 from ..metrics.prometheus import RequestMetrics, registry_with, render, resource_labels
 from ..metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TEXT
 from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
-from . import componentstatus, discovery, errors, eviction, openapi, protobuf, subresources, watch
+from . import componentstatus, discovery, errors, eviction, openapi, pagination, protobuf, subresources, watch
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .lister import NamespaceLister
@@ -341,7 +341,11 @@ class APIServer:
             if method == "GET":
                 if args.get("watch") in ("1", "true", "True"):
                     return self.watch(req, rt, namespace)
-                lst = reg.list(rt, namespace, args.get("labelSelector"), args.get("fieldSelector"))
+                token = args.get("continue") or None
+                if token and args.get("resourceVersion"):
+                    raise errors.bad_request("specifying resource version is not allowed when using continue")
+                lst = reg.list(rt, namespace, args.get("labelSelector"), args.get("fieldSelector"),
+                               limit=pagination.parse_limit(args.get("limit")), continue_token=token)
                 return self.respond_list(req, rt, lst)
             if method == "POST":
                 if rt.namespaced and namespace is None:
@@ -415,7 +419,9 @@ class APIServer:
     def respond_list(self, req, rt, lst):
         include = self.wants_table(req)
         if include:
-            return respond(to_table(rt, lst["items"], lst["metadata"]["resourceVersion"], include))
+            table = to_table(rt, lst["items"], lst["metadata"]["resourceVersion"], include)
+            table["metadata"].update((k, v) for k, v in lst["metadata"].items() if k != "resourceVersion")
+            return respond(table)
         return respond(lst)
 
     def respond_one(self, req, rt, obj):

@@ -14,9 +14,10 @@ class APIError(Exception):
         self.reason = reason
         self.message = message
         self.details = details
+        self.list_metadata: dict = {}     # e.g. a `continue` token with a 410 Expired
 
     def status(self) -> dict:
-        s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        s = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.list_metadata), "status": "Failure",
              "message": self.message, "reason": self.reason, "code": self.code}
         if self.details:
             s["details"] = self.details

@@ -18,7 +18,7 @@ from ..api import meta, patch as patching, validation
 from ..api.kinds import Kind, apply_defaults, validate, validate_update
 from ..api.selectors import FieldSelector, LabelSelector, SelectorError
 from ..storage.store import KeyExists, KeyNotFound, RevisionConflict
-from . import errors, fieldmanager
+from . import errors, fieldmanager, pagination
 from .admission import Admission
 from .resourcequota import NO_CHARGE
 from .storagehook import NO_HOOK, StorageHook
@@ -54,9 +54,18 @@ class Registry:
         except KeyNotFound:
             raise errors.not_found(rt, name) from None
 
-    def list(self, rt: Kind, namespace=None, label_selector=None, field_selector=None):
+    def list(self, rt: Kind, namespace=None, label_selector=None, field_selector=None,
+             limit: int = 0, continue_token: str | None = None):
+        """A List of the kind, filtered by selectors; with `limit`, one page of it (pagination.py)."""
         lsel, fsel = parse_selectors(label_selector, field_selector)
         name = fsel.value_for("metadata.name") if fsel else None
+        if (limit or continue_token) and not (name and (namespace or not rt.namespaced)):
+            keep = (lambda o: matches(o, lsel, fsel)) if (lsel or fsel) else None
+            items, rev, extras = pagination.paginate(self.store, rt.etcd_prefix(namespace), limit,
+                                                     continue_token, keep)
+            return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
+                    "metadata": {"resourceVersion": str(rev), **extras},
+                    "items": [self._typed(rt, o) for o in items]}
         if name and (namespace or not rt.namespaced):
             # The revision first: a write landing between the two reads then shows up in
             # a watch from this list's resourceVersion instead of falling in the gap.

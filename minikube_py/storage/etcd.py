@@ -172,6 +172,20 @@ class EtcdStore:
         resp = self._range(p, prefix_range_end(p))
         return [decode(kv.value, kv.mod_revision) for kv in resp.kvs], resp.header.revision
 
+    def list_page(self, prefix: str, start: str, limit: int, revision: int = 0):
+        """One page of a paginated list: up to `limit` (key, object) pairs from `start`
+        to the end of `prefix`, read at `revision` (0: now).
+
+        Returns (pairs, the revision read at, whether more keys follow, how many follow).
+        """
+        req = etcdrpc.RangeRequest(key=start.encode(), range_end=prefix_range_end(prefix.encode()),
+                                   limit=limit)
+        if revision:
+            req.revision = revision
+        resp = self._call("kvstub", "Range", req)
+        pairs = [(kv.key.decode(), decode(kv.value, kv.mod_revision)) for kv in resp.kvs]
+        return pairs, revision or resp.header.revision, resp.more, resp.count - len(resp.kvs)
+
     def create(self, key: str, obj: dict) -> dict:
         k = key.encode()
         data = encode(obj)
