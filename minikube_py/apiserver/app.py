@@ -49,6 +49,9 @@ from ..metrics.prometheus import RequestMetrics, registry_with, render, resource
 from ..metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TEXT
 from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
 from . import componentstatus, discovery, errors, eviction, openapi, pagination, protobuf, subresources, watch
+from .auth.authenticator import Anonymous, Authentication
+from .auth.authorizer import authorizer_from_modes, only_always_allow
+from .auth.filters import AuthFilter
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .lister import NamespaceLister
@@ -128,8 +131,13 @@ class APIServer:
 
     def __init__(self, store, service_cluster_ip_range: str = DEFAULT_CLUSTER_IP_RANGE,
                  service_node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE,
-                 metric_resolution: float = DEFAULT_RESOLUTION):
+                 metric_resolution: float = DEFAULT_RESOLUTION, authentication=None,
+                 authorization_modes: list[str] | None = None):
         self.store = store
+        # auth/: who may do what. Neither given: no auth filter at all (everyone is
+        # the unsecured system:masters user), as the apiserver was before it had auth.
+        self.authentication = authentication
+        self.authorization_modes = list(authorization_modes or ["AlwaysAllow"])
         self.services = ServiceAllocator(store, service_cluster_ip_range, service_node_port_range)
         self.custom = CustomResources(self)
         self.registry = Registry(store, recent=self.recent,
@@ -282,6 +290,9 @@ class APIServer:
 
         # Every resource path (/api/v1/..., /apis/{group}/{version}/...) is served here.
         app.wsgi_app = ResourceRoutes(self, app.wsgi_app)
+        if self.authentication is not None or not only_always_allow(self.authorization_modes):
+            app.wsgi_app = AuthFilter(app.wsgi_app, self.authentication or Authentication(anonymous=Anonymous()),
+                                      authorizer_from_modes(self.authorization_modes, self))
         return app
 
     # ------------------------------------------------------------------ routing
@@ -485,6 +496,7 @@ class APIServer:
 
 
 def create_app(store, **options) -> tuple[APIServer, Flask]:
-    """options: service_cluster_ip_range, service_node_port_range (see serviceallocation.py)."""
+    """options: service_cluster_ip_range, service_node_port_range (see serviceallocation.py),
+    metric_resolution, authentication and authorization_modes (auth/)."""
     server = APIServer(store, **options)
     return server, server.make_app()

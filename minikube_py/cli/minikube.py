@@ -50,11 +50,24 @@ def etcd(data_dir, port, peer_port):
               help="the ports NodePort Services are given")
 @click.option("--metric-resolution", default=15.0, show_default=True, type=click.FloatRange(min=0.5),
               help="seconds between two scrapes of the kubelets for metrics.k8s.io (kubectl top)")
+@click.option("--client-ca-file", type=click.Path(exists=True, dir_okay=False),
+              help="authenticate client certificates signed by this CA (CN = user, O = groups)")
+@click.option("--token-auth-file", type=click.Path(exists=True, dir_okay=False),
+              help='static bearer tokens: a CSV of token,user,uid,"group1,group2"')
+@click.option("--anonymous-auth/--no-anonymous-auth", default=True, show_default=True,
+              help="requests with no credential are system:anonymous (else 401)")
+@click.option("--anonymous-auth-paths", default="",
+              help="comma-separated paths the anonymous user is limited to (default: every path)")
+@click.option("--authorization-mode", default="AlwaysAllow", show_default=True,
+              help="comma-separated, in order: AlwaysAllow, AlwaysDeny, Node, RBAC")
 @click.option("-v", "--verbose", is_flag=True)
 def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, service_node_port_range,
-              metric_resolution, verbose):
+              metric_resolution, client_ca_file, token_auth_file, anonymous_auth, anonymous_auth_paths,
+              authorization_mode, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
+    from ..apiserver.auth import authenticator
+    from ..apiserver.auth.authorizer import only_always_allow
     from ..apiserver.app import create_app
     from ..apiserver.server import make_server
     from ..storage.etcd import EtcdStore
@@ -62,9 +75,19 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
 
     store = EtcdStore(etcd_servers)
     low, _, high = service_node_port_range.partition("-")
-    api, app = create_app(store, service_cluster_ip_range=service_cluster_ip_range,
-                          service_node_port_range=(int(low), int(high or low)),
-                          metric_resolution=metric_resolution)
+    modes = [m.strip() for m in authorization_mode.split(",") if m.strip()]
+    authentication = None         # no auth flag: no auth filter, everyone may do anything
+    if client_ca_file or token_auth_file or not only_always_allow(modes):
+        authentication = authenticator.build(
+            client_ca_file, token_auth_file, anonymous_auth,
+            [p.strip() for p in anonymous_auth_paths.split(",") if p.strip()] or None)
+    try:
+        api, app = create_app(store, service_cluster_ip_range=service_cluster_ip_range,
+                              service_node_port_range=(int(low), int(high or low)),
+                              metric_resolution=metric_resolution, authentication=authentication,
+                              authorization_modes=modes)
+    except ValueError as err:
+        raise click.ClickException(str(err))
     deadline = time.time() + 60
     while True:  # etcd may still be starting (or electing a leader in the lab cluster)
         try:

@@ -1,0 +1,105 @@
+"""The WSGI middleware in front of the whole apiserver: authenticate, then authorize.
+
+    request → authentication (401 Unauthorized) → authorization (403 Forbidden)
+            → the app (ResourceRoutes, Flask) → admission → storage
+
+as kube-apiserver's WithAuthentication and WithAuthorization filters. What it found is
+left in the WSGI environ for what comes after (admission, the review APIs, audit):
+``environ[USER]`` the UserInfo and ``environ[REQUEST_INFO]`` the RequestInfo; read them
+with `user_of` and `request_info_of`, which also answer for an apiserver started
+without any authentication (tests, benchmarks: no middleware at all, so the request
+path costs what it did; everyone is the unsecured system:masters user and every request
+is allowed, as on kube-apiserver's old insecure port).
+"""
+from __future__ import annotations
+
+from ... import codec
+from .authenticator import AuthenticationError
+from .authorizer import Attributes, Decision
+from .requestinfo import RequestInfo, request_info
+from .user import UNSECURED, UserInfo
+
+USER = "minikube_py.user"
+REQUEST_INFO = "minikube_py.request_info"
+
+
+def user_of(environ) -> UserInfo:
+    return environ.get(USER, UNSECURED)
+
+
+def request_info_of(environ) -> RequestInfo:
+    info = environ.get(REQUEST_INFO)
+    if info is None:
+        info = environ[REQUEST_INFO] = request_info(environ)
+    return info
+
+
+class AuthFilter:
+    """Authenticate and authorize every request before `app` sees it."""
+
+    def __init__(self, app, authentication, authorizer):
+        self.app = app
+        self.authentication = authentication
+        self.authorizer = authorizer
+
+    def __call__(self, environ, start_response):
+        try:
+            user = self.authentication.authenticate(environ)
+        except AuthenticationError:
+            user = None
+        if user is None:
+            return send(start_response, 401, unauthorized())
+        environ[USER] = user
+        info = environ[REQUEST_INFO] = request_info(environ)
+        attrs = Attributes(user, info)
+        decision, reason = self.authorizer.authorize(attrs)
+        if decision is not Decision.ALLOW:
+            return send(start_response, 403, forbidden(attrs, reason))
+        return self.app(environ, start_response)
+
+
+def send(start_response, code: int, status: dict):
+    body = codec.dumps(status)
+    start_response(f"{code} {'Unauthorized' if code == 401 else 'Forbidden'}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                    ("Cache-Control", "no-cache, private")])
+    return [body]
+
+
+def unauthorized() -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+
+
+def forbidden_message(attrs: Attributes) -> str:
+    """`User "u" cannot list resource "pods" in API group "" in the namespace "ns"` (Kubernetes' words)."""
+    user = attrs.user.name
+    if not attrs.is_resource_request:
+        return f'User "{user}" cannot {attrs.verb} path "{attrs.path}"'
+    resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    if attrs.namespace:
+        return (f'User "{user}" cannot {attrs.verb} resource "{resource}" in API group '
+                f'"{attrs.api_group}" in the namespace "{attrs.namespace}"')
+    return f'User "{user}" cannot {attrs.verb} resource "{resource}" in API group "{attrs.api_group}" at the cluster scope'
+
+
+def forbidden(attrs: Attributes, reason: str = "") -> dict:
+    """The 403 Status: `pods "x" is forbidden: User ... cannot get resource ...: <reason>`."""
+    message = forbidden_message(attrs)
+    if reason:
+        message = f"{message}: {reason}"
+    details = {}
+    if attrs.resource:
+        qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
+        if attrs.name:
+            message = f'{qualified} "{attrs.name}" is forbidden: {message}'
+            details["name"] = attrs.name
+        else:
+            message = f"{qualified} is forbidden: {message}"
+        if attrs.api_group:
+            details["group"] = attrs.api_group
+        details["kind"] = attrs.resource
+    else:
+        message = f"forbidden: {message}"
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": "Forbidden", "details": details, "code": 403}
