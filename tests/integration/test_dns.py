@@ -36,7 +36,9 @@ def dns_server(cluster, tmp_path_factory):
                              "--listen-address", "127.0.0.1", "--port", str(port), "--resolv-conf", str(resolv),
                              "--upstream-timeout", "0.5"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: query("kubernetes.default.svc.cluster.local", port=port).header.rcode == RCODE.NOERROR,
+        # An answer with the record, not just rcode 0: query() gives an empty record (rcode 0
+        # too) while the server is still starting and nothing answers.
+        wait_for(lambda: records(query("kubernetes.default.svc.cluster.local", port=port)) == ["10.96.0.1"],
                  timeout=30, what="the DNS server to answer")
     except AssertionError:
         log.seek(0)
