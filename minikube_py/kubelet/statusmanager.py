@@ -11,7 +11,10 @@ as in the real kubelet's status patch: a pod deleted and re-created under the sa
 name must never get the old pod's status.  No resourceVersion is sent -- the
 kubelet owns a pod's status, and a write based on a slightly old copy of the pod
 need not fail and be retried (it did, for about a third of the writes, when these
-were PUTs).  The apiserver refuses to move a finished pod (Succeeded/Failed) to
+were PUTs).  A status somebody else changed after our write (the node lifecycle
+controller marks pods not Ready when heartbeats stop) is written again on the next
+sync that sees the newer copy, so a node that comes back puts Ready=True back.
+The apiserver refuses to move a finished pod (Succeeded/Failed) to
 another phase; then the kubelet re-reads the pod and keeps the terminal phase.
 """
 from __future__ import annotations
@@ -31,6 +34,7 @@ class StatusManager:
         self.client = client
         self._lock = threading.Lock()
         self._written: dict[str, dict] = {}      # pod uid -> last status written (or seen)
+        self._written_at: dict[str, int] = {}    # pod uid -> the resourceVersion that showed it
         self.writes = 0
 
     def last(self, uid: str) -> dict | None:
@@ -40,6 +44,7 @@ class StatusManager:
     def forget(self, uid: str) -> None:
         with self._lock:
             self._written.pop(uid, None)
+            self._written_at.pop(uid, None)
 
     def set_status(self, pod: dict, status: dict) -> bool:
         """Make the API show ``status`` for ``pod``; True if a write was needed.
@@ -51,20 +56,21 @@ class StatusManager:
         uid = meta.get("uid")
         current = pod.get("status") or {}
         status = _kept_finished(status, current)
-        with self._lock:
-            if self._written.get(uid) == status:
-                return False
         if current == status:
             with self._lock:
                 self._written[uid] = copy.deepcopy(status)
+                self._written_at[uid] = _rv(pod)
             return False
+        with self._lock:
+            if self._written.get(uid) == status and _rv(pod) <= self._written_at.get(uid, 0):
+                return False      # this copy of the pod is older than our write: nothing to do
         name, namespace = meta["name"], meta.get("namespace", "default")
         for _ in range(2):
             patch = [{"op": "test", "path": "/metadata/uid", "value": uid},
                      {"op": "replace", "path": "/status", "value": status}]
             try:
-                self.client.patch("pods", name, patch, namespace=namespace, patch_type="json",
-                                  subresource="status")
+                written = self.client.patch("pods", name, patch, namespace=namespace, patch_type="json",
+                                            subresource="status")
             except errors.NotFound:
                 return False
             except errors.Invalid:
@@ -84,6 +90,7 @@ class StatusManager:
             self.writes += 1
             with self._lock:
                 self._written[uid] = copy.deepcopy(status)
+                self._written_at[uid] = _rv(written)
             return True
         return False
 
@@ -95,3 +102,10 @@ def _kept_finished(status: dict, shown: dict) -> dict:
     if phase not in TERMINAL_PHASES or status.get("phase") == phase:
         return status
     return {**status, "phase": phase, **{k: shown[k] for k in ("reason", "message") if k in shown}}
+
+
+def _rv(obj: dict) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0

@@ -205,6 +205,23 @@ def test_pod_recreated_under_same_name_never_gets_old_status(cluster, api_client
     assert sm.set_status(new, {"phase": "Running", "podIP": "1.2.3.5"}) is False   # unchanged
 
 
+def test_a_status_changed_by_someone_else_is_written_again(cluster, api_client, namespace):
+    """The node lifecycle controller marks pods not Ready when heartbeats stop; when the
+    kubelet is back, its next sync must put Ready=True back, not trust its memory."""
+    pod = api_client.create("pods", make_pod("back", f"nobody-{RUN}"), namespace)
+    sm = StatusManager(Client(server=cluster.server))
+    ready = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    assert sm.set_status(pod, ready) is True
+    assert sm.set_status(pod, ready) is False              # the old copy: nothing to do
+    api_client.patch("pods", "back", {"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "NodeNotReady"}]}}, namespace=namespace,
+        subresource="status")
+    fresh = api_client.get("pods", "back", namespace)
+    assert sm.set_status(fresh, ready) is True             # written again
+    assert api_client.get("pods", "back", namespace)["status"]["conditions"][0]["status"] == "True"
+    assert sm.set_status(api_client.get("pods", "back", namespace), ready) is False
+
+
 # ------------------------------------------------------------------ /log proxy
 def test_log_proxy_checks_pod_and_container(hollow, api_client, cluster, namespace):
     k = hollow("logs")
