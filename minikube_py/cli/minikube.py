@@ -118,6 +118,7 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
 def _add_components():
     """Each component is its own subcommand, defined next to the component."""
     from ..controllers.command import command as controller_manager
+    from ..dashboard.command import command as dashboard
     from ..deviceplugin.command import command as device_plugin
     from ..dns.command import command as dns
     from ..kubelet.command import command as kubelet
@@ -133,6 +134,7 @@ def _add_components():
     main.add_command(dns, "dns")
     main.add_command(proxy, "proxy")
     main.add_command(tf_operator, "tf-operator")
+    main.add_command(dashboard, "dashboard")
 
 
 _add_components()

@@ -1,0 +1,79 @@
+"""`minikube-py dashboard`: serve the live web page of a cluster.
+
+    minikube-py dashboard --kubeconfig ~/.minikube-py/kubeconfig --port 8001
+    python -m minikube_py.dashboard.command --kubeconfig K --address 0.0.0.0 --token-file F
+
+It prints the page's URL with its token (see server.py for why there is one). The
+dashboard needs nothing but the API, as every component: it can run anywhere the
+kubeconfig reaches the apiserver.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+
+import click
+
+log = logging.getLogger("minikube_py.dashboard")
+
+
+def read_token(path: str) -> str:
+    with open(path) as f:
+        token = f.read().strip()
+    if not token:
+        raise click.ClickException(f"{path} holds no token")
+    return token
+
+
+def page_url(address: str, port: int, token: str) -> str:
+    host = "127.0.0.1" if address in ("0.0.0.0", "") else address
+    return f"http://{host}:{port}/?token={token}"
+
+
+@click.command("dashboard", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--kubeconfig", default=None, help="kubeconfig of the cluster (default: the usual search)")
+@click.option("--master", default=None, help="apiserver URL (overrides the kubeconfig's server)")
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="where the page is served (0.0.0.0 in a container, to publish the port)")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token-file", default=None,
+              help="a file holding the token the page's URL must carry (default: a random one)")
+@click.option("--metrics-period", default=10.0, show_default=True, type=click.FloatRange(min=0.5),
+              help="seconds between two reads of metrics.k8s.io and the GPU assignments")
+@click.option("-v", "--verbose", is_flag=True)
+def command(kubeconfig, master, address, port, token_file, metrics_period, verbose):
+    """Run the dashboard: nodes, pods, GPUs, Deployments, events and TFJobs, live in a browser."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
+    from ..client.rest import Client
+    from ..systemd import notify_ready
+    from .hub import Hub
+    from .server import DashboardServer
+
+    token = read_token(token_file) if token_file else secrets.token_urlsafe(16)
+    client = Client(server=master, kubeconfig=kubeconfig, user_agent="minikube-py/dashboard")
+    hub = Hub(client, metrics_period=metrics_period).start()
+    server = DashboardServer((address, port), hub, client, token)
+    stopped = threading.Event()
+
+    def shutdown(*_):
+        stopped.set()
+        threading.Thread(target=server.stop, daemon=True).start()
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    url = page_url(address, server.server_address[1], token)
+    log.info("dashboard serving on %s (apiserver %s)", url, client.server)
+    click.echo(f"dashboard: {url}", err=True)
+    notify_ready(f"serving on {address}:{server.server_address[1]}")
+    try:
+        server.serve_forever()
+    finally:
+        hub.stop()
+
+
+if __name__ == "__main__":
+    command()

@@ -1,0 +1,71 @@
+// The side panel of one pod: its YAML and events (GET /api/pods/ns/name) and its log,
+// followed (an EventSource on /api/pods/ns/name/log, the apiserver's pods/log?follow=true).
+let logSource = null;
+let current = null;
+
+const $ = (id) => document.getElementById(id);
+
+function showTab(name) {
+  for (const b of document.querySelectorAll("#detail nav button")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const tab of ["yaml", "events", "logs"]) $(`detail-${tab}`).hidden = tab !== name;
+  $("detail-container").hidden = name !== "logs";
+  if (name === "logs") followLog();
+}
+
+function stopLog() {
+  if (logSource) logSource.close();
+  logSource = null;
+}
+
+function followLog() {
+  stopLog();
+  const out = $("detail-logs");
+  out.textContent = "";
+  const [ns, name] = current.key.split("/");
+  const container = $("detail-container").value;
+  logSource = new EventSource(`/api/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/log` +
+    `?container=${encodeURIComponent(container)}&token=${encodeURIComponent(current.token)}`);
+  logSource.onmessage = (e) => {
+    const atBottom = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+    out.append(e.data + "\n");
+    if (atBottom) out.scrollTop = out.scrollHeight;
+  };
+  logSource.addEventListener("end", (e) => {
+    out.append(`-- ${e.data} --\n`);
+    stopLog();
+  });
+}
+
+export async function openPod(key, token) {
+  stopLog();
+  current = { key, token };
+  const [ns, name] = key.split("/");
+  $("detail").hidden = false;
+  $("detail-title").textContent = `pod ${key}`;
+  $("detail-yaml").textContent = "loading ...";
+  const resp = await fetch(`/api/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}?token=${encodeURIComponent(token)}`);
+  const body = await resp.json();
+  if (!resp.ok) {
+    $("detail-yaml").textContent = body.message || resp.statusText;
+    return;
+  }
+  $("detail-yaml").textContent = body.yaml;
+  $("detail-events").innerHTML = "";
+  for (const e of body.events) {
+    const li = document.createElement("li");
+    li.innerHTML = `<span class="${e.type === "Warning" ? "Warning" : ""}"></span> `;
+    li.firstChild.textContent = e.reason;
+    li.append(` ${e.message}${e.count > 1 ? ` (x${e.count})` : ""} — ${e.time}`);
+    $("detail-events").append(li);
+  }
+  if (!body.events.length) $("detail-events").innerHTML = "<li>no events</li>";
+  $("detail-container").innerHTML = "";
+  for (const c of body.containers) $("detail-container").append(new Option(c, c));
+  showTab(document.querySelector("#detail nav button.active")?.dataset.tab || "yaml");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const b of document.querySelectorAll("#detail nav button")) b.onclick = () => showTab(b.dataset.tab);
+  $("detail-container").onchange = followLog;
+  $("detail-close").onclick = () => { stopLog(); $("detail").hidden = true; current = null; };
+});
