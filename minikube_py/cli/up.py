@@ -1,7 +1,7 @@
 """`minikube-py up` and `down`: a whole cluster on one machine, as background processes.
 
-`up` starts etcd, the apiserver, the controller-manager, the scheduler and the TFJob
-operator (after installing its CRD), then for each
+`up` starts etcd, the apiserver, the controller-manager, the scheduler, the TFJob
+operator (after installing its CRD) and the web dashboard, then for each
 node a kubelet and a kube-proxy, the cluster DNS, the pod network (one Docker bridge)
 and, with GPUs, the simulated device plugins; it remembers their pids in
 `<state-dir>/cluster.json` and writes the kubeconfig. `down` stops them and removes
@@ -73,8 +73,10 @@ def _component(*args):
               help="its subnet, when up creates it")
 @click.option("--metric-resolution", default=15.0, show_default=True, type=click.FloatRange(min=0.5),
               help="seconds between the apiserver's scrapes of the kubelets (kubectl top)")
+@click.option("--dashboard-port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="where the web dashboard listens on 127.0.0.1 (0: no dashboard)")
 def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memory, node_prefix, controller_args,
-       dns_address, dns_port, pod_network, pod_cidr, metric_resolution):
+       dns_address, dns_port, pod_network, pod_cidr, metric_resolution, dashboard_port):
     """Start a local cluster: etcd, apiserver, controller-manager, scheduler, the TFJob operator,
     N kubelets and a kube-proxy per node, all pods on one pod network, and the cluster DNS."""
     from ..client.kubeconfig import write_kubeconfig
@@ -132,6 +134,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     _install_tfjob_crd(server)
     click.echo("* Starting tf-operator (Kubeflow TFJobs) ...")
     start("tf-operator", _component("tf-operator", "--kubeconfig", kubeconfig, "--no-leader-elect"))
+    dashboard_url = _start_dashboard(start, state_dir, kubeconfig, dashboard_port, f"{logs}/dashboard.log") \
+        if dashboard_port else None
     if nodes:
         _build_images()
         pod_cidr = _create_pod_network(pod_network, pod_cidr)
@@ -169,6 +173,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"* Cluster is up in {time.time() - started:.1f}s (etcd at http://127.0.0.1:{etcd_port}).")
     click.echo(f"  export KUBECONFIG={kubeconfig}")
     click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
+    if dashboard_url:
+        click.echo(f"  dashboard: {dashboard_url}")
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
 
 
@@ -181,6 +187,32 @@ def _install_tfjob_crd(server):
         install_crd(client)
         if not wait_established(client, timeout=30):
             click.echo(f"  warning: the CRD {CRD_NAME} is not Established yet", err=True)
+
+
+def _start_dashboard(start, state_dir, kubeconfig, port, log_path, timeout=15.0):
+    """Start `minikube-py dashboard` on 127.0.0.1:port; return its URL (with the token
+    the page needs, kept in <state-dir>/dashboard-token), or None if it did not come up."""
+    import secrets
+    from ..dashboard.command import page_url
+    token_file = os.path.join(state_dir, "dashboard-token")
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(16))
+    click.echo(f"* Starting the dashboard on http://127.0.0.1:{port} ...")
+    proc = start("dashboard", _component("dashboard", "--kubeconfig", kubeconfig, "--port", str(port),
+                                         "--token-file", token_file))
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/static/index.html", timeout=1).status_code == 200:
+                with open(token_file) as f:
+                    return page_url("127.0.0.1", port, f.read().strip())
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    tail = open(log_path, errors="replace").read()[-1000:]
+    click.echo(f"  warning: the dashboard did not come up (port {port} taken?): {tail}", err=True)
+    return None
 
 
 def _create_standard_storage_class(server):

@@ -27,9 +27,10 @@ def read_token(path: str) -> str:
     return token
 
 
-def page_url(address: str, port: int, token: str) -> str:
+def page_url(address: str, port: int, token: str, public_url: str | None = None) -> str:
+    """The URL to open: the page with its token."""
     host = "127.0.0.1" if address in ("0.0.0.0", "") else address
-    return f"http://{host}:{port}/?token={token}"
+    return f"{(public_url or f'http://{host}:{port}').rstrip('/')}/?token={token}"
 
 
 @click.command("dashboard", context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,10 +41,12 @@ def page_url(address: str, port: int, token: str) -> str:
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token-file", default=None,
               help="a file holding the token the page's URL must carry (default: a random one)")
+@click.option("--public-url", default=None,
+              help="where users reach the page, when not at --address:--port (a published port)")
 @click.option("--metrics-period", default=10.0, show_default=True, type=click.FloatRange(min=0.5),
               help="seconds between two reads of metrics.k8s.io and the GPU assignments")
 @click.option("-v", "--verbose", is_flag=True)
-def command(kubeconfig, master, address, port, token_file, metrics_period, verbose):
+def command(kubeconfig, master, address, port, token_file, public_url, metrics_period, verbose):
     """Run the dashboard: nodes, pods, GPUs, Deployments, events and TFJobs, live in a browser."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -65,7 +68,7 @@ def command(kubeconfig, master, address, port, token_file, metrics_period, verbo
         threading.Thread(target=server.stop, daemon=True).start()
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    url = page_url(address, server.server_address[1], token)
+    url = page_url(address, server.server_address[1], token, public_url)
     log.info("dashboard serving on %s (apiserver %s)", url, client.server)
     click.echo(f"dashboard: {url}", err=True)
     notify_ready(f"serving on {address}:{server.server_address[1]}")

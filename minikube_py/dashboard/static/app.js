@@ -57,6 +57,7 @@ function schedule() {
 function draw() {
   if (!scheduled) return;
   scheduled = false;
+  const started = performance.now();
   const parts = dirty;
   dirty = new Set();
   if (parts.has("nodes")) {
@@ -75,6 +76,7 @@ function draw() {
   const now = Date.now();
   for (const key of pending) drawnAt.set(key, now);
   pending = [];
+  window.dashboard.drawMs = performance.now() - started;
 }
 
 function connect() {

@@ -1,0 +1,132 @@
+"""The dashboard in a real browser (Debian's headless Chromium) on a real cluster.
+
+`minikube-py up` with hollow nodes (no containers: quick) starts the dashboard and
+prints its URL; a hollow kubelet with the simulated device plugin is the GPU node.
+Pods are created and deleted with the real kubectl, and the page must follow:
+the tests poll the DOM until a deadline, and leave screenshots in tmp/artifacts.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+import browser  # tests/browser.py
+from commands import run  # tests/commands.py
+from polling import wait_for  # tests/polling.py
+
+CLI = [sys.executable, "-m", "minikube_py.cli.minikube"]
+
+
+@pytest.fixture(scope="module")
+def cluster_up(tmp_path_factory):
+    if browser.missing():
+        pytest.skip(browser.missing())
+    from minikube_py.storage.embedded import free_port
+    state = str(tmp_path_factory.mktemp("dash"))
+    out = run(*CLI, "up", "--state-dir", state, "--port", str(free_port()), "--nodes", "0",
+              "--hollow-nodes", "2", "--dashboard-port", str(free_port()), timeout=120).stdout
+    url = re.search(r"dashboard: (http://\S+)", out)
+    assert url, out
+    env = dict(os.environ, KUBECONFIG=os.path.join(state, "kubeconfig"), HOME=state)
+    procs = []
+    try:
+        yield {"url": url.group(1), "env": env, "state": state, "procs": procs}
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(15)
+        run(*CLI, "down", "--state-dir", state, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def page(cluster_up):
+    driver = browser.chromium()
+    driver.get(cluster_up["url"])
+    yield driver
+    driver.quit()
+
+
+def kubectl(cluster, *args, **kw):
+    return run("kubectl", *args, env=cluster["env"], **kw)
+
+
+def shown(page, css):
+    return page.find_elements("css selector", css)
+
+
+def test_without_the_token_the_page_is_refused(cluster_up):
+    import requests
+    base = cluster_up["url"].split("?")[0]
+    assert requests.get(base, timeout=5).status_code == 401
+    assert requests.get(base + "api/stream", timeout=5).status_code == 401
+
+
+def test_nodes_are_drawn_and_a_pod_appears_then_disappears(cluster_up, page):
+    wait_for(lambda: len(shown(page, ".node[data-ready=True]")) == 2, timeout=20, what="2 Ready nodes")
+    kubectl(cluster_up, "run", "web-1", "--image=nginx")
+    # created -> on the page within 2 s (the event stream pushes it; nothing polls)
+    wait_for(lambda: shown(page, '.pod[data-pod="default/web-1"]'), timeout=2, interval=0.05,
+             what="web-1 on the page")
+    running = wait_for(lambda: shown(page, '.node[data-node^="hollow-"] .pod.running[data-pod="default/web-1"]'),
+                       timeout=20, what="web-1 Running on a hollow node")
+    assert running[0].text == "web-1"
+    browser.screenshot(page, "dashboard-pod-running.png")
+
+    running[0].click()        # the pod's YAML in the side panel
+    wait_for(lambda: "name: web-1" in page.find_element("id", "detail-yaml").text, timeout=10,
+             what="web-1's YAML")
+    page.find_element("css selector", '#detail nav button[data-tab="events"]').click()
+    wait_for(lambda: "Scheduled" in page.find_element("id", "detail-events").text, timeout=10,
+             what="the Scheduled event")
+    browser.screenshot(page, "dashboard-pod-detail.png")
+    page.find_element("id", "detail-close").click()
+
+    kubectl(cluster_up, "delete", "pod", "web-1", "--wait=false")
+    wait_for(lambda: not shown(page, '.pod[data-pod="default/web-1"]'), timeout=20, interval=0.05,
+             what="web-1 gone from the page")
+
+
+def test_a_gpu_pod_fills_a_gpu_slot(cluster_up, page):
+    plugin_dir = tempfile.mkdtemp(prefix="/tmp/dash-dp-")     # Unix socket paths must be short
+    kubeconfig = cluster_up["env"]["KUBECONFIG"]
+    node = "gpu-node"
+    logs = open(os.path.join(cluster_up["state"], "logs", "gpu-node.log"), "ab")
+    for args in (["kubelet", "--runtime", "hollow", "--node-name", node, "--kubeconfig", kubeconfig,
+                  "--state-dir", os.path.join(cluster_up["state"], "nodes", node),
+                  "--device-plugin-dir", plugin_dir],
+                 ["device-plugin", "simulated", "--count", "2", "--plugin-dir", plugin_dir, "--node-name", node]):
+        cluster_up["procs"].append(subprocess.Popen([*CLI, *args], stdout=logs, stderr=subprocess.STDOUT))
+    try:
+        wait_for(lambda: len(shown(page, f'.gpu-slot[data-node="{node}"]')) == 2, timeout=30,
+                 what="2 GPU slots on gpu-node")
+        kubectl(cluster_up, "apply", "-f", "-", input=GPU_POD)
+        slot = wait_for(lambda: shown(page, f'.gpu-slot.held[data-node="{node}"][data-holder="default/cuda"]'),
+                        timeout=20, what="a GPU slot held by cuda")
+        assert "cuda" in slot[0].text
+        assert len(shown(page, f'.gpu-slot.held[data-node="{node}"]')) == 1     # the other stays free
+        wait_for(lambda: shown(page, f'.node[data-node="{node}"] .pod.running[data-pod="default/cuda"]'),
+                 timeout=20, what="cuda Running")
+        browser.screenshot(page, "dashboard-gpu-slot.png")
+        kubectl(cluster_up, "delete", "pod", "cuda", "--wait=false")
+        wait_for(lambda: not shown(page, f'.gpu-slot.held[data-node="{node}"]'), timeout=20,
+                 what="the GPU slot free again")
+    finally:
+        shutil.rmtree(plugin_dir, ignore_errors=True)
+
+
+GPU_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: cuda}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: cuda
+    image: busybox
+    command: [sleep, "3600"]
+    resources: {limits: {nvidia.com/gpu: 1}}
+"""
