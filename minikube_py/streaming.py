@@ -7,14 +7,25 @@ from __future__ import annotations
 
 import select
 import socket
+import ssl
+
+TLS_ALERT = 21          # the TLS record type of an alert (close_notify is one)
 
 
 def client_gone(sock) -> bool:
-    """True when the peer closed the connection (readable, with nothing to read)."""
+    """True when the peer closed the connection (readable, with nothing to read).
+
+    On TLS the peek is of the raw TCP bytes (an SSLSocket refuses MSG_PEEK, and reading
+    through TLS here would race the thread writing the stream): a client waiting for
+    its response sends nothing but, when it leaves, a close_notify alert.
+    """
     try:
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
             return False
+        if isinstance(sock, ssl.SSLSocket):
+            head = socket.socket.recv(sock, 1, socket.MSG_PEEK)
+            return head == b"" or head[0] == TLS_ALERT
         return sock.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
         return True

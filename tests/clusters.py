@@ -27,14 +27,26 @@ def _stop(proc):
 class Cluster:
     """An etcd + apiserver pair started for a test session; can restart either."""
 
-    def __init__(self, apiserver_args: tuple = ()):
+    def __init__(self, apiserver_args: tuple = (), tls: bool = False):
+        """`tls`: serve https with a fresh CA in <dir>/pki, authenticate client certificates,
+        and write the kubeconfig of the admin (CN=kubernetes-admin, O=system:masters)."""
         self.apiserver_args = list(apiserver_args)
         self.dir = tempfile.mkdtemp(prefix="minikube-py-test-")
         self.etcd_proc = None
         self.api_proc = None
         self.extra_apiservers = []
         self.port = free_port()
-        self.server = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
+        self.server = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.pki = os.path.join(self.dir, "pki")
+        self.ca_file = os.path.join(self.pki, "ca.crt") if tls else None
+        if tls:
+            from minikube_py.apiserver.auth import pki
+            cert, key = pki.ensure_serving(self.pki, "apiserver", "kube-apiserver", ["127.0.0.1", "localhost"])
+            self.apiserver_args += ["--tls-cert-file", cert, "--tls-private-key-file", key,
+                                    "--client-ca-file", self.ca_file]
+            self.admin_cert = pki.ensure_client(self.pki, "admin", "kubernetes-admin", ["system:masters"])
         self.etcd_client_port = free_port()
         self.etcd_peer_port = free_port()
         self.etcd_url = f"http://127.0.0.1:{self.etcd_client_port}"
@@ -60,7 +72,8 @@ class Cluster:
         while time.time() < deadline:
             assert proc.poll() is None, open(log_path).read()[-3000:]
             try:
-                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                if requests.get(f"{self.scheme}://127.0.0.1:{port}/readyz", timeout=1,
+                                verify=self.ca_file or True).status_code == 200:
                     return proc
             except requests.RequestException:
                 pass
@@ -73,7 +86,7 @@ class Cluster:
         returns its URL. It stops with the cluster."""
         port = free_port()
         self.extra_apiservers.append(self._launch_apiserver(port, f"apiserver-{port}.log"))
-        return f"http://127.0.0.1:{port}"
+        return f"{self.scheme}://127.0.0.1:{port}"
 
     def stop_apiserver(self):
         _stop(self.api_proc)
@@ -82,7 +95,11 @@ class Cluster:
         from minikube_py.client.kubeconfig import write_kubeconfig
         self.start_etcd()
         self.start_apiserver()
-        write_kubeconfig(self.kubeconfig, self.server)
+        if self.tls:
+            write_kubeconfig(self.kubeconfig, self.server, certificate_authority=self.ca_file,
+                             client_certificate=self.admin_cert[0], client_key=self.admin_cert[1])
+        else:
+            write_kubeconfig(self.kubeconfig, self.server)
         return self
 
     def stop(self):

@@ -12,6 +12,7 @@ import io
 import logging
 import select
 import socket
+import ssl
 
 from cheroot import server as cheroot_server
 from cheroot import wsgi
@@ -174,7 +175,34 @@ class KeepAliveConnection(cheroot_server.HTTPConnection):
                     return True
 
 
-def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: int = 5000):
+def tls_context(cert_file: str, key_file: str, client_ca_file: str | None = None) -> ssl.SSLContext:
+    """The serving side of TLS, as kube-apiserver's --tls-cert-file, --tls-private-key-file and
+    --client-ca-file: a client certificate is asked for but optional; one that is offered
+    must verify against the client CA (else the handshake fails), and then names the user
+    (auth/authenticator.py X509Authenticator)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert_file, key_file)
+    if client_ca_file:
+        ctx.load_verify_locations(client_ca_file)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    # TLS 1.3 session tickets arrive after the handshake; an idle client connection
+    # holding unread ones polls readable and looks dropped (client/connections.py)
+    ctx.num_tickets = 0
+    return ctx
+
+
+def tls_adapter(ctx: ssl.SSLContext, cert_file: str, key_file: str):
+    """cheroot's builtin TLS adapter, on our context (its own verifies no client)."""
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+    adapter = BuiltinSSLAdapter(cert_file, key_file)
+    adapter.context = ctx
+    return adapter
+
+
+def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: int = 5000,
+                tls: tuple[str, str, str | None] | None = None):
+    """`tls`: (cert file, key file, client CA file or None) to serve https."""
     server = wsgi.Server((host, port), app, numthreads=min_threads, max=max_threads,
                          request_queue_size=1024, timeout=60, shutdown_timeout=1,
                          server_name="minikube-py-apiserver")
@@ -185,4 +213,6 @@ def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: i
     # (100 hollow nodes: 100+), which would then reconnect on every request.
     server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
     server.requests = ElasticThreadPool(server, min=min_threads, max=max_threads)
+    if tls is not None:
+        server.ssl_adapter = tls_adapter(tls_context(*tls), tls[0], tls[1])
     return server

@@ -14,6 +14,7 @@ it with blocking writes — one slow client never holds up the others.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 
@@ -68,6 +69,9 @@ class SocketSink:
         self.flushing = False    # the request thread is writing the backlog: don't overtake it
         self.closed = False      # the client went away or fell too far behind
         self.ended = False       # the cache ended the stream (etcd went away)
+        # A TLS socket takes no MSG_DONTWAIT, and one TLS connection must not be written
+        # by two threads: over TLS every write is the request thread's (flush).
+        self.direct = not isinstance(sock, ssl.SSLSocket)
 
     def frame(self, data: bytes) -> bytes:
         return b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data
@@ -86,7 +90,7 @@ class SocketSink:
         with self.lock:
             if self.closed:
                 return
-            if self.live and not self.backlog and not self.flushing:
+            if self.direct and self.live and not self.backlog and not self.flushing:
                 try:
                     sent = self.sock.send(data, socket.MSG_DONTWAIT)
                 except BlockingIOError:

@@ -50,6 +50,9 @@ def etcd(data_dir, port, peer_port):
               help="the ports NodePort Services are given")
 @click.option("--metric-resolution", default=15.0, show_default=True, type=click.FloatRange(min=0.5),
               help="seconds between two scrapes of the kubelets for metrics.k8s.io (kubectl top)")
+@click.option("--tls-cert-file", type=click.Path(exists=True, dir_okay=False),
+              help="serve https with this certificate (its key: --tls-private-key-file)")
+@click.option("--tls-private-key-file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--client-ca-file", type=click.Path(exists=True, dir_okay=False),
               help="authenticate client certificates signed by this CA (CN = user, O = groups)")
 @click.option("--token-auth-file", type=click.Path(exists=True, dir_okay=False),
@@ -62,7 +65,8 @@ def etcd(data_dir, port, peer_port):
               help="comma-separated, in order: AlwaysAllow, AlwaysDeny, Node, RBAC")
 @click.option("-v", "--verbose", is_flag=True)
 def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, service_node_port_range,
-              metric_resolution, client_ca_file, token_auth_file, anonymous_auth, anonymous_auth_paths,
+              metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
+              anonymous_auth, anonymous_auth_paths,
               authorization_mode, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
@@ -97,15 +101,20 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
             if time.time() > deadline:
                 raise click.ClickException(f"etcd at {etcd_servers} is not reachable: {err}")
             time.sleep(0.5)
-    server = make_server(app, bind_address, port)
+    if bool(tls_cert_file) != bool(tls_private_key_file):
+        raise click.ClickException("--tls-cert-file and --tls-private-key-file go together")
+    if client_ca_file and not tls_cert_file:
+        raise click.ClickException("--client-ca-file needs https (--tls-cert-file, --tls-private-key-file)")
+    tls = (tls_cert_file, tls_private_key_file, client_ca_file) if tls_cert_file else None
+    server = make_server(app, bind_address, port, tls=tls)
 
     def shutdown(*_):
         api.stop()        # ends open watch streams, so the server's workers can finish
         threading.Thread(target=server.stop, daemon=True).start()
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    logging.getLogger("minikube_py").info("apiserver serving on http://%s:%d (etcd %s)",
-                                          bind_address, port, etcd_servers)
+    logging.getLogger("minikube_py").info("apiserver serving on %s://%s:%d (etcd %s)",
+                                          "https" if tls else "http", bind_address, port, etcd_servers)
     from ..systemd import notify_ready
     try:
         server.prepare()              # binds the port: now clients can connect

@@ -150,7 +150,8 @@ def load_config(path: Optional[str] = None, context: Optional[str] = None) -> Cl
 
 def build_kubeconfig(server: str, name: str = "minikube-py", token: Optional[str] = None,
                      namespace: str = "default", certificate_authority: Optional[str] = None,
-                     insecure_skip_tls_verify: bool = False) -> dict:
+                     insecure_skip_tls_verify: bool = False, client_certificate: Optional[str] = None,
+                     client_key: Optional[str] = None, user_name: Optional[str] = None) -> dict:
     """Build the kubeconfig document for one cluster, one user and one context."""
     cluster: dict = {"server": server}
     if certificate_authority:
@@ -158,13 +159,16 @@ def build_kubeconfig(server: str, name: str = "minikube-py", token: Optional[str
     if insecure_skip_tls_verify:
         cluster["insecure-skip-tls-verify"] = True
     user: dict = {"token": token} if token else {}
+    if client_certificate:
+        user["client-certificate"] = client_certificate
+        user["client-key"] = client_key
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "preferences": {},
         "clusters": [{"name": name, "cluster": cluster}],
-        "users": [{"name": name, "user": user}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name,
+        "users": [{"name": user_name or name, "user": user}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": user_name or name,
                                                  "namespace": namespace}}],
         "current-context": name,
     }
