@@ -20,7 +20,7 @@ log = logging.getLogger("minikube_py.kubelet")
 
 
 def _make_runtime(kind: str, node_name: str, state_dir: str, docker_endpoint: str | None, dns=None,
-                  pod_network: str | None = None):
+                  pod_network: str | None = None, container_labels: dict | None = None):
     if kind == "hollow":
         from .runtime.hollow import HollowRuntime
         return HollowRuntime(node_name, state_dir=state_dir)
@@ -33,13 +33,15 @@ def _make_runtime(kind: str, node_name: str, state_dir: str, docker_endpoint: st
         except docker.errors.DockerException as e:   # it asks the engine for its API version
             raise _no_runtime(docker_endpoint, e) from None
     if not pod_network:
-        return DockerRuntime(node_name, client=client, state_dir=state_dir, dns=dns)
+        return DockerRuntime(node_name, client=client, state_dir=state_dir, dns=dns,
+                             container_labels=container_labels)
     from .runtime.podnetwork import ensure_pod_network
     try:
         ensure_pod_network(client or docker.from_env(), pod_network)
     except (docker.errors.DockerException, RuntimeError) as e:
         raise click.ClickException(f"--pod-network {pod_network}: {e}") from None
-    return DockerRuntime(node_name, client=client, state_dir=state_dir, dns=dns, network=pod_network)
+    return DockerRuntime(node_name, client=client, state_dir=state_dir, dns=dns, network=pod_network,
+                         container_labels=container_labels)
 
 
 def _no_runtime(endpoint: str | None, error) -> click.ClickException:
@@ -116,12 +118,16 @@ def _device_manager(plugin_dir: str, state_dir: str, on_change):
 @click.option("--pod-network", default=None,
               help="Docker network every pod sandbox joins (the cluster's pod network, "
                    "created if missing)  [default: Docker's bridge]")
+@click.option("--container-labels", default="",
+              help="Docker labels for every container the kubelet creates, k=v,k2=v2 (the compose "
+                   "lab: its Compose project's, so that `docker-compose down` removes the pods)")
 @click.option("-v", "--verbose", is_flag=True)
 def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, address, cpu, memory,
             pods, node_labels, register_with_taints, lease_seconds, status_update_seconds,
             status_report_seconds, sync_frequency, relist_seconds, restart_backoff_seconds,
             restart_backoff_max_seconds, device_plugin_dir, gpu_mode, hollow_nodes,
-            docker_endpoint, cluster_dns, cluster_domain, resolv_conf, pod_network, verbose):
+            docker_endpoint, cluster_dns, cluster_domain, resolv_conf, pod_network, container_labels,
+            verbose):
     """Run a kubelet: register a node and run the pods bound to it."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -135,6 +141,7 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
 
     try:
         labels = parse_labels(node_labels)
+        extra_container_labels = parse_labels(container_labels)
         taints = parse_taints(register_with_taints)
         cpu = validate_quantity("cpu", cpu)
         memory = validate_quantity("memory", memory)
@@ -177,7 +184,8 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
             backoff_max_seconds=restart_backoff_max_seconds,
             device_plugin_dir=device_plugin_dir, gpu_mode=gpu_mode)
         os.makedirs(config.state_dir, exist_ok=True)
-        runtime = _make_runtime(runtime_kind, name, config.state_dir, docker_endpoint, dns, pod_network)
+        runtime = _make_runtime(runtime_kind, name, config.state_dir, docker_endpoint, dns, pod_network,
+                                extra_container_labels)
         if runtime_kind == "docker":
             _check_runtime(runtime, docker_endpoint)
         holder: dict = {}

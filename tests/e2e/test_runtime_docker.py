@@ -184,6 +184,22 @@ def test_runtime_nodes_see_only_their_containers(make_runtime):
     assert [i.id for i in again.list_containers()] == [sa]
 
 
+def test_runtime_container_labels_go_on_every_container(make_runtime, docker_client):
+    """--container-labels: the compose lab marks its pods as its Compose project's; the
+    kubelet's own labels (which node, which pod) cannot be overridden by them."""
+    rt = make_runtime("labels")
+    rt.container_labels = {"com.docker.compose.project": "lab", LABEL_NODE: "not-this-node"}
+    spec = {"name": "c", "image": "busybox", "command": ["sleep", "60"]}
+    pod = make_pod("labelled", [spec])
+    sandbox = rt.create_sandbox(pod)
+    app = rt.start_container(pod, spec, sandbox, 0, "app")
+    for cid in (sandbox, app):
+        labels = docker_client.containers.get(cid).labels
+        assert labels["com.docker.compose.project"] == "lab"
+        assert labels[LABEL_NODE] == rt.node_name
+    assert sorted(i.id for i in rt.list_containers()) == sorted([sandbox, app])
+
+
 # ------------------------------------------------------------------ stop
 def test_runtime_stop_grace_then_kill(rt):
     stubborn = {"name": "stubborn", "image": "busybox",

@@ -66,14 +66,19 @@ class DockerRuntime:
     container on the host's Docker socket, this directory must have the same
     path inside the kubelet container and on the host (bind sources are host
     paths).
+    ``container_labels``: labels put on every container it creates besides its own
+    (``--container-labels``; the compose lab's kubelets mark their pods as part of the
+    Compose project so that ``docker-compose down`` removes them). Its own labels win.
     """
 
     name = "docker"
 
     def __init__(self, node_name: str, client: docker.DockerClient | None = None, *,
                  state_dir: str | None = None, network: str = DEFAULT_NETWORK,
-                 pause_image: str = PAUSE_IMAGE, pull_timeout: float = PULL_TIMEOUT_S, dns=None):
+                 pause_image: str = PAUSE_IMAGE, pull_timeout: float = PULL_TIMEOUT_S, dns=None,
+                 container_labels: dict | None = None):
         self.node_name = node_name
+        self.container_labels = dict(container_labels or {})
         self._client = client
         self.state_dir = os.path.abspath(state_dir or os.path.join(
             os.environ.get("MINIKUBE_PY_STATE", "/tmp/minikube-py"), "nodes", node_name))
@@ -155,6 +160,7 @@ class DockerRuntime:
     # ------------------------------------------------------------ create/start
     def _create(self, kwargs: dict):
         """containers.create, clearing a dead leftover of ours that holds the name."""
+        kwargs = {**kwargs, "labels": {**self.container_labels, **kwargs.get("labels", {})}}
         with self._engine():
             try:
                 return self.client.containers.create(**kwargs)
