@@ -1,0 +1,69 @@
+"""The default roles: valid objects, the bindings Kubernetes makes, reconciling adds only."""
+from __future__ import annotations
+
+import copy
+
+from minikube_py.api.kinds import apply_defaults, validate
+from minikube_py.apiserver.auth import bootstrappolicy as bp
+from minikube_py.apiserver.auth.authorizer import Attributes, Decision
+from minikube_py.apiserver.auth.rbac import RBACAuthorizer, RBACObjects
+from minikube_py.apiserver.auth.user import UserInfo
+
+
+def test_every_default_object_is_valid():
+    for obj in bp.cluster_roles() + bp.cluster_role_bindings():
+        obj = apply_defaults(obj["kind"], copy.deepcopy(obj))
+        assert validate(obj["kind"], obj) == [], obj["metadata"]["name"]
+
+
+def test_every_binding_names_a_default_role():
+    roles = {r["metadata"]["name"] for r in bp.cluster_roles()}
+    assert {b["roleRef"]["name"] for b in bp.cluster_role_bindings()} <= roles
+
+
+def attrs(user, verb, resource="", namespace="", group="", path=""):
+    return Attributes(user=user, verb=verb, namespace=namespace, api_group=group, resource=resource,
+                      is_resource_request=bool(resource), path=path)
+
+
+def test_the_defaults_grant_what_kubernetes_grants():
+    rbac = RBACAuthorizer(RBACObjects.of(bp.cluster_roles() + bp.cluster_role_bindings()))
+    admin = UserInfo("kubernetes-admin", groups=("system:masters", "system:authenticated"))
+    someone = UserInfo("someone", groups=("system:authenticated",))
+    anonymous = UserInfo("system:anonymous", groups=("system:unauthenticated",))
+    assert rbac.authorize(attrs(admin, "delete", "nodes"))[0] is Decision.ALLOW
+    assert rbac.authorize(attrs(someone, "get", path="/apis/apps/v1"))[0] is Decision.ALLOW
+    assert rbac.authorize(attrs(someone, "create", "selfsubjectaccessreviews",
+                                group="authorization.k8s.io"))[0] is Decision.ALLOW
+    assert rbac.authorize(attrs(someone, "list", "pods", "default"))[0] is Decision.NO_OPINION
+    assert rbac.authorize(attrs(anonymous, "get", path="/version"))[0] is Decision.ALLOW
+    assert rbac.authorize(attrs(anonymous, "get", path="/api"))[0] is Decision.NO_OPINION
+    scheduler = UserInfo("system:kube-scheduler", groups=("system:authenticated",))
+    binding = Attributes(user=scheduler, verb="create", namespace="default", resource="pods",
+                         subresource="binding")
+    assert rbac.authorize(binding)[0] is Decision.ALLOW
+
+
+def test_reconcile_adds_missing_rules_and_keeps_the_administrators():
+    expected = bp.cluster_role("r", [bp.rule(("get",), [""], ["pods"]), bp.rule(("list",), [""], ["pods"])])
+    existing = copy.deepcopy(expected)
+    existing["rules"] = [bp.rule(("get",), [""], ["pods", "services"]), bp.rule(("delete",), [""], ["pods"])]
+    new = bp.reconciled_role(existing, expected)
+    assert new["rules"] == existing["rules"] + [bp.rule(("list",), [""], ["pods"])]
+    assert bp.reconciled_role(new, expected) is None            # nothing more to do
+    existing["metadata"]["annotations"][bp.AUTOUPDATE] = "false"  # taken over: left alone
+    assert bp.reconciled_role(existing, expected) is None
+
+
+def test_reconcile_adds_missing_subjects_and_aggregation_selectors():
+    expected = bp.cluster_role_binding("b", "r", groups=["a", "b"])
+    existing = bp.cluster_role_binding("b", "r", users=["u"], groups=["a"])
+    new = bp.reconciled_binding(existing, expected)
+    assert [s["name"] for s in new["subjects"]] == ["u", "a", "b"]
+    admin = next(r for r in bp.cluster_roles() if r["metadata"]["name"] == "admin")
+    emptied = copy.deepcopy(admin)
+    emptied["aggregationRule"]["clusterRoleSelectors"] = []
+    emptied["rules"] = [bp.rule(("get",), [""], ["pods"])]     # the controller's, untouched
+    new = bp.reconciled_role(emptied, admin)
+    assert new["aggregationRule"] == admin["aggregationRule"]
+    assert new["rules"] == emptied["rules"]
