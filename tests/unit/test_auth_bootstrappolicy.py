@@ -7,6 +7,7 @@ from minikube_py.api.kinds import apply_defaults, validate
 from minikube_py.apiserver.auth import bootstrappolicy as bp
 from minikube_py.apiserver.auth.authorizer import Attributes, Decision
 from minikube_py.apiserver.auth.rbac import RBACAuthorizer, RBACObjects
+from minikube_py.apiserver.auth.requestinfo import RequestInfo
 from minikube_py.apiserver.auth.user import UserInfo
 
 
@@ -21,9 +22,9 @@ def test_every_binding_names_a_default_role():
     assert {b["roleRef"]["name"] for b in bp.cluster_role_bindings()} <= roles
 
 
-def attrs(user, verb, resource="", namespace="", group="", path=""):
-    return Attributes(user=user, verb=verb, namespace=namespace, api_group=group, resource=resource,
-                      is_resource_request=bool(resource), path=path)
+def attrs(user, verb, resource="", namespace="", group="", path="", sub=""):
+    return Attributes(user, RequestInfo(path=path, verb=verb, is_resource_request=bool(resource),
+                                        namespace=namespace, api_group=group, resource=resource, subresource=sub))
 
 
 def test_the_defaults_grant_what_kubernetes_grants():
@@ -39,9 +40,7 @@ def test_the_defaults_grant_what_kubernetes_grants():
     assert rbac.authorize(attrs(anonymous, "get", path="/version"))[0] is Decision.ALLOW
     assert rbac.authorize(attrs(anonymous, "get", path="/api"))[0] is Decision.NO_OPINION
     scheduler = UserInfo("system:kube-scheduler", groups=("system:authenticated",))
-    binding = Attributes(user=scheduler, verb="create", namespace="default", resource="pods",
-                         subresource="binding")
-    assert rbac.authorize(binding)[0] is Decision.ALLOW
+    assert rbac.authorize(attrs(scheduler, "create", "pods", "default", sub="binding"))[0] is Decision.ALLOW
 
 
 def test_reconcile_adds_missing_rules_and_keeps_the_administrators():

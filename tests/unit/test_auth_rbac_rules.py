@@ -5,18 +5,19 @@ import pytest
 
 from minikube_py.apiserver.auth.authorizer import Attributes, Decision
 from minikube_py.apiserver.auth.rbac import RBACAuthorizer, RBACObjects, rule_allows
+from minikube_py.apiserver.auth.requestinfo import RequestInfo
 from minikube_py.apiserver.auth.user import UserInfo
 
 ALICE = UserInfo("alice", groups=("devs", "system:authenticated"))
 
 
 def res(verb, resource, namespace="default", group="", sub="", name="", user=ALICE):
-    return Attributes(user=user, verb=verb, namespace=namespace, api_group=group, resource=resource,
-                      subresource=sub, name=name, is_resource_request=True, path="")
+    return Attributes(user, RequestInfo(path="", verb=verb, is_resource_request=True, namespace=namespace,
+                                        api_group=group, resource=resource, subresource=sub, name=name))
 
 
 def url(verb, path, user=ALICE):
-    return Attributes(user=user, verb=verb, is_resource_request=False, path=path)
+    return Attributes(user, RequestInfo(path=path, verb=verb))
 
 
 @pytest.mark.parametrize("rule, attrs, allowed", [
