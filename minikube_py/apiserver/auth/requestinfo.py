@@ -45,6 +45,7 @@ class RequestInfo:
     resource: str = ""
     subresource: str = ""
     name: str = ""
+    field_selector: str = ""     # a list's or watch's ?fieldSelector= (the Node authorizer reads it)
 
 
 def request_info(environ) -> RequestInfo:
@@ -94,6 +95,7 @@ def parse(path: str, method: str, query: str = "") -> RequestInfo:
     if not info.name and info.verb == "get":
         args = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
         info.verb = "watch" if args.get("watch") in WATCH_VALUES else "list"
+        info.field_selector = args.get("fieldSelector", "")
         # a list or watch of one object by name (what `kubectl get pod x -w` sends)
         # is checked against that name, so RBAC resourceNames can allow it
         name = exact_name(args.get("fieldSelector", ""))
