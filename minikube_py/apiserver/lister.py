@@ -85,6 +85,15 @@ class NamespaceLister:
         with self.lock:
             self.by_namespace.get(namespace or "", {}).pop(name, None)
 
+    def get(self, namespace: str, name: str) -> dict | None:
+        with self.lock:
+            return self.by_namespace.get(namespace or "", {}).get(name)
+
+    def all(self) -> list[dict]:
+        """Every object, in no particular order (shared, as in_namespace's)."""
+        with self.lock:
+            return [obj for objs in self.by_namespace.values() for obj in objs.values()]
+
     def in_namespace(self, namespace: str) -> list[dict]:
         """The namespace's objects, sorted by name; shared: copy one before changing it."""
         with self.lock:
