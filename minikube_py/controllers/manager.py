@@ -48,6 +48,7 @@ CONTROLLERS: dict[str, str] = {
     "local-path-provisioner": "minikube_py.controllers.localpath:LocalPathProvisioner",
     "statefulset": "minikube_py.controllers.statefulset:StatefulSetController",
     "resourcequota": "minikube_py.controllers.resourcequota:ResourceQuotaController",
+    "clusterrole-aggregation": "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",
 }
 
 

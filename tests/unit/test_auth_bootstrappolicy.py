@@ -66,3 +66,16 @@ def test_reconcile_adds_missing_subjects_and_aggregation_selectors():
     new = bp.reconciled_role(emptied, admin)
     assert new["aggregationRule"] == admin["aggregationRule"]
     assert new["rules"] == emptied["rules"]
+
+
+def test_aggregation_gathers_admin_edit_view_from_the_labelled_roles():
+    from minikube_py.controllers.clusterroleaggregation import aggregated_rules
+    roles = bp.cluster_roles()
+    by_name = {r["metadata"]["name"]: r for r in roles}
+    # the controller writes view first, then edit (which gathers view), then admin
+    for name in ("view", "edit", "admin"):
+        by_name[name]["rules"] = aggregated_rules(by_name[name], roles)
+    assert by_name["view"]["rules"] == bp.VIEW_RULES
+    assert by_name["edit"]["rules"] == bp.EDIT_RULES + bp.VIEW_RULES
+    assert by_name["admin"]["rules"] == bp.EDIT_RULES + bp.VIEW_RULES + bp.ADMIN_RULES   # by name: "edit" first
+    assert aggregated_rules(by_name["admin"], roles) == by_name["admin"]["rules"]     # nothing more to do
