@@ -152,7 +152,8 @@ class APIServer:
         self.metrics = MetricsScraper(lambda: self.registry.list(NODE)["items"],
                                       lambda: self.registry.list(POD)["items"],
                                       resolution=metric_resolution)
-        self.listers: list[NamespaceLister] = []
+        self.listers: dict[str, NamespaceLister] = {}     # by etcd prefix: see lister()
+        self._listers_lock = threading.Lock()
 
     def cache_for(self, rt) -> WatchCache:
         with self._caches_lock:
@@ -173,6 +174,17 @@ class APIServer:
         if cache is not None:
             cache.stop()
             cache._on_etcd_failure(StorageError(f"{rt.plural}.{rt.group} is no longer served"))
+
+    def lister(self, rt) -> NamespaceLister:
+        """The in-memory, watch-fed copy of one kind (lister.py), made on first use and
+        shared: admission reads quotas and LimitRanges from them, the authorizers RBAC
+        objects and pods."""
+        with self._listers_lock:
+            lister = self.listers.get(rt.etcd_prefix())
+            if lister is None:
+                lister = NamespaceLister(self.store, self.cache_for(rt), rt).start()
+                self.listers[rt.etcd_prefix()] = lister
+            return lister
 
     def recent(self, rt, key: str) -> dict | None:
         """The watch cache's newest copy of an object, when a cache watches its kind."""
@@ -195,9 +207,7 @@ class APIServer:
             if rt.eager_watch_cache:
                 self.cache_for(rt)
         # quota and LimitRanger admission read these on every create: keep them in memory
-        self.listers = [NamespaceLister(self.store, self.cache_for(rt), rt).start()
-                        for rt in (RESOURCE_QUOTA, LIMIT_RANGE)]
-        self.registry.admission.use_listers(*self.listers)
+        self.registry.admission.use_listers(self.lister(RESOURCE_QUOTA), self.lister(LIMIT_RANGE))
         self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
         self.metrics.start()
 
@@ -224,7 +234,7 @@ class APIServer:
         first = not self.stopping.is_set()
         self.stopping.set()
         self.metrics.stop()
-        for lister in self.listers:
+        for lister in list(self.listers.values()):
             lister.stop()
         for cache in self.caches.values():
             cache.stop()

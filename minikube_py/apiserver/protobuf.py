@@ -35,8 +35,8 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from .. import codec
 from ..api.kinds import SCHEME
-from .k8sproto import (apps_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2, policy_pb2,
-                       rbac_pb2, runtime_pb2, storage_pb2)
+from .k8sproto import (apps_pb2, authorization_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2,
+                       policy_pb2, rbac_pb2, runtime_pb2, storage_pb2)
 
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -53,7 +53,7 @@ class Unsupported(Exception):
 # Every message of the .proto subset, by full name (a kind's declaration names its own).
 MESSAGES = {cls.DESCRIPTOR.full_name: cls
             for module in (core_pb2, apps_pb2, coordination_pb2, policy_pb2, batch_pb2, rbac_pb2, discovery_pb2,
-                           storage_pb2)
+                           storage_pb2, authorization_pb2)
             for cls in (getattr(module, name) for name in module.DESCRIPTOR.message_types_by_name)}
 
 # Bodies POSTed to a subresource of another kind (pods/{name}/eviction): not kinds of their own.

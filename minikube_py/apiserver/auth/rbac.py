@@ -26,7 +26,7 @@ that does not exist. SubjectAccessReview hands them back in `status.reason`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 from .authorizer import Decision
 
@@ -112,47 +112,44 @@ def describe_subject(subject: dict, binding_namespace: str) -> str:
 
 # ---------------------------------------------------------------- the objects
 class RBACObjects:
-    """Roles, ClusterRoles and their bindings, as the authorizer reads them.
+    """Roles, ClusterRoles and their bindings, as the authorizer reads them: four
+    listers (lister.py's NamespaceLister in the apiserver, `FixedObjects` in tests),
+    each with in_namespace(namespace) and get(namespace, name)."""
 
-    Built on four NamespaceListers (lister.py) in the apiserver; built on plain lists
-    in tests. `roles` etc. are callables: namespace -> list of objects.
-    """
-
-    def __init__(self, roles: Callable[[str], list], cluster_roles: Callable[[str], list],
-                 role_bindings: Callable[[str], list], cluster_role_bindings: Callable[[str], list]):
+    def __init__(self, roles, cluster_roles, role_bindings, cluster_role_bindings):
         self._roles, self._cluster_roles = roles, cluster_roles
         self._role_bindings, self._cluster_role_bindings = role_bindings, cluster_role_bindings
 
     @classmethod
     def of(cls, objects: list[dict]) -> "RBACObjects":
-        """A fixed set (tests, `kubectl auth reconcile`-like checks): objects of the four kinds."""
-        def by_kind(kind):
-            return lambda ns: [o for o in objects if o.get("kind") == kind
-                               and (o["metadata"].get("namespace") or "") == (ns or "")]
-        return cls(by_kind("Role"), by_kind("ClusterRole"), by_kind("RoleBinding"),
-                   by_kind("ClusterRoleBinding"))
+        """A fixed set of objects of the four kinds."""
+        return cls(*(FixedObjects([o for o in objects if o.get("kind") == kind])
+                     for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")))
 
     def role(self, namespace: str, name: str) -> Optional[dict]:
-        return _named(self._roles(namespace), name)
+        return self._roles.get(namespace, name)
 
     def cluster_role(self, name: str) -> Optional[dict]:
-        return _named(self._cluster_roles(""), name)
+        return self._cluster_roles.get("", name)
 
     def cluster_role_bindings(self) -> list[dict]:
-        return self._cluster_role_bindings("")
+        return self._cluster_role_bindings.in_namespace("")
 
     def role_bindings(self, namespace: str) -> list[dict]:
-        return self._role_bindings(namespace)
-
-    def cluster_roles(self) -> list[dict]:
-        return self._cluster_roles("")
+        return self._role_bindings.in_namespace(namespace)
 
 
-def _named(objs: list[dict], name: str) -> Optional[dict]:
-    for obj in objs:
-        if obj["metadata"]["name"] == name:
-            return obj
-    return None
+class FixedObjects:
+    """A lister over a fixed list of objects."""
+
+    def __init__(self, objects: list[dict]):
+        self.objects = objects
+
+    def in_namespace(self, namespace: str) -> list[dict]:
+        return [o for o in self.objects if (o["metadata"].get("namespace") or "") == (namespace or "")]
+
+    def get(self, namespace: str, name: str) -> Optional[dict]:
+        return next((o for o in self.in_namespace(namespace) if o["metadata"]["name"] == name), None)
 
 
 @dataclass
@@ -231,3 +228,10 @@ def _matching_subject(user, binding: dict, namespace: str) -> Optional[dict]:
         if applies_to(user, subject, namespace):
             return subject
     return None
+
+
+def authorizer(server) -> RBACAuthorizer:
+    """--authorization-mode=RBAC: on the apiserver's watch-fed copies of the four kinds."""
+    from ...api.kinds.rbac import CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING
+    return RBACAuthorizer(RBACObjects(*(server.lister(rt) for rt in
+                                        (ROLE, CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING))))
