@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from minikube_py.apiserver.k8sproto import meta_pb2 as minikube__py_dot_apiserver_dot_k8sproto_dot_meta__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2minikube_py/apiserver/k8sproto/authorization.proto\x12\x1bk8s.io.api.authorization.v1\x1a)minikube_py/apiserver/k8sproto/meta.proto\"\x1b\n\nExtraValue\x12\r\n\x05items\x18\x01 \x03(\t\"\xea\x01\n\x18LocalSubjectAccessReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x42\n\x04spec\x18\x02 \x01(\x0b\x32\x34.k8s.io.api.authorization.v1.SubjectAccessReviewSpec\x12\x46\n\x06status\x18\x03 \x01(\x0b\x32\x36.k8s.io.api.authorization.v1.SubjectAccessReviewStatus\"3\n\x15NonResourceAttributes\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04verb\x18\x02 \x01(\t\"9\n\x0fNonResourceRule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x17\n\x0fnonResourceURLs\x18\x02 \x03(\t\"\x8a\x01\n\x12ResourceAttributes\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04verb\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x0c\n\x04name\x18\x07 \x01(\t\"Z\n\x0cResourceRule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x11\n\tapiGroups\x18\x02 \x03(\t\x12\x11\n\tresources\x18\x03 \x03(\t\x12\x15\n\rresourceNames\x18\x04 \x03(\t\"\xed\x01\n\x17SelfSubjectAccessReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x46\n\x04spec\x18\x02 \x01(\x0b\x32\x38.k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec\x12\x46\n\x06status\x18\x03 \x01(\x0b\x32\x36.k8s.io.api.authorization.v1.SubjectAccessReviewStatus\"\xbd\x01\n\x1bSelfSubjectAccessReviewSpec\x12K\n\x12resourceAttributes\x18\x01 \x01(\x0b\x32/.k8s.io.api.authorization.v1.ResourceAttributes\x12Q\n\x15nonResourceAttributes\x18\x02 \x01(\x0b\x32\x32.k8s.io.api.authorization.v1.NonResourceAttributes\"\xea\x01\n\x16SelfSubjectRulesReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x45\n\x04spec\x18\x02 \x01(\x0b\x32\x37.k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec\x12\x45\n\x06status\x18\x03 \x01(\x0b\x32\x35.k8s.io.api.authorization.v1.SubjectRulesReviewStatus\"/\n\x1aSelfSubjectRulesReviewSpec\x12\x11\n\tnamespace\x18\x01 \x01(\t\"\xe5\x01\n\x13SubjectAccessReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x42\n\x04spec\x18\x02 \x01(\x0b\x32\x34.k8s.io.api.authorization.v1.SubjectAccessReviewSpec\x12\x46\n\x06status\x18\x03 \x01(\x0b\x32\x36.k8s.io.api.authorization.v1.SubjectAccessReviewStatus\"\x8b\x03\n\x17SubjectAccessReviewSpec\x12K\n\x12resourceAttributes\x18\x01 \x01(\x0b\x32/.k8s.io.api.authorization.v1.ResourceAttributes\x12Q\n\x15nonResourceAttributes\x18\x02 \x01(\x0b\x32\x32.k8s.io.api.authorization.v1.NonResourceAttributes\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0e\n\x06groups\x18\x04 \x03(\t\x12N\n\x05\x65xtra\x18\x05 \x03(\x0b\x32?.k8s.io.api.authorization.v1.SubjectAccessReviewSpec.ExtraEntry\x12\x0b\n\x03uid\x18\x06 \x01(\t\x1aU\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x36\n\x05value\x18\x02 \x01(\x0b\x32\'.k8s.io.api.authorization.v1.ExtraValue:\x02\x38\x01\"e\n\x19SubjectAccessReviewStatus\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06\x64\x65nied\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x17\n\x0f\x65valuationError\x18\x03 \x01(\t\"\xd1\x01\n\x18SubjectRulesReviewStatus\x12@\n\rresourceRules\x18\x01 \x03(\x0b\x32).k8s.io.api.authorization.v1.ResourceRule\x12\x46\n\x10nonResourceRules\x18\x02 \x03(\x0b\x32,.k8s.io.api.authorization.v1.NonResourceRule\x12\x12\n\nincomplete\x18\x03 \x01(\x08\x12\x17\n\x0f\x65valuationError\x18\x04 \x01(\t')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2minikube_py/apiserver/k8sproto/authorization.proto\x12\x1bk8s.io.api.authorization.v1\x1a)minikube_py/apiserver/k8sproto/meta.proto\"\x1b\n\nExtraValue\x12\r\n\x05items\x18\x01 \x03(\t\"\xea\x01\n\x18LocalSubjectAccessReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x42\n\x04spec\x18\x02 \x01(\x0b\x32\x34.k8s.io.api.authorization.v1.SubjectAccessReviewSpec\x12\x46\n\x06status\x18\x03 \x01(\x0b\x32\x36.k8s.io.api.authorization.v1.SubjectAccessReviewStatus\"3\n\x15NonResourceAttributes\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04verb\x18\x02 \x01(\t\"9\n\x0fNonResourceRule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x17\n\x0fnonResourceURLs\x18\x02 \x03(\t\"\xa8\x01\n\x12ResourceAttributes\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04verb\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x13\n\x0bsubresource\x18\x06 \x01(\t\x12\x0c\n\x04name\x18\x07 \x01(\tR\rfieldSelectorR\rlabelSelector\"Z\n\x0cResourceRule\x12\r\n\x05verbs\x18\x01 \x03(\t\x12\x11\n\tapiGroups\x18\x02 \x03(\t\x12\x11\n\tresources\x18\x03 \x03(\t\x12\x15\n\rresourceNames\x18\x04 \x03(\t\"\xed\x01\n\x17SelfSubjectAccessReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x46\n\x04spec\x18\x02 \x01(\x0b\x32\x38.k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec\x12\x46\n\x06status\x18\x03 \x01(\x0b\x32\x36.k8s.io.api.authorization.v1.SubjectAccessReviewStatus\"\xbd\x01\n\x1bSelfSubjectAccessReviewSpec\x12K\n\x12resourceAttributes\x18\x01 \x01(\x0b\x32/.k8s.io.api.authorization.v1.ResourceAttributes\x12Q\n\x15nonResourceAttributes\x18\x02 \x01(\x0b\x32\x32.k8s.io.api.authorization.v1.NonResourceAttributes\"\xea\x01\n\x16SelfSubjectRulesReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x45\n\x04spec\x18\x02 \x01(\x0b\x32\x37.k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec\x12\x45\n\x06status\x18\x03 \x01(\x0b\x32\x35.k8s.io.api.authorization.v1.SubjectRulesReviewStatus\"/\n\x1aSelfSubjectRulesReviewSpec\x12\x11\n\tnamespace\x18\x01 \x01(\t\"\xe5\x01\n\x13SubjectAccessReview\x12\x42\n\x08metadata\x18\x01 \x01(\x0b\x32\x30.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta\x12\x42\n\x04spec\x18\x02 \x01(\x0b\x32\x34.k8s.io.api.authorization.v1.SubjectAccessReviewSpec\x12\x46\n\x06status\x18\x03 \x01(\x0b\x32\x36.k8s.io.api.authorization.v1.SubjectAccessReviewStatus\"\x8b\x03\n\x17SubjectAccessReviewSpec\x12K\n\x12resourceAttributes\x18\x01 \x01(\x0b\x32/.k8s.io.api.authorization.v1.ResourceAttributes\x12Q\n\x15nonResourceAttributes\x18\x02 \x01(\x0b\x32\x32.k8s.io.api.authorization.v1.NonResourceAttributes\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0e\n\x06groups\x18\x04 \x03(\t\x12N\n\x05\x65xtra\x18\x05 \x03(\x0b\x32?.k8s.io.api.authorization.v1.SubjectAccessReviewSpec.ExtraEntry\x12\x0b\n\x03uid\x18\x06 \x01(\t\x1aU\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x36\n\x05value\x18\x02 \x01(\x0b\x32\'.k8s.io.api.authorization.v1.ExtraValue:\x02\x38\x01\"e\n\x19SubjectAccessReviewStatus\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06\x64\x65nied\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x17\n\x0f\x65valuationError\x18\x03 \x01(\t\"\xd1\x01\n\x18SubjectRulesReviewStatus\x12@\n\rresourceRules\x18\x01 \x03(\x0b\x32).k8s.io.api.authorization.v1.ResourceRule\x12\x46\n\x10nonResourceRules\x18\x02 \x03(\x0b\x32,.k8s.io.api.authorization.v1.NonResourceRule\x12\x12\n\nincomplete\x18\x03 \x01(\x08\x12\x17\n\x0f\x65valuationError\x18\x04 \x01(\t')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,25 +43,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NONRESOURCERULE']._serialized_start=445
   _globals['_NONRESOURCERULE']._serialized_end=502
   _globals['_RESOURCEATTRIBUTES']._serialized_start=505
-  _globals['_RESOURCEATTRIBUTES']._serialized_end=643
-  _globals['_RESOURCERULE']._serialized_start=645
-  _globals['_RESOURCERULE']._serialized_end=735
-  _globals['_SELFSUBJECTACCESSREVIEW']._serialized_start=738
-  _globals['_SELFSUBJECTACCESSREVIEW']._serialized_end=975
-  _globals['_SELFSUBJECTACCESSREVIEWSPEC']._serialized_start=978
-  _globals['_SELFSUBJECTACCESSREVIEWSPEC']._serialized_end=1167
-  _globals['_SELFSUBJECTRULESREVIEW']._serialized_start=1170
-  _globals['_SELFSUBJECTRULESREVIEW']._serialized_end=1404
-  _globals['_SELFSUBJECTRULESREVIEWSPEC']._serialized_start=1406
-  _globals['_SELFSUBJECTRULESREVIEWSPEC']._serialized_end=1453
-  _globals['_SUBJECTACCESSREVIEW']._serialized_start=1456
-  _globals['_SUBJECTACCESSREVIEW']._serialized_end=1685
-  _globals['_SUBJECTACCESSREVIEWSPEC']._serialized_start=1688
-  _globals['_SUBJECTACCESSREVIEWSPEC']._serialized_end=2083
-  _globals['_SUBJECTACCESSREVIEWSPEC_EXTRAENTRY']._serialized_start=1998
-  _globals['_SUBJECTACCESSREVIEWSPEC_EXTRAENTRY']._serialized_end=2083
-  _globals['_SUBJECTACCESSREVIEWSTATUS']._serialized_start=2085
-  _globals['_SUBJECTACCESSREVIEWSTATUS']._serialized_end=2186
-  _globals['_SUBJECTRULESREVIEWSTATUS']._serialized_start=2189
-  _globals['_SUBJECTRULESREVIEWSTATUS']._serialized_end=2398
+  _globals['_RESOURCEATTRIBUTES']._serialized_end=673
+  _globals['_RESOURCERULE']._serialized_start=675
+  _globals['_RESOURCERULE']._serialized_end=765
+  _globals['_SELFSUBJECTACCESSREVIEW']._serialized_start=768
+  _globals['_SELFSUBJECTACCESSREVIEW']._serialized_end=1005
+  _globals['_SELFSUBJECTACCESSREVIEWSPEC']._serialized_start=1008
+  _globals['_SELFSUBJECTACCESSREVIEWSPEC']._serialized_end=1197
+  _globals['_SELFSUBJECTRULESREVIEW']._serialized_start=1200
+  _globals['_SELFSUBJECTRULESREVIEW']._serialized_end=1434
+  _globals['_SELFSUBJECTRULESREVIEWSPEC']._serialized_start=1436
+  _globals['_SELFSUBJECTRULESREVIEWSPEC']._serialized_end=1483
+  _globals['_SUBJECTACCESSREVIEW']._serialized_start=1486
+  _globals['_SUBJECTACCESSREVIEW']._serialized_end=1715
+  _globals['_SUBJECTACCESSREVIEWSPEC']._serialized_start=1718
+  _globals['_SUBJECTACCESSREVIEWSPEC']._serialized_end=2113
+  _globals['_SUBJECTACCESSREVIEWSPEC_EXTRAENTRY']._serialized_start=2028
+  _globals['_SUBJECTACCESSREVIEWSPEC_EXTRAENTRY']._serialized_end=2113
+  _globals['_SUBJECTACCESSREVIEWSTATUS']._serialized_start=2115
+  _globals['_SUBJECTACCESSREVIEWSTATUS']._serialized_end=2216
+  _globals['_SUBJECTRULESREVIEWSTATUS']._serialized_start=2219
+  _globals['_SUBJECTRULESREVIEWSTATUS']._serialized_end=2428
 # @@protoc_insertion_point(module_scope)
