@@ -38,6 +38,7 @@ from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
 from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE, NODE, POD
 from ..api.kinds.componentstatus import COMPONENT_STATUS
+from ..api.kinds.authorization import GROUP as AUTHORIZATION_GROUP
 from ..api.kinds.metrics import GROUP as METRICS_GROUP
 from ..api.kinds.quota import LIMIT_RANGE, RESOURCE_QUOTA
 from ..api.kinds.service import SERVICE
@@ -48,10 +49,12 @@ from ..metrics import api as metrics_api
 from ..metrics.prometheus import RequestMetrics, registry_with, render, resource_labels
 from ..metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TEXT
 from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
-from . import componentstatus, discovery, errors, eviction, openapi, pagination, protobuf, subresources, watch
+from . import accessreview, componentstatus, discovery, errors, eviction, openapi, pagination, protobuf
+from . import subresources, watch
+from .auth import bootstrappolicy
 from .auth.authenticator import Anonymous, Authentication
-from .auth.authorizer import authorizer_from_modes, only_always_allow
-from .auth.filters import AuthFilter
+from .auth.authorizer import AlwaysAllow, authorizer_from_modes, only_always_allow
+from .auth.filters import AuthFilter, user_of
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .lister import NamespaceLister
@@ -138,6 +141,7 @@ class APIServer:
         # the unsecured system:masters user), as the apiserver was before it had auth.
         self.authentication = authentication
         self.authorization_modes = list(authorization_modes or ["AlwaysAllow"])
+        self.authorizer = AlwaysAllow()       # make_app builds the modes' own
         self.services = ServiceAllocator(store, service_cluster_ip_range, service_node_port_range)
         self.custom = CustomResources(self)
         self.registry = Registry(store, recent=self.recent,
@@ -208,6 +212,9 @@ class APIServer:
                 self.cache_for(rt)
         # quota and LimitRanger admission read these on every create: keep them in memory
         self.registry.admission.use_listers(self.lister(RESOURCE_QUOTA), self.lister(LIMIT_RANGE))
+        if "RBAC" in self.authorization_modes:
+            # kube-apiserver's rbac/bootstrap-roles hook: the default roles and bindings
+            bootstrappolicy.reconcile(self.registry)
         self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
         self.metrics.start()
 
@@ -300,9 +307,11 @@ class APIServer:
 
         # Every resource path (/api/v1/..., /apis/{group}/{version}/...) is served here.
         app.wsgi_app = ResourceRoutes(self, app.wsgi_app)
+        # the authorizer that guards every request also answers the access reviews
         if self.authentication is not None or not only_always_allow(self.authorization_modes):
+            self.authorizer = authorizer_from_modes(self.authorization_modes, self)
             app.wsgi_app = AuthFilter(app.wsgi_app, self.authentication or Authentication(anonymous=Anonymous()),
-                                      authorizer_from_modes(self.authorization_modes, self))
+                                      self.authorizer)
         return app
 
     # ------------------------------------------------------------------ routing
@@ -333,6 +342,11 @@ class APIServer:
             raise errors.no_such_path()
         if rt.group == METRICS_GROUP:
             return self.resource_metrics(req, rt, namespace, name, sub)
+        if rt.group == AUTHORIZATION_GROUP:
+            if req.method != "POST" or name is not None:
+                raise errors.method_not_allowed()
+            return respond(accessreview.review(rt, namespace, read_json(req), user_of(req.environ),
+                                               self.authorizer), 201)
         if rt is COMPONENT_STATUS:
             return self.component_statuses(req, rt, name)
         warnings = self.field_validation(req, rt, sub)

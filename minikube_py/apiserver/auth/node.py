@@ -239,5 +239,6 @@ def authorizer(server) -> NodeAuthorizer:
     """--authorization-mode=Node: on the apiserver's pod and claim caches."""
     from ...api.kinds.core import POD
     from ...api.kinds.storage import PERSISTENT_VOLUME_CLAIM
-    pods, claims = server.lister(POD), server.lister(PERSISTENT_VOLUME_CLAIM)
+    from .rbac import ServerLister
+    pods, claims = ServerLister(server, POD), ServerLister(server, PERSISTENT_VOLUME_CLAIM)
     return NodeAuthorizer(NodeGraph(pods.in_namespace, pods.get, claims.in_namespace, pods.all))

@@ -230,8 +230,25 @@ def _matching_subject(user, binding: dict, namespace: str) -> Optional[dict]:
     return None
 
 
+class ServerLister:
+    """One kind's lister of the apiserver, made on the first question (the authorizer is
+    built before the apiserver has started, maybe before etcd answers)."""
+
+    def __init__(self, server, rt):
+        self.server, self.rt = server, rt
+
+    def in_namespace(self, namespace: str) -> list[dict]:
+        return self.server.lister(self.rt).in_namespace(namespace or "")
+
+    def get(self, namespace: str, name: str) -> Optional[dict]:
+        return self.server.lister(self.rt).get(namespace or "", name)
+
+    def all(self) -> list[dict]:
+        return self.server.lister(self.rt).all()
+
+
 def authorizer(server) -> RBACAuthorizer:
     """--authorization-mode=RBAC: on the apiserver's watch-fed copies of the four kinds."""
     from ...api.kinds.rbac import CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING
-    return RBACAuthorizer(RBACObjects(*(server.lister(rt) for rt in
+    return RBACAuthorizer(RBACObjects(*(ServerLister(server, rt) for rt in
                                         (ROLE, CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING))))
