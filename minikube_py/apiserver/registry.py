@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
-from .. import codec
 from ..api import meta, patch as patching, validation
 from ..api.kinds import Kind, apply_defaults, validate, validate_update
 from ..api.selectors import FieldSelector, LabelSelector, SelectorError
@@ -91,7 +90,7 @@ class Registry:
         if guess and self.recent is not None:
             cached = self.recent(rt, rt.etcd_key(namespace, name))
             if cached is not None and (at_rv is None or cached["metadata"].get("resourceVersion") == at_rv):
-                return self._typed(rt, codec.loads(codec.dumps(cached))), False
+                return self._typed(rt, cached), False      # recent() decoded our own copy
         return self.get(rt, namespace, name), True
 
     @staticmethod

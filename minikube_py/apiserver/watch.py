@@ -169,10 +169,7 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
             return event_line(ev_type, to_table(rt, [obj]))
         if ev is None:
             return event_line(ev_type, obj)
-        cached = ev._encoded.get("json")    # serialized once, shared by every watcher
-        if cached is None:
-            cached = ev._encoded["json"] = codec.dumps(obj)
-        return event_line(ev_type, obj, cached)
+        return event_line(ev_type, obj, ev.json())    # serialized once, shared by every watcher
 
     def generate():
         yield b""                                     # the response headers go out now

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Callable, Protocol
 
+from .. import codec
 from .store import RevisionCompacted, StoreUnavailable, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,10 @@ class WatchCache:
             self._on_etcd_failure(batch)
             return
         with self.lock:
+            priors = []
             for ev in batch:
                 self.events.append(ev)
+                priors.append(self.latest.get(ev.key))
                 self.latest[ev.key] = ev
                 self.last_revision = max(self.last_revision, ev.revision)
             while len(self.events) > self.capacity:
@@ -113,6 +116,16 @@ class WatchCache:
                 for w in self._watchers_of(ev):
                     if ev.key.startswith(w.key_prefix) and ev.revision > after[w]:
                         w.push(ev)
+            # Dispatched: keep the events encoded only (see WatchEvent). An event's
+            # previous state is the object of the key's previous event, when that event
+            # is still here at the previous state's revision: share its bytes.
+            for ev, prior in zip(batch, priors):
+                prev = ev._prev
+                shared = None
+                if prior is not None and prev is not None and \
+                        str(prior.revision) == (prev.get("metadata") or {}).get("resourceVersion"):
+                    shared = prior.json()
+                ev.compact(shared)
 
     def _watchers_of(self, ev):
         """Every watch that may want ev: the unindexed ones, and those of its trigger values."""
@@ -172,13 +185,13 @@ class WatchCache:
 
         Writers use it as kube-apiserver's GuaranteedUpdate uses its cached object: try the
         write against the guessed resourceVersion, and read etcd only when that conflicts.
-        The object is shared with the watch streams: copy it before changing it.
+        The object is decoded for this caller from the cached JSON: its own copy.
         """
         with self.lock:
             ev = self.latest.get(key)
         if ev is None or ev.type == "DELETED":
             return None
-        return ev.object
+        return codec.loads(ev.json())
 
     # --- client watches --------------------------------------------------------------
     def watch(self, from_revision: int, sink: Sink) -> None:

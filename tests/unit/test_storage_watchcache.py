@@ -66,3 +66,44 @@ def test_after_a_compaction_the_replay_starts_at_the_oldest_revision_etcd_kept()
     cache = WatchCache(store=CompactedStore(), prefix="/registry/pods/")
     assert cache._oldest_available(1, 1000) == 37
     assert cache._oldest_available(1, 20) == 21      # nothing kept to replay: start after now
+
+
+def modified(rev, name, prev, node="", phase="Running"):
+    obj = {"metadata": {"name": name, "resourceVersion": str(rev)}, "spec": {"nodeName": node},
+           "status": {"phase": phase}}
+    return WatchEvent("MODIFIED", f"/registry/pods/ns/{name}", rev, obj, prev)
+
+
+def test_cached_events_are_kept_encoded_once_and_share_the_previous_state():
+    cache = WatchCache(store=None, prefix="/registry/pods/")
+    first = added(1, "p", "a")
+    cache._on_etcd([first])
+    prev = {"metadata": {"name": "p", "resourceVersion": "1"}, "spec": {"nodeName": "a"}}
+    cache._on_etcd([modified(2, "p", prev, "a")])
+    second = cache.events[1]
+    # Nothing decoded is kept: the JSON only, and the previous state is the first event's bytes.
+    assert first._object is None and second._object is None and second._prev is None
+    assert second._prev_json is first.json()
+    assert second.prev_object == prev
+    assert second.object["status"]["phase"] == "Running"
+
+
+def test_recent_gives_each_writer_its_own_copy():
+    cache = WatchCache(store=None, prefix="/registry/pods/")
+    cache._on_etcd([added(1, "p", "a")])
+    mine = cache.recent("/registry/pods/ns/p")
+    mine["spec"]["nodeName"] = "changed"
+    assert cache.recent("/registry/pods/ns/p")["spec"]["nodeName"] == "a"
+
+
+def test_a_replayed_selector_watch_still_sees_a_pod_leave_its_selector():
+    from minikube_py.apiserver.registry import parse_selectors
+    from minikube_py.apiserver.watch import visible_type
+    cache = WatchCache(store=None, prefix="/registry/pods/")
+    cache._on_etcd([added(1, "p", "a")])
+    prev = {"metadata": {"name": "p", "resourceVersion": "1"}, "spec": {"nodeName": "a"}}
+    cache._on_etcd([modified(2, "p", prev, "b")])     # moved off node a (as a test of selectors)
+    _, fsel = parse_selectors(None, "spec.nodeName=a")
+    sink = ListSink("/registry/pods/")
+    cache.watch(0, sink)                               # registered after: replayed from the window
+    assert [visible_type(ev, None, fsel) for ev in sink.events] == ["ADDED", "DELETED"]
