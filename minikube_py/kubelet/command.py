@@ -92,8 +92,8 @@ def _device_manager(plugin_dir: str, state_dir: str, on_change):
 @click.option("--lease-seconds", default=10.0, show_default=True, help="Lease renew interval")
 @click.option("--status-update-seconds", default=10.0, show_default=True,
               help="how often NodeStatus is recomputed (posted when it changed)")
-@click.option("--status-report-seconds", default=60.0, show_default=True,
-              help="post NodeStatus at least this often even when unchanged")
+@click.option("--status-report-seconds", default=300.0, show_default=True,
+              help="post NodeStatus at least this often even when unchanged (nodeStatusReportFrequency)")
 @click.option("--sync-frequency", default=60.0, show_default=True,
               help="re-sync every pod at least this often")
 @click.option("--relist-seconds", default=1.0, show_default=True, help="PLEG relist period")

@@ -23,7 +23,7 @@ class KubeletConfig:
     taints: list = field(default_factory=list)
     lease_seconds: float = 10.0         # Lease renew interval (duration: 4x)
     status_update_seconds: float = 10.0  # how often NodeStatus is recomputed
-    status_report_seconds: float = 60.0  # ... and posted even when unchanged
+    status_report_seconds: float = 300.0  # ... and posted even when unchanged (nodeStatusReportFrequency)
     sync_frequency: float = 60.0        # periodic re-sync of every pod
     object_cache_ttl: float = 5.0       # ConfigMaps/Secrets are re-read after this long
     relist_seconds: float = 1.0         # PLEG relist period

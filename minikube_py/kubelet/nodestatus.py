@@ -10,7 +10,8 @@ scheduler and the node lifecycle controller read.
 ``NodeStatusReporter`` registers the node and keeps its status fresh: every
 ``--status-update-seconds`` it reads the Node and recomputes the status, and
 writes only when the Node does not show it already, or when the last write is
-older than ``report_seconds`` (the kubelet's nodeStatusReportFrequency; the
+older than ``report_seconds`` (the kubelet's nodeStatusReportFrequency, 5 min as in
+Kubernetes: with 5,000 nodes a 60 s report alone would be 83 Node writes a second; the
 Lease is the frequent heartbeat), or at once when asked to (runtime down/up,
 devices changed).  Comparing with the server's Node, not with our last write,
 is what repairs a status someone else changed: after a short network cut the
@@ -196,7 +197,7 @@ class NodeStatusReporter(Loop):
     """Registers the Node and keeps its status up to date."""
 
     def __init__(self, client, node_name: str, *, compute_status, labels: dict, taints: list,
-                 update_seconds: float = 10.0, report_seconds: float = 60.0):
+                 update_seconds: float = 10.0, report_seconds: float = 300.0):
         self.client = client
         self.node_name = node_name
         self.compute_status = compute_status     # compute_status(old_conditions) -> status

@@ -21,7 +21,7 @@ from dockerutil import list_containers  # noqa: E402  (tests/dockerutil.py)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE_LABEL = "io.minikube-py.node"
 
-# Short periods so that tests are quick; the defaults are Kubernetes' (10 s, 60 s ...).
+# Short periods so that tests are quick; the defaults are Kubernetes' (10 s, 5 min ...).
 FAST_FLAGS = ["--relist-seconds", "0.5", "--status-update-seconds", "1", "--lease-seconds", "2",
               "--sync-frequency", "10", "--restart-backoff-seconds", "1",
               "--restart-backoff-max-seconds", "8"]

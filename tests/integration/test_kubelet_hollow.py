@@ -313,6 +313,21 @@ def test_command_rejects_bad_flags_and_missing_docker(cluster, tmp_path):
     assert "cannot reach the container runtime" in r.stderr and sock in r.stderr
 
 
+def test_an_unchanged_node_status_is_not_written_again_until_the_report_period(hollow, api_client):
+    """As the kubelet's nodeStatusReportFrequency (5 min by default): the status is
+    recomputed every update period but written only when it changed; the Lease alone
+    says the node is alive. 5,000 nodes would otherwise write their Node ~17 times a second."""
+    assert KubeletConfig(node_name="x").status_report_seconds == 300
+    kubelet = hollow("quiet", status_report_seconds=300)
+    name = kubelet.config.node_name
+    wait_for(lambda: kubelet.reporter.posts >= 1, what="the first status")
+    rv = api_client.get("nodes", name)["metadata"]["resourceVersion"]
+    lease_rv = api_client.get("leases", name, "kube-node-lease")["metadata"]["resourceVersion"]
+    time.sleep(2.5)                       # ~8 status updates (0.3 s), 2 lease renewals (1 s)
+    assert api_client.get("nodes", name)["metadata"]["resourceVersion"] == rv
+    assert api_client.get("leases", name, "kube-node-lease")["metadata"]["resourceVersion"] != lease_rv
+
+
 def test_kubelet_repairs_a_ready_condition_someone_else_changed(hollow, api_client):
     """After a network cut the node lifecycle controller marks the node Ready=Unknown; the
     kubelet, back, must set Ready=True at its next status update, not a minute later."""
