@@ -426,7 +426,8 @@ class APIServer:
             from .streaming.upgrade import proxy_stream     # the kubelet serves these
             return proxy_stream(reg, namespace, name, sub, req)
         if method == "GET":
-            return self.respond_one(req, rt, reg.get(rt, namespace, name))
+            return self.respond_one(req, rt, reg.get(rt, namespace, name,
+                                                     any_version=req.args.get("resourceVersion") == "0"))
         if method == "PUT":
             return respond(reg.update(rt, namespace, name, read_json(req), subresource=sub, dry_run=dry_run,
                                       writer=writer))

@@ -40,14 +40,22 @@ class Registry:
         self.admission = admission or Admission(self)
         # (group, plural) -> the StorageHook of kinds whose writes do more than store
         self.hooks = dict(hooks or {})
-        # recent(rt, key) -> the watch cache's newest copy of an object, or None (see base()).
+        # recent(rt, key) -> the watch cache's newest copy of an object, or None (see base()),
+        # decoded for the caller: its own copy, to change at will.
         self.recent = recent
 
     def hook(self, rt: Kind) -> StorageHook:
         return self.hooks.get((rt.group, rt.plural), NO_HOOK)
 
     # ---------------------------------------------------------------- reads
-    def get(self, rt: Kind, namespace, name) -> dict:
+    def get(self, rt: Kind, namespace, name, any_version: bool = False) -> dict:
+        """One object from etcd; `any_version` (GET ?resourceVersion=0): the watch cache's
+        copy when it has one, as kube-apiserver serves it from its cache -- the kubelet
+        reads its Node so every 10 s, which is then no etcd read at all."""
+        if any_version and self.recent is not None:
+            cached = self.recent(rt, rt.etcd_key(namespace, name))
+            if cached is not None:
+                return self._typed(rt, cached)
         try:
             return self._typed(rt, self.store.get(rt.etcd_key(namespace, name)))
         except KeyNotFound:

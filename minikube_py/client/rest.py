@@ -175,10 +175,14 @@ class Client:
     # -------------------------------------------------------------------- verbs
 
     def get(self, resource: ResourceLike, name: str, namespace: Optional[str] = None,
-            subresource: Optional[str] = None) -> dict:
-        """GET one object (or one of its subresources, e.g. ``scale``)."""
+            subresource: Optional[str] = None, resource_version: Optional[str] = None) -> dict:
+        """GET one object (or one of its subresources, e.g. ``scale``).
+
+        ``resource_version="0"``: any version will do, the apiserver's cache may answer.
+        """
         ns = self._default_ns(resource, namespace)
-        return self._json("GET", self.path(resource, ns, name, subresource))
+        params = {"resourceVersion": resource_version} if resource_version is not None else None
+        return self._json("GET", self.path(resource, ns, name, subresource), params)
 
     def list(self, resource: ResourceLike, namespace: Optional[str] = None,
              label_selector: Optional[str] = None, field_selector: Optional[str] = None,

@@ -251,7 +251,8 @@ class NodeStatusReporter(Loop):
         due = time.monotonic() - self._posted_at >= self.report_seconds
         try:
             if old is None and not force and not due and self._posted is not None:
-                old = self.client.get("nodes", self.node_name)
+                # From the apiserver's cache, as the kubelet reads it (resourceVersion 0).
+                old = self.client.get("nodes", self.node_name, resource_version="0")
             shown = (old.get("status") or {}) if old is not None else self._posted
             status = self.compute_status((shown or {}).get("conditions"))
             if not force and not due and shown is not None \

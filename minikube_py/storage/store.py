@@ -70,23 +70,28 @@ class WatchEvent:
     def __repr__(self):
         return f"WatchEvent({self.type}, {self.key!r}, {self.revision})"
 
+    # Each attribute is read once into a local: compact() sets the JSON before it drops
+    # the dicts, so a reader in another thread sees one form or the other, never neither.
     @property
     def object(self) -> dict:
-        if self._object is not None:
-            return self._object
-        return codec.loads(self._json)
+        obj = self._object
+        return obj if obj is not None else codec.loads(self._json)
 
     @property
     def prev_object(self) -> dict | None:
-        if self._prev is not None:
-            return self._prev
-        return None if self._prev_json is None else codec.loads(self._prev_json)
+        prev = self._prev
+        if prev is not None:
+            return prev
+        data = self._prev_json
+        return None if data is None else codec.loads(data)
 
     def json(self) -> bytes:
         """The object's JSON, serialized once and shared by every watch stream."""
-        if self._json is None:
-            self._json = codec.dumps(self._object)
-        return self._json
+        data = self._json
+        if data is None:
+            obj = self._object
+            data = self._json = codec.dumps(obj) if obj is not None else self._json
+        return data
 
     def compact(self, prev_json: bytes | None = None) -> None:
         """Keep only the encoded forms; `prev_json` is the previous state's JSON if known."""

@@ -41,6 +41,20 @@ def test_create_sets_server_fields(api):
     assert r.json()["spec"]["restartPolicy"] == "Always"   # defaulted
 
 
+def test_get_at_resource_version_0_answers_the_object_as_kubectl_sees_it(api):
+    created = requests.post(api.pods, json=pod("rv0")).json()
+    deadline = time.time() + 5
+    while True:           # any version will do: the watch cache's copy, or etcd's
+        r = requests.get(f"{api.pods}/rv0", params={"resourceVersion": "0"})
+        assert r.status_code == 200, r.text
+        if r.json()["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"] \
+                or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.json() == requests.get(f"{api.pods}/rv0").json()
+    assert requests.get(f"{api.pods}/nope", params={"resourceVersion": "0"}).status_code == 404
+
+
 def test_generate_name(api):
     r = requests.post(api.pods, json={**pod(""), "metadata": {"generateName": "web-"}})
     assert r.status_code == 201, r.text

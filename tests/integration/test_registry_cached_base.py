@@ -22,7 +22,8 @@ from minikube_py.storage.etcd import EtcdStore
 def setup(cluster):
     store = EtcdStore(cluster.etcd_url)
     stale = {}
-    registry = Registry(store, recent=lambda rt, key: stale.get(key))
+    # recent() hands each caller its own copy, as the watch cache's does
+    registry = Registry(store, recent=lambda rt, key: copy.deepcopy(stale.get(key)))
     ns = f"cached-{os.urandom(3).hex()}"
     registry.create(NAMESPACE, None, {"metadata": {"name": ns}})
     pod = registry.create(POD, ns, {"metadata": {"name": "p", "labels": {"v": "1"}},
@@ -117,3 +118,14 @@ def test_stale_update_that_is_also_invalid_is_a_conflict(setup):
     with pytest.raises(errors.APIError) as err:
         registry.update(POD, ns, "p", body)
     assert err.value.code == 409
+
+
+def test_a_get_at_resource_version_0_may_answer_from_the_cache(setup):
+    registry, ns, first = setup
+    registry.patch(POD, ns, "p", {"metadata": {"labels": {"v": "2"}}}, "merge")
+    # ?resourceVersion=0: any version will do, the cache's copy answers (here a stale one)
+    assert registry.get(POD, ns, "p", any_version=True)["metadata"]["labels"] == {"v": "1"}
+    assert registry.get(POD, ns, "p")["metadata"]["labels"] == {"v": "2"}     # etcd's
+    with pytest.raises(errors.APIError) as err:                               # nothing cached
+        registry.get(POD, ns, "q", any_version=True)
+    assert err.value.code == 404
