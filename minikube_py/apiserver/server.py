@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 # cheroot keeps only the last of a repeated header unless it is listed as a comma-
 # separated one; the streaming upgrades repeat these (kubectl offers each protocol
 # version in a header of its own), and the kubelet must see them all.
-for _name in (b"X-Stream-Protocol-Version", b"Sec-Websocket-Protocol"):
+# (`kubectl --as-group a --as-group b` repeats Impersonate-Group likewise.)
+for _name in (b"X-Stream-Protocol-Version", b"Sec-Websocket-Protocol", b"Impersonate-Group"):
     if _name not in cheroot_server.comma_separated_headers:
         cheroot_server.comma_separated_headers.append(_name)
 

@@ -21,14 +21,16 @@ TOKENS = {"admin-token": ("admin", "system:masters"), "viewer-token": ("viewer",
 def rbac_cluster(tmp_path_factory):
     tokens = tmp_path_factory.mktemp("rbac") / "tokens.csv"
     tokens.write_text("".join(f'{t},{user},{i},"{groups}"\n' for i, (t, (user, groups)) in enumerate(TOKENS.items())))
-    c = Cluster(apiserver_args=("--token-auth-file", str(tokens), "--authorization-mode", "Node,RBAC")).start()
+    c = Cluster(apiserver_args=("--token-auth-file", str(tokens), "--authorization-mode", "Node,RBAC"),
+                tls=True).start()
     yield c
     c.stop()
 
 
 def call(cluster, token, method, path, body=None, **params):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.request(method, cluster.server + path, json=body, headers=headers, params=params, timeout=10)
+    return requests.request(method, cluster.server + path, json=body, headers=headers, params=params, timeout=10,
+                            verify=cluster.ca_file)
 
 
 def admin(cluster, method, path, body=None, expect=(200, 201), **params):
@@ -163,7 +165,7 @@ def test_a_kubelet_reads_only_its_own_pods_and_what_they_use(rbac_cluster):
 def test_the_aggregation_controller_fills_view_edit_admin(rbac_cluster):
     from minikube_py.client.rest import Client
     from minikube_py.controllers.manager import ControllerConfig, ControllerManager
-    client = Client(server=rbac_cluster.server, token="admin-token")
+    client = Client(kubeconfig=rbac_cluster.kubeconfig)      # the admin's client certificate
     manager = ControllerManager(client, ["clusterrole-aggregation"], ControllerConfig())
     stop = threading.Event()
     threading.Thread(target=manager.run, args=(stop,), daemon=True).start()
@@ -186,37 +188,43 @@ def test_the_aggregation_controller_fills_view_edit_admin(rbac_cluster):
         client.close()
 
 
-def test_kubectl_sees_rbac(rbac_cluster, tmp_path):
-    """Real kubectl (plain http sends no token, so as system:anonymous, given view in one namespace)."""
+def test_kubectl_with_a_view_token_and_as_another_user(rbac_cluster, tmp_path):
+    """Real kubectl: a bearer token bound to view lists and cannot create; can-i (--list) and
+    --as (impersonation) as Kubernetes answers them."""
     ns = make_namespace(rbac_cluster)
-    anonymous = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:anonymous"}
-    bind(rbac_cluster, ns, "system:aggregate-to-view", anonymous)
-    admin(rbac_cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-        "metadata": {"name": f"{ns}-anonymous-discovery"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:discovery"},
-        "subjects": [anonymous]})
-    admin(rbac_cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-        "metadata": {"name": f"{ns}-anonymous-basic"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:basic-user"},
-        "subjects": [anonymous]})
+    viewer = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}
+    bind(rbac_cluster, ns, "system:aggregate-to-view", viewer)
     env = dict(os.environ, HOME=str(tmp_path))
 
-    def kubectl(*args):
-        return subprocess.run(["kubectl", "--server", rbac_cluster.server, "-n", ns, *args], capture_output=True,
-                              text=True, env=env, timeout=60)
+    def kubectl(*args, token="viewer-token", input=None):
+        # with a token: no kubeconfig (its admin certificate would authenticate first, as x509 does)
+        creds = ["--token", token, "--server", rbac_cluster.server, "--certificate-authority", rbac_cluster.ca_file,
+                 "--kubeconfig", os.devnull] if token else ["--kubeconfig", rbac_cluster.kubeconfig]
+        return subprocess.run(["kubectl", *creds, "-n", ns, *args], capture_output=True, text=True, env=env,
+                              timeout=60, input=input)
     proc = eventually(lambda: _assert_rc(kubectl("get", "pods"), 0))
     assert "No resources found" in proc.stderr
-    proc = kubectl("create", "configmap", "x", "--from-literal=a=b")
+    proc = kubectl("create", "-f", "-", input=CONFIGMAP)
     assert proc.returncode != 0
-    assert (f'configmaps is forbidden: User "system:anonymous" cannot create '
-            f'resource "configmaps" in API group "" in the namespace "{ns}"') in proc.stderr
+    assert proc.stderr.strip() == (
+        f'Error from server (Forbidden): error when creating "STDIN": configmaps is forbidden: User "viewer" '
+        f'cannot create resource "configmaps" in API group "" in the namespace "{ns}"')
     assert kubectl("auth", "can-i", "list", "pods").stdout.strip() == "yes"
     assert kubectl("auth", "can-i", "create", "pods").stdout.strip() == "no"
-    listed = kubectl("auth", "can-i", "--list").stdout
-    lines = {" ".join(line.split()) for line in listed.splitlines()}
+    lines = {" ".join(line.split()) for line in kubectl("auth", "can-i", "--list").stdout.splitlines()}
     assert "pods [] [] [get list watch]" in lines
     assert "selfsubjectaccessreviews.authorization.k8s.io [] [] [create]" in lines
     assert "[/api/*] [] [get]" in lines
+    # the admin (client certificate, system:masters) acts as the viewer; the viewer may not act as anyone
+    assert kubectl("auth", "can-i", "list", "pods", "--as", "viewer", token=None).stdout.strip() == "yes"
+    assert kubectl("auth", "can-i", "delete", "pods", "--as", "viewer", token=None).stdout.strip() == "no"
+    proc = kubectl("get", "pods", "--as", "admin")
+    assert proc.returncode != 0
+    assert ('users "admin" is forbidden: User "viewer" cannot impersonate resource "users" in API group "" '
+            'at the cluster scope') in proc.stderr
+
+
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: b\n"
 
 
 def _assert_rc(proc, rc):

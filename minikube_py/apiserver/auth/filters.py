@@ -14,6 +14,7 @@ is allowed, as on kube-apiserver's old insecure port).
 from __future__ import annotations
 
 from ... import codec
+from . import impersonation
 from .authenticator import AuthenticationError
 from .authorizer import Attributes, Decision
 from .requestinfo import RequestInfo, request_info
@@ -49,6 +50,13 @@ class AuthFilter:
             user = None
         if user is None:
             return send(start_response, 401, unauthorized())
+        if impersonation.wanted(environ):        # kubectl --as: act as another user, if allowed
+            try:
+                user = impersonation.impersonate(environ, user, self.authorizer)
+            except impersonation.ImpersonationRefused as refused:
+                if refused.code == 400:
+                    return send(start_response, 400, bad_request(str(refused)))
+                return send(start_response, 403, forbidden(refused.attrs, refused.reason))
         environ[USER] = user
         info = environ[REQUEST_INFO] = request_info(environ)
         attrs = Attributes(user, info)
@@ -60,10 +68,18 @@ class AuthFilter:
 
 def send(start_response, code: int, status: dict):
     body = codec.dumps(status)
-    start_response(f"{code} {'Unauthorized' if code == 401 else 'Forbidden'}",
+    start_response(f"{code} {STATUS_TEXT[code]}",
                    [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                     ("Cache-Control", "no-cache, private")])
     return [body]
+
+
+STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
+
+
+def bad_request(message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": "BadRequest", "code": 400}
 
 
 def unauthorized() -> dict:
