@@ -18,6 +18,7 @@ from ..api import validation
 from ..api.kinds.authorization import LOCAL_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW, SUBJECT_ACCESS_REVIEW
 from . import errors
 from .auth.authorizer import AlwaysAllow, Attributes, Decision, UnionAuthorizer
+from .auth.rbac import aggregate
 from .auth.requestinfo import RequestInfo
 from .auth.user import UserInfo
 
@@ -106,7 +107,7 @@ def rules_review(spec: dict, user: UserInfo, authorizer) -> dict:
                     r[key] = list(rule[key])
             status["resourceRules"].append(r)
     if errs:
-        status["evaluationError"] = errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
+        status["evaluationError"] = aggregate(errs)
     return status
 
 

@@ -207,10 +207,7 @@ class RBACAuthorizer:
                 errors.append(error)
             elif rules_allow(attrs, rules):
                 return Decision.ALLOW, f"RBAC: allowed by {source}"
-        reason = ""
-        if errors:
-            reason = "RBAC: " + (errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
-        return Decision.NO_OPINION, reason
+        return Decision.NO_OPINION, "RBAC: " + aggregate(errors) if errors else ""
 
     def rules_for(self, user, namespace: str) -> tuple[list[dict], list[str]]:
         """Every rule `user` has in `namespace` (with the cluster-wide ones), and the errors
@@ -221,6 +218,11 @@ class RBACAuthorizer:
                 errors.append(error)
             rules.extend(found)
         return rules, errors
+
+
+def aggregate(errors: list[str]) -> str:
+    """Several errors as one message, as Kubernetes' utilerrors.NewAggregate writes them."""
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
 
 
 def _matching_subject(user, binding: dict, namespace: str) -> Optional[dict]:
