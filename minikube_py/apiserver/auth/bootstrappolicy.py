@@ -18,7 +18,8 @@ Our control-plane components each have a user (their client certificate's CN) an
 role with what they do: system:kube-scheduler, system:kube-controller-manager (which,
 unlike kube-controller-manager with --use-service-account-credentials, runs every
 controller under one identity, so its role is the union of the controllers' roles),
-system:kube-proxy (system:node-proxier), system:kube-dns and system:tf-operator.
+system:kube-proxy (system:node-proxier), system:coredns (our cluster DNS; kubeadm's
+name for the role CoreDNS gets) and system:tf-operator.
 Kubelets (system:node:<name>) are authorized by the Node authorizer (node.py); the
 system:node role is not bound, as in Kubernetes since 1.8.
 """
@@ -220,6 +221,7 @@ def cluster_roles() -> list[dict]:
         cluster_role("system:kube-scheduler", SCHEDULER_RULES),
         cluster_role("system:kube-controller-manager", CONTROLLER_MANAGER_RULES),
         cluster_role("system:kube-dns", KUBE_DNS_RULES),
+        cluster_role("system:coredns", KUBE_DNS_RULES),
         cluster_role("system:tf-operator", TF_OPERATOR_RULES),
     ]
 
@@ -236,8 +238,10 @@ def cluster_role_bindings() -> list[dict]:
         cluster_role_binding("system:kube-scheduler", "system:kube-scheduler", users=["system:kube-scheduler"]),
         cluster_role_binding("system:kube-controller-manager", "system:kube-controller-manager",
                              users=["system:kube-controller-manager"]),
-        cluster_role_binding("system:kube-dns", "system:kube-dns", users=["system:kube-dns"],
-                             service_accounts=[("kube-system", "kube-dns")]),
+        cluster_role_binding("system:kube-dns", "system:kube-dns", service_accounts=[("kube-system", "kube-dns")]),
+        # our DNS runs as CoreDNS does (kubeadm's system:coredns), with a certificate of that name
+        cluster_role_binding("system:coredns", "system:coredns", users=["system:coredns"],
+                             service_accounts=[("kube-system", "coredns")]),
         cluster_role_binding("system:tf-operator", "system:tf-operator", users=[TF_OPERATOR_USER]),
     ]
 
