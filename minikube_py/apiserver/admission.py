@@ -4,6 +4,9 @@ kube-apiserver runs a chain of admission plugins on every write. We run the ones
 kinds need, in the same order:
 - NamespaceLifecycle: no object may be created in a namespace that does not exist or
   is being deleted, and the system namespaces can't be deleted.
+- ServiceAccount (serviceaccountadmission.py): a pod runs as an existing ServiceAccount
+  and gets its token, the cluster CA and its namespace mounted (on an apiserver that
+  signs tokens).
 - DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default
   one (defaultstorageclass.py).
 - LimitRanger (limitranger.py): fills in a pod's default requests and limits (mutating,
@@ -20,6 +23,7 @@ from . import defaultstorageclass, errors
 from ..api.kinds.core import NAMESPACE
 from .limitranger import LimitRanger
 from .resourcequota import Charge, QuotaAdmission
+from .serviceaccountadmission import ServiceAccountAdmission
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -34,10 +38,13 @@ class Admission:
         self._lock = threading.Lock()
         self.limit_ranger = LimitRanger(registry)
         self.quota = QuotaAdmission(registry)
+        self.service_accounts = ServiceAccountAdmission(registry)
 
-    def use_listers(self, quotas, limit_ranges) -> None:
-        """Read ResourceQuotas and LimitRanges from watch-fed listers (lister.py), not etcd."""
+    def use_listers(self, quotas, limit_ranges, service_accounts=None) -> None:
+        """Read ResourceQuotas, LimitRanges and ServiceAccounts from watch-fed listers
+        (lister.py), not etcd."""
         self.quota.quotas.lister, self.limit_ranger.limit_ranges.lister = quotas, limit_ranges
+        self.service_accounts.accounts.lister = service_accounts
 
     # -- NamespaceLifecycle --------------------------------------------------------
     def _check_namespace(self, rt, obj):
@@ -72,6 +79,7 @@ class Admission:
     def admit_create(self, rt, obj):
         """Mutating admission of a create (before validation)."""
         self._check_namespace(rt, obj)
+        self.service_accounts.admit(rt, obj)
         if rt.kind == "PersistentVolumeClaim" and rt.group == "":
             defaultstorageclass.admit_claim(self.registry, obj)
         self.limit_ranger.default(rt, obj)

@@ -39,6 +39,8 @@ from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE, NODE, POD
 from ..api.kinds.componentstatus import COMPONENT_STATUS
 from ..api.kinds.authorization import GROUP as AUTHORIZATION_GROUP
+from ..api.kinds.authentication import TOKEN_REVIEW
+from ..api.kinds.config import SECRET, SERVICE_ACCOUNT
 from ..api.kinds.metrics import GROUP as METRICS_GROUP
 from ..api.kinds.quota import LIMIT_RANGE, RESOURCE_QUOTA
 from ..api.kinds.service import SERVICE
@@ -52,9 +54,11 @@ from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
 from . import accessreview, componentstatus, discovery, errors, eviction, openapi, pagination, protobuf
 from . import subresources, watch
 from .auth import bootstrappolicy
-from .auth.authenticator import Anonymous, Authentication
+from . import tokenrequest, tokenreview
+from .auth.authenticator import Anonymous, Authentication, AuthenticationError, authenticated
 from .auth.authorizer import AlwaysAllow, authorizer_from_modes, only_always_allow
 from .auth.filters import AuthFilter, user_of
+from .auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .lister import NamespaceLister
@@ -135,7 +139,10 @@ class APIServer:
     def __init__(self, store, service_cluster_ip_range: str = DEFAULT_CLUSTER_IP_RANGE,
                  service_node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE,
                  metric_resolution: float = DEFAULT_RESOLUTION, authentication=None,
-                 authorization_modes: list[str] | None = None):
+                 authorization_modes: list[str] | None = None,
+                 service_account_signing_key_file: str | None = None,
+                 service_account_key_files: tuple = (),
+                 service_account_issuer: str = DEFAULT_ISSUER, api_audiences: tuple = ()):
         self.store = store
         # auth/: who may do what. Neither given: no auth filter at all (everyone is
         # the unsecured system:masters user), as the apiserver was before it had auth.
@@ -158,6 +165,63 @@ class APIServer:
                                       resolution=metric_resolution)
         self.listers: dict[str, NamespaceLister] = {}     # by etcd prefix: see lister()
         self._listers_lock = threading.Lock()
+        # ServiceAccount tokens (auth/serviceaccount.py): with a signing key this apiserver
+        # serves serviceaccounts/<name>/token and mounts tokens into pods (ServiceAccount
+        # admission); with verifying keys it believes them (its authenticator)
+        self.service_account_tokens = ServiceAccountTokens.from_flags(
+            self.lookup, service_account_signing_key_file, service_account_key_files,
+            service_account_issuer, api_audiences)
+        self.registry.admission.service_accounts.mount_tokens = \
+            self.service_account_tokens.issuer is not None
+        if self.authentication is not None and self.service_account_authenticator is not None:
+            self.authentication.token_authenticators.append(self.service_account_authenticator)
+
+    @property
+    def service_account_authenticator(self):
+        """The ServiceAccount JWT authenticator (None without keys) for the token chain."""
+        return self.service_account_tokens.authenticator
+
+    def lookup(self, resource: str, namespace, name: str) -> dict | None:
+        """An object as the token authenticator checks it: the watch cache's copy, else etcd's;
+        None when it does not exist."""
+        rt = {"serviceaccounts": SERVICE_ACCOUNT, "pods": POD, "secrets": SECRET, "nodes": NODE}[resource]
+        namespace = namespace if rt.namespaced else None
+        cached = self.recent(rt, rt.etcd_key(namespace, name))
+        if cached is not None:
+            return cached
+        try:
+            return self.registry.get(rt, namespace, name)
+        except errors.APIError as err:
+            if err.code == 404:
+                return None
+            raise
+
+    def authenticate_token(self, token: str, audiences) -> tuple:
+        """(UserInfo or None, the audiences it is good for), as TokenReview asks: each
+        bearer-token authenticator of the chain in turn (the token file, then ServiceAccount
+        JWTs); AuthenticationError when one of them refused it and no other took it."""
+        sa = self.service_account_authenticator
+        chain = list(self.authentication.token_authenticators) if self.authentication is not None else []
+        if sa is not None and sa not in chain:
+            chain.append(sa)
+        refused = None
+        for authn in chain:
+            try:
+                user = authn.authenticate_token(token, audiences) if authn is sa \
+                    else authn.authenticate_token(token)
+            except AuthenticationError as err:
+                refused = err
+                continue
+            if user is None:
+                continue
+            if authn is not sa:      # a static token is good for the API's own audiences
+                return authenticated(user), [a for a in audiences if a in self.service_account_tokens.audiences]
+            claimed = sa.verify(token, audiences)["aud"]
+            claimed = [claimed] if isinstance(claimed, str) else claimed
+            return authenticated(user), [a for a in audiences if a in claimed]
+        if refused is not None:
+            raise refused
+        return None, []
 
     def cache_for(self, rt) -> WatchCache:
         with self._caches_lock:
@@ -211,7 +275,8 @@ class APIServer:
             if rt.eager_watch_cache:
                 self.cache_for(rt)
         # quota and LimitRanger admission read these on every create: keep them in memory
-        self.registry.admission.use_listers(self.lister(RESOURCE_QUOTA), self.lister(LIMIT_RANGE))
+        self.registry.admission.use_listers(self.lister(RESOURCE_QUOTA), self.lister(LIMIT_RANGE),
+                                            self.lister(SERVICE_ACCOUNT))
         if "RBAC" in self.authorization_modes:
             # kube-apiserver's rbac/bootstrap-roles hook: the default roles and bindings
             bootstrappolicy.reconcile(self.registry)
@@ -349,6 +414,11 @@ class APIServer:
                                                self.authorizer), 201)
         if rt is COMPONENT_STATUS:
             return self.component_statuses(req, rt, name)
+        if rt is TOKEN_REVIEW:
+            if req.method != "POST" or name is not None:
+                raise errors.method_not_allowed()
+            return respond(tokenreview.review(self.authenticate_token,
+                                              self.service_account_tokens.audiences, read_json(req)), 201)
         warnings = self.field_validation(req, rt, sub)
         resp = self.handle(req, rt, namespace, name, sub)
         for text in warnings:
@@ -396,6 +466,13 @@ class APIServer:
             if method != "POST":
                 raise errors.method_not_allowed()
             return respond(subresources.bind(reg, namespace, name, read_json(req)), 201)
+        if sub == "token":
+            if method != "POST":
+                raise errors.method_not_allowed()
+            if self.service_account_tokens.issuer is None:
+                raise errors.no_such_path()     # kube-apiserver serves it only with a signing key
+            return respond(tokenrequest.create_token(reg, self.service_account_tokens, namespace, name,
+                                                     read_json(req)), 201)
         if sub == "eviction":
             if method != "POST":
                 raise errors.method_not_allowed()

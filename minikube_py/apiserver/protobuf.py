@@ -35,8 +35,8 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from .. import codec
 from ..api.kinds import SCHEME
-from .k8sproto import (apps_pb2, authorization_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2,
-                       policy_pb2, rbac_pb2, runtime_pb2, storage_pb2)
+from .k8sproto import (apps_pb2, authentication_pb2, authorization_pb2, batch_pb2, coordination_pb2, core_pb2,
+                       discovery_pb2, policy_pb2, rbac_pb2, runtime_pb2, storage_pb2)
 
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -53,12 +53,14 @@ class Unsupported(Exception):
 # Every message of the .proto subset, by full name (a kind's declaration names its own).
 MESSAGES = {cls.DESCRIPTOR.full_name: cls
             for module in (core_pb2, apps_pb2, coordination_pb2, policy_pb2, batch_pb2, rbac_pb2, discovery_pb2,
-                           storage_pb2, authorization_pb2)
+                           storage_pb2, authorization_pb2, authentication_pb2)
             for cls in (getattr(module, name) for name in module.DESCRIPTOR.message_types_by_name)}
 
 # Bodies POSTed to a subresource of another kind (pods/{name}/eviction): not kinds of their own.
-# (kubectl 1.32's drain sends JSON; protobuf clients send this.)
-SUBRESOURCE_BODIES = {("policy/v1", "Eviction"): "k8s.io.api.policy.v1.Eviction"}
+# (kubectl 1.32's drain sends JSON; protobuf clients send this. `kubectl create token` sends
+# its TokenRequest, to serviceaccounts/{name}/token, as protobuf.)
+SUBRESOURCE_BODIES = {("policy/v1", "Eviction"): "k8s.io.api.policy.v1.Eviction",
+                      ("authentication.k8s.io/v1", "TokenRequest"): "k8s.io.api.authentication.v1.TokenRequest"}
 
 
 def message_class(api_version: str, kind: str):
@@ -196,6 +198,8 @@ ZERO_KEPT = {
     "TypedObjectReference": {"apiGroup", "kind", "name", "namespace"},
     "TopologySelectorLabelRequirement": {"key"},
     "StorageClass": {"provisioner", "reclaimPolicy", "allowVolumeExpansion", "volumeBindingMode"},
+    "TokenRequestSpec": {"expirationSeconds"},
+    "BoundObjectReference": {"kind", "apiVersion", "name", "uid"},
 }
 
 

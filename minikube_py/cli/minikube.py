@@ -63,11 +63,22 @@ def etcd(data_dir, port, peer_port):
               help="comma-separated paths the anonymous user is limited to (default: every path)")
 @click.option("--authorization-mode", default="AlwaysAllow", show_default=True,
               help="comma-separated, in order: AlwaysAllow, AlwaysDeny, Node, RBAC")
+@click.option("--service-account-signing-key-file", type=click.Path(dir_okay=False, exists=True),
+              help="RSA private key that signs ServiceAccount tokens (serves serviceaccounts/token)")
+@click.option("--service-account-key-file", "service_account_key_files", multiple=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="PEM keys (public or private) that verify ServiceAccount tokens; repeatable "
+                   "[default: the signing key]")
+@click.option("--service-account-issuer", default="https://kubernetes.default.svc.cluster.local",
+              show_default=True, help="the iss claim of the ServiceAccount tokens issued")
+@click.option("--api-audiences", default="", help="comma-separated audiences of the API "
+              "(a token must be for one of them) [default: the issuer]")
 @click.option("-v", "--verbose", is_flag=True)
 def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, service_node_port_range,
               metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
               anonymous_auth, anonymous_auth_paths,
-              authorization_mode, verbose):
+              authorization_mode, service_account_signing_key_file, service_account_key_files,
+              service_account_issuer, api_audiences, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
     from ..apiserver.auth import authenticator
@@ -89,7 +100,11 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
         api, app = create_app(store, service_cluster_ip_range=service_cluster_ip_range,
                               service_node_port_range=(int(low), int(high or low)),
                               metric_resolution=metric_resolution, authentication=authentication,
-                              authorization_modes=modes)
+                              authorization_modes=modes,
+                              service_account_signing_key_file=service_account_signing_key_file,
+                              service_account_key_files=service_account_key_files,
+                              service_account_issuer=service_account_issuer,
+                              api_audiences=tuple(a for a in api_audiences.split(",") if a))
     except ValueError as err:
         raise click.ClickException(str(err))
     deadline = time.time() + 60

@@ -112,6 +112,9 @@ def election_timing(lease_duration: float, renew_deadline=None, retry_period=Non
 @click.option("--local-path-dir", default=None, type=click.Path(file_okay=False),
               help="the local-path provisioner's directory (every node must see it: `up` passes "
                    "{state dir}/local-path) [default: no local-path provisioning]")
+@click.option("--root-ca-file", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="the CA published to every namespace as ConfigMap kube-root-ca.crt "
+                   "[default: the CA the kubeconfig trusts]")
 @click.option("--metrics-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="serve Prometheus /metrics (workqueue_*) on 127.0.0.1:PORT "
                    "(kube-controller-manager: 10257); 0: off")
@@ -121,7 +124,7 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
             leader_elect_resource_namespace, leader_elect_resource_name, identity,
             node_monitor_grace_period, node_monitor_period, pod_eviction_timeout,
             force_delete_unreachable_pods, gc_discovery_period, job_pod_failure_backoff,
-            resource_quota_sync_period, workers, local_path_dir, metrics_port, verbose):
+            resource_quota_sync_period, workers, local_path_dir, root_ca_file, metrics_port, verbose):
     """Run the controllers (garbage collector, namespace, node lifecycle, ReplicaSet, ...)."""
     setup_logging(verbose)
     from ..client.rest import Client
@@ -144,7 +147,8 @@ def command(kubeconfig, master, controllers, leader_elect, leader_elect_lease_du
                               gc_discovery_period=gc_discovery_period,
                               job_pod_failure_backoff=job_pod_failure_backoff,
                               resource_quota_sync_period=resource_quota_sync_period, workers=workers,
-                              local_path_dir=os.path.abspath(local_path_dir) if local_path_dir else None)
+                              local_path_dir=os.path.abspath(local_path_dir) if local_path_dir else None,
+                              root_ca_file=root_ca_file)
     manager = ControllerManager(client, names, config)
     manager.build()   # import errors are reported now, before any campaigning
     log.info("controller-manager against %s: controllers %s", client.server,

@@ -27,3 +27,5 @@ class ControllerConfig:
     workers: Optional[int] = None             # worker threads per controller (None: its own)
     local_path_dir: Optional[str] = None      # where the local-path provisioner makes volumes
     #                                           (None: it provisions nothing)
+    root_ca_file: Optional[str] = None        # the CA published as kube-root-ca.crt
+    #                                           (None: the one the kubeconfig trusts)

@@ -37,6 +37,7 @@ CONTROLLERS: dict[str, str] = {
     "replicationcontroller": "minikube_py.controllers.replicationcontroller:ReplicationManager",
     "deployment": "minikube_py.controllers.deployment:DeploymentController",
     "serviceaccount": "minikube_py.controllers.serviceaccount:ServiceAccountsController",
+    "root-ca-cert-publisher": "minikube_py.controllers.rootcacertpublisher:RootCACertPublisher",
     "endpoints": "minikube_py.controllers.endpoints:EndpointsController",
     "endpointslice": "minikube_py.controllers.endpointslice:EndpointSliceController",
     "job": "minikube_py.controllers.job:JobController",

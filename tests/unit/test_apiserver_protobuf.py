@@ -11,7 +11,7 @@ import pytest
 from minikube_py.apiserver import protobuf
 from minikube_py.apiserver.k8sproto import (
     apps_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2, intstr_pb2, meta_pb2, policy_pb2, rbac_pb2,
-    resource_pb2, runtime_pb2, storage_pb2,
+    resource_pb2, runtime_pb2, storage_pb2, authentication_pb2,
 )
 
 # kubectl create namespace foo
@@ -257,7 +257,7 @@ def test_the_tables_name_real_messages_fields_and_served_kinds():
     from minikube_py.api.kinds import BUILTIN_KINDS, SUBRESOURCES
     messages = {}
     for mod in (meta_pb2, core_pb2, apps_pb2, coordination_pb2, policy_pb2, batch_pb2, rbac_pb2, discovery_pb2,
-                storage_pb2):
+                storage_pb2, authentication_pb2):
         messages.update(mod.DESCRIPTOR.message_types_by_name)
     for table in (protobuf.ZERO_KEPT, protobuf.INLINE):
         for msg, fields in table.items():

@@ -17,6 +17,8 @@
     metrics.py       NodeMetrics, PodMetrics (read-only)  /apis/metrics.k8s.io/v1beta1
     componentstatus.py ComponentStatus (read-only, computed) /api/v1
     apiextensions.py CustomResourceDefinition             /apis/apiextensions.k8s.io/v1
+    authentication.py TokenReview (create only; and TokenRequest, serviceaccounts/token's body)
+                                                          /apis/authentication.k8s.io/v1
     authorization.py the access reviews (create only)    /apis/authorization.k8s.io/v1
     customresource.py  the Kind a CRD declares (registered at run time), structural.py its schema
 
@@ -35,14 +37,14 @@ from typing import Union
 
 from .. import validation
 from . import apps, config, coordination, core, service
-from . import apiextensions, authorization, batch, componentstatus, endpointslice, metrics, policy, quota, rbac, replication, storage
+from . import apiextensions, authentication, authorization, batch, componentstatus, endpointslice, metrics, policy, quota, rbac, replication, storage
 from .kind import ALL_VERBS, SUBRESOURCES, Kind
 from .scheme import Scheme
 
 BUILTIN_KINDS = core.KINDS + config.KINDS + service.KINDS + apps.KINDS + coordination.KINDS
 BUILTIN_KINDS += (replication.KINDS + quota.KINDS + rbac.KINDS + endpointslice.KINDS + batch.KINDS
                   + policy.KINDS + storage.KINDS + apiextensions.KINDS + metrics.KINDS + componentstatus.KINDS
-                  + authorization.KINDS)
+                  + authorization.KINDS + authentication.KINDS)
 
 # The kinds this apiserver serves: the built-in ones, and any registered at run time.
 SCHEME = Scheme(BUILTIN_KINDS)

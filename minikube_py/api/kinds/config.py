@@ -226,6 +226,7 @@ def service_account_row(sa):
 
 SERVICE_ACCOUNT = Kind(
     "", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",), has_status=False,
+    subresources=("token",),
     counts_generation=False, validate=validate_service_account,
     columns=(NAME, col("Secrets", "string"), AGE), row=service_account_row,
     proto="k8s.io.api.core.v1.ServiceAccount")

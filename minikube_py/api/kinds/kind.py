@@ -34,6 +34,7 @@ SUBRESOURCES = {
     "attach": (None, "PodAttachOptions", ("create", "get")),
     "portforward": (None, "PodPortForwardOptions", ("create", "get")),
     "proxy": (None, "NodeProxyOptions", ("get",)),
+    "token": ("authentication.k8s.io", "TokenRequest", ("create",)),
 }
 
 

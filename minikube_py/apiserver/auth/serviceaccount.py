@@ -37,6 +37,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .authenticator import AuthenticationError
 from .user import AUTHENTICATED_GROUP, UserInfo
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -58,7 +59,7 @@ EXTRA_NODE_UID = "authentication.kubernetes.io/node-uid"
 EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 
 
-class InvalidToken(Exception):
+class InvalidToken(AuthenticationError):
     """A token meant for us that does not hold: the request is 401, it does not go on
     to the next authenticator.  ``str()`` says why (for logs and TokenReview's error)."""
 
@@ -302,3 +303,27 @@ class ServiceAccountAuthenticator:
 def _seconds_since(rfc3339: str, now: float) -> float:
     from ...api.meta import parse_time
     return now - parse_time(rfc3339).timestamp()
+
+
+# ------------------------------------------------------------------------- the apiserver's
+@dataclass
+class ServiceAccountTokens:
+    """kube-apiserver's --service-account-* flags, loaded: who signs (None: this apiserver
+    issues no tokens and serves no TokenRequest) and who verifies."""
+
+    issuer: Optional[TokenIssuer]
+    authenticator: Optional[ServiceAccountAuthenticator]
+    audiences: tuple
+
+    @classmethod
+    def from_flags(cls, getter: Getter, signing_key_file: Optional[str] = None,
+                   key_files: Iterable[str] = (), issuer: str = DEFAULT_ISSUER,
+                   api_audiences: Iterable[str] = ()) -> "ServiceAccountTokens":
+        """As kube-apiserver completes them: without --service-account-key-file the
+        signing key's public half verifies; --api-audiences defaults to the issuer."""
+        audiences = tuple(api_audiences) or (issuer,)
+        key_files = list(key_files) or ([signing_key_file] if signing_key_file else [])
+        signer = TokenIssuer(load_signing_key(signing_key_file), issuer) if signing_key_file else None
+        keys = [k for path in key_files for k in load_verifying_keys(path)]
+        authn = ServiceAccountAuthenticator(keys, (issuer,), getter, audiences) if keys else None
+        return cls(signer, authn, audiences)

@@ -10,4 +10,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
 tools/protoc.sh --python_out=. --pyi_out=. minikube_py/apiserver/k8sproto/*.proto
 
 # The generated code must import with the protobuf that is installed here.
-python3 -c 'from minikube_py.apiserver.k8sproto import apps_pb2, authorization_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2, policy_pb2, rbac_pb2, runtime_pb2, storage_pb2; print("ok:", core_pb2.DESCRIPTOR.package)'
+python3 -c 'from minikube_py.apiserver.k8sproto import apps_pb2, authentication_pb2, authorization_pb2, batch_pb2, coordination_pb2, core_pb2, discovery_pb2, policy_pb2, rbac_pb2, runtime_pb2, storage_pb2; print("ok:", core_pb2.DESCRIPTOR.package)'
