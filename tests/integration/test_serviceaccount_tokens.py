@@ -29,7 +29,10 @@ def sa_cluster(tmp_path_factory):
     key, ca = str(d / "sa.key"), d / "ca.crt"
     write_signing_key(key)
     ca.write_text(CA_PEM)
-    cluster = Cluster(apiserver_args=["--service-account-signing-key-file", key]).start()
+    tokens = d / "tokens.csv"     # authentication on (anonymous still allowed): the token chain runs
+    tokens.write_text('admin-token,admin,1,"system:masters"\n')
+    cluster = Cluster(apiserver_args=["--service-account-signing-key-file", key,
+                                      "--token-auth-file", str(tokens)]).start()
     client = Client(server=cluster.server)
     manager = ControllerManager(client, ["serviceaccount", "root-ca-cert-publisher"],
                                 ControllerConfig(root_ca_file=str(ca)))
@@ -206,3 +209,17 @@ def test_root_ca_is_published_to_every_namespace_and_kept(sa_cluster, ns, kubect
     wait_for(published, what="kube-root-ca.crt made again")
     kubectl("patch", "configmap", "kube-root-ca.crt", "-n", ns, "-p", '{"data":{"ca.crt":"x","extra":"y"}}')
     wait_for(published, what="kube-root-ca.crt put back")
+
+
+def test_a_service_account_token_authenticates_api_requests(sa_cluster, ns):
+    cluster, _ = sa_cluster
+    token = request_token(cluster, ns, "default", {}).json()["status"]["token"]
+    url = f"{cluster.server}/api/v1/namespaces/{ns}/pods"
+    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    head, body, sig = token.split(".")
+    forged = f"{head}.{body}.{sig[:-4]}AAAA"
+    r = requests.get(url, headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json()["reason"] == "Unauthorized"
+    # TokenReview asks the whole chain: the static token file's users too
+    status = review(cluster, "admin-token")
+    assert status["user"]["username"] == "admin" and "system:masters" in status["user"]["groups"]
