@@ -93,6 +93,57 @@ def resource_value(container: dict, resource: str, divisor="1",
 
 ENV_VAR_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 
+# Services whose variables every pod gets, whatever its namespace and enableServiceLinks:
+# `kubernetes` in `default` is how a pod finds the apiserver (load_incluster_config reads
+# KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT).
+MASTER_SERVICES = ("kubernetes",)
+
+
+def _env_name(name: str) -> str:
+    return name.replace("-", "_").upper()
+
+
+def service_variables(service: dict) -> dict:
+    """One Service's variables (upstream's envvars.FromServices): <NAME>_SERVICE_HOST,
+    <NAME>_SERVICE_PORT (the first port) and _<PORTNAME> for named ports, and the Docker
+    link variables <NAME>_PORT, <NAME>_PORT_<port>_<PROTO>{,_PROTO,_PORT,_ADDR}."""
+    spec = service.get("spec") or {}
+    ip, ports = spec.get("clusterIP"), spec.get("ports") or []
+    if not ip or ip == "None" or not ports:
+        return {}
+    prefix = _env_name(service["metadata"]["name"])
+    env = {f"{prefix}_SERVICE_HOST": ip, f"{prefix}_SERVICE_PORT": str(ports[0].get("port"))}
+    for port in ports:
+        if port.get("name"):
+            env[f"{prefix}_SERVICE_PORT_{_env_name(port['name'])}"] = str(port.get("port"))
+    host = f"[{ip}]" if ":" in ip else ip
+    for i, port in enumerate(ports):
+        proto = (port.get("protocol") or "TCP").lower()
+        url = f"{proto}://{host}:{port.get('port')}"
+        if i == 0:
+            env[f"{prefix}_PORT"] = url
+        each = f"{prefix}_PORT_{port.get('port')}_{proto.upper()}"
+        env.update({each: url, f"{each}_PROTO": proto, f"{each}_PORT": str(port.get("port")),
+                    f"{each}_ADDR": ip})
+    return env
+
+
+def service_env(services: list, namespace: str, enable_service_links: bool = True) -> dict:
+    """The variables of the Services a pod in `namespace` sees (upstream's
+    getServiceEnvVarMap): its own namespace's when enableServiceLinks, and always the
+    master services of `default`."""
+    chosen: dict[str, dict] = {}
+    for svc in services:
+        md = svc.get("metadata") or {}
+        if md.get("namespace") == "default" and md.get("name") in MASTER_SERVICES:
+            chosen.setdefault(md["name"], svc)
+        elif md.get("namespace") == namespace and enable_service_links:
+            chosen[md["name"]] = svc
+    env: dict[str, str] = {}
+    for name in sorted(chosen):
+        env.update(service_variables(chosen[name]))
+    return env
+
 
 def _lookup(objects, kind: str, namespace: str, ref: dict, cache: dict):
     """``ref`` names a ConfigMap/Secret: the object, or None when missing and optional."""
@@ -162,7 +213,7 @@ def _key_ref(pod: dict, kind: str, ref: dict, objects, cache: dict) -> str | Non
 def resolve_env(pod: dict, spec: dict, *, node_name: str | None = None,
                 pod_ip: str | None = None, host_ip: str | None = None,
                 extra_env: dict | None = None, objects=None, allocatable=None,
-                warn=None) -> dict:
+                warn=None, services: list | None = None) -> dict:
     """The container's environment as a dict, the way the kubelet builds it.
 
     * ``envFrom`` first: every key of the ConfigMaps/Secrets named (with
@@ -175,6 +226,8 @@ def resolve_env(pod: dict, spec: dict, *, node_name: str | None = None,
       ``configMapKeyRef``/``secretKeyRef`` (read through ``objects``, an
       ObjectCache);
     * ``optional: true`` refs to missing objects or keys are left out;
+    * ``services`` (when given) add their variables (``service_env``) under all of it:
+      the container's own entries win, and $(VAR) can refer to them;
     * ``extra_env`` is applied last and wins: it is what the kubelet computed
       (device plugin allocations such as NVIDIA_VISIBLE_DEVICES), which a pod
       spec must not override.
@@ -185,7 +238,13 @@ def resolve_env(pod: dict, spec: dict, *, node_name: str | None = None,
     """
     extra_env = {k: str(v) for k, v in (extra_env or {}).items()}
     cache: dict = {}
-    env: dict[str, str] = _env_from(pod, spec, objects, cache, warn)
+    service_vars = {}
+    if services is not None:
+        pod_spec = pod.get("spec") or {}
+        service_vars = service_env(services, (pod.get("metadata") or {}).get("namespace", "default"),
+                                   pod_spec.get("enableServiceLinks") is not False)
+    env: dict[str, str] = dict(service_vars)
+    env.update(_env_from(pod, spec, objects, cache, warn))
     for item in spec.get("env") or []:
         name = item["name"]
         if "valueFrom" not in item:

@@ -76,6 +76,28 @@ class ObjectCache:
             self._cache[key] = (now, obj)
         return obj
 
+    def services(self, namespace: str) -> list[dict]:
+        """The Services a pod's environment is made from: its namespace's, and `default`'s
+        (where the `kubernetes` Service is), one LIST each per ttl."""
+        out = []
+        for ns in dict.fromkeys((namespace, "default")):
+            key = ("services", ns, "")
+            now = self.clock()
+            with self._lock:
+                hit = self._cache.get(key)
+            if hit is None or now - hit[0] >= self.ttl:
+                try:
+                    items = self.client.list("services", namespace=ns)["items"]
+                except Exception as e:  # noqa: BLE001 - API and connection errors alike
+                    raise ObjectError(f"failed to list services: {getattr(e, 'message', e)}") from e
+                for svc in items:
+                    svc.setdefault("metadata", {}).setdefault("namespace", ns)
+                hit = (now, items)
+                with self._lock:
+                    self._cache[key] = hit
+            out += hit[1]
+        return out
+
     def claim(self, namespace: str, name: str) -> dict:
         """A PersistentVolumeClaim, kept only once Bound: a claim still waiting for its
         volume is read again on the next sync."""

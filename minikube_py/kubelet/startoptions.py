@@ -15,6 +15,8 @@ from __future__ import annotations
 from .devices.runoptions import run_options
 from .envvars import resolve_env
 from .events import pod_ref
+from .objectcache import ObjectError
+from .runtime.base import ContainerStartError
 
 
 def start_options(pod: dict, container: dict, *, allocation: dict | None, gpu_mode: str,
@@ -24,11 +26,16 @@ def start_options(pod: dict, container: dict, *, allocation: dict | None, gpu_mo
     opts = run_options(allocation, gpu_mode)
     if volumes is None or mounted is None:
         return opts
+    try:
+        services = volumes.objects.services((pod.get("metadata") or {}).get("namespace", "default"))
+    except ObjectError as e:
+        raise ContainerStartError("CreateContainerConfigError", e.message) from None
     opts["env"] = resolve_env(
         pod, container, node_name=node_name, pod_ip=pod_ip, host_ip=host_ip,
         extra_env=opts.pop("extra_env", None), objects=volumes.objects,
         allocatable=volumes.allocatable,
-        warn=lambda reason, message: recorder.warning(pod_ref(pod), reason, message))
+        warn=lambda reason, message: recorder.warning(pod_ref(pod), reason, message),
+        services=services)
     opts["volume_host_paths"] = dict(mounted.paths)
     opts["read_only_volumes"] = set(mounted.read_only)
     return opts
