@@ -54,7 +54,7 @@ from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
 from . import accessreview, componentstatus, discovery, errors, eviction, openapi, pagination, protobuf
 from . import subresources, watch
 from .auth import bootstrappolicy
-from . import tokenrequest, tokenreview
+from . import kubernetesendpoints, tokenrequest, tokenreview
 from .auth.authenticator import Anonymous, Authentication, AuthenticationError, authenticated
 from .auth.authorizer import AlwaysAllow, authorizer_from_modes, only_always_allow
 from .auth.filters import AuthFilter, user_of
@@ -142,7 +142,8 @@ class APIServer:
                  authorization_modes: list[str] | None = None,
                  service_account_signing_key_file: str | None = None,
                  service_account_key_files: tuple = (),
-                 service_account_issuer: str = DEFAULT_ISSUER, api_audiences: tuple = ()):
+                 service_account_issuer: str = DEFAULT_ISSUER, api_audiences: tuple = (),
+                 advertise: tuple | None = None):
         self.store = store
         # auth/: who may do what. Neither given: no auth filter at all (everyone is
         # the unsecured system:masters user), as the apiserver was before it had auth.
@@ -165,6 +166,7 @@ class APIServer:
                                       resolution=metric_resolution)
         self.listers: dict[str, NamespaceLister] = {}     # by etcd prefix: see lister()
         self._listers_lock = threading.Lock()
+        self.advertise = advertise      # (ip, port) pods reach this apiserver at (kubernetesendpoints.py)
         # ServiceAccount tokens (auth/serviceaccount.py): with a signing key this apiserver
         # serves serviceaccounts/<name>/token and mounts tokens into pods (ServiceAccount
         # admission); with verifying keys it believes them (its authenticator)
@@ -281,6 +283,8 @@ class APIServer:
             # kube-apiserver's rbac/bootstrap-roles hook: the default roles and bindings
             bootstrappolicy.reconcile(self.registry)
         self.custom.start()       # serve the stored CRDs' kinds, then follow CRD changes
+        if self.advertise:
+            kubernetesendpoints.keep_reconciled(self.registry, *self.advertise, self.stopping)
         self.metrics.start()
 
     def _ensure_system_object(self, rt, namespace, obj, attempts=20):

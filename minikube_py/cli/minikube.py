@@ -43,6 +43,9 @@ def etcd(data_dir, port, peer_port):
 @click.option("--etcd-servers", default="http://127.0.0.1:2379", show_default=True,
               help="comma-separated etcd client URLs")
 @click.option("--bind-address", default="127.0.0.1", show_default=True)
+@click.option("--advertise-address", default=None,
+              help="the IP pods reach this apiserver at: written to the Endpoints of the "
+                   "`kubernetes` Service [default: --bind-address, unless loopback or 0.0.0.0]")
 @click.option("--port", default=6443, show_default=True)
 @click.option("--service-cluster-ip-range", default="10.96.0.0/12", show_default=True,
               help="the CIDR ClusterIPs of Services are taken from")
@@ -74,7 +77,7 @@ def etcd(data_dir, port, peer_port):
 @click.option("--api-audiences", default="", help="comma-separated audiences of the API "
               "(a token must be for one of them) [default: the issuer]")
 @click.option("-v", "--verbose", is_flag=True)
-def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, service_node_port_range,
+def apiserver(etcd_servers, bind_address, advertise_address, port, service_cluster_ip_range, service_node_port_range,
               metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
               anonymous_auth, anonymous_auth_paths,
               authorization_mode, service_account_signing_key_file, service_account_key_files,
@@ -104,7 +107,8 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
                               service_account_signing_key_file=service_account_signing_key_file,
                               service_account_key_files=service_account_key_files,
                               service_account_issuer=service_account_issuer,
-                              api_audiences=tuple(a for a in api_audiences.split(",") if a))
+                              api_audiences=tuple(a for a in api_audiences.split(",") if a),
+                              advertise=_advertised(advertise_address, bind_address, port))
     except ValueError as err:
         raise click.ClickException(str(err))
     deadline = time.time() + 60
@@ -137,6 +141,19 @@ def apiserver(etcd_servers, bind_address, port, service_cluster_ip_range, servic
         server.serve()
     finally:
         api.stop()
+
+
+def _advertised(advertise_address, bind_address, port):
+    """(ip, port) for the `kubernetes` Endpoints; None when pods could not reach us there."""
+    import ipaddress
+    ip = advertise_address or bind_address
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        raise click.BadParameter(f"{ip!r} is not an IP address", param_hint="--advertise-address")
+    if parsed.is_loopback or parsed.is_unspecified:
+        return None
+    return ip, port
 
 
 def _add_components():
