@@ -77,8 +77,8 @@ def etcd(data_dir, port, peer_port):
 @click.option("--api-audiences", default="", help="comma-separated audiences of the API "
               "(a token must be for one of them) [default: the issuer]")
 @click.option("-v", "--verbose", is_flag=True)
-def apiserver(etcd_servers, bind_address, advertise_address, port, service_cluster_ip_range, service_node_port_range,
-              metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
+def apiserver(etcd_servers, bind_address, advertise_address, port, service_cluster_ip_range,
+              service_node_port_range, metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
               anonymous_auth, anonymous_auth_paths,
               authorization_mode, service_account_signing_key_file, service_account_key_files,
               service_account_issuer, api_audiences, verbose):
