@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Take the compose lab down and leave nothing behind.
+# Take the compose lab down: `docker-compose down -v`, for labs of any age.
 #
-# `docker-compose down -v` removes the lab's own containers, its network and volumes, but not
-# what the kubelets made on the host: the pods' containers (the host's Docker runs them, so they
-# outlive their kubelet, as containers outlive a restarted kubelet) and kube-proxy's iptables
-# rules in the host's tables. So, in this order:
-#   1. stop the lab's containers (no kubelet may start a pod while we clean up);
+# `docker-compose down -v` alone removes everything: the lab's containers, its network and
+# volumes, the pods' containers (the kubelets label them as one-off containers of the project's
+# service `pods`, see docker-compose.yml) and kube-proxy's iptables rules (the proxy service
+# runs `minikube-py proxy --cleanup` when it is stopped). This script also removes the pods of
+# a lab started before the kubelets labelled them, which Compose does not know:
+#   1. stop the lab (the kubelets first: none may start a pod while we clean up);
 #   2. remove every container of the lab's nodes (label io.minikube-py.node=lab-node-N);
-#   3. remove kube-proxy's rules: `minikube-py proxy --cleanup` in the proxy's container setup;
-#   4. docker-compose down -v (containers, the network minikube-py-lab, the volumes).
+#   3. docker-compose down -v.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 COMPOSE="${COMPOSE:-docker-compose}"
@@ -22,5 +22,4 @@ for node in $NODES; do
         docker rm -f $ids >/dev/null
     fi
 done
-$COMPOSE run --rm --no-deps -T proxy minikube-py proxy --cleanup
 $COMPOSE down -v --remove-orphans

@@ -1,6 +1,6 @@
 """The docker-compose lab (docker-compose.yml, tutorial 11), for real: the images from
 lab/build-lab-images.sh, `docker-compose up -d`, the real kubectl, the fault drills, and
-lab/compose/down.sh leaving nothing behind.
+`docker-compose down -v` leaving nothing behind (no container, pod, network, volume, iptables rule).
 
 Every drill counts every object the API lists (all kinds but events) before and after,
 by uid: nothing may be lost but what the drill expects to go (the pods of a dead node),
@@ -27,6 +27,8 @@ KUBECONFIG = os.path.join(ROOT, "lab", "compose", "kubeconfig")
 COMPOSE = os.environ.get("COMPOSE", "docker-compose").split()
 NODES = ["lab-node-1", "lab-node-2", "lab-node-3"]
 NETWORK = "minikube-py-lab"
+# the Compose project's name, fixed in .env (the kubelets label the pods' containers with it)
+PROJECT = re.search(r"^COMPOSE_PROJECT_NAME=(.+)$", open(os.path.join(ROOT, ".env")).read(), re.M)[1]
 ETCD = ["etcd-1", "etcd-2", "etcd-3"]
 FULL = os.environ.get("MINIKUBE_PY_LAB") == "full"
 # The first test also builds the images (a cold build with debootstrap takes minutes).
@@ -107,6 +109,20 @@ def compare(before: dict, after: dict, may_go=lambda key: False, may_come=lambda
     return len(before), len(after)
 
 
+def web_pod(key) -> bool:
+    """A pod of the web Deployment. The drills scale it 3 -> 4 -> 3 and the ReplicaSet
+    controller picks which pod goes, so any of its pods may be replaced by a new one, as long
+    as their number is the same (compare_web) and every ReplicaSet is exact (settled)."""
+    return key[0] == "Pod" and key[2].startswith("web-")
+
+
+def compare_web(before: dict, after: dict, may_come=lambda key: False):
+    """compare(), where only web pods may be replaced, and as many as before remain."""
+    counted = compare(before, after, may_go=web_pod, may_come=lambda k: web_pod(k) or may_come(k))
+    assert sum(map(web_pod, after.values())) == sum(map(web_pod, before.values())), "web pods"
+    return counted
+
+
 def settled(selector=None):
     """Every ReplicaSet (of `selector`) has exactly its replicas, all Running, and every
     Deployment is available: no pod missing, none too many (as two leaders acting at once
@@ -144,11 +160,12 @@ def lab_leftovers():
     left = []
     for node in NODES:
         left += run("docker", "ps", "-aq", "--filter", f"label=io.minikube-py.node={node}").stdout.split()
-    project = re.sub(r"[^-_a-z0-9]", "", os.path.basename(ROOT).lower())   # docker-compose's default
-    left += run("docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}").stdout.split()
+    left += run("docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split()
     left += [n for n in run("docker", "network", "ls", "--format", "{{.Name}}").stdout.split() if n == NETWORK]
     left += [v for v in run("docker", "volume", "ls", "--format", "{{.Name}}").stdout.split()
              if v.startswith("minikube-py-lab-")]
+    for what in ("volume", "network"):
+        left += run("docker", what, "ls", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split()
     return left
 
 
@@ -215,9 +232,8 @@ def test_drill_stop_one_etcd_member(lab):
     wait(settled, 120, "back to 3 web pods")
     after = snapshot()
     check_configmaps("while-etcd-down", 10)
-    counted = compare(before, after,
-                      may_go=lambda k: k[0] == "Pod",             # the 4th pod came and went
-                      may_come=lambda k: k[0] == "ConfigMap" and k[2].startswith("while-etcd-down-"))
+    counted = compare_web(before, after,
+                          may_come=lambda k: k[0] == "ConfigMap" and k[2].startswith("while-etcd-down-"))
     print(f"objects before/after: {counted}")
 
 
@@ -242,7 +258,7 @@ def test_drill_kill_the_controller_manager_leader(lab):
     wait(settled, 120, "back to 3 web pods")
     compose("start", leader)                                # it comes back as the standby
     after = snapshot()
-    compare(before, after, may_go=lambda k: k[0] == "Pod")
+    compare_web(before, after)
     assert lease_holder("kube-controller-manager").startswith(standby + "_")
 
 
@@ -262,8 +278,8 @@ def test_drill_restart_an_apiserver(lab):
     wait(settled, 120, "back to 3 web pods")
     wait(lambda: ready_nodes() == NODES, 60, "every node Ready")
     check_configmaps("apiserver-restart", 5)
-    compare(before, snapshot(), may_go=lambda k: k[0] == "Pod",
-            may_come=lambda k: k[0] == "ConfigMap" and k[2].startswith("apiserver-restart-"))
+    compare_web(before, snapshot(),
+                may_come=lambda k: k[0] == "ConfigMap" and k[2].startswith("apiserver-restart-"))
 
 
 def node_of_pods(selector):
@@ -298,16 +314,19 @@ def test_drill_kill_a_kubelet(lab):
         return sorted(set(out) & doomed)
     wait(lambda: not old_containers(), 90, "the old pods' containers gone")
     wait(settled, 120, "a settled cluster")
-    compare(before, snapshot(), may_go=lambda k: k[0] == "Pod" and k[2] in doomed,
-            may_come=lambda k: k[0] == "Pod" and k[2].startswith("web-"))
+    after = snapshot()
+    compare(before, after, may_go=lambda k: k[0] == "Pod" and k[2] in doomed, may_come=web_pod)
+    assert sum(map(web_pod, after.values())) == sum(map(web_pod, before.values())), "web pods"
 
 
 def test_down_leaves_nothing_behind(lab):
     pods = run("docker", "ps", "-q", "--filter", "label=io.minikube-py.node=lab-node-1").stdout.split()
     assert pods, "the lab's pods run as containers of the host's Docker"
     t = time.monotonic()
-    run("bash", "lab/compose/down.sh", timeout=300)
-    print(f"\nlab/compose/down.sh: {time.monotonic() - t:.0f} s")
-    assert lab_leftovers() == []
+    # plain Compose: the pods are labelled as the project's (service `pods`), kube-proxy's
+    # rules go when the proxy service stops (docker-compose.yml)
+    out = compose("down", "-v", timeout=300)
+    print(f"\ndocker-compose down -v: {time.monotonic() - t:.0f} s")
+    assert lab_leftovers() == [], out.stdout + out.stderr
     rules = run("iptables-save", check=False).stdout
     assert "KUBE-SERVICES" not in rules
