@@ -38,7 +38,7 @@ from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
 from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE, NODE, POD
 from ..api.kinds.componentstatus import COMPONENT_STATUS
-from ..api.kinds.authorization import GROUP as AUTHORIZATION_GROUP
+from ..api.kinds.authorization import GROUP as AUTHORIZATION_GROUP, SELF_SUBJECT_REVIEW
 from ..api.kinds.authentication import TOKEN_REVIEW
 from ..api.kinds.config import SECRET, SERVICE_ACCOUNT
 from ..api.kinds.metrics import GROUP as METRICS_GROUP
@@ -411,6 +411,10 @@ class APIServer:
             raise errors.no_such_path()
         if rt.group == METRICS_GROUP:
             return self.resource_metrics(req, rt, namespace, name, sub)
+        if rt is SELF_SUBJECT_REVIEW:          # kubectl auth whoami
+            if req.method != "POST" or name is not None:
+                raise errors.method_not_allowed()
+            return respond(accessreview.self_subject_review(user_of(req.environ)), 201)
         if rt.group == AUTHORIZATION_GROUP:
             if req.method != "POST" or name is not None:
                 raise errors.method_not_allowed()

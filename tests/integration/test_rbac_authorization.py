@@ -215,6 +215,8 @@ def test_kubectl_with_a_view_token_and_as_another_user(rbac_cluster, tmp_path):
     assert "pods [] [] [get list watch]" in lines
     assert "selfsubjectaccessreviews.authorization.k8s.io [] [] [create]" in lines
     assert "[/api/*] [] [get]" in lines
+    assert kubectl("auth", "whoami").stdout.split() == ["ATTRIBUTE", "VALUE", "Username", "viewer", "UID", "1",
+                                                        "Groups", "[system:authenticated]"]
     # the admin (client certificate, system:masters) acts as the viewer; the viewer may not act as anyone
     assert kubectl("auth", "can-i", "list", "pods", "--as", "viewer", token=None).stdout.strip() == "yes"
     assert kubectl("auth", "can-i", "delete", "pods", "--as", "viewer", token=None).stdout.strip() == "no"
