@@ -38,8 +38,8 @@ from ..api.kinds.apiextensions import CUSTOM_RESOURCE_DEFINITION as CRD
 from ..api.kinds.customresource import CustomResourceKind
 from ..api.kinds.core import NAMESPACE, NODE, POD
 from ..api.kinds.componentstatus import COMPONENT_STATUS
-from ..api.kinds.authorization import GROUP as AUTHORIZATION_GROUP, SELF_SUBJECT_REVIEW
-from ..api.kinds.authentication import TOKEN_REVIEW
+from ..api.kinds.authorization import GROUP as AUTHORIZATION_GROUP
+from ..api.kinds.authentication import SELF_SUBJECT_REVIEW, TOKEN_REVIEW
 from ..api.kinds.config import SECRET, SERVICE_ACCOUNT
 from ..api.kinds.metrics import GROUP as METRICS_GROUP
 from ..api.kinds.quota import LIMIT_RANGE, RESOURCE_QUOTA

@@ -6,6 +6,7 @@ Neither is stored: a TokenRequest asks the apiserver to sign a ServiceAccount to
 asks it whether a bearer token is good and whom it names (what a kubelet or webhook
 asks before trusting a caller). Each is answered at once by a create (201) carrying
 the answer in `status` (apiserver/tokenrequest.py, apiserver/tokenreview.py).
+SelfSubjectReview (`kubectl auth whoami`) asks who the asker is (apiserver/accessreview.py).
 """
 from __future__ import annotations
 
@@ -67,4 +68,12 @@ def validate_token_request(spec: dict) -> list:
     return []
 
 
-KINDS = (TOKEN_REVIEW,)
+# kubectl sends it as protobuf, but it carries nothing to read: the answer is the asker
+SELF_SUBJECT_REVIEW = Kind(
+    GROUP, VERSION, "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=("create",),
+    has_status=False, counts_generation=False, eager_watch_cache=False,
+    schema={"description": "SelfSubjectReview contains the user information that the kube-apiserver has "
+                           "about the user making this request.",
+            "properties": {"status": {"type": "object", "properties": {"userInfo": _USER}}}})
+
+KINDS = (TOKEN_REVIEW, SELF_SUBJECT_REVIEW)

@@ -9,9 +9,7 @@ carrying the answer in `status` (apiserver/accessreview.py):
   LocalSubjectAccessReview  the same, in one namespace   (namespace admins)
   SelfSubjectRulesReview    what may I do in namespace x? (`kubectl auth can-i --list`)
 
-and its authentication.k8s.io twin, the question before all of them:
-
-  SelfSubjectReview         who am I?                    (`kubectl auth whoami`)
+(and authentication.k8s.io's SelfSubjectReview, "who am I?", in authentication.py).
 """
 from __future__ import annotations
 
@@ -31,18 +29,4 @@ SUBJECT_ACCESS_REVIEW = _review("SubjectAccessReview", "subjectaccessreviews")
 LOCAL_SUBJECT_ACCESS_REVIEW = _review("LocalSubjectAccessReview", "localsubjectaccessreviews", namespaced=True)
 SELF_SUBJECT_RULES_REVIEW = _review("SelfSubjectRulesReview", "selfsubjectrulesreviews")
 
-_STRINGS = {"type": "array", "items": {"type": "string"}}
-
-# kubectl sends it as protobuf, but it carries nothing to read: the answer is the asker
-SELF_SUBJECT_REVIEW = Kind(
-    "authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=CREATE_ONLY,
-    has_status=False, counts_generation=False, eager_watch_cache=False,
-    schema={"description": "SelfSubjectReview contains the user information that the kube-apiserver has "
-                           "about the user making this request.",
-            "properties": {"status": {"type": "object", "properties": {"userInfo": {
-                "type": "object", "properties": {
-                    "username": {"type": "string"}, "uid": {"type": "string"}, "groups": _STRINGS,
-                    "extra": {"type": "object", "additionalProperties": _STRINGS}}}}}}})
-
-KINDS = (LOCAL_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW, SUBJECT_ACCESS_REVIEW,
-         SELF_SUBJECT_REVIEW)
+KINDS = (LOCAL_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW, SUBJECT_ACCESS_REVIEW)
