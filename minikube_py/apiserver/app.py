@@ -45,7 +45,7 @@ from ..api.kinds.metrics import GROUP as METRICS_GROUP
 from ..api.kinds.quota import LIMIT_RANGE, RESOURCE_QUOTA
 from ..api.kinds.service import SERVICE
 from ..api.selectors import field_value
-from ..storage.store import StorageError, StoreUnavailable
+from ..storage.store import StorageError, StoreUnavailable, ValueTooLarge
 from ..storage.watchcache import WatchCache
 from ..metrics import api as metrics_api
 from ..metrics.prometheus import RequestMetrics, registry_with, render, resource_labels
@@ -85,6 +85,8 @@ def error_response(err: Exception) -> Response:
         return status_response(err)
     if isinstance(err, StoreUnavailable):
         return status_response(errors.unavailable(f"storage is unavailable: {err}"))
+    if isinstance(err, ValueTooLarge):
+        return status_response(errors.APIError(413, "RequestEntityTooLarge", str(err)))
     if isinstance(err, StorageError):
         return status_response(errors.APIError(500, "InternalError", f"storage error: {err}"))
     if isinstance(err, RequestEntityTooLarge):

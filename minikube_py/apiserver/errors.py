@@ -88,8 +88,10 @@ def method_not_allowed(message: str = "the server does not allow this method on 
     return APIError(405, "MethodNotAllowed", message)
 
 
-def unsupported_media(ctype: str) -> APIError:
+PATCH_MEDIA_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+                     "application/strategic-merge-patch+json")
+
+
+def unsupported_media(ctype: str, accepted=("application/json", *PATCH_MEDIA_TYPES)) -> APIError:
     return APIError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                                                 f"accepted media types include: application/json, "
-                                                 f"application/json-patch+json, application/merge-patch+json, "
-                                                 f"application/strategic-merge-patch+json ({ctype})")
+                                                 f"accepted media types include: {', '.join(accepted)} ({ctype})")

@@ -99,6 +99,9 @@ class StreamingGateway(wsgi.Gateway_10):
 
 
 KEEP_ALIVE_CONNECTIONS = 10000
+# Go's http.Server reads at most 1 MiB of request line and headers (DefaultMaxHeaderBytes);
+# cheroot reads any amount unless told (a 100 MB URL would sit in memory).
+MAX_HEADER_BYTES = 1 << 20
 NEXT_REQUEST_WAIT = 0.25
 
 
@@ -213,6 +216,7 @@ def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: i
     # one after its response; a cluster has a connection or more per component and node
     # (100 hollow nodes: 100+), which would then reconnect on every request.
     server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
+    server.max_request_header_size = MAX_HEADER_BYTES
     server.requests = ElasticThreadPool(server, min=min_threads, max=max_threads)
     if tls is not None:
         server.ssl_adapter = tls_adapter(tls_context(*tls), tls[0], tls[1])

@@ -27,7 +27,7 @@ from .. import codec
 from .etcdwatch import Compacted, EtcdWatch, WatchFailed
 from .groupcommit import GroupCommit
 from .store import (KeyExists, KeyNotFound, RevisionCompacted, RevisionConflict,
-                    StoreUnavailable, WatchEvent)
+                    StoreUnavailable, ValueTooLarge, WatchEvent)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,11 @@ class EtcdStore:
                     raise _unavailable(err) from None
                 if err.code() == grpc.StatusCode.OUT_OF_RANGE:
                     raise RevisionCompacted(0) from None
+                if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED or "request is too large" in (err.details() or ""):
+                    # over --max-request-bytes: etcd's "request is too large" or gRPC's own
+                    # "received message larger than max" -- the write's fault, not etcd's
+                    log.info("etcd refused a write for its size: %s", err.details())
+                    raise ValueTooLarge("etcdserver: request is too large") from None
                 raise
             except (ValueError, pyetcd.exceptions.NoServerAvailableError) as err:
                 # pyetcd: every endpoint is marked failed for now

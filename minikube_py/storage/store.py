@@ -38,6 +38,10 @@ class RevisionCompacted(StorageError):
         self.compacted_revision = compacted_revision
 
 
+class ValueTooLarge(StorageError):
+    """etcd refused a write for its size (its --max-request-bytes, 1.5 MiB) (API: 413)."""
+
+
 class StoreUnavailable(StorageError):
     """The backing store cannot be reached (API: 503)."""
 

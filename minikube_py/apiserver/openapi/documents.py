@@ -40,6 +40,26 @@ QUERY = {
                        "unknown or duplicate fields. Valid values are: Ignore, Warn (a warning "
                        "for each such field) and Strict (the request fails with a BadRequest).",
 }
+# What a list (and a watch: ?watch=true on the list path) reads from its query, as
+# Kubernetes declares it; a client's generator (and a fuzzer) learns them from here.
+LIST_QUERY = {
+    "labelSelector": ("string", "A selector to restrict the list of returned objects by their labels. "
+                                "Defaults to everything."),
+    "fieldSelector": ("string", "A selector to restrict the list of returned objects by their fields. "
+                                "Defaults to everything."),
+    "limit": ("integer", "limit is a maximum number of responses to return for a list call."),
+    "continue": ("string", "The continue option should be set when retrieving more results from the server."),
+    "resourceVersion": ("string", "resourceVersion sets a constraint on what resource versions a request "
+                                  "may be served from."),
+    "timeoutSeconds": ("integer", "Timeout for the list/watch call."),
+    "watch": ("boolean", "Watch for changes to the described resources and return them as a stream of "
+                         "add, update, and remove notifications."),
+}
+DELETE_QUERY = {
+    "gracePeriodSeconds": ("integer", "The duration in seconds before the object should be deleted."),
+    "propagationPolicy": ("string", "Whether and how garbage collection will be performed: 'Orphan', "
+                                    "'Background' or 'Foreground'."),
+}
 
 
 def group_version_path(group: str, version: str) -> str:
@@ -105,13 +125,15 @@ def _paths(defs: Definitions, kinds) -> dict:
         op = _Operations(defs, k, name)
         patch_types = [t for t in PATCH_TYPES if k.schema is None or "strategic" not in t]
         # only the operations the kind serves (metrics.k8s.io's kinds: get and list)
-        collection_ops = {"get": ("list", lambda: op("list", "list", response=name + "List")),
+        collection_ops = {"get": ("list", lambda: op("list", "list", response=name + "List",
+                                                     query=LIST_QUERY)),
                           "post": ("create", lambda: op("create", "post", body=name, write=True))}
         object_ops = {"get": ("get", lambda: op("read", "get")),
                       "put": ("update", lambda: op("replace", "put", body=name, write=True)),
                       "patch": ("patch", lambda: op("patch", "patch", body=PATCH, write=True,
                                                     consumes=patch_types)),
-                      "delete": ("delete", lambda: op("delete", "delete", response=STATUS))}
+                      "delete": ("delete", lambda: op("delete", "delete", response=STATUS,
+                                                      query=DELETE_QUERY))}
         paths[collection] = {**{m: make() for m, (verb, make) in collection_ops.items()
                                 if verb in k.verbs}, "parameters": scope}
         paths[collection + "/{name}"] = {
@@ -125,13 +147,14 @@ class _Operations:
         self.defs, self.kind, self.name = defs, kind, name
 
     def __call__(self, verb: str, action: str, body: str | None = None, response: str | None = None,
-                 write: bool = False, consumes=("application/json",)) -> dict:
+                 write: bool = False, consumes=("application/json",), query=None) -> dict:
         k, defs = self.kind, self.defs
         suffix = ("Namespaced" if k.namespaced else "") + k.kind
         group = "".join(p.capitalize() for p in (k.group.split(".")[0] if k.group else "core", k.version))
         op = {"description": f"{verb} the specified {k.kind}" if verb != "list" else f"list objects of kind {k.kind}",
               "operationId": f"{verb}{group}{suffix}", "tags": [group.lower()],
-              "parameters": [_query_param(defs, p) for p in QUERY] if write else [],
+              "parameters": ([_query_param(defs, p) for p in QUERY] if write else [])
+                            + [_typed_query_param(defs, p, *spec) for p, spec in (query or {}).items()],
               "responses": {"200": self._response(response or self.name)},
               "x-kubernetes-action": action,
               "x-kubernetes-group-version-kind": {"group": k.group, "kind": k.kind, "version": k.version}}
@@ -154,17 +177,21 @@ class _Operations:
         return {"description": "OK", "schema": self.defs.ref(name, in_property=False)}
 
 
-def _string_param(defs: Definitions, param: dict) -> dict:
-    """A string parameter: v2 says its type inline, v3 in a schema."""
+def _string_param(defs: Definitions, param: dict, type_: str = "string") -> dict:
+    """A parameter (a string unless said): v2 says its type inline, v3 in a schema."""
     if defs.v3:
-        param["schema"] = {"type": "string", "uniqueItems": True}
+        param["schema"] = {"type": type_, "uniqueItems": True}
     else:
-        param.update(type="string", uniqueItems=True)
+        param.update(type=type_, uniqueItems=True)
     return param
 
 
 def _query_param(defs: Definitions, name: str) -> dict:
     return _string_param(defs, {"name": name, "in": "query", "description": QUERY[name]})
+
+
+def _typed_query_param(defs: Definitions, name: str, type_: str, description: str) -> dict:
+    return _string_param(defs, {"name": name, "in": "query", "description": description}, type_)
 
 
 def _path_param(defs: Definitions, name: str) -> dict:
