@@ -59,6 +59,8 @@ from .auth.authenticator import Anonymous, Authentication, AuthenticationError, 
 from .auth.authorizer import AlwaysAllow, authorizer_from_modes, only_always_allow
 from .auth.filters import AuthFilter, user_of
 from .auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens
+from .audit import Audit, AuditLog
+from .inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, MaxInFlight
 from .customresources import CustomResources
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .lister import NamespaceLister
@@ -145,8 +147,15 @@ class APIServer:
                  service_account_signing_key_file: str | None = None,
                  service_account_key_files: tuple = (),
                  service_account_issuer: str = DEFAULT_ISSUER, api_audiences: tuple = (),
-                 advertise: tuple | None = None):
+                 advertise: tuple | None = None,
+                 max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT,
+                 max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+                 audit_log: AuditLog | None = None):
         self.store = store
+        # the request filters around the handlers: inflight.py, audit.py
+        self.max_requests_inflight = max_requests_inflight
+        self.max_mutating_requests_inflight = max_mutating_requests_inflight
+        self.audit_log = audit_log
         # auth/: who may do what. Neither given: no auth filter at all (everyone is
         # the unsecured system:masters user), as the apiserver was before it had auth.
         self.authentication = authentication
@@ -378,11 +387,18 @@ class APIServer:
 
         # Every resource path (/api/v1/..., /apis/{group}/{version}/...) is served here.
         app.wsgi_app = ResourceRoutes(self, app.wsgi_app)
-        # the authorizer that guards every request also answers the access reviews
+        # The filters in front, innermost first; a request meets them in Kubernetes' order:
+        # audit, authentication + authorization (one filter here), max-inflight, handler.
+        # (kube-apiserver counts in-flight requests between authentication and authorization.)
+        if self.max_requests_inflight > 0 or self.max_mutating_requests_inflight > 0:
+            app.wsgi_app = MaxInFlight(app.wsgi_app, self.max_requests_inflight,
+                                       self.max_mutating_requests_inflight)
         if self.authentication is not None or not only_always_allow(self.authorization_modes):
             self.authorizer = authorizer_from_modes(self.authorization_modes, self)
             app.wsgi_app = AuthFilter(app.wsgi_app, self.authentication or Authentication(anonymous=Anonymous()),
                                       self.authorizer)
+        if self.audit_log is not None:
+            app.wsgi_app = Audit(app.wsgi_app, self.audit_log)
         return app
 
     # ------------------------------------------------------------------ routing
@@ -609,6 +625,7 @@ class APIServer:
 
 def create_app(store, **options) -> tuple[APIServer, Flask]:
     """options: service_cluster_ip_range, service_node_port_range (see serviceallocation.py),
-    metric_resolution, authentication and authorization_modes (auth/)."""
+    metric_resolution, authentication and authorization_modes (auth/), max_requests_inflight and
+    max_mutating_requests_inflight (inflight.py), audit_log (audit.py)."""
     server = APIServer(store, **options)
     return server, server.make_app()

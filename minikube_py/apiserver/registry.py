@@ -170,6 +170,10 @@ class Registry:
         if not isinstance(md, dict):
             raise errors.bad_request("metadata must be an object")
         md = obj["metadata"] = dict(md)
+        problem = meta_type_problem(md)
+        if problem:
+            raise errors.bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+                                     f'{rt.kind}: {problem}')
         if rt.namespaced:
             if md.get("namespace") and md["namespace"] != namespace:
                 raise errors.bad_request("the namespace of the provided object does not match the "
@@ -488,3 +492,50 @@ def apply_patch(current: dict, body, patch_type: str) -> dict:
         raise errors.APIError(422 if patch_type == "json" else 400,
                               "Invalid" if patch_type == "json" else "BadRequest",
                               f"the patch could not be applied: {err}") from None
+
+
+# ObjectMeta's fields and their JSON types: kube-apiserver's decoder refuses a body whose
+# metadata has another type ("cannot unmarshal array into Go struct field ..."), and the
+# code that names, labels and owns objects reads them before validation does.
+META_STRINGS = ("name", "generateName", "namespace", "uid", "resourceVersion", "creationTimestamp",
+                "deletionTimestamp", "selfLink")
+META_STRING_MAPS = ("labels", "annotations")
+META_LISTS = {"finalizers": (str, "string"), "ownerReferences": (dict, "v1.OwnerReference"),
+              "managedFields": (dict, "v1.ManagedFieldsEntry")}
+JSON_TYPES = {str: "string", dict: "object", list: "array", bool: "bool", int: "number", float: "number"}
+
+
+def _json_type(value) -> str:
+    return "null" if value is None else JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def meta_type_problem(md: dict) -> str | None:
+    """The decoding error a wrongly typed ObjectMeta field gets, or None."""
+    def wrong(value, field, go_type):
+        return f"json: cannot unmarshal {_json_type(value)} into Go struct field ObjectMeta.metadata.{field} " \
+               f"of type {go_type}"
+    for key in META_STRINGS:
+        if md.get(key) is not None and not isinstance(md[key], str):
+            return wrong(md[key], key, "string")
+    for key in META_STRING_MAPS:
+        value = md.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return wrong(value, key, "map[string]string")
+        for v in value.values():
+            if not isinstance(v, str):
+                return wrong(v, key, "string")
+    for key, (item_type, go_type) in META_LISTS.items():
+        value = md.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            return wrong(value, key, "[]" + go_type)
+        for v in value:
+            if not isinstance(v, item_type):
+                return wrong(v, key, go_type)
+    if md.get("generation") is not None and (not isinstance(md["generation"], int) or
+                                             isinstance(md["generation"], bool)):
+        return wrong(md["generation"], "generation", "int64")
+    return None

@@ -76,12 +76,21 @@ def etcd(data_dir, port, peer_port):
               show_default=True, help="the iss claim of the ServiceAccount tokens issued")
 @click.option("--api-audiences", default="", help="comma-separated audiences of the API "
               "(a token must be for one of them) [default: the issuer]")
+@click.option("--max-requests-inflight", default=400, show_default=True, type=click.IntRange(min=0),
+              help="read-only requests served at once; more get 429 (0: no limit; watches not counted)")
+@click.option("--max-mutating-requests-inflight", default=200, show_default=True, type=click.IntRange(min=0),
+              help="mutating requests served at once; more get 429 (0: no limit)")
+@click.option("--audit-log-path", help="write an audit.k8s.io/v1 Event per audited request, as JSON lines "
+                                       "('-': standard output)")
+@click.option("--audit-policy-file", type=click.Path(exists=True, dir_okay=False),
+              help="an audit.k8s.io/v1 Policy (default: every write at Metadata)")
 @click.option("-v", "--verbose", is_flag=True)
 def apiserver(etcd_servers, bind_address, advertise_address, port, service_cluster_ip_range,
               service_node_port_range, metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
               anonymous_auth, anonymous_auth_paths,
               authorization_mode, service_account_signing_key_file, service_account_key_files,
-              service_account_issuer, api_audiences, verbose):
+              service_account_issuer, api_audiences, max_requests_inflight,
+              max_mutating_requests_inflight, audit_log_path, audit_policy_file, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
     from ..apiserver.auth import authenticator
@@ -100,6 +109,11 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
             client_ca_file, token_auth_file, anonymous_auth,
             [p.strip() for p in anonymous_auth_paths.split(",") if p.strip()] or None)
     try:
+        audit_log = None
+        if audit_log_path:
+            from ..apiserver.audit import DEFAULT_POLICY, AuditLog, Policy
+            audit_log = AuditLog(audit_log_path, Policy.from_file(audit_policy_file) if audit_policy_file
+                                 else DEFAULT_POLICY)
         api, app = create_app(store, service_cluster_ip_range=service_cluster_ip_range,
                               service_node_port_range=(int(low), int(high or low)),
                               metric_resolution=metric_resolution, authentication=authentication,
@@ -108,8 +122,11 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
                               service_account_key_files=service_account_key_files,
                               service_account_issuer=service_account_issuer,
                               api_audiences=tuple(a for a in api_audiences.split(",") if a),
-                              advertise=_advertised(advertise_address, bind_address, port))
-    except ValueError as err:
+                              advertise=_advertised(advertise_address, bind_address, port),
+                              max_requests_inflight=max_requests_inflight,
+                              max_mutating_requests_inflight=max_mutating_requests_inflight,
+                              audit_log=audit_log)
+    except (ValueError, OSError) as err:
         raise click.ClickException(str(err))
     deadline = time.time() + 60
     while True:  # etcd may still be starting (or electing a leader in the lab cluster)

@@ -107,7 +107,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
 
     click.echo(f"* Starting apiserver on http://127.0.0.1:{port} ...")
     p = _spawn(_component("apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
-                          "--port", str(port), "--metric-resolution", str(metric_resolution)),
+                          "--port", str(port), "--metric-resolution", str(metric_resolution),
+                          "--audit-log-path", f"{logs}/audit.log"),
                f"{logs}/apiserver.log")
     procs.append({"name": "apiserver", "pid": p.pid})
     record()

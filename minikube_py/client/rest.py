@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import Any, Iterator, Optional
 
 from urllib.parse import urlencode
@@ -53,6 +54,17 @@ PATCH_CONTENT_TYPES = {
 }
 
 DEFAULT_TIMEOUT = 30.0
+# An apiserver over its --max-requests-inflight answers 429 with Retry-After (1 s) and did
+# nothing: client-go waits and sends the same request again, up to 10 times.
+TOO_MANY_REQUESTS_RETRIES = 10
+RETRY_AFTER_DEFAULT = 1.0
+
+
+def _retry_after(value) -> float:
+    try:
+        return min(max(float(value), 0.0), 10.0)
+    except (TypeError, ValueError):
+        return RETRY_AFTER_DEFAULT
 
 
 def _now_rfc3339() -> str:
@@ -139,9 +151,14 @@ class Client:
             data = json.dumps(body)
             headers["Content-Type"] = content_type
         params = {k: v for k, v in (params or {}).items() if v is not None}
-        resp = self.session.request(method, self.server + path, params=params, data=data,
-                                    headers=headers, stream=stream,
-                                    timeout=self.timeout if timeout is None else timeout)
+        for retry in range(TOO_MANY_REQUESTS_RETRIES + 1):
+            resp = self.session.request(method, self.server + path, params=params, data=data,
+                                        headers=headers, stream=stream,
+                                        timeout=self.timeout if timeout is None else timeout)
+            if resp.status_code != 429 or retry == TOO_MANY_REQUESTS_RETRIES:
+                break
+            resp.close()
+            time.sleep(_retry_after(resp.headers.get("Retry-After")))
         if not 200 <= resp.status_code < 300:
             try:
                 errors.raise_for_response(resp)
@@ -161,7 +178,11 @@ class Client:
             query = urlencode({k: v for k, v in params.items() if v is not None})
             if query:
                 path += "?" + query
-        status, content = self.connections.request(method, path, data, headers)
+        for retry in range(TOO_MANY_REQUESTS_RETRIES + 1):
+            status, content = self.connections.request(method, path, data, headers)
+            if status != 429 or retry == TOO_MANY_REQUESTS_RETRIES:
+                break
+            time.sleep(RETRY_AFTER_DEFAULT)     # the 429 of max-inflight says Retry-After: 1
         reply = _Reply(status, content)
         if not 200 <= reply.status_code < 300:
             errors.raise_for_response(reply)

@@ -1,0 +1,80 @@
+"""kube-apiserver's --max-requests-inflight and --max-mutating-requests-inflight.
+
+The apiserver answers at most N read-only requests (get, list) and M mutating ones
+(create, update, patch, delete, ...) at once; one over the limit is answered at
+once with 429 TooManyRequests and ``Retry-After: 1`` instead of queueing behind the
+others, so an overloaded apiserver sheds load rather than piling up threads, and
+clients back off (client-go and our client/flowcontrol.py retry a 429 after
+Retry-After). As in Kubernetes' WithMaxInFlightLimit:
+
+- long-running requests are not counted: watches, proxy, and the log, exec,
+  attach and portforward subresources (they would hold a slot for minutes);
+- a user in system:masters is never refused (it is the cluster's admin, or a
+  component on loopback), but does use a slot while there is one;
+- a limit of 0 means no limit.
+
+A slot is a non-blocking semaphore acquire, so a request that is not refused pays
+about a microsecond for it.
+"""
+from __future__ import annotations
+
+import threading
+
+from .. import codec
+from .auth.filters import USER, request_info_of
+from .auth.user import MASTERS_GROUP
+
+DEFAULT_MAX_REQUESTS_INFLIGHT = 400          # kube-apiserver's defaults
+DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT = 200
+LONG_RUNNING_VERBS = ("watch", "proxy")
+LONG_RUNNING_SUBRESOURCES = ("attach", "exec", "proxy", "log", "portforward")
+NON_MUTATING_VERBS = ("get", "list", "watch")
+RETRY_AFTER_SECONDS = 1
+
+TOO_MANY_REQUESTS = codec.dumps({
+    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+    "message": "Too many requests, please try again later.", "reason": "TooManyRequests",
+    "details": {"retryAfterSeconds": RETRY_AFTER_SECONDS}, "code": 429})
+
+
+def long_running(info) -> bool:
+    return info.verb in LONG_RUNNING_VERBS or (info.is_resource_request
+                                               and info.subresource in LONG_RUNNING_SUBRESOURCES)
+
+
+class MaxInFlight:
+    """WSGI middleware: a slot from the read-only or the mutating pool, or a 429."""
+
+    def __init__(self, app, max_requests: int = DEFAULT_MAX_REQUESTS_INFLIGHT,
+                 max_mutating: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT):
+        self.app = app
+        self.read_only = threading.BoundedSemaphore(max_requests) if max_requests > 0 else None
+        self.mutating = threading.BoundedSemaphore(max_mutating) if max_mutating > 0 else None
+
+    def __call__(self, environ, start_response):
+        info = request_info_of(environ)
+        if long_running(info):
+            return self.app(environ, start_response)
+        slots = self.read_only if info.verb in NON_MUTATING_VERBS else self.mutating
+        if slots is None:
+            return self.app(environ, start_response)
+        if not slots.acquire(blocking=False):
+            if privileged(environ):
+                return self.app(environ, start_response)
+            start_response("429 Too Many Requests", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(TOO_MANY_REQUESTS))),
+                ("Retry-After", str(RETRY_AFTER_SECONDS))])
+            return [TOO_MANY_REQUESTS]
+        try:
+            # the app has built its whole answer when it returns (all but the
+            # long-running requests above, which stream theirs)
+            return self.app(environ, start_response)
+        finally:
+            slots.release()
+
+
+def privileged(environ) -> bool:
+    """Authenticated as a member of system:masters (with no authentication configured,
+    there is no authenticated user: everyone is limited, as on the old insecure port)."""
+    user = environ.get(USER)
+    return user is not None and MASTERS_GROUP in user.groups

@@ -1,0 +1,31 @@
+"""A small schemathesis run against every path of the apiserver's OpenAPI: no 5xx.
+
+The CI-sized cut of benchmarks/fuzz_api.py (which runs for minutes and prints its
+figures): a few valid and invalid requests per operation of the /openapi/v3 documents,
+sent to the session's apiserver on its real etcd, derandomized so a run is repeatable.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import requests
+
+FUZZ = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "fuzz_api.py")
+
+
+def load_fuzzer():
+    spec = importlib.util.spec_from_file_location("fuzz_api", FUZZ)
+    module = sys.modules["fuzz_api"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_short_fuzz_of_every_operation_finds_no_5xx(api_url):
+    report = load_fuzzer().fuzz(api_url, budget_s=30, examples=4, spec="v3", derandomize=True)
+    print("\n".join(report.lines()))
+    assert report.count_5xx == 0, "\n".join(report.lines())
+    assert not report.transport_errors, "\n".join(report.lines())
+    assert len(report.operations) > 100 and report.requests > 300
+    assert requests.get(api_url + "/readyz", timeout=10).status_code == 200
