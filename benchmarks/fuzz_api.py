@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import random
 import sys
 import tempfile
 import time
@@ -72,6 +73,9 @@ def schemas(server: str, spec: str):
             yield schemathesis.openapi.from_dict(doc)
 
 
+MIN_SHARE_S = 2.0
+
+
 class OutOfTime(Exception):
     """This operation's share of the budget is spent: on to the next."""
 
@@ -85,8 +89,11 @@ def _has_typed_input(op) -> bool:
 
 
 def fuzz(server: str, budget_s: float = 600, examples: int = 40, spec: str = "both",
-         namespace: str | None = None, derandomize: bool = False) -> Report:
-    """Send `examples` positive and `examples` negative cases per operation, within budget_s."""
+         namespace: str | None = None, shuffle: bool = False) -> Report:
+    """Send `examples` positive and `examples` negative cases per operation, within budget_s.
+
+    Generating a case costs hypothesis 0.1-1 s (many drafts are filtered out): a budget
+    too small for every operation covers the first ones, or with `shuffle`, a random part."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
     from hypothesis.reporting import with_reporter
@@ -106,6 +113,8 @@ def fuzz(server: str, budget_s: float = 600, examples: int = 40, spec: str = "bo
     runs = [(op, mode) for _schema, op in operations
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
             if mode is GenerationMode.POSITIVE or _has_typed_input(op)]
+    if shuffle:
+        random.shuffle(runs)
 
     def send(op, case):
         if isinstance(case.query, dict) and str(case.query.get("watch", "")).lower() in ("1", "true"):
@@ -133,10 +142,11 @@ def fuzz(server: str, budget_s: float = 600, examples: int = 40, spec: str = "bo
         except Exception as err:      # noqa: BLE001 - a schema schemathesis cannot use is reported
             report.transport_errors.append((op.method.upper(), op.path, f"no strategy: {err!r}"))
             continue
-        # an even share of what is left: time a quick operation did not use goes to the rest
-        op_deadline = time.monotonic() + left / (len(runs) - done)
+        # an even share of what is left (time a quick operation did not use goes to the rest),
+        # but enough for a case or two even when the budget cannot cover every operation
+        op_deadline = time.monotonic() + min(left, max(left / (len(runs) - done), MIN_SHARE_S))
 
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=derandomize,
+        @settings(max_examples=examples, deadline=None, database=None, report_multiple_bugs=False,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate])
         @given(case=strategy)
         def run(case):
