@@ -393,12 +393,13 @@ class APIServer:
         if self.max_requests_inflight > 0 or self.max_mutating_requests_inflight > 0:
             app.wsgi_app = MaxInFlight(app.wsgi_app, self.max_requests_inflight,
                                        self.max_mutating_requests_inflight)
-        if self.authentication is not None or not only_always_allow(self.authorization_modes):
+        authenticates = self.authentication is not None or not only_always_allow(self.authorization_modes)
+        if authenticates:
             self.authorizer = authorizer_from_modes(self.authorization_modes, self)
             app.wsgi_app = AuthFilter(app.wsgi_app, self.authentication or Authentication(anonymous=Anonymous()),
                                       self.authorizer)
         if self.audit_log is not None:
-            app.wsgi_app = Audit(app.wsgi_app, self.audit_log)
+            app.wsgi_app = Audit(app.wsgi_app, self.audit_log, authenticates)
         return app
 
     # ------------------------------------------------------------------ routing

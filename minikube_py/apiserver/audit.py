@@ -165,9 +165,12 @@ def timestamp(at: datetime.datetime) -> str:
 class Audit:
     """WSGI middleware: one Event per request the policy keeps."""
 
-    def __init__(self, app, audit_log: AuditLog):
+    def __init__(self, app, audit_log: AuditLog, authenticates: bool = True):
         self.app = app
         self.log = audit_log
+        # without an auth filter every request is the unsecured system:masters user;
+        # with one, a request it refused before naming a user (401) was made by nobody known
+        self.authenticates = authenticates
 
     def __call__(self, environ, start_response):
         received = datetime.datetime.now(datetime.timezone.utc)
@@ -195,12 +198,10 @@ class Audit:
         """The response is complete: decide the level and write the Event."""
         environ = record.environ
         info = request_info_of(environ)
-        if USER in environ:
-            user = environ[USER]
-        elif record.code == 401:
-            user = None                       # not authenticated: who is unknown
+        if USER in environ or not self.authenticates:
+            user = user_of(environ)
         else:
-            user = user_of(environ)           # no authentication configured
+            user = None                       # refused before it was known who asks
         rule = self.log.policy.rule_for(user or _NOBODY, info)
         if rule is None or rule.level == "None" or STAGE in rule.omit_stages or \
                 STAGE in self.log.policy.omit_stages:
