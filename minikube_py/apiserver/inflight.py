@@ -13,15 +13,16 @@ Retry-After). As in Kubernetes' WithMaxInFlightLimit:
   component on loopback), but does use a slot while there is one;
 - a limit of 0 means no limit.
 
-A slot is a non-blocking semaphore acquire, so a request that is not refused pays
-about a microsecond for it.
+A slot is a non-blocking semaphore acquire, and the URL is parsed only when it might
+name a long-running request (or the auth filter has parsed it already), so a request
+that is not refused pays a few microseconds for all this.
 """
 from __future__ import annotations
 
 import threading
 
 from .. import codec
-from .auth.filters import USER, request_info_of
+from .auth.filters import REQUEST_INFO, USER, request_info_of
 from .auth.user import MASTERS_GROUP
 
 DEFAULT_MAX_REQUESTS_INFLIGHT = 400          # kube-apiserver's defaults
@@ -35,6 +36,15 @@ TOO_MANY_REQUESTS = codec.dumps({
     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
     "message": "Too many requests, please try again later.", "reason": "TooManyRequests",
     "details": {"retryAfterSeconds": RETRY_AFTER_SECONDS}, "code": 429})
+
+
+LONG_RUNNING_HINTS = ("/watch/", "/proxy", "/log", "/exec", "/attach", "/portforward")
+
+
+def might_be_long_running(environ) -> bool:
+    """A cheap first look: only a URL with one of these can be long-running."""
+    path = environ.get("PATH_INFO", "")
+    return "watch" in environ.get("QUERY_STRING", "") or any(hint in path for hint in LONG_RUNNING_HINTS)
 
 
 def long_running(info) -> bool:
@@ -52,10 +62,14 @@ class MaxInFlight:
         self.mutating = threading.BoundedSemaphore(max_mutating) if max_mutating > 0 else None
 
     def __call__(self, environ, start_response):
-        info = request_info_of(environ)
-        if long_running(info):
-            return self.app(environ, start_response)
-        slots = self.read_only if info.verb in NON_MUTATING_VERBS else self.mutating
+        if REQUEST_INFO in environ or might_be_long_running(environ):
+            info = request_info_of(environ)
+            if long_running(info):
+                return self.app(environ, start_response)
+            read_only = info.verb in NON_MUTATING_VERBS
+        else:               # the common case, without parsing the URL: get and list read
+            read_only = environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+        slots = self.read_only if read_only else self.mutating
         if slots is None:
             return self.app(environ, start_response)
         if not slots.acquire(blocking=False):
