@@ -1,0 +1,478 @@
+"""Scale: N hollow nodes and M pods made by Deployments, against one apiserver, in one run.
+
+kwok runs 1,000 nodes and 100,000 pods on a laptop against the real kube-apiserver;
+kube-scheduler's scheduler_perf bar is about 680 pods/s at 5,000 nodes. This measures
+how close the whole cluster gets, on a fresh etcd + apiserver in a temp dir, with the
+real controller-manager, the real scheduler and the real kubelet code on hollow nodes
+(``minikube-py kubelet --runtime hollow --hollow-nodes K``, several processes, as
+kubemark runs many hollow kubelets): leases every 10 s and node status as real kubelets
+send them.
+
+1. **yardstick**: raw etcd put-if-absent of pod bytes (as benchmarks/apiserver.py);
+2. **nodes**: start the hollow kubelets, wait until N nodes are Ready; then, idle, count
+   for ``--idle-seconds`` the Lease and Node writes per second (what N nodes cost the
+   apiserver doing nothing) and the apiserver's CPU;
+3. **pods**: create Deployments (``--replicas`` each) up to each checkpoint (by default
+   10% / 50% / 100% of M, as the issue's 10k / 50k / 100k of 100k) and wait until every
+   replica is available (Running and Ready on its hollow node); at each checkpoint:
+   apiserver RSS and CPU, the other components' RSS, etcd's db size, and the latency of a
+   list of all pods, whole and paginated (``limit=500`` and ``continue``, as kubectl's
+   ``--chunk-size`` does);
+4. **watch cache**: tracemalloc of a WatchCache, the apiserver's own class, replaying the
+   last revisions from this etcd: bytes per cached event, and so the cache's bound;
+5. **scheduler at N nodes**: the scheduler is stopped, ``--drain`` pods are created, the
+   scheduler starts again and its binds are timed from the first to the last, as
+   benchmarks/scheduler.py's drain; then the same number of raw binds (pods/binding from
+   client processes, no scheduler): the ratio is the issue's goal (>= 0.8).
+
+    python benchmarks/scale.py --nodes 200 --pods 5000             # a development run
+    python benchmarks/scale.py --nodes 1000 --pods 20000 --profile prof/
+    python benchmarks/scale.py --nodes 5000 --pods 100000           # the issue's goal
+
+``--profile DIR`` samples the apiserver (and the scheduler during its drain) with py-spy
+(``pip install py-spy``) and prints the functions that used the most CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from apiserver import bench_etcd_puts, pct  # noqa: E402  (benchmarks/apiserver.py)
+from scheduler import (BoundCounter, Cluster, bench_pod, bind_in_processes,  # noqa: E402
+                       cpu_seconds, create_in_processes, machine_jiffies)
+
+from minikube_py.client.rest import Client  # noqa: E402
+
+T0 = time.monotonic()
+
+
+def say(msg: str) -> None:
+    """A progress line, stamped with the seconds since the start."""
+    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def load() -> str:
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+def deployment(name: str, replicas: int) -> dict:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{
+                                      "name": "app", "image": "busybox",
+                                      "command": ["sleep", "infinity"],
+                                      "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}}}
+
+
+def get_raw(server: str, path: str) -> tuple[bytes, float]:
+    """GET path on a fresh connection; (body, seconds)."""
+    host, port = server.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=600)
+    t = time.perf_counter()
+    conn.request("GET", path, headers={"Accept": "application/json"})
+    resp = conn.getresponse()
+    body = resp.read()
+    dt = time.perf_counter() - t
+    conn.close()
+    if resp.status != 200:
+        raise RuntimeError(f"GET {path}: {resp.status} {body[:300]!r}")
+    return body, dt
+
+
+def list_latency(server: str) -> dict:
+    """A list of every pod: whole, then in pages of 500 (first page, all pages)."""
+    body, full_s = get_raw(server, "/api/v1/pods")
+    items = len(json.loads(body)["items"])
+    pages, cont, first_s, paged_s = 0, "", 0.0, 0.0
+    while True:
+        body, dt = get_raw(server, "/api/v1/pods?limit=500" + (f"&continue={cont}" if cont else ""))
+        pages += 1
+        paged_s += dt
+        first_s = first_s or dt
+        cont = json.loads(body)["metadata"].get("continue")
+        if not cont:
+            break
+    return {"items": items, "bytes": len(body), "full_s": full_s, "first_page_s": first_s,
+            "paged_s": paged_s, "pages": pages}
+
+
+def etcd_db_mb(cluster: Cluster) -> float:
+    path = os.path.join(cluster.dir, "etcd", "member", "snap", "db")
+    try:
+        return os.path.getsize(path) / 2**20
+    except OSError:
+        return float("nan")
+
+
+class Profiler:
+    """py-spy sampling one process into a collapsed-stacks file.
+
+    ``--gil``: only the thread holding the GIL is sampled, so the profile is where the
+    process spends its CPU in Python, not where its hundreds of threads wait.
+    """
+
+    def __init__(self, out_dir: str | None):
+        self.out_dir = out_dir
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+
+    def start(self, name: str, pid: int) -> None:
+        if not self.out_dir:
+            return
+        out = os.path.join(self.out_dir, f"{name}.collapsed")
+        proc = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "50", "--gil",
+                                 "--nonblocking", "--output", out],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append((out, proc))
+
+    def stop(self) -> None:
+        for out, proc in self.procs:
+            proc.send_signal(2)          # py-spy writes its file on SIGINT
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            print_profile(out)
+        self.procs = []
+
+
+def print_profile(path: str, top: int = 18) -> None:
+    """The functions with the most samples of their own (self) and in total (inclusive)."""
+    own: collections.Counter = collections.Counter()
+    total: collections.Counter = collections.Counter()
+    samples = 0
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        print(f"  (no profile in {path}: is py-spy installed and allowed to ptrace?)")
+        return
+    for line in lines:
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if not f.startswith("process ") and not f.startswith("thread ")]
+        n = int(n)
+        samples += n
+        if frames:
+            own[frames[-1]] += n
+        for f in set(frames):
+            total[f] += n
+    busy = sum(own.values())
+    print(f"  profile {os.path.basename(path)}: {samples} samples holding the GIL (50/s)")
+    for f, n in own.most_common(top):
+        print(f"    self {n / max(busy, 1):6.1%}  incl {total[f] / max(busy, 1):6.1%}  {f[:110]}")
+    print("    -- inclusive, this project's functions --")
+    for f, n in [x for x in total.most_common(200) if "minikube_py" in x[0]][:top]:
+        print(f"    incl {n / max(busy, 1):6.1%}  {f[:110]}")
+
+
+def watch_cache_bytes(etcd_url: str, since: int, prefix: str = "/registry/pods/") -> tuple[int, float, float]:
+    """tracemalloc of the apiserver's WatchCache on this etcd: (events held, bytes per event,
+    JSON bytes per event).
+
+    The cache replays history from etcd, as the apiserver's does when it starts -- here
+    from revision `since`, the start of the pod phase -- so it holds the pods' real events
+    as the apiserver holds them (its window: the newest `capacity` events).
+    """
+    from minikube_py.storage import watchcache
+    from minikube_py.storage.etcd import EtcdStore
+    from minikube_py.storage.watchcache import WatchCache
+    store = EtcdStore(etcd_url)
+    watchcache.REPLAY_REVISIONS = store.current_revision() - since
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    cache = WatchCache(store, prefix)
+    cache.start()
+    last, still, deadline, first = -1, 0, time.monotonic() + 300, None
+    while (still < 4 or last == 0) and time.monotonic() < deadline:   # until the replay is in
+        time.sleep(0.5)
+        with cache.lock:
+            n = len(cache.events)
+            if n and first is None:
+                first = (n, tracemalloc.get_traced_memory()[0])
+        still = still + 1 if n == last else 0
+        last = n
+    with cache.lock:
+        used = tracemalloc.get_traced_memory()[0]
+        held = len(cache.events)
+        json_bytes = sum(len(ev.json()) for ev in cache.events)
+    cache.stop()
+    tracemalloc.stop()
+    # The slope from the first events to the last: the cache's fixed cost (its etcd watch,
+    # gRPC buffers) is not an event's.
+    if first and held > first[0]:
+        per_event = (used - first[1]) / (held - first[0])
+    else:
+        per_event = (used - before) / max(held, 1)
+    return held, per_event, json_bytes / max(held, 1)
+
+
+class Writes:
+    """Count the Lease and Node writes that reach watchers (one watch each), per second."""
+
+    def __init__(self, client: Client):
+        self.counts = collections.Counter()
+        self.watches = []
+        for resource, ns in (("leases", "kube-node-lease"), ("nodes", None)):
+            rv = client.list(resource, namespace=ns,        # only the revision: no items
+                             field_selector="metadata.name=-")["metadata"]["resourceVersion"]
+            w = client.watch(resource, namespace=ns, resource_version=rv, timeout_seconds=3600)
+            self.watches.append(w)
+            threading.Thread(target=self._run, args=(resource, w), daemon=True).start()
+
+    def _run(self, resource, watch):
+        try:
+            for _ in watch:
+                self.counts[resource] += 1
+        except Exception:   # noqa: BLE001 - closed at the end
+            pass
+
+    def close(self):
+        for w in self.watches:
+            w.close()
+
+
+def start_component(cluster: Cluster, name: str, args: list[str]) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.minikube", *args],
+                            stdout=open(os.path.join(cluster.dir, f"{name}.log"), "ab"),
+                            stderr=subprocess.STDOUT)
+    cluster.procs.insert(0, proc)
+    return proc
+
+
+def wait_progress(what: str, count, goal: int, timeout: float, every: float = 10.0) -> tuple[bool, float]:
+    """Poll count() until it reaches goal; a progress line every `every` seconds."""
+    t0 = last = time.monotonic()
+    n = 0
+    while True:
+        try:
+            n = count()
+        except Exception as err:  # noqa: BLE001 - a slow answer on a loaded machine: ask again
+            say(f"  {what}: {type(err).__name__}: {err}; asking again")
+        if n >= goal:
+            return True, time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            say(f"  {what}: only {n}/{goal} after {timeout:.0f}s: giving up")
+            return False, time.monotonic() - t0
+        if time.monotonic() - last >= every:
+            say(f"  {what}: {n}/{goal}  (load {load()})")
+            last = time.monotonic()
+        time.sleep(1.0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=200)
+    ap.add_argument("--pods", type=int, default=5000)
+    ap.add_argument("--checkpoints", default="10,50,100", help="percent of --pods to stop and measure at")
+    ap.add_argument("--replicas", type=int, default=1000, help="replicas per Deployment")
+    ap.add_argument("--kubelet-processes", type=int, default=0,
+                    help="hollow-kubelet processes sharing the nodes (0: one per 250 nodes)")
+    ap.add_argument("--idle-seconds", type=float, default=30, help="window to count Lease/Node writes")
+    ap.add_argument("--drain", type=int, default=2000, help="pods for the scheduler's timed drain")
+    ap.add_argument("--creators", type=int, default=4, help="client processes creating/binding pods")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for one checkpoint")
+    ap.add_argument("--profile", metavar="DIR", help="py-spy the apiserver and the scheduler")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    args = ap.parse_args()
+    checkpoints = sorted({max(1, args.pods * int(p) // 100) for p in args.checkpoints.split(",")})
+    procs_k = args.kubelet_processes or max(1, -(-args.nodes // 250))
+
+    say(f"scale benchmark: {args.nodes} hollow nodes in {procs_k} kubelet process(es), "
+        f"{args.pods} pods by Deployments of {args.replicas}; checkpoints {checkpoints}; "
+        f"{os.cpu_count()} cores, load {load()}")
+    cluster = Cluster()
+    profiler = Profiler(args.profile)
+    table: list[tuple[str, str, str]] = []       # (what, measured, goal)
+    # A long timeout: on a loaded machine the apiserver may take a while to answer a big list.
+    client = Client(server=cluster.server, pool_maxsize=16, timeout=300)
+    try:
+        rate1, lat1 = bench_etcd_puts(cluster.etcd_url, 1, 1000)
+        rate4, _ = bench_etcd_puts(cluster.etcd_url, 4, 2000)
+        say(f"yardstick: raw etcd put-if-absent {rate1:.0f}/s with 1 client (p50 {pct(lat1, 50) * 1e3:.2f} ms), "
+            f"{rate4:.0f}/s with 4")
+        table.append(("raw etcd put-if-absent, 1 / 4 clients (yardstick)", f"{rate1:.0f} / {rate4:.0f} /s", ""))
+
+        kc = cluster.kubeconfig
+        ctrl = start_component(cluster, "controller-manager",
+                               ["controller-manager", "--kubeconfig", kc, "--no-leader-elect"])
+        sched = start_component(cluster, "scheduler", ["scheduler", "--kubeconfig", kc])
+        kubelets = []
+        per = -(-args.nodes // procs_k)
+        for j in range(procs_k):
+            n = min(per, args.nodes - j * per)
+            if n <= 0:
+                break
+            kubelets.append(start_component(
+                cluster, f"kubelets-{j}",
+                ["kubelet", "--runtime", "hollow", "--node-name", f"hollow-{j}", "--hollow-nodes", str(n),
+                 "--kubeconfig", kc, "--state-dir", os.path.join(cluster.dir, "nodes", str(j)),
+                 "--cpu", "32", "--memory", "256Gi", "--pods", "110"]))
+        node_names: list[str] = []
+
+        def ready_nodes():
+            names = [n["metadata"]["name"] for n in client.list("nodes")["items"]
+                     if any(c.get("type") == "Ready" and c.get("status") == "True"
+                            for c in (n.get("status") or {}).get("conditions") or [])]
+            node_names[:] = names
+            return len(names)
+
+        t = time.monotonic()
+        ok, dt = wait_progress("nodes Ready", ready_nodes, args.nodes, args.timeout)
+        say(f"{ready_nodes()} nodes Ready after {dt:.1f}s")
+        table.append((f"{args.nodes} hollow nodes Ready", f"{dt:.0f} s", ""))
+        if not ok:
+            return
+
+        # --- idle: what N nodes cost doing nothing
+        time.sleep(min(15.0, args.idle_seconds))     # past the registration burst
+        writes = Writes(client)
+        api_cpu0, busy0 = cpu_seconds(cluster.api.pid), machine_jiffies()
+        t = time.monotonic()
+        time.sleep(args.idle_seconds)
+        dt = time.monotonic() - t
+        api_idle = (cpu_seconds(cluster.api.pid) - api_cpu0) / dt
+        busy1 = machine_jiffies()
+        writes.close()
+        lease_s, node_s = writes.counts["leases"] / dt, writes.counts["nodes"] / dt
+        say(f"idle {dt:.0f}s: {lease_s:.1f} lease writes/s, {node_s:.1f} node writes/s; apiserver CPU "
+            f"{api_idle:.0%} of a core; machine busy {(busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1):.0%}; "
+            f"apiserver RSS {rss_mb(cluster.api.pid):.0f} MB")
+        table.append(("node Lease writes/s (idle)", f"{lease_s:.1f}", f"{args.nodes / 10:.0f} (N/10 s)"))
+        table.append(("Node status writes/s (idle)", f"{node_s:.1f}", f"<= {args.nodes / 300:.1f} (N/5 min)"))
+        table.append(("apiserver CPU, idle with N nodes", f"{api_idle:.0%} of a core", ""))
+
+        # --- pods, by Deployments, checkpoint by checkpoint
+        client.create("namespaces", {"metadata": {"name": "scale"}})
+        deployments: list[tuple[str, int]] = []
+
+        def available():
+            return sum((d.get("status") or {}).get("availableReplicas") or 0
+                       for d in client.list("deployments", namespace="scale")["items"])
+
+        pods_since = int(client.list("namespaces", field_selector="metadata.name=-")["metadata"]["resourceVersion"])
+        writes = Writes(client)              # Lease and Node writes while pods come, too
+        busy_t0 = time.monotonic()
+        profiler.start("apiserver", cluster.api.pid)
+        made = 0
+        for goal in checkpoints:
+            cpu0 = cpu_seconds(cluster.api.pid)
+            t = time.monotonic()
+            while made < goal:
+                n = min(args.replicas, goal - made)
+                name = f"d{len(deployments):04}"
+                client.create("deployments", deployment(name, n), namespace="scale")
+                deployments.append((name, n))
+                made += n
+            ok, dt = wait_progress("pods available", available, goal, args.timeout)
+            api_cpu = cpu_seconds(cluster.api.pid) - cpu0
+            rss = {"apiserver": rss_mb(cluster.api.pid), "etcd": rss_mb(cluster.etcd.pid),
+                   "scheduler": rss_mb(sched.pid), "controllers": rss_mb(ctrl.pid),
+                   "kubelets": sum(rss_mb(k.pid) for k in kubelets)}
+            lst = list_latency(cluster.server)
+            db = etcd_db_mb(cluster)
+            say(f"checkpoint {goal} pods: available after {dt:.0f}s ({goal - (checkpoints[checkpoints.index(goal) - 1] if goal != checkpoints[0] else 0)} new"
+                f"); apiserver RSS {rss['apiserver']:.0f} MB, CPU {api_cpu:.0f}s "
+                f"({api_cpu / max(dt, 1e-9):.0%} of a core); etcd db {db:.0f} MB; list of {lst['items']} pods "
+                f"{lst['full_s']:.2f}s whole, {lst['paged_s']:.2f}s in {lst['pages']} pages "
+                f"(first {lst['first_page_s'] * 1e3:.0f} ms); RSS MB: " +
+                ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+            table.append((f"@{goal} pods: all available", f"{dt:.0f} s" + ("" if ok else " (TIMED OUT)"),
+                          "Running"))
+            table.append((f"@{goal} pods: apiserver RSS / CPU",
+                          f"{rss['apiserver']:.0f} MB / {api_cpu:.0f} s", "<= 300 MB at 10k"))
+            table.append((f"@{goal} pods: etcd db size", f"{db:.0f} MB", ""))
+            table.append((f"@{goal} pods: list all pods whole / paginated (500)",
+                          f"{lst['full_s']:.2f} s / {lst['paged_s']:.2f} s ({lst['pages']} pages, first "
+                          f"{lst['first_page_s'] * 1e3:.0f} ms)", ""))
+            if not ok:
+                break
+        profiler.stop()
+        dt = time.monotonic() - busy_t0
+        writes.close()
+        say(f"while pods came ({dt:.0f}s): {writes.counts['leases'] / dt:.1f} lease writes/s, "
+            f"{writes.counts['nodes'] / dt:.1f} node writes/s")
+        table.append(("node Lease / Node writes/s while pods came",
+                      f"{writes.counts['leases'] / dt:.1f} / {writes.counts['nodes'] / dt:.1f}", ""))
+
+        # --- the watch cache, measured on the apiserver's own class
+        held, per_event, json_per_event = watch_cache_bytes(cluster.etcd_url, pods_since)
+        from minikube_py.storage.watchcache import WatchCache
+        cap = WatchCache(None, "").capacity
+        say(f"watch cache: {held} pod events replayed: {per_event / 1024:.1f} KiB per event under tracemalloc "
+            f"(its JSON {json_per_event / 1024:.1f} KiB); a full window of {cap} events: "
+            f"{per_event * cap / 2**20:.0f} MB")
+        table.append(("watch cache per pod event (tracemalloc; its JSON)",
+                      f"{per_event / 1024:.1f} KiB ({json_per_event / 1024:.1f} KiB)", ""))
+        table.append((f"watch cache window ({cap} events) for pods", f"{per_event * cap / 2**20:.0f} MB", ""))
+
+        # --- the scheduler at N nodes: a timed drain, then raw binds of as many pods
+        sched.terminate()
+        sched.wait(30)
+        for ns in ("drain", "raw"):
+            client.create("namespaces", {"metadata": {"name": ns}})
+        create_in_processes(cluster.server, "drain", [bench_pod(f"d-{i:05}") for i in range(args.drain)],
+                            args.creators)
+        drained = BoundCounter(client, "drain")
+        sched = start_component(cluster, "scheduler-2", ["scheduler", "--kubeconfig", kc])
+        profiler.start("scheduler", sched.pid)
+        cpu0 = {"scheduler": 0.0, "apiserver": cpu_seconds(cluster.api.pid)}
+        ok = drained.wait_for(args.drain, args.timeout)
+        cpu1 = {"scheduler": cpu_seconds(sched.pid), "apiserver": cpu_seconds(cluster.api.pid)}
+        drain_rate = (len(drained.bound) - 1) / max(drained.last_bound_at - drained.first_bound_at, 1e-9)
+        drained.watch.close()
+        profiler.stop()
+        create_in_processes(cluster.server, "raw",
+                            [bench_pod(f"r-{i:05}", "nobody") for i in range(args.drain)], args.creators)
+        raw_s = bind_in_processes(cluster.server, "raw",
+                                  [(f"r-{i:05}", node_names[i % len(node_names)]) for i in range(args.drain)],
+                                  args.creators)
+        raw_rate = args.drain / raw_s
+        say(f"scheduler at {args.nodes} nodes ({made} pods placed): drained {len(drained.bound)}/{args.drain} "
+            f"at {drain_rate:.0f} pods/s (CPU per pod: scheduler {cpu1['scheduler'] * 1e3 / args.drain:.2f} ms, "
+            f"apiserver {(cpu1['apiserver'] - cpu0['apiserver']) * 1e3 / args.drain:.2f} ms); "
+            f"raw binds {raw_rate:.0f}/s; ratio {drain_rate / raw_rate:.2f}")
+        table.append((f"scheduler pods/s at {args.nodes} nodes (drain of {args.drain})",
+                      f"{drain_rate:.0f}" + ("" if ok else " (INCOMPLETE)"), ">= 680"))
+        table.append(("raw binds/s (yardstick), ratio", f"{raw_rate:.0f}, {drain_rate / raw_rate:.2f}", ">= 0.8"))
+
+        print(f"\n{'what':<58} {'measured':<44} goal")
+        for what, measured, goal in table:
+            print(f"{what:<58} {measured:<44} {goal}")
+        print(f"load at the end: {load()}")
+    finally:
+        profiler.stop()
+        client.close()
+        cluster.stop(keep_dir=args.keep)
+        if args.keep:
+            print("kept", cluster.dir)
+
+
+if __name__ == "__main__":
+    main()
