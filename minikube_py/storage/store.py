@@ -55,7 +55,8 @@ class WatchEvent:
     JSON -- the bytes every watch stream sends -- and, for the previous state, the
     previous event's bytes when the cache still has them (the same bytes object, not a
     copy). A pod decoded into Python dicts takes about four times its JSON, and each
-    event held both states: ~21 KiB a pod event against ~2.5 KiB now.
+    event held both states, so ~21 KiB a pod event; encoded, about its JSON's size
+    (``codec.dumps_to_keep``).
     Once compacted, ``object`` and ``prev_object`` are decoded again on every read, so
     each reader gets its own copy.
     """
@@ -94,14 +95,14 @@ class WatchEvent:
         data = self._json
         if data is None:
             obj = self._object
-            data = self._json = codec.dumps(obj) if obj is not None else self._json
+            data = self._json = codec.dumps_to_keep(obj) if obj is not None else self._json
         return data
 
     def compact(self, prev_json: bytes | None = None) -> None:
         """Keep only the encoded forms; `prev_json` is the previous state's JSON if known."""
         self.json()
         if self._prev is not None:
-            self._prev_json = prev_json if prev_json is not None else codec.dumps(self._prev)
+            self._prev_json = prev_json if prev_json is not None else codec.dumps_to_keep(self._prev)
         self._object = self._prev = None
 
 
