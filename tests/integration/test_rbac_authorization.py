@@ -19,11 +19,27 @@ TOKENS = {"admin-token": ("admin", "system:masters"), "viewer-token": ("viewer",
 
 @pytest.fixture(scope="module")
 def rbac_cluster(tmp_path_factory):
-    tokens = tmp_path_factory.mktemp("rbac") / "tokens.csv"
+    """TLS, static tokens, ServiceAccount tokens, Node,RBAC; the ClusterRole aggregation
+    and serviceaccount controllers run in this process (as the admin), so admin/edit/view
+    have their rules and each namespace its default ServiceAccount."""
+    from minikube_py.apiserver.auth.serviceaccount import write_signing_key
+    from minikube_py.client.rest import Client
+    from minikube_py.controllers.manager import ControllerConfig, ControllerManager
+    d = tmp_path_factory.mktemp("rbac")
+    tokens, key = d / "tokens.csv", str(d / "sa.key")
     tokens.write_text("".join(f'{t},{user},{i},"{groups}"\n' for i, (t, (user, groups)) in enumerate(TOKENS.items())))
-    c = Cluster(apiserver_args=("--token-auth-file", str(tokens), "--authorization-mode", "Node,RBAC"),
-                tls=True).start()
+    write_signing_key(key)
+    c = Cluster(apiserver_args=("--token-auth-file", str(tokens), "--authorization-mode", "Node,RBAC",
+                                "--service-account-signing-key-file", key), tls=True).start()
+    client = Client(kubeconfig=c.kubeconfig)      # the admin's client certificate
+    manager = ControllerManager(client, ["clusterrole-aggregation", "serviceaccount"], ControllerConfig())
+    stop = threading.Event()
+    thread = threading.Thread(target=manager.run, args=(stop,), daemon=True)
+    thread.start()
     yield c
+    stop.set()
+    thread.join(15)
+    client.close()
     c.stop()
 
 
@@ -35,13 +51,14 @@ def call(cluster, token, method, path, body=None, **params):
 
 def admin(cluster, method, path, body=None, expect=(200, 201), **params):
     r = call(cluster, "admin-token", method, path, body, **params)
-    assert r.status_code in expect, r.text
+    assert r.status_code in expect, r.text     # (an AssertionError: eventually() tries again)
     return r.json()
 
 
 def make_namespace(cluster) -> str:
     name = f"rbac-{uuid.uuid4().hex[:6]}"
     admin(cluster, "POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+    eventually(lambda: admin(cluster, "GET", f"/api/v1/namespaces/{name}/serviceaccounts/default"))
     return name
 
 
@@ -163,40 +180,33 @@ def test_a_kubelet_reads_only_its_own_pods_and_what_they_use(rbac_cluster):
 
 
 def test_the_aggregation_controller_fills_view_edit_admin(rbac_cluster):
-    from minikube_py.client.rest import Client
-    from minikube_py.controllers.manager import ControllerConfig, ControllerManager
-    client = Client(kubeconfig=rbac_cluster.kubeconfig)      # the admin's client certificate
-    manager = ControllerManager(client, ["clusterrole-aggregation"], ControllerConfig())
-    stop = threading.Event()
-    threading.Thread(target=manager.run, args=(stop,), daemon=True).start()
-    try:
-        def view_rules():
-            rules = admin(rbac_cluster, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/view")["rules"]
-            assert {"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["namespaces"]} in rules
-            return rules
-        eventually(view_rules)
-        # a CRD's installer extends view by labelling a role of its own
-        admin(rbac_cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
-            "metadata": {"name": "widgets-view", "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
-            "rules": [{"verbs": ["get"], "apiGroups": ["example.com"], "resources": ["widgets"]}]})
-        widgets = {"verbs": ["get"], "apiGroups": ["example.com"], "resources": ["widgets"]}
-        for role in ("view", "edit", "admin"):
-            eventually(lambda: _assert_truthy(widgets in admin(
-                rbac_cluster, "GET", f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{role}")["rules"]))
-    finally:
-        stop.set()
-        client.close()
+    def view_rules():
+        rules = admin(rbac_cluster, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/view")["rules"]
+        assert {"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["namespaces"]} in rules
+        return rules
+    eventually(view_rules)
+    # a CRD's installer extends view by labelling a role of its own
+    admin(rbac_cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+        "metadata": {"name": "widgets-view", "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+        "rules": [{"verbs": ["get"], "apiGroups": ["example.com"], "resources": ["widgets"]}]})
+    widgets = {"verbs": ["get"], "apiGroups": ["example.com"], "resources": ["widgets"]}
+    for role in ("view", "edit", "admin"):
+        eventually(lambda: _assert_truthy(widgets in admin(
+            rbac_cluster, "GET", f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{role}")["rules"]))
 
 
-def test_kubectl_with_a_view_token_and_as_another_user(rbac_cluster, tmp_path):
-    """Real kubectl: a bearer token bound to view lists and cannot create; can-i (--list) and
-    --as (impersonation) as Kubernetes answers them."""
+def test_kubectl_with_a_view_service_account_token_and_as_another_user(rbac_cluster, tmp_path):
+    """Real kubectl: a ServiceAccount's token, the account bound to view, lists and cannot
+    create; can-i (--list), whoami and --as (impersonation) as Kubernetes answers them."""
     ns = make_namespace(rbac_cluster)
-    viewer = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}
-    bind(rbac_cluster, ns, "system:aggregate-to-view", viewer)
+    user = f"system:serviceaccount:{ns}:viewer"
+    admin(rbac_cluster, "POST", f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": "viewer"}})
+    bind(rbac_cluster, ns, "view", {"kind": "ServiceAccount", "name": "viewer", "namespace": ns})
     env = dict(os.environ, HOME=str(tmp_path))
+    token = subprocess.run(["kubectl", "--kubeconfig", rbac_cluster.kubeconfig, "-n", ns, "create", "token",
+                            "viewer"], capture_output=True, text=True, env=env, timeout=60).stdout.strip()
 
-    def kubectl(*args, token="viewer-token", input=None):
+    def kubectl(*args, token=token, input=None):
         # with a token: no kubeconfig (its admin certificate would authenticate first, as x509 does)
         creds = ["--token", token, "--server", rbac_cluster.server, "--certificate-authority", rbac_cluster.ca_file,
                  "--kubeconfig", os.devnull] if token else ["--kubeconfig", rbac_cluster.kubeconfig]
@@ -207,7 +217,7 @@ def test_kubectl_with_a_view_token_and_as_another_user(rbac_cluster, tmp_path):
     proc = kubectl("create", "-f", "-", input=CONFIGMAP)
     assert proc.returncode != 0
     assert proc.stderr.strip() == (
-        f'Error from server (Forbidden): error when creating "STDIN": configmaps is forbidden: User "viewer" '
+        f'Error from server (Forbidden): error when creating "STDIN": configmaps is forbidden: User "{user}" '
         f'cannot create resource "configmaps" in API group "" in the namespace "{ns}"')
     assert kubectl("auth", "can-i", "list", "pods").stdout.strip() == "yes"
     assert kubectl("auth", "can-i", "create", "pods").stdout.strip() == "no"
@@ -215,14 +225,15 @@ def test_kubectl_with_a_view_token_and_as_another_user(rbac_cluster, tmp_path):
     assert "pods [] [] [get list watch]" in lines
     assert "selfsubjectaccessreviews.authorization.k8s.io [] [] [create]" in lines
     assert "[/api/*] [] [get]" in lines
-    assert kubectl("auth", "whoami").stdout.split() == ["ATTRIBUTE", "VALUE", "Username", "viewer", "UID", "1",
-                                                        "Groups", "[system:authenticated]"]
+    whoami = {" ".join(line.split()) for line in kubectl("auth", "whoami").stdout.splitlines()}
+    assert f"Username {user}" in whoami
+    assert f"Groups [system:serviceaccounts system:serviceaccounts:{ns} system:authenticated]" in whoami
     # the admin (client certificate, system:masters) acts as the viewer; the viewer may not act as anyone
-    assert kubectl("auth", "can-i", "list", "pods", "--as", "viewer", token=None).stdout.strip() == "yes"
-    assert kubectl("auth", "can-i", "delete", "pods", "--as", "viewer", token=None).stdout.strip() == "no"
+    assert kubectl("auth", "can-i", "list", "pods", "--as", user, token=None).stdout.strip() == "yes"
+    assert kubectl("auth", "can-i", "delete", "pods", "--as", user, token=None).stdout.strip() == "no"
     proc = kubectl("get", "pods", "--as", "admin")
     assert proc.returncode != 0
-    assert ('users "admin" is forbidden: User "viewer" cannot impersonate resource "users" in API group "" '
+    assert (f'users "admin" is forbidden: User "{user}" cannot impersonate resource "users" in API group "" '
             'at the cluster scope') in proc.stderr
 
 
