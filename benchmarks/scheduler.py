@@ -79,7 +79,7 @@ class Cluster:
             [sys.executable, "-m", "minikube_py.cli.minikube", "apiserver",
              "--etcd-servers", self.etcd_url, "--port", str(self.port)],
             stdout=open(os.path.join(self.dir, "apiserver.log"), "ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120      # a shared, busy machine starts slowly
         while True:
             try:
                 if requests.get(self.server + "/readyz", timeout=1).status_code == 200:
@@ -87,6 +87,8 @@ class Cluster:
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline or self.api.poll() is not None:
+                for p in (self.api, self.etcd):     # never leave them running
+                    p.kill()
                 raise RuntimeError("apiserver did not start; see " + self.dir)
             time.sleep(0.1)
         self.kubeconfig = write_kubeconfig(os.path.join(self.dir, "kubeconfig"), self.server)
