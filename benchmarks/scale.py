@@ -40,6 +40,7 @@ import gc
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -298,6 +299,7 @@ def main():
     ap.add_argument("--profile", metavar="DIR", help="py-spy the apiserver and the scheduler")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))
     checkpoints = sorted({max(1, args.pods * int(p) // 100) for p in args.checkpoints.split(",")})
     # 200 hollow nodes in one process renewed their Leases every ~20 s instead of 10 s on a
     # busy machine: the process itself was the bottleneck, not the apiserver.
@@ -463,11 +465,12 @@ def main():
                       f"{drain_rate:.0f}" + ("" if ok else " (INCOMPLETE)"), ">= 680"))
         table.append(("raw binds/s (yardstick), ratio", f"{raw_rate:.0f}, {drain_rate / raw_rate:.2f}", ">= 0.8"))
 
+    finally:
+        # The table so far, even when a stage timed out or `timeout` ended the run (SIGTERM).
         print(f"\n{'what':<58} {'measured':<44} goal")
         for what, measured, goal in table:
             print(f"{what:<58} {measured:<44} {goal}")
-        print(f"load at the end: {load()}")
-    finally:
+        print(f"load at the end: {load()}", flush=True)
         profiler.stop()
         client.close()
         cluster.stop(keep_dir=args.keep)
