@@ -94,6 +94,21 @@ def test_nodes_are_ready_with_gpus(up_cluster):
     assert node["status"]["allocatable"]["nvidia.com/gpu"] == "2"
 
 
+def test_writes_are_in_the_audit_log(up_cluster):
+    """`up` starts the apiserver with --audit-log-path <state>/logs/audit.log (every write)."""
+    kubectl(up_cluster, "create", "configmap", "audit-me", "--from-literal=a=b")
+    log = os.path.join(up_cluster["state"], "logs", "audit.log")
+
+    def created():
+        with open(log) as f:
+            return [e for e in map(json.loads, f) if e["verb"] == "create"
+                    and e.get("objectRef", {}).get("name") == "audit-me"]
+    [event] = wait_for(created, what="the create in the audit log")
+    assert event["objectRef"]["resource"] == "configmaps" and event["responseStatus"]["code"] == 201
+    assert event["user"]["username"] and event["userAgent"].startswith("kubectl/")
+    kubectl(up_cluster, "delete", "configmap", "audit-me")
+
+
 def test_deployment_from_the_docs_runs_spread_and_rolls(up_cluster):
     kubectl(up_cluster, "apply", "-f", os.path.join(EXAMPLES, "nginx-deployment.yaml"))
     kubectl(up_cluster, "rollout", "status", "deploy/nginx", "--timeout=120s", timeout=150)
