@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import sys
 import threading
 import uuid
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from .. import codec
-from .auth.filters import USER, request_info_of, user_of
+from .auth.filters import AUTHENTICATED_USER, USER, request_info_of, user_of
 
 log = logging.getLogger(__name__)
 
@@ -139,22 +140,26 @@ DEFAULT_POLICY = Policy([Rule("Metadata", verbs=list(WRITE_VERBS))])
 
 # ------------------------------------------------------------------ the log
 class AuditLog:
-    """Appends Events as JSON lines to a file ("-": standard output)."""
+    """Appends Events as JSON lines to a file ("-": standard output).
+
+    Each line is one write(2) on a file opened O_APPEND, so a reader never sees half an
+    Event; the file is the owner's only (it names who did what, and what to)."""
 
     def __init__(self, path: str, policy: Policy = DEFAULT_POLICY):
         self.path = path
         self.policy = policy
         self._lock = threading.Lock()
-        self._file = sys.stdout if path == "-" else open(path, "a", buffering=1)
+        self._fd = sys.stdout.fileno() if path == "-" else \
+            os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def write(self, event: dict):
-        line = codec.dumps(event).decode() + "\n"
+        line = codec.dumps(event) + b"\n"
         with self._lock:
-            self._file.write(line)
+            os.write(self._fd, line)
 
     def close(self):
-        if self._file is not sys.stdout:
-            self._file.close()
+        if self.path != "-":
+            os.close(self._fd)
 
 
 def timestamp(at: datetime.datetime) -> str:
@@ -202,12 +207,17 @@ class Audit:
             user = user_of(environ)
         else:
             user = None                       # refused before it was known who asks
+        impersonator = environ.get(AUTHENTICATED_USER)
+        if impersonator is not None:          # the policy sees, the Event names, who asked
+            user, impersonated = impersonator, user
+        else:
+            impersonated = None
         rule = self.log.policy.rule_for(user or _NOBODY, info)
         if rule is None or rule.level == "None" or STAGE in rule.omit_stages or \
                 STAGE in self.log.policy.omit_stages:
             return
         try:
-            self.log.write(record.event(rule.level, info, user))
+            self.log.write(record.event(rule.level, info, user, impersonated))
         except (OSError, ValueError) as err:     # a full disk must not fail requests
             log.warning("audit log %s: %s", self.log.path, err)
 
@@ -236,7 +246,7 @@ class _Record:
     def tee(self, stream):
         return _TeeInput(stream, self.request_chunks)
 
-    def event(self, level: str, info, user) -> dict:
+    def event(self, level: str, info, user, impersonated=None) -> dict:
         env = self.environ
         uri = env.get("PATH_INFO", "")
         if env.get("QUERY_STRING"):
@@ -244,6 +254,8 @@ class _Record:
         event = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level,
                  "auditID": self.audit_id, "stage": STAGE, "requestURI": uri, "verb": info.verb,
                  "user": _user(user), "sourceIPs": source_ips(env)}
+        if impersonated is not None:
+            event["impersonatedUser"] = _user(impersonated)
         if env.get("HTTP_USER_AGENT"):
             event["userAgent"] = env["HTTP_USER_AGENT"]
         request_object = _json(b"".join(self.request_chunks))

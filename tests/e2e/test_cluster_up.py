@@ -102,7 +102,7 @@ def test_writes_are_in_the_audit_log(up_cluster):
     def created():
         with open(log) as f:
             return [e for e in map(json.loads, f) if e["verb"] == "create"
-                    and e.get("objectRef", {}).get("name") == "audit-me"]
+                    and e.get("objectRef", {}).get("name") == "audit-me"]    # one whole line per Event
     [event] = wait_for(created, what="the create in the audit log")
     assert event["objectRef"]["resource"] == "configmaps" and event["responseStatus"]["code"] == 201
     assert event["user"]["username"] and event["userAgent"].startswith("kubectl/")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from minikube_py.apiserver.audit import DEFAULT_POLICY, Audit, AuditLog, Policy
-from minikube_py.apiserver.auth.filters import USER
+from minikube_py.apiserver.auth.filters import AUTHENTICATED_USER, USER
 from minikube_py.apiserver.auth.requestinfo import parse
 from minikube_py.apiserver.auth.user import UserInfo
 
@@ -66,14 +66,15 @@ def test_a_bad_policy_is_refused(doc):
         Policy.from_dict(doc)
 
 
-def run(policy_doc, method, path, body=b"", user=ALICE):
+def run(tmp, policy_doc, method, path, body=b"", user=ALICE, impersonator=None):
     """One request through Audit around an app that echoes the body it read; returns the Events."""
-    out = io.StringIO()
-    audit_log = AuditLog("-", Policy.from_dict(policy_doc))
-    audit_log._file = out
+    out = tmp / f"audit-{len(list(tmp.iterdir()))}.log"
+    audit_log = AuditLog(str(out), Policy.from_dict(policy_doc))
 
     def app(environ, start_response):
         environ[USER] = user
+        if impersonator is not None:
+            environ[AUTHENTICATED_USER] = impersonator
         sent = environ["wsgi.input"].read(len(body)) if body else b""
         start_response("201 Created", [("Content-Type", "application/json")])
         return [b'{"kind":"ConfigMap","echo":', sent or b"null", b"}"]
@@ -82,28 +83,40 @@ def run(policy_doc, method, path, body=b"", user=ALICE):
     headers = {}
     response = Audit(app, audit_log)(environ, lambda status, hs: headers.update(hs))
     assert b"".join(response).startswith(b'{"kind":"ConfigMap"')
-    assert not out.getvalue()              # nothing before the response is complete
+    assert not out.read_text()             # nothing before the response is complete
     response.close()
-    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    audit_log.close()
+    assert out.stat().st_mode & 0o777 == 0o600
+    events = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(e["auditID"] == headers["Audit-Id"] for e in events)
     return events
 
 
-def test_each_level_keeps_what_it_says():
+def test_each_level_keeps_what_it_says(tmp_path):
     body = b'{"metadata":{"name":"cm"},"data":{"a":"b"}}'
     rule = lambda lvl: {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": lvl}]}  # noqa: E731
-    assert run(rule("None"), "POST", "/api/v1/namespaces/a/configmaps", body) == []
-    [meta] = run(rule("Metadata"), "POST", "/api/v1/namespaces/a/configmaps", body)
+    assert run(tmp_path, rule("None"), "POST", "/api/v1/namespaces/a/configmaps", body) == []
+    [meta] = run(tmp_path, rule("Metadata"), "POST", "/api/v1/namespaces/a/configmaps", body)
     assert meta["objectRef"] == {"resource": "configmaps", "namespace": "a", "name": "cm", "apiVersion": "v1"}
     assert meta["requestURI"] == "/api/v1/namespaces/a/configmaps?dryRun=All"
     assert meta["sourceIPs"] == ["1.2.3.4", "10.0.0.9"] and meta["responseStatus"] == {"metadata": {}, "code": 201}
     assert meta["user"] == {"username": "alice", "groups": ["developers"]}
     assert "requestObject" not in meta and "responseObject" not in meta
-    [request] = run(rule("Request"), "POST", "/api/v1/namespaces/a/configmaps", body)
+    [request] = run(tmp_path, rule("Request"), "POST", "/api/v1/namespaces/a/configmaps", body)
     assert request["requestObject"] == json.loads(body) and "responseObject" not in request
-    [both] = run(rule("RequestResponse"), "POST", "/api/v1/namespaces/a/configmaps", body)
+    [both] = run(tmp_path, rule("RequestResponse"), "POST", "/api/v1/namespaces/a/configmaps", body)
     assert both["requestObject"] == json.loads(body)
     assert both["responseObject"] == {"kind": "ConfigMap", "echo": json.loads(body)}
-    [nonresource] = run(rule("Metadata"), "GET", "/healthz")
+    [nonresource] = run(tmp_path, rule("Metadata"), "GET", "/healthz")
     assert nonresource["verb"] == "get" and "objectRef" not in nonresource
-    assert run({**rule("Metadata"), "omitStages": ["ResponseComplete"]}, "GET", "/healthz") == []
+    assert run(tmp_path, {**rule("Metadata"), "omitStages": ["ResponseComplete"]}, "GET", "/healthz") == []
+
+
+def test_an_impersonated_request_names_both_users(tmp_path):
+    admin = UserInfo("admin", groups=("system:masters",))
+    policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+              "rules": [{"level": "Metadata", "users": ["admin"]}]}     # the policy sees who asked
+    [event] = run(tmp_path, policy, "DELETE", "/api/v1/namespaces/a/pods/p", impersonator=admin)
+    assert event["user"] == {"username": "admin", "groups": ["system:masters"]}
+    assert event["impersonatedUser"] == {"username": "alice", "groups": ["developers"]}
+    assert "impersonatedUser" not in run(tmp_path, policy, "DELETE", "/api/v1/namespaces/a/pods/p", user=admin)[0]

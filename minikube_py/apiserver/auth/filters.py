@@ -21,6 +21,8 @@ from .requestinfo import RequestInfo, request_info
 from .user import UNSECURED, UserInfo
 
 USER = "minikube_py.user"
+# the user who authenticated, when it impersonates another (USER): the audit log names both
+AUTHENTICATED_USER = "minikube_py.authenticated_user"
 REQUEST_INFO = "minikube_py.request_info"
 
 
@@ -51,6 +53,7 @@ class AuthFilter:
         if user is None:
             return send(start_response, 401, unauthorized())
         if impersonation.wanted(environ):        # kubectl --as: act as another user, if allowed
+            environ[AUTHENTICATED_USER] = user
             try:
                 user = impersonation.impersonate(environ, user, self.authorizer)
             except impersonation.ImpersonationRefused as refused:
