@@ -41,3 +41,18 @@ def screenshot(driver, name: str, folder: str = ARTIFACTS) -> str:
     path = os.path.join(folder, name)
     driver.save_screenshot(path)
     return path
+
+
+# The page redraws a part by replacing its HTML, so an element found a moment ago may be
+# gone (selenium's StaleElementReferenceException). These read and click in one script,
+# which runs between two redraws.
+def texts(driver, css: str) -> list[str]:
+    """The text of every element matching ``css``, now."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)", css)
+
+
+def click(driver, css: str) -> bool:
+    """Click the first element matching ``css``; False if there is none."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;", css)

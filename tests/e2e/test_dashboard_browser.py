@@ -55,7 +55,8 @@ def kubectl(cluster, *args, **kw):
 
 
 def shown(page, css):
-    return page.find_elements("css selector", css)
+    """The text of each element matching css (read in one script: the page redraws as it likes)."""
+    return browser.texts(page, css)
 
 
 def test_without_the_token_the_page_is_refused(cluster_up):
@@ -73,17 +74,16 @@ def test_nodes_are_drawn_and_a_pod_appears_then_disappears(cluster_up, page):
              what="web-1 on the page")
     running = wait_for(lambda: shown(page, '.node[data-node^="hollow-"] .pod.running[data-pod="default/web-1"]'),
                        timeout=20, what="web-1 Running on a hollow node")
-    assert running[0].text == "web-1"
+    assert running == ["web-1"]
     browser.screenshot(page, "dashboard-pod-running.png")
 
-    running[0].click()        # the pod's YAML in the side panel
-    wait_for(lambda: "name: web-1" in page.find_element("id", "detail-yaml").text, timeout=10,
-             what="web-1's YAML")
-    page.find_element("css selector", '#detail nav button[data-tab="events"]').click()
-    wait_for(lambda: "Scheduled" in page.find_element("id", "detail-events").text, timeout=10,
+    assert browser.click(page, '.pod[data-pod="default/web-1"]')   # its YAML in the side panel
+    wait_for(lambda: "name: web-1" in shown(page, "#detail-yaml")[0], timeout=10, what="web-1's YAML")
+    browser.click(page, '#detail nav button[data-tab="events"]')
+    wait_for(lambda: "Scheduled" in shown(page, "#detail-events")[0], timeout=10,
              what="the Scheduled event")
     browser.screenshot(page, "dashboard-pod-detail.png")
-    page.find_element("id", "detail-close").click()
+    browser.click(page, "#detail-close")
 
     kubectl(cluster_up, "delete", "pod", "web-1", "--wait=false")
     wait_for(lambda: not shown(page, '.pod[data-pod="default/web-1"]'), timeout=20, interval=0.05,
@@ -106,7 +106,7 @@ def test_a_gpu_pod_fills_a_gpu_slot(cluster_up, page):
         kubectl(cluster_up, "apply", "-f", "-", input=GPU_POD)
         slot = wait_for(lambda: shown(page, f'.gpu-slot.held[data-node="{node}"][data-holder="default/cuda"]'),
                         timeout=20, what="a GPU slot held by cuda")
-        assert "cuda" in slot[0].text
+        assert "cuda" in slot[0]
         assert len(shown(page, f'.gpu-slot.held[data-node="{node}"]')) == 1     # the other stays free
         wait_for(lambda: shown(page, f'.node[data-node="{node}"] .pod.running[data-pod="default/cuda"]'),
                  timeout=20, what="cuda Running")
