@@ -79,8 +79,9 @@ def test_nodes_are_drawn_and_a_pod_appears_then_disappears(cluster_up, page):
 
     assert browser.click(page, '.pod[data-pod="default/web-1"]')   # its YAML in the side panel
     wait_for(lambda: "name: web-1" in shown(page, "#detail-yaml")[0], timeout=10, what="web-1's YAML")
-    browser.click(page, '#detail nav button[data-tab="events"]')
-    wait_for(lambda: "Scheduled" in shown(page, "#detail-events")[0], timeout=10,
+    # each click on Events reads them again (the scheduler writes its event a moment after binding)
+    wait_for(lambda: browser.click(page, '#detail nav button[data-tab="events"]')
+             and "Scheduled" in shown(page, "#detail-events")[0], timeout=20, interval=0.5,
              what="the Scheduled event")
     browser.screenshot(page, "dashboard-pod-detail.png")
     browser.click(page, "#detail-close")

@@ -36,18 +36,16 @@ function followLog() {
   });
 }
 
-export async function openPod(key, token) {
-  stopLog();
-  current = { key, token };
+// GET the pod's YAML and events again: each click on YAML or Events shows them as they are now.
+async function load() {
+  const { key, token } = current;
   const [ns, name] = key.split("/");
-  $("detail").hidden = false;
-  $("detail-title").textContent = `pod ${key}`;
-  $("detail-yaml").textContent = "loading ...";
   const resp = await fetch(`/api/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}?token=${encodeURIComponent(token)}`);
   const body = await resp.json();
+  if (current?.key !== key) return null;      // another pod was opened meanwhile
   if (!resp.ok) {
     $("detail-yaml").textContent = body.message || resp.statusText;
-    return;
+    return null;
   }
   $("detail-yaml").textContent = body.yaml;
   $("detail-events").innerHTML = "";
@@ -59,13 +57,29 @@ export async function openPod(key, token) {
     $("detail-events").append(li);
   }
   if (!body.events.length) $("detail-events").innerHTML = "<li>no events</li>";
+  return body;
+}
+
+export async function openPod(key, token) {
+  stopLog();
+  current = { key, token };
+  $("detail").hidden = false;
+  $("detail-title").textContent = `pod ${key}`;
+  $("detail-yaml").textContent = "loading ...";
+  const body = await load();
+  if (!body) return;
   $("detail-container").innerHTML = "";
   for (const c of body.containers) $("detail-container").append(new Option(c, c));
   showTab(document.querySelector("#detail nav button.active")?.dataset.tab || "yaml");
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  for (const b of document.querySelectorAll("#detail nav button")) b.onclick = () => showTab(b.dataset.tab);
+  for (const b of document.querySelectorAll("#detail nav button")) {
+    b.onclick = () => {
+      if (b.dataset.tab !== "logs" && current) load();
+      showTab(b.dataset.tab);
+    };
+  }
   $("detail-container").onchange = followLog;
   $("detail-close").onclick = () => { stopLog(); $("detail").hidden = true; current = null; };
 });
