@@ -44,9 +44,12 @@ class Report:
     def count_5xx(self) -> int:
         return sum(n for code, n in self.codes.items() if code >= 500)
 
+    all_paths: set = field(default_factory=set)        # what the documents declare
+    all_operations: set = field(default_factory=set)
+
     def lines(self) -> list[str]:
-        out = [f"paths covered:   {len(self.paths)}",
-               f"operations:      {len(self.operations)}",
+        out = [f"paths covered:   {len(self.paths)} of {len(self.all_paths)}",
+               f"operations:      {len(self.operations)} of {len(self.all_operations)}",
                f"requests sent:   {self.requests}",
                "by status code:  " + ", ".join(f"{c}: {n}" for c, n in sorted(self.codes.items())),
                f"5xx:             {self.count_5xx}",
@@ -115,6 +118,8 @@ def fuzz(server: str, budget_s: float = 600, examples: int = 40, spec: str = "bo
             if mode is GenerationMode.POSITIVE or _has_typed_input(op)]
     if shuffle:
         random.shuffle(runs)
+    report.all_paths = {op.path for _schema, op in operations}
+    report.all_operations = {(op.method.upper(), op.path) for _schema, op in operations}
 
     def send(op, case):
         if isinstance(case.query, dict) and str(case.query.get("watch", "")).lower() in ("1", "true"):
