@@ -34,6 +34,7 @@ import yaml
 
 from .. import codec
 from .auth.filters import AUTHENTICATED_USER, USER, request_info_of, user_of
+from .inflight import might_be_long_running
 
 log = logging.getLogger(__name__)
 
@@ -176,13 +177,21 @@ class Audit:
         # without an auth filter every request is the unsecured system:masters user;
         # with one, a request it refused before naming a user (401) was made by nobody known
         self.authenticates = authenticates
+        # Copies of the bodies are kept only where an Event may need them: the objects for
+        # Request and RequestResponse rules, and a create's (its name) -- never a stream's.
+        levels = {rule.level for rule in audit_log.policy.rules}
+        self.keep_requests = bool(levels & {"Request", "RequestResponse"})
+        self.keep_responses = "RequestResponse" in levels
 
     def __call__(self, environ, start_response):
         received = datetime.datetime.now(datetime.timezone.utc)
         audit_id = str(uuid.uuid4())
         record = _Record(environ, received, audit_id)
-        if environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):
+        method = environ.get("REQUEST_METHOD")
+        if method == "POST" or (self.keep_requests and method in ("PUT", "PATCH", "DELETE")):
             environ["wsgi.input"] = record.tee(environ["wsgi.input"])
+        if not (method == "POST" or self.keep_responses) or might_be_long_running(environ):
+            record.response_chunks = None
 
         def respond(status, headers, exc_info=None):
             record.code = int(status.split(" ", 1)[0])
@@ -301,7 +310,7 @@ class _TeeInput:
 class _Body:
     """The app's response, passed through; the Event is written when it is closed."""
 
-    # a watch (or a log stream) can send without end: keep no copy of those
+    # a copy of a large answer (a big list) is not kept: its Event goes without responseObject
     KEEP_AT_MOST = 3 * 1024 * 1024
 
     def __init__(self, body, record: _Record, audit: Audit):

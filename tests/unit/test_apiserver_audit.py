@@ -66,7 +66,7 @@ def test_a_bad_policy_is_refused(doc):
         Policy.from_dict(doc)
 
 
-def run(tmp, policy_doc, method, path, body=b"", user=ALICE, impersonator=None):
+def run(tmp, policy_doc, method, path, body=b"", user=ALICE, impersonator=None, query="dryRun=All"):
     """One request through Audit around an app that echoes the body it read; returns the Events."""
     out = tmp / f"audit-{len(list(tmp.iterdir()))}.log"
     audit_log = AuditLog(str(out), Policy.from_dict(policy_doc))
@@ -78,7 +78,7 @@ def run(tmp, policy_doc, method, path, body=b"", user=ALICE, impersonator=None):
         sent = environ["wsgi.input"].read(len(body)) if body else b""
         start_response("201 Created", [("Content-Type", "application/json")])
         return [b'{"kind":"ConfigMap","echo":', sent or b"null", b"}"]
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "dryRun=All",
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
                "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}
     headers = {}
     response = Audit(app, audit_log)(environ, lambda status, hs: headers.update(hs))
@@ -107,6 +107,8 @@ def test_each_level_keeps_what_it_says(tmp_path):
     [both] = run(tmp_path, rule("RequestResponse"), "POST", "/api/v1/namespaces/a/configmaps", body)
     assert both["requestObject"] == json.loads(body)
     assert both["responseObject"] == {"kind": "ConfigMap", "echo": json.loads(body)}
+    [watch] = run(tmp_path, rule("RequestResponse"), "GET", "/api/v1/namespaces/a/configmaps", query="watch=1")
+    assert watch["verb"] == "watch" and "responseObject" not in watch        # a stream is not kept
     [nonresource] = run(tmp_path, rule("Metadata"), "GET", "/healthz")
     assert nonresource["verb"] == "get" and "objectRef" not in nonresource
     assert run(tmp_path, {**rule("Metadata"), "omitStages": ["ResponseComplete"]}, "GET", "/healthz") == []
