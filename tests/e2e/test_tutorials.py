@@ -2,6 +2,8 @@
 
 Every `$ ` line of a marked tutorial runs in one bash session against the real cluster the
 tutorial starts, and its output must match what the tutorial shows (docs/tutorials/README.md).
+Whatever a tutorial got to, the test then takes its clusters down (`minikube-py down`, or
+the compose lab's lab/compose/down.sh).
 A tutorial that drifts from the code fails here, not in front of a class.
 """
 from __future__ import annotations
@@ -40,5 +42,7 @@ def test_tutorial_runs_as_written(path):
             # and no process it started by hand (a kubelet in the background, a second
             # controller-manager): they all name the state dir on their command line
             subprocess.run(["pkill", "-f", "--", d + "/"], capture_output=True)
+        if re.search(r"^\$ docker-compose up", text, re.M):   # the compose lab (tutorial 11)
+            subprocess.run(["bash", "lab/compose/down.sh"], cwd=REPO, capture_output=True, timeout=300)
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
     assert "[PASS]" in out.stdout
