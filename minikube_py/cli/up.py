@@ -4,7 +4,8 @@
 operator (after installing its CRD) and the web dashboard, then for each
 node a kubelet and a kube-proxy, the cluster DNS, the pod network (one Docker bridge)
 and, with GPUs, the simulated device plugins; it remembers their pids in
-`<state-dir>/cluster.json` and writes the kubeconfig. `down` stops them and removes
+`<state-dir>/cluster.json` and writes the kubeconfig (https, the admin's client certificate;
+every component has its own, cli/credentials.py). `down` stops them and removes
 what they made (the nodes' containers, the proxy's iptables rules, the pod network).
 Each process is the same `minikube-py <component>` a lab would run under systemd.
 """
@@ -79,8 +80,9 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
        dns_address, dns_port, pod_network, pod_cidr, metric_resolution, dashboard_port):
     """Start a local cluster: etcd, apiserver, controller-manager, scheduler, the TFJob operator,
     N kubelets and a kube-proxy per node, all pods on one pod network, and the cluster DNS."""
-    from ..client.kubeconfig import write_kubeconfig
+    from ..apiserver.serviceallocation import DEFAULT_CLUSTER_IP_RANGE
     from ..storage.embedded import etcd_command, free_port, wait_for_port
+    from .credentials import ClusterCredentials, first_host
 
     started = time.time()
     state_dir = os.path.abspath(os.path.expanduser(state_dir))
@@ -105,18 +107,21 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     record()
     wait_for_port(etcd_port)
 
-    click.echo(f"* Starting apiserver on http://127.0.0.1:{port} ...")
+    credentials = ClusterCredentials(state_dir)
+    click.echo(f"* Cluster CA and certificates in {credentials.pki} ...")
+    tls_flags = credentials.apiserver_flags(first_host(DEFAULT_CLUSTER_IP_RANGE), [first_host(pod_cidr)])
+    server = f"https://127.0.0.1:{port}"
+    click.echo(f"* Starting apiserver on {server} ...")
     p = _spawn(_component("apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
                           "--port", str(port), "--metric-resolution", str(metric_resolution),
-                          "--audit-log-path", f"{logs}/audit.log"),
+                          "--audit-log-path", f"{logs}/audit.log", *tls_flags),
                f"{logs}/apiserver.log")
     procs.append({"name": "apiserver", "pid": p.pid})
     record()
-    server = f"http://127.0.0.1:{port}"
-    _wait_ready(server, p, f"{logs}/apiserver.log")
+    _wait_ready(server, p, f"{logs}/apiserver.log", verify=credentials.ca_file)
 
-    kubeconfig = write_kubeconfig(os.path.join(state_dir, "kubeconfig"), server)
-    _create_standard_storage_class(server)
+    kubeconfig = credentials.admin(server)
+    _create_standard_storage_class(kubeconfig)
 
     def start(name, args):
         proc = _spawn(args, f"{logs}/{name}.log")
@@ -128,13 +133,15 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     # One controller-manager, so no election: a lost lease would make it exit (as
     # kube-controller-manager does) with nobody to restart it.
     # Every kubelet of `up` runs on this host, so one directory here serves all their volumes.
-    start("controller-manager", _component("controller-manager", "--kubeconfig", kubeconfig, "--no-leader-elect",
+    start("controller-manager", _component("controller-manager", "--kubeconfig",
+                                           credentials.component(server, "controller-manager"), "--no-leader-elect",
                                            "--local-path-dir", os.path.join(state_dir, "local-path"),
                                            *controller_args.split()))
-    start("scheduler", _component("scheduler", "--kubeconfig", kubeconfig))
-    _install_tfjob_crd(server)
+    start("scheduler", _component("scheduler", "--kubeconfig", credentials.component(server, "scheduler")))
+    _install_tfjob_crd(kubeconfig)
     click.echo("* Starting tf-operator (Kubeflow TFJobs) ...")
-    start("tf-operator", _component("tf-operator", "--kubeconfig", kubeconfig, "--no-leader-elect"))
+    start("tf-operator", _component("tf-operator", "--kubeconfig", credentials.component(server, "tf-operator"),
+                                    "--no-leader-elect"))
     dashboard_url = _start_dashboard(start, state_dir, kubeconfig, dashboard_port, f"{logs}/dashboard.log") \
         if dashboard_port else None
     if nodes:
@@ -142,11 +149,12 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
         pod_cidr = _create_pod_network(pod_network, pod_cidr)
     if gpus_per_node:
         _install_nvidia_runtime()
-    cluster_dns = _start_dns(start, kubeconfig, server, dns_address, dns_port, f"{logs}/dns.log", pod_network) \
-        if nodes else None
+    cluster_dns = _start_dns(start, credentials.component(server, "dns"), kubeconfig, dns_address, dns_port,
+                             f"{logs}/dns.log", pod_network) if nodes else None
     for node in node_names:
         node_dir = os.path.join(state_dir, "nodes", node)
-        args = ["kubelet", "--node-name", node, "--kubeconfig", kubeconfig, "--state-dir", node_dir,
+        args = ["kubelet", "--node-name", node, "--kubeconfig", credentials.kubelet(server, node),
+                "--state-dir", node_dir,
                 "--pod-network", pod_network]
         if cluster_dns:
             args += ["--cluster-dns", cluster_dns]
@@ -162,14 +170,16 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
                                                       "--plugin-dir", plugin_dir, "--node-name", node))
         click.echo(f"* Starting kubelet {node} and its kube-proxy ...")
         start(f"kubelet-{node}", _component(*args))
-        start(f"proxy-{node}", _component("proxy", "--kubeconfig", kubeconfig, "--node-name", node,
+        start(f"proxy-{node}", _component("proxy", "--kubeconfig", credentials.component(server, "kube-proxy"),
+                                          "--node-name", node,
                                           "--cluster-cidr", pod_cidr))
     if hollow_nodes:
         click.echo(f"* Starting {hollow_nodes} hollow nodes ...")
         start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
-                                            "--hollow-nodes", str(hollow_nodes), "--kubeconfig", kubeconfig,
+                                            "--hollow-nodes", str(hollow_nodes),
+                                            "--kubeconfig", credentials.kubelet(server, "hollow"),
                                             "--state-dir", os.path.join(state_dir, "nodes", "hollow")))
-    _wait_nodes_ready(server, node_names, timeout=60,
+    _wait_nodes_ready(kubeconfig, node_names, timeout=60,
                       gpus={"nvidia.com/gpu": str(gpus_per_node)} if gpus_per_node else None)
     click.echo(f"* Cluster is up in {time.time() - started:.1f}s (etcd at http://127.0.0.1:{etcd_port}).")
     click.echo(f"  export KUBECONFIG={kubeconfig}")
@@ -179,12 +189,12 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
 
 
-def _install_tfjob_crd(server):
+def _install_tfjob_crd(kubeconfig):
     """The TFJob CRD, installed before its operator starts (as Kubeflow's manifests do)."""
     from ..client.rest import Client
     from ..operators.tfjob.crd import CRD_NAME, install_crd, wait_established
     click.echo(f"* Installing the CRD {CRD_NAME} ...")
-    with Client(server=server) as client:
+    with Client(kubeconfig=kubeconfig) as client:
         install_crd(client)
         if not wait_established(client, timeout=30):
             click.echo(f"  warning: the CRD {CRD_NAME} is not Established yet", err=True)
@@ -216,17 +226,19 @@ def _start_dashboard(start, state_dir, kubeconfig, port, log_path, timeout=15.0)
     return None
 
 
-def _create_standard_storage_class(server):
+def _create_standard_storage_class(kubeconfig):
     """The default StorageClass "standard" (local-path provisioner, WaitForFirstConsumer)."""
     from ..client.rest import Client
     from ..controllers.localpath import ensure_standard_class
-    with Client(server=server) as client:
+    with Client(kubeconfig=kubeconfig) as client:
         ensure_standard_class(client)
 
 
-def _start_dns(start, kubeconfig, server, address, port, log_path, pod_network="minikube-py", timeout=15.0):
-    """Start `minikube-py dns` where pods reach it and register the kube-dns Service; return
-    the address kubelets give pods as their nameserver (None: pods keep the host's DNS)."""
+def _start_dns(start, kubeconfig, admin_kubeconfig, address, port, log_path, pod_network="minikube-py",
+               timeout=15.0):
+    """Start `minikube-py dns` (as `kubeconfig`'s user) where pods reach it and register the
+    kube-dns Service (as the admin); return the address kubelets give pods as their
+    nameserver (None: pods keep the host's DNS)."""
     from ..client.rest import Client
     from ..dns.addon import docker_network_gateway, ensure_kube_dns
     if not address:
@@ -246,7 +258,7 @@ def _start_dns(start, kubeconfig, server, address, port, log_path, pod_network="
         tail = open(log_path, errors="replace").read()[-1000:]
         click.echo(f"  warning: the cluster DNS is not answering; pods keep the host's DNS. {tail}", err=True)
         return None
-    with Client(server=server) as client:
+    with Client(kubeconfig=admin_kubeconfig) as client:
         ensure_kube_dns(client, address, port)
     return address
 
@@ -266,14 +278,14 @@ def _dns_answers(address, port, proc, timeout):
     return False
 
 
-def _wait_ready(server, proc, log_path, timeout=30):
+def _wait_ready(server, proc, log_path, timeout=30, verify=True):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             tail = open(log_path, errors="replace").read()[-2000:]
             raise click.ClickException(f"apiserver exited ({proc.returncode}):\n{tail}")
         try:
-            if requests.get(server + "/readyz", timeout=1).status_code == 200:
+            if requests.get(server + "/readyz", timeout=1, verify=verify).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -281,27 +293,28 @@ def _wait_ready(server, proc, log_path, timeout=30):
     raise click.ClickException(f"apiserver did not become ready in {timeout}s; see {log_path}")
 
 
-def _wait_nodes_ready(server, names, timeout, gpus=None):
+def _wait_nodes_ready(kubeconfig, names, timeout, gpus=None):
     """Wait until every kubelet has registered its Node and reports Ready, and (with `gpus`,
     e.g. {"nvidia.com/gpu": "2"}) until its device plugin's resources are allocatable: the
     plugin registers with the kubelet a moment after the Node is Ready."""
+    from ..client.errors import ApiError
+    from ..client.rest import Client
     deadline = time.time() + timeout
     pending = set(names)
+    client = Client(kubeconfig=kubeconfig, timeout=2)
     while pending and time.time() < deadline:
         for name in list(pending):
             try:
-                resp = requests.get(f"{server}/api/v1/nodes/{name}", timeout=2)
-            except requests.RequestException:
+                node = client.get("nodes", name)
+            except (requests.RequestException, ApiError):   # not registered yet
                 continue
-            if resp.status_code != 200:   # not registered yet
-                continue
-            node = resp.json()
             allocatable = (node.get("status") or {}).get("allocatable") or {}
             if is_true(node, "Ready") and \
                     all(allocatable.get(r) == n for r, n in (gpus or {}).items()):
                 pending.discard(name)
                 click.echo(f"  node {name} is Ready")
         time.sleep(0.2)
+    client.close()
     if pending:
         click.echo(f"  warning: nodes not Ready yet: {', '.join(sorted(pending))} (see the kubelet logs)", err=True)
 

@@ -218,3 +218,30 @@ def test_a_stopped_kubelet_node_goes_unknown_and_its_pods_move(up_cluster):
     restart()                                                          # the node comes back
     wait_for(lambda: node_ready(up_cluster, victim) == "True", timeout=60, what=f"{victim} Ready again")
     kubectl(up_cluster, "delete", "deploy", "survivor", "--wait=false")
+
+
+def test_up_serves_https_and_each_component_has_its_certificate(up_cluster):
+    """The kubeconfig of `up` is the admin's client certificate on https; without any
+    credential kubectl gets 401, and only the health and version paths are public."""
+    import requests
+    import yaml
+    state = up_cluster["state"]
+    with open(os.path.join(state, "kubeconfig")) as f:
+        config = yaml.safe_load(f)
+    server = config["clusters"][0]["cluster"]["server"]
+    ca = os.path.join(state, "pki", "ca.crt")
+    assert server.startswith("https://127.0.0.1:")
+    subject = run("openssl", "x509", "-noout", "-subject", "-in",
+                  config["users"][0]["user"]["client-certificate"]).stdout
+    assert "O = system:masters, CN = kubernetes-admin" in subject
+    kubelet = run("openssl", "x509", "-noout", "-subject", "-in",
+                  os.path.join(state, "pki", f"kubelet-{up_cluster['nodes'][0]}.crt")).stdout
+    assert f"O = system:nodes, CN = system:node:{up_cluster['nodes'][0]}" in kubelet
+    bare = os.path.join(state, "no-credentials")
+    with open(bare, "w") as f:
+        yaml.safe_dump({**config, "users": [{"name": config["users"][0]["name"], "user": {}}]}, f)
+    proc = run("kubectl", "--username", "nobody", "--password", "x", "get", "pods", check=False,
+               env=dict(up_cluster["env"], KUBECONFIG=bare))
+    assert proc.returncode == 1 and "You must be logged in to the server" in proc.stderr, proc.stderr
+    assert requests.get(server + "/version", verify=ca, timeout=5).status_code == 200
+    assert requests.get(server + "/api/v1/pods", verify=ca, timeout=5).status_code == 401

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 from urllib.parse import quote
 
 from werkzeug.wrappers import Response
@@ -106,6 +107,9 @@ def splice(a: socket.socket, b: socket.socket) -> None:
             src, dst = open_[fd]
             try:
                 data = src.recv(65536)
+                # TLS decrypts whole records: what is left of one is no longer on the fd
+                while data and isinstance(src, ssl.SSLSocket) and src.pending():
+                    data += src.recv(src.pending())
             except OSError:
                 data = b""
             if data:
@@ -114,6 +118,10 @@ def splice(a: socket.socket, b: socket.socket) -> None:
                     continue
                 except OSError:
                     return
+            if isinstance(dst, ssl.SSLSocket):
+                # TLS has no half-close (shutting down one direction ends the session):
+                # the kubelet is done, so the stream is
+                return
             # EOF from src: tell dst, and stop reading src
             poller.unregister(fd)
             del open_[fd]
