@@ -8,6 +8,7 @@ connection keeps its worker for a moment instead (KeepAliveConnection).
 """
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import select
@@ -139,7 +140,13 @@ class SocketWriter:
         self.closed = False
 
     def write(self, data) -> int:
-        self._sock.sendall(data)
+        try:
+            self._sock.sendall(data)
+        except ssl.SSLError as err:
+            # A TLS write that failed (the client left mid-stream) stays pending in
+            # OpenSSL, which then refuses the next one ("bad length"): to cheroot that
+            # is the broken pipe it already knows to shrug off, as on a plain socket.
+            raise BrokenPipeError(errno.EPIPE, f"TLS connection broken: {err}") from err
         return len(data)
 
     def flush(self):
