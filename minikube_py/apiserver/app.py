@@ -62,6 +62,7 @@ from .auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens
 from .audit import Audit, AuditLog
 from .inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, MaxInFlight
 from .customresources import CustomResources
+from .kubeletclient import PLAIN, KubeletClient
 from .fieldmanager import Writer, patch_options_invalid, serve_apply
 from .lister import NamespaceLister
 from .registry import Registry
@@ -150,7 +151,7 @@ class APIServer:
                  advertise: tuple | None = None,
                  max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT,
                  max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
-                 audit_log: AuditLog | None = None):
+                 audit_log: AuditLog | None = None, kubelet_client: KubeletClient = PLAIN):
         self.store = store
         # the request filters around the handlers: inflight.py, audit.py
         self.max_requests_inflight = max_requests_inflight
@@ -172,9 +173,11 @@ class APIServer:
         # metrics.k8s.io: the kubelets' figures, scraped as metrics-server does (metrics/)
         self.prometheus = registry_with()        # GET /metrics (metrics/prometheus.py)
         self.request_metrics = RequestMetrics(self.prometheus)
+        self.kubelet_client = kubelet_client      # http or https to the kubelets (kubeletclient.py)
         self.metrics = MetricsScraper(lambda: self.registry.list(NODE)["items"],
                                       lambda: self.registry.list(POD)["items"],
-                                      resolution=metric_resolution)
+                                      resolution=metric_resolution, session=kubelet_client.session(),
+                                      scheme=kubelet_client.scheme)
         self.listers: dict[str, NamespaceLister] = {}     # by etcd prefix: see lister()
         self._listers_lock = threading.Lock()
         self.advertise = advertise      # (ip, port) pods reach this apiserver at (kubernetesendpoints.py)
@@ -423,7 +426,8 @@ class APIServer:
             if req.method not in ("GET", "HEAD"):
                 raise errors.method_not_allowed()
             from .proxy import proxy_to_kubelet     # /nodes/{name}/proxy/{path...}: the kubelet's
-            return proxy_to_kubelet(self.registry, name, "/".join(parts[3:]), req.query_string)
+            return proxy_to_kubelet(self.registry, name, "/".join(parts[3:]), req.query_string,
+                                    self.kubelet_client)
         if len(parts) > 3 or (sub and sub not in rt.subresources):
             raise errors.no_such_path()
         if rt.namespaced and name is not None and namespace is None:
@@ -528,7 +532,7 @@ class APIServer:
             return self.pod_log(req, namespace, name)
         if sub in ("exec", "attach", "portforward"):
             from .streaming.upgrade import proxy_stream     # the kubelet serves these
-            return proxy_stream(reg, namespace, name, sub, req)
+            return proxy_stream(reg, namespace, name, sub, req, self.kubelet_client)
         if method == "GET":
             return self.respond_one(req, rt, reg.get(rt, namespace, name,
                                                      any_version=req.args.get("resourceVersion") == "0"))
@@ -621,7 +625,7 @@ class APIServer:
         if req.method != "GET":
             raise errors.method_not_allowed()
         return stream_pod_log(self.registry, namespace, name, req.args,
-                              req.environ.get("minikube_py.socket"))
+                              req.environ.get("minikube_py.socket"), self.kubelet_client)
 
 
 def create_app(store, **options) -> tuple[APIServer, Flask]:

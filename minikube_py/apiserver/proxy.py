@@ -24,6 +24,7 @@ import requests
 from flask import Response
 
 from ..streaming import client_gone
+from .kubeletclient import PLAIN
 from . import errors
 from ..api.kinds.core import NODE, POD
 
@@ -94,7 +95,7 @@ def _error_from_kubelet(resp: requests.Response) -> errors.APIError:
     return errors.APIError(500, "InternalError", text)
 
 
-def stream_pod_log(registry, namespace: str, name: str, args, sock=None) -> Response:
+def stream_pod_log(registry, namespace: str, name: str, args, sock=None, kubelet=PLAIN) -> Response:
     pod = registry.get(POD, namespace, name)
     container = pick_container(pod, args.get("container"))
     node_name = (pod.get("spec") or {}).get("nodeName")
@@ -108,9 +109,10 @@ def stream_pod_log(registry, namespace: str, name: str, args, sock=None) -> Resp
                                   f'node "{node_name}" of pod {name} not found') from None
         raise
     ip, port = kubelet_endpoint(node)
-    url = f"http://{ip}:{port}/containerLogs/{namespace}/{name}/{container}"
+    url = kubelet.url(ip, port, f"containerLogs/{namespace}/{name}/{container}")
     try:
-        resp = requests.get(url, params=_query(args), stream=True, timeout=(5, None))
+        resp = requests.get(url, params=_query(args), stream=True, timeout=(5, None),
+                            **kubelet.requests_options())
     except requests.RequestException as e:
         reason = "connect: connection refused" if "refused" in str(e) else str(e)
         raise errors.APIError(500, "InternalError",
@@ -124,13 +126,13 @@ def stream_pod_log(registry, namespace: str, name: str, args, sock=None) -> Resp
                     headers={"Cache-Control": "no-cache"}, direct_passthrough=True)
 
 
-def proxy_to_kubelet(registry, node_name: str, path: str, query: bytes = b"") -> Response:
+def proxy_to_kubelet(registry, node_name: str, path: str, query: bytes = b"", kubelet=PLAIN) -> Response:
     """``GET /api/v1/nodes/{name}/proxy/{path}``: the answer of that node's kubelet to
     ``GET /{path}`` (``kubectl get --raw /api/v1/nodes/n1/proxy/stats/summary``)."""
     ip, port = kubelet_endpoint(registry.get(NODE, None, node_name))
-    url = f"http://{ip}:{port}/{path}" + (f"?{query.decode()}" if query else "")
+    url = kubelet.url(ip, port, path) + (f"?{query.decode()}" if query else "")
     try:
-        resp = requests.get(url, timeout=(5, 30))
+        resp = requests.get(url, timeout=(5, 30), **kubelet.requests_options())
     except requests.RequestException as e:
         raise errors.APIError(503, "ServiceUnavailable",
                               f'error trying to reach service: Get "{url}": {e}') from None

@@ -84,17 +84,24 @@ def etcd(data_dir, port, peer_port):
                                        "('-': standard output)")
 @click.option("--audit-policy-file", type=click.Path(exists=True, dir_okay=False),
               help="an audit.k8s.io/v1 Policy (default: every write at Metadata)")
+@click.option("--kubelet-client-certificate", type=click.Path(exists=True, dir_okay=False),
+              help="reach the kubelets over https as this client (its key: --kubelet-client-key)")
+@click.option("--kubelet-client-key", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kubelet-certificate-authority", type=click.Path(exists=True, dir_okay=False),
+              help="the CA the kubelets' serving certificates are checked against")
 @click.option("-v", "--verbose", is_flag=True)
 def apiserver(etcd_servers, bind_address, advertise_address, port, service_cluster_ip_range,
               service_node_port_range, metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
               anonymous_auth, anonymous_auth_paths,
               authorization_mode, service_account_signing_key_file, service_account_key_files,
               service_account_issuer, api_audiences, max_requests_inflight,
-              max_mutating_requests_inflight, audit_log_path, audit_policy_file, verbose):
+              max_mutating_requests_inflight, audit_log_path, audit_policy_file,
+              kubelet_client_certificate, kubelet_client_key, kubelet_certificate_authority, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
     from ..apiserver.auth import authenticator
     from ..apiserver.auth.authorizer import only_always_allow
+    from ..apiserver.kubeletclient import KubeletClient
     from ..apiserver.app import create_app
     from ..apiserver.server import make_server
     from ..storage.etcd import EtcdStore
@@ -125,7 +132,9 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
                               advertise=_advertised(advertise_address, bind_address, port),
                               max_requests_inflight=max_requests_inflight,
                               max_mutating_requests_inflight=max_mutating_requests_inflight,
-                              audit_log=audit_log)
+                              audit_log=audit_log,
+                              kubelet_client=KubeletClient(kubelet_client_certificate, kubelet_client_key,
+                                                           kubelet_certificate_authority))
     except (ValueError, OSError) as err:
         raise click.ClickException(str(err))
     deadline = time.time() + 60
@@ -139,6 +148,8 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
             time.sleep(0.5)
     if bool(tls_cert_file) != bool(tls_private_key_file):
         raise click.ClickException("--tls-cert-file and --tls-private-key-file go together")
+    if bool(kubelet_client_certificate) != bool(kubelet_client_key):
+        raise click.ClickException("--kubelet-client-certificate and --kubelet-client-key go together")
     if client_ca_file and not tls_cert_file:
         raise click.ClickException("--client-ca-file needs https (--tls-cert-file, --tls-private-key-file)")
     tls = (tls_cert_file, tls_private_key_file, client_ca_file) if tls_cert_file else None

@@ -121,13 +121,18 @@ def _device_manager(plugin_dir: str, state_dir: str, on_change):
 @click.option("--container-labels", default="",
               help="Docker labels for every container the kubelet creates, k=v,k2=v2 (the compose "
                    "lab: its Compose project's, so that `docker-compose down` removes the pods)")
+@click.option("--tls-cert-file", type=click.Path(exists=True, dir_okay=False),
+              help="serve the kubelet API on https with this certificate (key: --tls-private-key-file)")
+@click.option("--tls-private-key-file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--client-ca-file", type=click.Path(exists=True, dir_okay=False),
+              help="only clients with a certificate from this CA may use the kubelet API (else 401)")
 @click.option("-v", "--verbose", is_flag=True)
 def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, address, cpu, memory,
             pods, node_labels, register_with_taints, lease_seconds, status_update_seconds,
             status_report_seconds, sync_frequency, relist_seconds, restart_backoff_seconds,
             restart_backoff_max_seconds, device_plugin_dir, gpu_mode, hollow_nodes,
             docker_endpoint, cluster_dns, cluster_domain, resolv_conf, pod_network, container_labels,
-            verbose):
+            tls_cert_file, tls_private_key_file, client_ca_file, verbose):
     """Run a kubelet: register a node and run the pods bound to it."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -166,8 +171,12 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
                         pool_maxsize=max(64, 4 * len(names)), user_agent="minikube-py-kubelet")
     except Exception as e:  # noqa: BLE001 - a missing or broken kubeconfig
         raise click.ClickException(f"cannot load the kubeconfig: {e}") from None
+    if bool(tls_cert_file) != bool(tls_private_key_file) or (client_ca_file and not tls_cert_file):
+        raise click.BadParameter("--tls-cert-file and --tls-private-key-file go together "
+                                 "(and --client-ca-file needs them)")
     try:
-        http = KubeletServer(address, port)
+        http = KubeletServer(address, port,
+                             (tls_cert_file, tls_private_key_file, client_ca_file) if tls_cert_file else None)
     except OSError as e:
         raise click.ClickException(f"cannot listen on {address}:{port}: {e}") from None
 

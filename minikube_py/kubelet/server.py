@@ -17,12 +17,18 @@ someone runs ``kubectl logs``.  Ours serves:
 One server can front several kubelets (the hollow nodes of one process): the
 pod name says which one to ask.  It is the standard library's threading HTTP
 server: one thread per request, which suits long ``follow`` streams.
+
+With ``tls`` it serves https (--tls-cert-file, --tls-private-key-file) and, given a
+--client-ca-file, answers only clients with a certificate from that CA (the apiserver's
+kube-apiserver-kubelet-client): anyone else gets 401, as a kubelet with anonymous
+authentication off.
 """
 from __future__ import annotations
 
 import json
 import logging
 import queue
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
@@ -92,7 +98,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _authenticated(self) -> bool:
+        """With a client CA, only a verified client certificate gets in (else 401)."""
+        if not self.server.client_ca or self.connection.getpeercert():
+            return True
+        self._text(401, "Unauthorized")
+        return False
+
     def do_GET(self):  # noqa: N802 - stdlib name
+        if not self._authenticated():
+            return
         url = urlparse(self.path)
         parts = [unquote(p) for p in url.path.split("/") if p]
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -119,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def do_POST(self):  # noqa: N802 - stdlib name; SPDY clients upgrade with POST
+        if not self._authenticated():
+            return
         url = urlparse(self.path)
         parts = [unquote(p) for p in url.path.split("/") if p]
         try:
@@ -131,7 +148,10 @@ class _Handler(BaseHTTPRequestHandler):
         """exec / attach / portForward (see streaming.py); False if not such a path."""
         if (len(parts) == 4 and parts[0] in ("exec", "attach")) or \
                 (len(parts) == 3 and parts[0] == "portForward"):
-            streaming.serve(self, self.server.kubelets, parts[0], parts[1:], query)
+            try:
+                streaming.serve(self, self.server.kubelets, parts[0], parts[1:], query)
+            finally:
+                streaming.finish(self)
             return True
         return False
 
@@ -187,13 +207,30 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], OSError):
+            # a failed TLS handshake (no certificate of our CA, plain http) or a client gone
+            log.debug("kubelet server: request from %s failed", client_address, exc_info=True)
+            return
+        super().handle_error(request, client_address)
+
+
 class KubeletServer:
     """Serves one or more kubelets on ``address:port`` (port 0: any free port)."""
 
-    def __init__(self, address: str = "127.0.0.1", port: int = 0):
-        self.httpd = ThreadingHTTPServer((address, port), _Handler)
+    def __init__(self, address: str = "127.0.0.1", port: int = 0,
+                 tls: tuple[str, str, str | None] | None = None):
+        """`tls`: (cert file, key file, client CA file or None) to serve https."""
+        self.httpd = _Server((address, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.kubelets = []
+        self.httpd.client_ca = bool(tls and tls[2])
+        if tls:
+            from ..apiserver.server import tls_context
+            # the handshake happens in the request's thread, on its first read
+            self.httpd.socket = tls_context(*tls).wrap_socket(self.httpd.socket, server_side=True,
+                                                              do_handshake_on_connect=False)
         self.address = address
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None

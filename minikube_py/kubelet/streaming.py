@@ -21,10 +21,13 @@ and then run the session on the raw socket:
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
+import threading
 from urllib.parse import parse_qs
 
 from ..apiserver.streaming import portforward, remotecommand, websocket
-from ..apiserver.streaming.upgrade import buffered_bytes
+from ..apiserver.streaming.upgrade import buffered_bytes, splice
 from .runtime.base import ContainerNotFound, ContainerRuntimeError
 
 log = logging.getLogger(__name__)
@@ -179,7 +182,7 @@ def _accept_spdy(handler, protocol: str) -> "_SocketTransport":
                          f"Upgrade: {SPDY_UPGRADE}\r\nX-Stream-Protocol-Version: {protocol}\r\n\r\n").encode())
     handler.wfile.flush()
     handler.close_connection = True
-    return _SocketTransport(handler.connection, buffered_bytes(handler.rfile, handler.connection))
+    return _SocketTransport(*_upgraded(handler))
 
 
 def _accept_websocket(handler, protocol: str) -> websocket.WebSocket:
@@ -187,7 +190,46 @@ def _accept_websocket(handler, protocol: str) -> websocket.WebSocket:
     handler.wfile.write(websocket.handshake_response(key, protocol))
     handler.wfile.flush()
     handler.close_connection = True
-    return websocket.WebSocket(handler.connection, buffered_bytes(handler.rfile, handler.connection))
+    return websocket.WebSocket(*_upgraded(handler))
+
+
+def _upgraded(handler) -> tuple[socket.socket, bytes]:
+    """The upgraded connection as a plain socket, and the bytes the client sent early.
+
+    A session reads and writes its socket from several threads (stdin, stdout, stderr,
+    one per forwarded port), which one TLS connection must not see: over TLS the session
+    gets one end of a socket pair, and one thread of ours moves the bytes between the
+    other end and the TLS connection (the apiserver's splice). `finish` waits for it.
+    """
+    conn = handler.connection
+    early = buffered_bytes(handler.rfile, conn)
+    if not isinstance(conn, ssl.SSLSocket):
+        return conn, early
+    inner, outer = socket.socketpair()
+    conn.settimeout(None)
+
+    def relay():
+        try:
+            splice(conn, outer)
+        finally:
+            outer.close()
+    handler.tls_relay = (inner, threading.Thread(target=relay, daemon=True, name="kubelet-tls-relay"))
+    handler.tls_relay[1].start()
+    return inner, early
+
+
+def finish(handler, timeout: float = 10.0) -> None:
+    """After a session over TLS: its end of the pair closes, and the relay delivers the rest."""
+    relay = getattr(handler, "tls_relay", None)
+    if relay is None:
+        return
+    inner, thread = relay
+    try:
+        inner.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    inner.close()
+    thread.join(timeout)
 
 
 class _SocketTransport:

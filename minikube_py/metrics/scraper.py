@@ -75,12 +75,13 @@ class MetricsScraper:
     """Scrapes every node's kubelet each ``resolution`` seconds; keeps the newest usage."""
 
     def __init__(self, list_nodes, list_pods=None, *, resolution: float = DEFAULT_RESOLUTION,
-                 timeout: float = 10.0, workers: int = 8, session=None):
+                 timeout: float = 10.0, workers: int = 8, session=None, scheme: str = "http"):
         self.list_nodes = list_nodes          # () -> [Node]
         self.list_pods = list_pods            # () -> [Pod] (for labels); optional
         self.resolution = resolution
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.scheme = scheme                  # https: `session` carries the client certificate
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="metrics-scrape")
         self._lock = threading.Lock()
         self._points: dict[tuple, tuple] = {}   # key -> (previous, newest) Point
@@ -126,7 +127,7 @@ class MetricsScraper:
             except Exception:  # noqa: BLE001 - a node without an endpoint has no metrics
                 return node, None
             try:
-                r = self.session.get(f"http://{ip}:{port}/stats/summary", params={"node": name},
+                r = self.session.get(f"{self.scheme}://{ip}:{port}/stats/summary", params={"node": name},
                                      timeout=self.timeout)
                 r.raise_for_status()
                 return node, r.json()

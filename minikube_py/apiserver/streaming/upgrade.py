@@ -23,6 +23,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Response
 
 from .. import errors
+from ..kubeletclient import PLAIN
 from ..proxy import kubelet_endpoint, pick_container
 from ...api.kinds.core import NODE, POD
 
@@ -50,7 +51,7 @@ def kubelet_path(sub: str, namespace: str, name: str, container: str | None, que
     return f"{path}?{query}" if query else path
 
 
-def proxy_stream(registry, namespace: str, name: str, sub: str, req) -> Response:
+def proxy_stream(registry, namespace: str, name: str, sub: str, req, kubelet=PLAIN) -> Response:
     """Check the request, then hand the client's connection to the pod's kubelet."""
     if req.method not in ("GET", "POST"):
         raise errors.method_not_allowed()
@@ -74,7 +75,7 @@ def proxy_stream(registry, namespace: str, name: str, sub: str, req) -> Response
         raise
     ip, port = kubelet_endpoint(node)
     try:
-        backend = socket.create_connection((ip, port), timeout=10)
+        backend = kubelet.connect(ip, port, timeout=10)
     except OSError as e:
         raise errors.APIError(500, "InternalError",
                               f"error dialing backend: dial tcp {ip}:{port}: {e.strerror or e}") from None

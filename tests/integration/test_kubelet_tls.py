@@ -1,0 +1,76 @@
+"""The kubelet API on https: only the apiserver's (any cluster-CA) client certificate gets in,
+and logs and nodes/proxy still reach it through the https apiserver."""
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from clusters import Cluster
+from minikube_py.apiserver.auth import pki
+from minikube_py.client.rest import Client
+from minikube_py.kubelet.config import KubeletConfig
+from minikube_py.kubelet.kubelet import Kubelet
+from minikube_py.kubelet.runtime.hollow import HollowRuntime
+from minikube_py.kubelet.server import KubeletServer
+
+
+@pytest.fixture(scope="module")
+def secure_node(tmp_path_factory):
+    c = Cluster(tls=True)
+    cert, key = pki.ensure_client(c.pki, "apiserver-kubelet-client", "kube-apiserver-kubelet-client",
+                                  ["system:masters"])
+    c.apiserver_args += ["--kubelet-client-certificate", cert, "--kubelet-client-key", key,
+                         "--kubelet-certificate-authority", c.ca_file]
+    c.start()
+    name = f"tls-{uuid.uuid4().hex[:6]}"
+    serving = pki.ensure_serving(c.pki, f"kubelet-{name}-server", name, ["127.0.0.1", "localhost"])
+    http = KubeletServer("127.0.0.1", 0, (*serving, c.ca_file)).start()
+    client = Client(kubeconfig=c.kubeconfig)
+    config = KubeletConfig(node_name=name, state_dir=str(tmp_path_factory.mktemp(name)), port=http.port,
+                           lease_seconds=1, status_update_seconds=0.3, status_report_seconds=30,
+                           sync_frequency=5, housekeeping_seconds=0.5)
+    kubelet = Kubelet(config, client, HollowRuntime(name), http).start()
+    yield c, kubelet, http
+    kubelet.stop()
+    http.stop()
+    client.close()
+    c.stop()
+
+
+def kubectl(cluster, *args):
+    env = dict(os.environ, KUBECONFIG=cluster.kubeconfig, HOME=cluster.dir)
+    return subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_the_kubelet_api_wants_a_certificate_of_the_cluster_ca(secure_node, tmp_path):
+    c, kubelet, http = secure_node
+    url = f"https://127.0.0.1:{http.port}/pods"
+    r = requests.get(url, verify=c.ca_file)
+    assert (r.status_code, r.text) == (401, "Unauthorized")
+    assert requests.get(url, verify=c.ca_file, cert=c.admin_cert).json()["kind"] == "PodList"
+    stranger = pki.client_cert(pki.new_ca("stranger"), "kube-apiserver-kubelet-client").write(str(tmp_path), "x")
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(url, verify=c.ca_file, cert=stranger)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"http://127.0.0.1:{http.port}/pods", timeout=5)
+
+
+def test_logs_and_node_proxy_go_through_the_apiserver_over_https(secure_node):
+    c, kubelet, http = secure_node
+    assert kubectl(c, "get", "--raw", f"/api/v1/nodes/{kubelet.node_name}/proxy/healthz").stdout == "ok"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "talker"},
+           "spec": {"nodeName": kubelet.node_name, "containers": [{"name": "app", "image": "busybox"}]}}
+    proc = subprocess.run(["kubectl", "apply", "-n", "default", "-f", "-"], input=str(pod).replace("'", '"'),
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, KUBECONFIG=c.kubeconfig, HOME=c.dir))
+    assert proc.returncode == 0, proc.stderr
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        proc = kubectl(c, "logs", "-n", "default", "talker")
+        if proc.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert proc.returncode == 0, proc.stderr
