@@ -114,7 +114,9 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"* Starting apiserver on {server} ...")
     p = _spawn(_component("apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
                           "--port", str(port), "--metric-resolution", str(metric_resolution),
-                          "--audit-log-path", f"{logs}/audit.log", *tls_flags),
+                          "--audit-log-path", f"{logs}/audit.log", *tls_flags,
+                          "--service-account-signing-key-file", _service_account_key(state_dir),
+                          *_reachable_from_pods(nodes, pod_cidr)),
                f"{logs}/apiserver.log")
     procs.append({"name": "apiserver", "pid": p.pid})
     record()
@@ -187,6 +189,26 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     if dashboard_url:
         click.echo(f"  dashboard: {dashboard_url}")
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
+
+
+def _service_account_key(state_dir) -> str:
+    """The key that signs ServiceAccount tokens, made on the first `up` and kept with the
+    cluster's state (tokens of an earlier `up` stay good)."""
+    from ..apiserver.auth.serviceaccount import write_signing_key
+    path = os.path.join(state_dir, "sa.key")
+    if not os.path.exists(path):
+        write_signing_key(path)
+    return path
+
+
+def _reachable_from_pods(nodes, pod_cidr) -> list:
+    """Pods reach the apiserver as the `kubernetes` Service: kube-proxy sends its ClusterIP
+    to the Endpoints the apiserver writes, this host's address on the pod network (the
+    bridge's gateway, where the cluster DNS listens too). So it listens there as well."""
+    from .credentials import first_host
+    if not nodes:
+        return []
+    return ["--bind-address", "0.0.0.0", "--advertise-address", first_host(pod_cidr)]
 
 
 def _install_tfjob_crd(kubeconfig):
