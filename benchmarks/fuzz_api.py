@@ -11,7 +11,7 @@ Prints: paths covered (that got a request), operations, requests sent, the count
 the 5xx count, with the first example of each distinct 5xx.
 
 Usage: python benchmarks/fuzz_api.py [--budget 600] [--examples 40] [--server URL]
-                                     [--spec v2|v3|both]
+                                     [--spec v2|v3|both] [--rbac]
 """
 from __future__ import annotations
 
@@ -65,14 +65,15 @@ class Report:
         return out
 
 
-def schemas(server: str, spec: str):
+def schemas(server: str, spec: str, headers: dict):
     """The apiserver's OpenAPI documents as schemathesis schemas: v2 whole, v3 per group."""
     import schemathesis
     if spec in ("v2", "both"):
-        yield schemathesis.openapi.from_url(server + "/openapi/v2")
+        yield schemathesis.openapi.from_dict(requests.get(server + "/openapi/v2", headers=headers, timeout=30).json())
     if spec in ("v3", "both"):
-        for ref in requests.get(server + "/openapi/v3", timeout=30).json()["paths"].values():
-            doc = requests.get(server + ref["serverRelativeURL"], timeout=30).json()
+        index = requests.get(server + "/openapi/v3", headers=headers, timeout=30).json()
+        for ref in index["paths"].values():
+            doc = requests.get(server + ref["serverRelativeURL"], headers=headers, timeout=30).json()
             yield schemathesis.openapi.from_dict(doc)
 
 
@@ -92,11 +93,13 @@ def _has_typed_input(op) -> bool:
 
 
 def fuzz(server: str, budget_s: float = 600, examples: int = 40, spec: str = "both",
-         namespace: str | None = None, shuffle: bool = False) -> Report:
+         namespace: str | None = None, shuffle: bool = False, headers: dict | None = None,
+         admin_headers: dict | None = None) -> Report:
     """Send `examples` positive and `examples` negative cases per operation, within budget_s.
 
     Generating a case costs hypothesis 0.1-1 s (many drafts are filtered out): a budget
-    too small for every operation covers the first ones, or with `shuffle`, a random part."""
+    too small for every operation covers the first ones, or with `shuffle`, a random part.
+    `headers` go with every request (a bearer token); `admin_headers` make the namespace."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
     from hypothesis.reporting import with_reporter
@@ -105,10 +108,11 @@ def fuzz(server: str, budget_s: float = 600, examples: int = 40, spec: str = "bo
     if namespace is None:
         namespace = f"fuzz-{os.urandom(3).hex()}"
         requests.post(server + "/api/v1/namespaces", json={"metadata": {"name": namespace}},
-                      timeout=30).raise_for_status()
+                      headers=admin_headers or headers, timeout=30).raise_for_status()
     report = Report()
     session = requests.Session()
-    operations = [(schema, result.ok()) for schema in schemas(server, spec)
+    session.headers.update(headers or {})
+    operations = [(schema, result.ok()) for schema in schemas(server, spec, headers or {})
                   for result in schema.get_all_operations()]
     deadline = time.monotonic() + budget_s
     # Negative cases need something a schema can make invalid: a body or a typed query
@@ -176,20 +180,44 @@ def main():
     parser.add_argument("--budget", type=float, default=600, help="seconds in all")
     parser.add_argument("--examples", type=int, default=40, help="cases per operation and mode")
     parser.add_argument("--spec", choices=("v2", "v3", "both"), default="both")
+    parser.add_argument("--rbac", action="store_true",
+                        help="start the apiserver with --authorization-mode=Node,RBAC and fuzz as a user "
+                             "bound to the edit ClusterRole in the fuzz namespace only (401/403 paths too)")
     args = parser.parse_args()
     cluster = None
     server = args.server
+    headers = admin = None
+    namespace = None
     if server is None:
         sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
         from clusters import Cluster
-        cluster = Cluster().start()
+        apiserver_args = ()
+        if args.rbac:
+            tokens = os.path.join(tempfile.mkdtemp(prefix="fuzz-"), "tokens.csv")
+            with open(tokens, "w") as f:
+                f.write('fuzz-admin,admin,1,"system:masters"\nfuzz-user,fuzzer,2,"fuzzers"\n')
+            apiserver_args = ("--authorization-mode", "Node,RBAC", "--token-auth-file", tokens)
+            headers, admin = {"Authorization": "Bearer fuzz-user"}, {"Authorization": "Bearer fuzz-admin"}
+        cluster = Cluster(apiserver_args=apiserver_args).start()
         server = cluster.server
+        if args.rbac:
+            namespace = f"fuzz-{os.urandom(3).hex()}"
+            for path, body in (("/api/v1/namespaces", {"metadata": {"name": namespace}}),
+                               (f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
+                                {"metadata": {"name": "fuzzer-edits"},
+                                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                             "name": "edit"},
+                                 "subjects": [{"kind": "User", "name": "fuzzer",
+                                               "apiGroup": "rbac.authorization.k8s.io"}]})):
+                requests.post(server + path, json=body, headers=admin, timeout=30).raise_for_status()
     try:
         started = time.monotonic()
-        report = fuzz(server, args.budget, args.examples, args.spec)
-        print(f"server: {server}  spec: {args.spec}  took {time.monotonic() - started:.0f}s")
+        report = fuzz(server, args.budget, args.examples, args.spec, namespace=namespace, headers=headers,
+                      admin_headers=admin)
+        print(f"server: {server}  spec: {args.spec}{'  as fuzzer (RBAC)' if args.rbac else ''}  "
+              f"took {time.monotonic() - started:.0f}s")
         print("\n".join(report.lines()))
-        alive = requests.get(server + "/readyz", timeout=10).status_code
+        alive = requests.get(server + "/readyz", headers=admin, timeout=10).status_code
         print(f"apiserver /readyz after the run: {alive}")
     finally:
         if cluster is not None:
