@@ -126,13 +126,19 @@ def _device_manager(plugin_dir: str, state_dir: str, on_change):
 @click.option("--tls-private-key-file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--client-ca-file", type=click.Path(exists=True, dir_okay=False),
               help="only clients with a certificate from this CA may use the kubelet API (else 401)")
+@click.option("--authentication-token-webhook", is_flag=True,
+              help="also let in bearer tokens the apiserver vouches for (TokenReview)")
+@click.option("--authorization-mode", "kubelet_authorization_mode", type=click.Choice(["AlwaysAllow", "Webhook"]),
+              default="AlwaysAllow", show_default=True,
+              help="Webhook: ask the apiserver (SubjectAccessReview) whether each caller may use the API")
 @click.option("-v", "--verbose", is_flag=True)
 def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, address, cpu, memory,
             pods, node_labels, register_with_taints, lease_seconds, status_update_seconds,
             status_report_seconds, sync_frequency, relist_seconds, restart_backoff_seconds,
             restart_backoff_max_seconds, device_plugin_dir, gpu_mode, hollow_nodes,
             docker_endpoint, cluster_dns, cluster_domain, resolv_conf, pod_network, container_labels,
-            tls_cert_file, tls_private_key_file, client_ca_file, verbose):
+            tls_cert_file, tls_private_key_file, client_ca_file, authentication_token_webhook,
+            kubelet_authorization_mode, verbose):
     """Run a kubelet: register a node and run the pods bound to it."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
@@ -174,9 +180,17 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
     if bool(tls_cert_file) != bool(tls_private_key_file) or (client_ca_file and not tls_cert_file):
         raise click.BadParameter("--tls-cert-file and --tls-private-key-file go together "
                                  "(and --client-ca-file needs them)")
+    auth = None
+    if authentication_token_webhook or kubelet_authorization_mode == "Webhook":
+        from .auth import KubeletAuth
+        auth = KubeletAuth(client, token_webhook=authentication_token_webhook,
+                           authorize_webhook=kubelet_authorization_mode == "Webhook")
     try:
         http = KubeletServer(address, port,
-                             (tls_cert_file, tls_private_key_file, client_ca_file) if tls_cert_file else None)
+                             (tls_cert_file, tls_private_key_file, client_ca_file) if tls_cert_file else None,
+                             auth)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"cannot listen on {address}:{port}: {e}") from None
 

@@ -99,11 +99,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _authenticated(self) -> bool:
-        """With a client CA, only a verified client certificate gets in (else 401)."""
-        if not self.server.client_ca or self.connection.getpeercert():
-            return True
-        self._text(401, "Unauthorized")
-        return False
+        """With a client CA, only a verified client certificate gets in (else 401); with
+        the webhooks (auth.py) also a token the apiserver vouches for, and each request
+        must be allowed by the apiserver (else 403)."""
+        auth = self.server.auth
+        cert = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+        if auth is None:
+            if not self.server.client_ca or cert:
+                return True
+            self._text(401, "Unauthorized")
+            return False
+        caller = auth.authenticate(cert, self.headers.get("Authorization", ""))
+        if caller is None:
+            self._text(401, "Unauthorized")
+            return False
+        node = self.server.kubelets[0].node_name if self.server.kubelets else ""
+        allowed, verb, sub = auth.authorize(caller, self.command, urlparse(self.path).path, node)
+        if not allowed:
+            self._text(403, f"Forbidden (user={caller.name}, verb={verb}, resource=nodes, subresource={sub})")
+            return False
+        return True
 
     def do_GET(self):  # noqa: N802 - stdlib name
         if not self._authenticated():
@@ -220,12 +235,16 @@ class KubeletServer:
     """Serves one or more kubelets on ``address:port`` (port 0: any free port)."""
 
     def __init__(self, address: str = "127.0.0.1", port: int = 0,
-                 tls: tuple[str, str, str | None] | None = None):
-        """`tls`: (cert file, key file, client CA file or None) to serve https."""
+                 tls: tuple[str, str, str | None] | None = None, auth=None):
+        """`tls`: (cert file, key file, client CA file or None) to serve https; `auth`: the
+        webhook authentication and authorization (auth.KubeletAuth), over https only."""
+        if auth is not None and tls is None:
+            raise ValueError("the kubelet's webhook authentication needs https (--tls-cert-file)")
         self.httpd = _Server((address, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.kubelets = []
         self.httpd.client_ca = bool(tls and tls[2])
+        self.httpd.auth = auth
         if tls:
             from ..apiserver.server import tls_context
             # the handshake happens in the request's thread, on its first read

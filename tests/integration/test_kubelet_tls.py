@@ -74,3 +74,45 @@ def test_logs_and_node_proxy_go_through_the_apiserver_over_https(secure_node):
             break
         time.sleep(0.2)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def webhook_node(tmp_path_factory):
+    """A kubelet that asks the apiserver about tokens (TokenReview) and every request
+    (SubjectAccessReview), on an apiserver with RBAC."""
+    from minikube_py.kubelet.auth import KubeletAuth
+    tokens = tmp_path_factory.mktemp("kubelet-webhook") / "tokens.csv"
+    tokens.write_text('ops-token,ops,1,"system:masters"\nviewer-token,viewer,2\n')
+    c = Cluster(tls=True, apiserver_args=("--token-auth-file", str(tokens), "--authorization-mode", "RBAC"))
+    c.start()
+    name = f"hook-{uuid.uuid4().hex[:6]}"
+    serving = pki.ensure_serving(c.pki, f"kubelet-{name}-server", name, ["127.0.0.1"])
+    client = Client(kubeconfig=c.kubeconfig)
+    http = KubeletServer("127.0.0.1", 0, (*serving, c.ca_file), KubeletAuth(client)).start()
+    config = KubeletConfig(node_name=name, state_dir=str(tmp_path_factory.mktemp(name)), port=http.port,
+                           lease_seconds=1, status_update_seconds=0.3, status_report_seconds=30,
+                           sync_frequency=5, housekeeping_seconds=0.5)
+    kubelet = Kubelet(config, client, HollowRuntime(name), http).start()
+    yield c, http
+    kubelet.stop()
+    http.stop()
+    client.close()
+    c.stop()
+
+
+def test_the_kubelet_asks_the_apiserver_about_tokens_and_each_request(webhook_node):
+    c, http = webhook_node
+    url = f"https://127.0.0.1:{http.port}/pods"
+
+    def get(token=None, cert=None):
+        return requests.get(url, verify=c.ca_file, cert=cert,
+                            headers={"Authorization": f"Bearer {token}"} if token else {})
+    assert get().status_code == 401
+    assert get("wrong").status_code == 401
+    assert get("ops-token").json()["kind"] == "PodList"               # system:masters may
+    assert get(cert=c.admin_cert).json()["kind"] == "PodList"          # so may the admin's certificate
+    denied = get("viewer-token")                                       # no role for nodes/proxy
+    assert (denied.status_code, denied.text) == (
+        403, "Forbidden (user=viewer, verb=get, resource=nodes, subresource=proxy)")
+    assert requests.get(f"https://127.0.0.1:{http.port}/stats/summary", verify=c.ca_file,
+                        headers={"Authorization": "Bearer viewer-token"}).text.endswith("subresource=stats)")
