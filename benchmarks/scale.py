@@ -238,9 +238,16 @@ class Writes:
         self.counts = collections.Counter()
         self.watches = []
         for resource, ns in (("leases", "kube-node-lease"), ("nodes", None)):
-            rv = client.list(resource, namespace=ns,        # only the revision: no items
-                             field_selector="metadata.name=-")["metadata"]["resourceVersion"]
-            w = client.watch(resource, namespace=ns, resource_version=rv, timeout_seconds=3600)
+            for attempt in range(5):     # a busy apiserver may not accept a connection at once
+                try:
+                    rv = client.list(resource, namespace=ns,        # only the revision: no items
+                                     field_selector="metadata.name=-")["metadata"]["resourceVersion"]
+                    w = client.watch(resource, namespace=ns, resource_version=rv, timeout_seconds=3600)
+                    break
+                except Exception as err:  # noqa: BLE001
+                    say(f"  watch {resource}: {type(err).__name__}; trying again")
+                    if attempt == 4:
+                        raise
             self.watches.append(w)
             threading.Thread(target=self._run, args=(resource, w), daemon=True).start()
 
@@ -299,7 +306,13 @@ def main():
     ap.add_argument("--profile", metavar="DIR", help="py-spy the apiserver and the scheduler")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))
+    main_pid = os.getpid()
+
+    def on_sigterm(*_):
+        if os.getpid() != main_pid:   # a load generator forked from here: just go (no finally)
+            os._exit(0)
+        sys.exit("stopped (SIGTERM)")
+    signal.signal(signal.SIGTERM, on_sigterm)
     checkpoints = sorted({max(1, args.pods * int(p) // 100) for p in args.checkpoints.split(",")})
     # 200 hollow nodes in one process renewed their Leases every ~20 s instead of 10 s on a
     # busy machine: the process itself was the bottleneck, not the apiserver.
