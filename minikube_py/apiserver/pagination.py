@@ -68,9 +68,13 @@ def parse_limit(value: str | None) -> int:
     if value in (None, ""):
         return 0
     try:
-        return max(int(value), 0)
+        limit = int(value)
     except ValueError:
         raise errors.bad_request(f"limit: Invalid value: {value!r}: must be an integer") from None
+    if not -2 ** 63 <= limit < 2 ** 63:      # ListOptions.Limit is an int64 (etcd's too: a 500 before)
+        raise errors.bad_request(f'limit: Invalid value: {value!r}: strconv.ParseInt: parsing "{value}": '
+                                 "value out of range")
+    return max(limit, 0)
 
 
 def paginate(store, prefix: str, limit: int, token: str | None, keep) -> tuple[list[dict], int, dict]:

@@ -448,8 +448,13 @@ class Registry:
                 "metadata": {"resourceVersion": lst["metadata"]["resourceVersion"]}, "items": out}
 
 
+# a grace period of more than a century (an int64 can say 292 billion years) ends then:
+# datetime stops at the year 9999
+LONGEST_GRACE = 100 * 365 * 24 * 3600
+
+
 def _rfc3339_in(seconds: int) -> str:
-    t = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    t = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=min(seconds, LONGEST_GRACE))
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

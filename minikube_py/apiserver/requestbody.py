@@ -130,4 +130,32 @@ def delete_options(req: Request) -> dict:
             raise errors.bad_request("gracePeriodSeconds must be an integer") from None
     if args.get("orphanDependents") is not None:
         options["orphanDependents"] = args["orphanDependents"] == "true"
+    problem = delete_options_problem(options)
+    if problem:
+        raise errors.bad_request(f"the body of the request could not be decoded as DeleteOptions: {problem}")
     return options
+
+
+# DeleteOptions' fields and their Go types, as kube-apiserver's decoder holds a body to them
+INT64 = range(-2 ** 63, 2 ** 63)
+
+
+def delete_options_problem(options: dict) -> str | None:
+    def wrong(field, go_type):
+        return f"json: cannot unmarshal {type(options[field]).__name__} into Go struct field " \
+               f"DeleteOptions.{field} of type {go_type}"
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
+        return wrong("gracePeriodSeconds", "int64")
+    if grace is not None and grace not in INT64:
+        return f"gracePeriodSeconds: value out of range: {grace}"
+    for field, kind, go_type in (("propagationPolicy", str, "v1.DeletionPropagation"),
+                                 ("orphanDependents", bool, "bool"), ("preconditions", dict, "v1.Preconditions"),
+                                 ("dryRun", list, "[]string")):
+        if options.get(field) is not None and not isinstance(options[field], kind):
+            return wrong(field, go_type)
+    for field in ("uid", "resourceVersion"):
+        if (options.get("preconditions") or {}).get(field) is not None and \
+                not isinstance(options["preconditions"][field], str):
+            return f"json: cannot unmarshal into Go struct field Preconditions.{field} of type string"
+    return None

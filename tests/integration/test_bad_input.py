@@ -123,6 +123,25 @@ def test_huge_label_and_field_selectors(cms):
     assert requests.get(cms, headers={"X-Big": "x" * (MIB + 10)}).status_code == 413
 
 
+def test_a_limit_out_of_int64_range_is_400(cms):
+    r = requests.get(cms, params={"limit": str(2 ** 70)})
+    assert "value out of range" in assert_status(r, 400, "BadRequest")
+    assert requests.get(cms, params={"limit": str(2 ** 62)}).status_code == 200
+
+
+def test_bad_delete_options_are_400_and_a_huge_grace_period_is_kept(api_url, namespace):
+    pods = f"{api_url}/api/v1/namespaces/{namespace}/pods"
+    requests.post(pods, json={**pod("graceful"), "spec": {**pod("x")["spec"], "nodeName": "n1"}}).raise_for_status()
+    for query, body in ((f"gracePeriodSeconds={2 ** 70}", None), ("", {"gracePeriodSeconds": 2 ** 64}),
+                        ("", {"gracePeriodSeconds": "30"}), ("", {"preconditions": ["x"]}),
+                        ("", {"propagationPolicy": ["Orphan"]})):
+        r = requests.delete(f"{pods}/graceful?{query}", json=body)
+        assert_status(r, 400, "BadRequest")
+    assert "deletionTimestamp" not in requests.get(pods + "/graceful").json()["metadata"]
+    r = requests.delete(f"{pods}/graceful", params={"gracePeriodSeconds": str(2 ** 62)})
+    assert r.status_code == 200 and r.json()["metadata"]["deletionGracePeriodSeconds"] == 2 ** 62
+
+
 def test_huge_names(cms):
     assert_status(requests.get(cms + "/" + "a" * 100000), 404, "NotFound")
     r = requests.post(cms, json={"metadata": {"name": "a" * 300}})
