@@ -79,3 +79,21 @@ def test_aggregation_gathers_admin_edit_view_from_the_labelled_roles():
     assert by_name["edit"]["rules"] == bp.EDIT_RULES + bp.VIEW_RULES
     assert by_name["admin"]["rules"] == bp.EDIT_RULES + bp.VIEW_RULES + bp.ADMIN_RULES   # by name: "edit" first
     assert aggregated_rules(by_name["admin"], roles) == by_name["admin"]["rules"]     # nothing more to do
+
+
+def test_the_controller_manager_may_create_what_our_controllers_create():
+    """Every kind a controller of ours POSTs (found in their code by hand: statefulset's
+    claims, the provisioner's volumes, history's revisions, ...)."""
+    rbac = RBACAuthorizer(RBACObjects.of(bp.cluster_roles() + bp.cluster_role_bindings()))
+    cm = UserInfo("system:kube-controller-manager", groups=("system:authenticated",))
+    for group, resource in (("", "pods"), ("", "persistentvolumeclaims"), ("", "persistentvolumes"),
+                            ("", "endpoints"), ("", "serviceaccounts"), ("", "configmaps"), ("", "events"),
+                            ("apps", "replicasets"), ("apps", "controllerrevisions"), ("batch", "jobs"),
+                            ("discovery.k8s.io", "endpointslices")):
+        assert rbac.authorize(attrs(cm, "create", resource, "default", group=group))[0] is Decision.ALLOW, resource
+
+
+def test_the_scheduler_may_write_a_claims_selected_node():
+    rbac = RBACAuthorizer(RBACObjects.of(bp.cluster_roles() + bp.cluster_role_bindings()))
+    scheduler = UserInfo("system:kube-scheduler", groups=("system:authenticated",))
+    assert rbac.authorize(attrs(scheduler, "patch", "persistentvolumeclaims", "default"))[0] is Decision.ALLOW

@@ -139,6 +139,13 @@ SCHEDULER_RULES = [
     rule(("create",), ["authorization.k8s.io"], ["subjectaccessreviews"]),
 ]
 
+# The scheduler's volume binding (WaitForFirstConsumer) writes the claim's selected node:
+# Kubernetes' system:volume-scheduler, bound to system:kube-scheduler.
+VOLUME_SCHEDULER_RULES = [
+    rule(READ + ("patch", "update"), [""], ["persistentvolumes", "persistentvolumeclaims"]),
+    rule(READ, ["storage.k8s.io"], ["storageclasses"]),
+]
+
 # Our controller-manager runs every controller under one user: the union of what
 # Kubernetes' per-controller roles (system:controller:*) grant. The garbage collector
 # and the namespace controller read and delete objects of every kind (CRDs' included);
@@ -146,7 +153,8 @@ SCHEDULER_RULES = [
 CONTROLLER_MANAGER_RULES = [
     rule(READ + ("patch", "update", "delete", "deletecollection"), ["*"], ["*"]),
     rule(("create",), [""], ["pods", "events", "endpoints", "serviceaccounts", "configmaps", "secrets",
-                             "persistentvolumes", "pods/eviction", "pods/binding", "serviceaccounts/token"]),
+                             "persistentvolumes", "persistentvolumeclaims", "pods/eviction", "pods/binding",
+                             "serviceaccounts/token"]),
     rule(("create",), ["events.k8s.io"], ["events"]),
     rule(("create",), ["apps"], ["replicasets", "controllerrevisions"]),
     rule(("create",), ["batch"], ["jobs"]),
@@ -219,6 +227,7 @@ def cluster_roles() -> list[dict]:
         cluster_role("system:node", NODE_RULES),
         cluster_role("system:node-proxier", NODE_PROXIER_RULES),
         cluster_role("system:kube-scheduler", SCHEDULER_RULES),
+        cluster_role("system:volume-scheduler", VOLUME_SCHEDULER_RULES),
         cluster_role("system:kube-controller-manager", CONTROLLER_MANAGER_RULES),
         cluster_role("system:kube-dns", KUBE_DNS_RULES),
         cluster_role("system:coredns", KUBE_DNS_RULES),
@@ -236,6 +245,7 @@ def cluster_role_bindings() -> list[dict]:
         cluster_role_binding("system:node", "system:node"),     # no subjects: the Node authorizer decides
         cluster_role_binding("system:node-proxier", "system:node-proxier", users=["system:kube-proxy"]),
         cluster_role_binding("system:kube-scheduler", "system:kube-scheduler", users=["system:kube-scheduler"]),
+        cluster_role_binding("system:volume-scheduler", "system:volume-scheduler", users=["system:kube-scheduler"]),
         cluster_role_binding("system:kube-controller-manager", "system:kube-controller-manager",
                              users=["system:kube-controller-manager"]),
         cluster_role_binding("system:kube-dns", "system:kube-dns", service_accounts=[("kube-system", "kube-dns")]),
