@@ -86,7 +86,7 @@ class SocketSink:
         ev_type = visible_type(ev, self.lsel, self.fsel)
         if ev_type is None:
             return
-        data = self.frame(self.encode(ev_type, ev.object, ev))
+        data = self.frame(self.encode(ev_type, None, ev))      # the cached JSON, not decoded
         with self.lock:
             if self.closed:
                 return
@@ -166,7 +166,7 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
 
     def encode(ev_type, obj, ev=None):
         if as_table:
-            return event_line(ev_type, to_table(rt, [obj]))
+            return event_line(ev_type, to_table(rt, [obj if obj is not None else ev.object]))
         if ev is None:
             return event_line(ev_type, obj)
         return event_line(ev_type, obj, ev.json())    # serialized once, shared by every watcher

@@ -60,7 +60,7 @@ class WatchEvent:
     Once compacted, ``object`` and ``prev_object`` are decoded again on every read, so
     each reader gets its own copy.
     """
-    __slots__ = ("type", "key", "revision", "_object", "_prev", "_json", "_prev_json")
+    __slots__ = ("type", "key", "revision", "_object", "_prev", "_json", "_prev_json", "triggers")
 
     def __init__(self, type: str, key: str, revision: int, object: dict,
                  prev_object: dict | None = None):
@@ -71,6 +71,9 @@ class WatchEvent:
         self._prev = prev_object
         self._json: bytes | None = None
         self._prev_json: bytes | None = None
+        # The watch cache's trigger values of the object and its previous state, kept so a
+        # replay to an indexed watch need not decode events of other values.
+        self.triggers: tuple | None = None
 
     def __repr__(self):
         return f"WatchEvent({self.type}, {self.key!r}, {self.revision})"

@@ -119,8 +119,12 @@ class WatchCache:
             # Dispatched: keep the events encoded only (see WatchEvent). An event's
             # previous state is the object of the key's previous event, when that event
             # is still here at the previous state's revision: share its bytes.
+            trigger = self.trigger
             for ev, prior in zip(batch, priors):
                 prev = ev._prev
+                if trigger is not None:
+                    ev.triggers = (trigger(ev._object) if ev._object is not None else None,
+                                   trigger(prev) if prev is not None else None)
                 shared = None
                 if prior is not None and prev is not None and \
                         str(prior.revision) == (prev.get("metadata") or {}).get("resourceVersion"):
@@ -199,14 +203,18 @@ class WatchCache:
 
         Raises RevisionCompacted when from_revision is older than the cache's window.
         """
+        value = getattr(sink, "trigger_value", None) if self.trigger else None
         with self.lock:
             if from_revision < self.window_start:
                 raise RevisionCompacted(self.window_start)
             for ev in self.events:
                 if ev.revision > from_revision and ev.key.startswith(sink.key_prefix):
+                    # An indexed watch gets only the events of its value, as when they were
+                    # dispatched: no decoding (under this lock) of the other kubelets' pods.
+                    if value is not None and ev.triggers is not None and value not in ev.triggers:
+                        continue
                     sink.push(ev)
             self.after[sink] = from_revision
-            value = getattr(sink, "trigger_value", None) if self.trigger else None
             if value is None:
                 self.watchers.add(sink)
             else:

@@ -322,7 +322,8 @@ def test_an_unchanged_node_status_is_not_written_again_until_the_report_period(h
     name = kubelet.config.node_name
     wait_for(lambda: kubelet.reporter.posts >= 1, what="the first status")
     rv = api_client.get("nodes", name)["metadata"]["resourceVersion"]
-    lease_rv = api_client.get("leases", name, "kube-node-lease")["metadata"]["resourceVersion"]
+    lease_rv = wait_for(lambda: api_client.get("leases", name, "kube-node-lease"),
+                        what="the lease")["metadata"]["resourceVersion"]
     time.sleep(2.5)                       # ~8 status updates (0.3 s), 2 lease renewals (1 s)
     assert api_client.get("nodes", name)["metadata"]["resourceVersion"] == rv
     assert api_client.get("leases", name, "kube-node-lease")["metadata"]["resourceVersion"] != lease_rv

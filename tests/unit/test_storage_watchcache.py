@@ -107,3 +107,13 @@ def test_a_replayed_selector_watch_still_sees_a_pod_leave_its_selector():
     sink = ListSink("/registry/pods/")
     cache.watch(0, sink)                               # registered after: replayed from the window
     assert [visible_type(ev, None, fsel) for ev in sink.events] == ["ADDED", "DELETED"]
+
+
+def test_a_replay_to_an_indexed_watch_skips_other_values_without_decoding():
+    cache = WatchCache(store=None, prefix="/registry/pods/",
+                       trigger=lambda obj: obj["spec"].get("nodeName", ""))
+    cache._on_etcd([added(1, "p", "a"), added(2, "q", "b")])
+    cache.events[1]._json = b"not json: decoding it would fail"
+    on_a = ListSink("/registry/pods/", "a")
+    cache.watch(0, on_a)                       # replayed from the window
+    assert [e.revision for e in on_a.events] == [1]
