@@ -5,7 +5,8 @@ operator (after installing its CRD) and the web dashboard, then for each
 node a kubelet and a kube-proxy, the cluster DNS, the pod network (one Docker bridge)
 and, with GPUs, the simulated device plugins; it remembers their pids in
 `<state-dir>/cluster.json` and writes the kubeconfig (https, the admin's client certificate;
-every component has its own, cli/credentials.py). `down` stops them and removes
+every component has its own, cli/credentials.py). The apiserver authorizes with Node,RBAC:
+each component may do what its default role (auth/bootstrappolicy.py) grants. `down` stops them and removes
 what they made (the nodes' containers, the proxy's iptables rules, the pod network).
 Each process is the same `minikube-py <component>` a lab would run under systemd.
 """
@@ -114,7 +115,7 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"* Starting apiserver on {server} ...")
     p = _spawn(_component("apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
                           "--port", str(port), "--metric-resolution", str(metric_resolution),
-                          "--audit-log-path", f"{logs}/audit.log", *tls_flags,
+                          "--audit-log-path", f"{logs}/audit.log", "--authorization-mode", "Node,RBAC", *tls_flags,
                           "--service-account-signing-key-file", _service_account_key(state_dir),
                           *_reachable_from_pods(nodes, pod_cidr)),
                f"{logs}/apiserver.log")
@@ -177,6 +178,7 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
                                           "--cluster-cidr", pod_cidr))
     if hollow_nodes:
         click.echo(f"* Starting {hollow_nodes} hollow nodes ...")
+        _bind_hollow_nodes(kubeconfig)
         start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
                                             "--hollow-nodes", str(hollow_nodes),
                                             "--kubeconfig", credentials.kubelet(server, "hollow"),
@@ -246,6 +248,25 @@ def _start_dashboard(start, state_dir, kubeconfig, port, log_path, timeout=15.0)
     tail = open(log_path, errors="replace").read()[-1000:]
     click.echo(f"  warning: the dashboard did not come up (port {port} taken?): {tail}", err=True)
     return None
+
+
+def _bind_hollow_nodes(kubeconfig):
+    """The hollow nodes share one process and one credential (system:node:hollow) but have
+    names of their own, so the Node authorizer, which keys on the name, lets them touch
+    none of their Nodes. As kubemark's hollow nodes do, they get the system:node role
+    through RBAC instead (every node's pods and Secrets: fine for nodes that run nothing)."""
+    from ..client import errors
+    from ..client.rest import Client
+    from .credentials import node_identity
+    user, _groups = node_identity("hollow")
+    with Client(kubeconfig=kubeconfig) as client:
+        try:
+            client.create("clusterrolebindings", {
+                "metadata": {"name": "minikube-py:hollow-nodes"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+        except errors.AlreadyExists:
+            pass
 
 
 def _create_standard_storage_class(kubeconfig):

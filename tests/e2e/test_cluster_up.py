@@ -245,3 +245,34 @@ def test_up_serves_https_and_each_component_has_its_certificate(up_cluster):
     assert proc.returncode == 1 and "You must be logged in to the server" in proc.stderr, proc.stderr
     assert requests.get(server + "/version", verify=ca, timeout=5).status_code == 200
     assert requests.get(server + "/api/v1/pods", verify=ca, timeout=5).status_code == 401
+
+
+def test_a_kubelet_reads_only_its_own_pods_and_the_secrets_they_use(up_cluster):
+    """Node,RBAC on an up cluster: node 1's own credentials (its kubeconfig from up) read
+    its pod and the Secret that pod mounts, and get 403 for node 2's pod, a Secret no pod
+    of node 1 uses, and a list of every pod."""
+    n1, n2 = up_cluster["nodes"]
+    ns = f"nodeauth-{uuid.uuid4().hex[:4]}"
+    kubectl(up_cluster, "create", "namespace", ns)
+    try:
+        for secret in ("used", "unused"):
+            kubectl(up_cluster, "-n", ns, "create", "secret", "generic", secret, "--from-literal=k=v")
+        for pod, node, secret in (("on-1", n1, "used"), ("on-2", n2, "unused")):
+            kubectl(up_cluster, "-n", ns, "apply", "-f", "-", input=json.dumps({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox",
+                                                          "command": ["sleep", "3600"]}],
+                         "volumes": [{"name": "s", "secret": {"secretName": secret}}]}}))
+        as_node1 = ["--kubeconfig", os.path.join(up_cluster["state"], "kubeconfigs", f"kubelet-{n1}.conf"),
+                    "-n", ns]
+        assert kubectl(up_cluster, *as_node1, "get", "pod", "on-1", "-o", "name").stdout.strip() == "pod/on-1"
+        assert kubectl(up_cluster, *as_node1, "get", "secret", "used", "-o", "name").stdout.strip() == "secret/used"
+        for what in (("pod", "on-2"), ("secret", "unused"), ("pods", "-A")):
+            proc = kubectl(up_cluster, *as_node1, "get", *what, check=False)
+            assert proc.returncode != 0 and "Forbidden" in proc.stderr, proc.stderr
+        proc = kubectl(up_cluster, *as_node1, "get", "pod", "on-2", check=False)
+        assert (f'pods "on-2" is forbidden: User "system:node:{n1}" cannot get resource "pods" in API group "" '
+                f"in the namespace \"{ns}\": no relationship found between node '{n1}' and this object") \
+            in proc.stderr
+    finally:
+        kubectl(up_cluster, "delete", "namespace", ns, "--wait=false")
