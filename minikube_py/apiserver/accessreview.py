@@ -23,6 +23,9 @@ from .auth.requestinfo import RequestInfo
 from .auth.user import UserInfo
 
 
+ATTRIBUTE_STRINGS = ("verb", "group", "version", "namespace", "resource", "subresource", "name", "path")
+
+
 def review(rt, namespace: str | None, body, user: UserInfo, authorizer) -> dict:
     """The answer to one review `body` of kind `rt`, asked by `user` (for the Self- kinds)."""
     if not isinstance(body, dict):
@@ -45,6 +48,13 @@ def review(rt, namespace: str | None, body, user: UserInfo, authorizer) -> dict:
 
 def access_review(rt, spec: dict, user: UserInfo, authorizer) -> dict:
     resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+    for field, attrs, go_type in (("resourceAttributes", resource, "v1.ResourceAttributes"),
+                                  ("nonResourceAttributes", non_resource, "v1.NonResourceAttributes")):
+        # the decoder's refusal of a wrong type (a list here was a 500)
+        if attrs is not None and (not isinstance(attrs, dict) or not all(
+                isinstance(v, str) for k, v in attrs.items() if k in ATTRIBUTE_STRINGS)):
+            raise errors.bad_request(f"{rt.kind} in version \"{rt.version}\" cannot be handled as a {rt.kind}: "
+                                     f"json: cannot unmarshal into Go struct field spec.{field} of type {go_type}")
     if resource is not None and non_resource is not None:
         raise errors.invalid(rt, "", [validation.invalid(
             "spec.nonResourceAttributes", non_resource, "cannot be specified in combination with resourceAttributes")])

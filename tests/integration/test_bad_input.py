@@ -142,6 +142,15 @@ def test_bad_delete_options_are_400_and_a_huge_grace_period_is_kept(api_url, nam
     assert r.status_code == 200 and r.json()["metadata"]["deletionGracePeriodSeconds"] == 2 ** 62
 
 
+def test_an_access_review_of_the_wrong_shape_is_400(api_url):
+    url = api_url + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    for attrs in ({"resourceAttributes": ["pods"]}, {"nonResourceAttributes": "/healthz"},
+                  {"resourceAttributes": {"verb": ["get"], "resource": "pods"}}):
+        r = requests.post(url, json={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                                     "spec": attrs})
+        assert_status(r, 400, "BadRequest")
+
+
 def test_huge_names(cms):
     assert_status(requests.get(cms + "/" + "a" * 100000), 404, "NotFound")
     r = requests.post(cms, json={"metadata": {"name": "a" * 300}})
