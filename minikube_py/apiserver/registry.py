@@ -66,13 +66,7 @@ class Registry:
         """A List of the kind, filtered by selectors; with `limit`, one page of it (pagination.py)."""
         lsel, fsel = parse_selectors(label_selector, field_selector)
         name = fsel.value_for("metadata.name") if fsel else None
-        if (limit or continue_token) and not (name and (namespace or not rt.namespaced)):
-            keep = (lambda o: matches(o, lsel, fsel)) if (lsel or fsel) else None
-            items, rev, extras = pagination.paginate(self.store, rt.etcd_prefix(namespace), limit,
-                                                     continue_token, keep)
-            return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
-                    "metadata": {"resourceVersion": str(rev), **extras},
-                    "items": [self._typed(rt, o) for o in items]}
+        extras: dict = {}                 # a page's continue / remainingItemCount
         if name and (namespace or not rt.namespaced):
             # The revision first: a write landing between the two reads then shows up in
             # a watch from this list's resourceVersion instead of falling in the gap.
@@ -81,11 +75,17 @@ class Registry:
                 items = [self.store.get(rt.etcd_key(namespace, name))]
             except KeyNotFound:
                 items = []
+            items = [o for o in items if matches(o, lsel, fsel)]
+        elif limit or continue_token:     # one page, filtered as it is read
+            keep = (lambda o: matches(o, lsel, fsel)) if (lsel or fsel) else None
+            items, rev, extras = pagination.paginate(self.store, rt.etcd_prefix(namespace), limit,
+                                                     continue_token, keep)
         else:
             items, rev = self.store.list(rt.etcd_prefix(namespace))
-        items = [self._typed(rt, o) for o in items if matches(o, lsel, fsel)]
+            items = [o for o in items if matches(o, lsel, fsel)]
         return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(rev)}, "items": items}
+                "metadata": {"resourceVersion": str(rev), **extras},
+                "items": [self._typed(rt, o) for o in items]}
 
     def base(self, rt: Kind, namespace, name, guess: bool, at_rv=None) -> tuple[dict, bool]:
         """The object a write starts from, and whether it was read from etcd just now.
