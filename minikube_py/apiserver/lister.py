@@ -17,12 +17,18 @@ log = logging.getLogger(__name__)
 
 
 class NamespaceLister:
-    """The objects of one kind, indexed by namespace, kept current by a watch."""
+    """The objects of one kind, indexed by namespace, kept current by a watch.
+
+    ``keep`` (optional) cuts each object down to the part its reader needs, which is all
+    this lister then holds: the metrics scraper keeps a pod's name and labels, not the
+    pod (metadata.name, .namespace and .resourceVersion must stay in what it returns).
+    """
 
     trigger_value = None            # a Sink of the watch cache (see storage/watchcache.py)
 
-    def __init__(self, store, cache, rt):
+    def __init__(self, store, cache, rt, keep=None):
         self.store, self.cache, self.rt = store, cache, rt
+        self.keep = keep
         self.key_prefix = rt.etcd_prefix()
         self.lock = threading.Lock()
         self.by_namespace: dict[str, dict[str, dict]] = {}
@@ -42,6 +48,8 @@ class NamespaceLister:
             try:
                 items, rev = self.store.list(self.key_prefix)
                 index: dict[str, dict[str, dict]] = {}
+                if self.keep is not None:
+                    items = [self.keep(obj) for obj in items]
                 for obj in items:
                     md = obj["metadata"]
                     index.setdefault(md.get("namespace") or "", {})[md["name"]] = obj
@@ -73,6 +81,8 @@ class NamespaceLister:
     # --- readers -------------------------------------------------------------------
     def observe(self, obj: dict) -> None:
         """Keep `obj` if it is newer than the copy held (a writer's own result, or an event)."""
+        if self.keep is not None:
+            obj = self.keep(obj)
         md = obj["metadata"]
         with self.lock:
             objs = self.by_namespace.setdefault(md.get("namespace") or "", {})

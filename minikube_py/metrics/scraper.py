@@ -71,13 +71,27 @@ def _point(stats: dict, start: str | None = None) -> Point | None:
                  parse_time(cpu["time"]), parse_time(start) if start else None)
 
 
+def node_fields(node: dict) -> dict:
+    """What the scraper reads of a Node: its name, labels and kubelet endpoint
+    (the apiserver keeps only this of each Node for it, see lister.py's ``keep``)."""
+    md, status = node.get("metadata") or {}, node.get("status") or {}
+    return {"metadata": {k: md[k] for k in ("name", "resourceVersion", "labels") if k in md},
+            "status": {k: status[k] for k in ("addresses", "daemonEndpoints") if k in status}}
+
+
+def pod_fields(pod: dict) -> dict:
+    """What the scraper reads of a Pod: its name, namespace and labels."""
+    md = pod.get("metadata") or {}
+    return {"metadata": {k: md[k] for k in ("name", "namespace", "resourceVersion", "labels") if k in md}}
+
+
 class MetricsScraper:
     """Scrapes every node's kubelet each ``resolution`` seconds; keeps the newest usage."""
 
     def __init__(self, list_nodes, list_pods=None, *, resolution: float = DEFAULT_RESOLUTION,
                  timeout: float = 10.0, workers: int = 8, session=None, scheme: str = "http"):
-        self.list_nodes = list_nodes          # () -> [Node]
-        self.list_pods = list_pods            # () -> [Pod] (for labels); optional
+        self.list_nodes = list_nodes          # () -> [Node] (node_fields of them will do)
+        self.list_pods = list_pods            # () -> [Pod] (for labels: pod_fields); optional
         self.resolution = resolution
         self.timeout = timeout
         self.session = session or requests.Session()
