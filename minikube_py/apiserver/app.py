@@ -59,7 +59,7 @@ from .auth import bootstrappolicy
 from . import kubernetesendpoints, tokenrequest, tokenreview
 from .auth.authenticator import Anonymous, Authentication, AuthenticationError, authenticated
 from .auth.authorizer import AlwaysAllow, authorizer_from_modes, only_always_allow
-from .auth.filters import AuthFilter, user_of
+from .auth.filters import Authenticate, Authorize, user_of
 from .auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens
 from .audit import Audit, AuditLog
 from .inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, MaxInFlight
@@ -397,17 +397,19 @@ class APIServer:
 
         # Every resource path (/api/v1/..., /apis/{group}/{version}/...) is served here.
         app.wsgi_app = ResourceRoutes(self, app.wsgi_app)
-        # The filters in front, innermost first; a request meets them in Kubernetes' order:
-        # audit, authentication + authorization (one filter here), max-inflight, handler.
-        # (kube-apiserver counts in-flight requests between authentication and authorization.)
-        if self.max_requests_inflight > 0 or self.max_mutating_requests_inflight > 0:
-            app.wsgi_app = MaxInFlight(app.wsgi_app, self.max_requests_inflight,
-                                       self.max_mutating_requests_inflight)
+        # The filters in front, innermost first; a request meets them in the order of
+        # kube-apiserver's DefaultBuildHandlerChain: audit, authentication (and
+        # impersonation), max-in-flight, authorization, handler.
         authenticates = self.authentication is not None or not only_always_allow(self.authorization_modes)
         if authenticates:
             self.authorizer = authorizer_from_modes(self.authorization_modes, self)
-            app.wsgi_app = AuthFilter(app.wsgi_app, self.authentication or Authentication(anonymous=Anonymous()),
-                                      self.authorizer)
+            app.wsgi_app = Authorize(app.wsgi_app, self.authorizer)
+        if self.max_requests_inflight > 0 or self.max_mutating_requests_inflight > 0:
+            app.wsgi_app = MaxInFlight(app.wsgi_app, self.max_requests_inflight,
+                                       self.max_mutating_requests_inflight)
+        if authenticates:
+            app.wsgi_app = Authenticate(app.wsgi_app, self.authentication or Authentication(anonymous=Anonymous()),
+                                        self.authorizer)
         if self.audit_log is not None:
             app.wsgi_app = Audit(app.wsgi_app, self.audit_log, authenticates)
         return app

@@ -3,6 +3,8 @@
 An apiserver allowed one request of each kind at once: a create held open (its body still
 on the way) makes the next create a 429 TooManyRequests Status with Retry-After, while
 reads, watches and a system:masters user still get through; the slot comes back after.
+The limit sits between authentication and authorization (kube's DefaultBuildHandlerChain):
+a user RBAC would refuse is 429 while the pool is full, 403 once there is a slot.
 """
 from __future__ import annotations
 
@@ -15,17 +17,25 @@ import requests
 
 from clusters import Cluster
 
-ADMIN, ALICE = "admin-token", "alice-token"
+ADMIN, ALICE, BOB = "admin-token", "alice-token", "bob-token"
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
     tokens = tmp_path_factory.mktemp("limits") / "tokens.csv"
-    tokens.write_text(f'{ADMIN},admin,1,"system:masters"\n{ALICE},alice,2,"developers"\n')
+    tokens.write_text(f'{ADMIN},admin,1,"system:masters"\n{ALICE},alice,2,"developers"\n{BOB},bob,3\n')
     c = Cluster(apiserver_args=("--max-requests-inflight", "1", "--max-mutating-requests-inflight", "1",
-                                "--token-auth-file", str(tokens))).start()
-    requests.post(c.server + "/api/v1/namespaces", json={"metadata": {"name": "limits"}},
-                  headers=bearer(ADMIN)).raise_for_status()
+                                "--token-auth-file", str(tokens), "--authorization-mode", "RBAC")).start()
+    for path, obj in (
+            ("/api/v1/namespaces", {"metadata": {"name": "limits"}}),
+            ("/apis/rbac.authorization.k8s.io/v1/namespaces/limits/roles", {
+                "metadata": {"name": "configmaps"},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]}),
+            ("/apis/rbac.authorization.k8s.io/v1/namespaces/limits/rolebindings", {
+                "metadata": {"name": "alice-configmaps"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "configmaps"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]})):
+        requests.post(c.server + path, json=obj, headers=bearer(ADMIN)).raise_for_status()
     yield c.server
     c.stop()
 
@@ -80,7 +90,9 @@ def test_a_create_over_the_mutating_limit_is_429_and_nothing_is_stored(limited):
     assert requests.get(limited + "/api/v1/namespaces/limits/configmaps", headers=bearer(ALICE)).status_code == 200
     assert create(limited, "by-admin", ADMIN).status_code == 201
     assert create(limited, "anonymous", token="").status_code == 429
+    assert create(limited, "by-bob", BOB).status_code == 429       # refused before RBAC is asked
     assert held.finish() == 201
+    assert create(limited, "by-bob", BOB).status_code == 403       # a slot, and RBAC's answer
     assert create(limited, "after").status_code == 201          # the slot came back
     names = {i["metadata"]["name"] for i in requests.get(
         limited + "/api/v1/namespaces/limits/configmaps", headers=bearer(ADMIN)).json()["items"]}

@@ -1,15 +1,18 @@
 """The WSGI middleware in front of the whole apiserver: authenticate, then authorize.
 
-    request → authentication (401 Unauthorized) → authorization (403 Forbidden)
-            → the app (ResourceRoutes, Flask) → admission → storage
+    request → Authenticate (401 Unauthorized; impersonation: 403) → max-in-flight (429)
+            → Authorize (403 Forbidden) → the app (ResourceRoutes, Flask) → admission → storage
 
-as kube-apiserver's WithAuthentication and WithAuthorization filters. What it found is
-left in the WSGI environ for what comes after (admission, the review APIs, audit):
-``environ[USER]`` the UserInfo and ``environ[REQUEST_INFO]`` the RequestInfo; read them
-with `user_of` and `request_info_of`, which also answer for an apiserver started
-without any authentication (tests, benchmarks: no middleware at all, so the request
-path costs what it did; everyone is the unsecured system:masters user and every request
-is allowed, as on kube-apiserver's old insecure port).
+as kube-apiserver's DefaultBuildHandlerChain puts WithAuthentication, WithImpersonation,
+WithMaxInFlightLimit and WithAuthorization: two filters, so that the in-flight limit
+(inflight.py) sits between them, knows the user (system:masters is never refused) and
+sheds load before an authorizer is asked anything. AuthFilter is the two back to back.
+What they found is left in the WSGI environ for what comes after (admission, the review
+APIs, audit): ``environ[USER]`` the UserInfo and ``environ[REQUEST_INFO]`` the
+RequestInfo; read them with `user_of` and `request_info_of`, which also answer for an
+apiserver started without any authentication (tests, benchmarks: no middleware at all,
+so the request path costs what it did; everyone is the unsecured system:masters user
+and every request is allowed, as on kube-apiserver's old insecure port).
 """
 from __future__ import annotations
 
@@ -37,13 +40,13 @@ def request_info_of(environ) -> RequestInfo:
     return info
 
 
-class AuthFilter:
-    """Authenticate and authorize every request before `app` sees it."""
+class Authenticate:
+    """Who is asking (401 if no one we believe), and whom they act as (kubectl --as)."""
 
     def __init__(self, app, authentication, authorizer):
         self.app = app
         self.authentication = authentication
-        self.authorizer = authorizer
+        self.authorizer = authorizer          # impersonation asks it whether --as is allowed
 
     def __call__(self, environ, start_response):
         try:
@@ -61,12 +64,28 @@ class AuthFilter:
                     return send(start_response, 400, bad_request(str(refused)))
                 return send(start_response, 403, forbidden(refused.attrs, refused.reason))
         environ[USER] = user
-        info = environ[REQUEST_INFO] = request_info(environ)
-        attrs = Attributes(user, info)
+        environ[REQUEST_INFO] = request_info(environ)
+        return self.app(environ, start_response)
+
+
+class Authorize:
+    """May the user (Authenticate's) do what the request asks? Else 403."""
+
+    def __init__(self, app, authorizer):
+        self.app = app
+        self.authorizer = authorizer
+
+    def __call__(self, environ, start_response):
+        attrs = Attributes(user_of(environ), request_info_of(environ))
         decision, reason = self.authorizer.authorize(attrs)
         if decision is not Decision.ALLOW:
             return send(start_response, 403, forbidden(attrs, reason))
         return self.app(environ, start_response)
+
+
+def AuthFilter(app, authentication, authorizer):  # noqa: N802 - reads as the class it was
+    """Authenticate, then Authorize, with nothing between them."""
+    return Authenticate(Authorize(app, authorizer), authentication, authorizer)
 
 
 def send(start_response, code: int, status: dict):
