@@ -181,7 +181,7 @@ class APIServer:
         # the largest idle cost of a big cluster.
         self.metrics = MetricsScraper(lambda: self.lister(NODE, keep=scraper_node_fields).all(),
                                       lambda: self.lister(POD, keep=scraper_pod_fields).all(),
-                                      resolution=metric_resolution, session=kubelet_client.session(),
+                                      resolution=metric_resolution, session=kubelet_client.connections(),
                                       scheme=kubelet_client.scheme)
         self.listers: dict = {}     # by etcd prefix (and `keep` function): see lister()
         self._listers_lock = threading.Lock()

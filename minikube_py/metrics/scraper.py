@@ -94,7 +94,7 @@ class MetricsScraper:
         self.list_pods = list_pods            # () -> [Pod] (for labels: pod_fields); optional
         self.resolution = resolution
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or requests.Session()   # or kubeletclient.KubeletConnections
         self.scheme = scheme                  # https: `session` carries the client certificate
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="metrics-scrape")
         self._lock = threading.Lock()
@@ -150,6 +150,15 @@ class MetricsScraper:
                 return node, None
 
         results = list(self._pool.map(fetch, nodes))
+        keep_only = getattr(self.session, "keep_only", None)    # kubeletclient.KubeletConnections
+        if keep_only is not None:
+            endpoints = set()
+            for node in nodes:
+                try:
+                    endpoints.add(kubelet_endpoint(node))
+                except Exception:  # noqa: BLE001 - no endpoint, nothing to keep
+                    pass
+            keep_only(endpoints)
         new_nodes, new_pods, points = {}, {}, {}
         for node, summary in results:
             if summary is None:

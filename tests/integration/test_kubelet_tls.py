@@ -23,7 +23,7 @@ def secure_node(tmp_path_factory):
     cert, key = pki.ensure_client(c.pki, "apiserver-kubelet-client", "kube-apiserver-kubelet-client",
                                   ["system:masters"])
     c.apiserver_args += ["--kubelet-client-certificate", cert, "--kubelet-client-key", key,
-                         "--kubelet-certificate-authority", c.ca_file]
+                         "--kubelet-certificate-authority", c.ca_file, "--metric-resolution", "0.5"]
     c.start()
     name = f"tls-{uuid.uuid4().hex[:6]}"
     serving = pki.ensure_serving(c.pki, f"kubelet-{name}-server", name, ["127.0.0.1", "localhost"])
@@ -56,6 +56,20 @@ def test_the_kubelet_api_wants_a_certificate_of_the_cluster_ca(secure_node, tmp_
         requests.get(url, verify=c.ca_file, cert=stranger)
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(f"http://127.0.0.1:{http.port}/pods", timeout=5)
+
+
+def test_the_metrics_scraper_reads_the_kubelet_over_https(secure_node):
+    # kubeletclient.KubeletConnections: kept http.client connections with the apiserver's
+    # kubelet client certificate, checking the kubelet's against the cluster CA
+    c, kubelet, http = secure_node
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        proc = kubectl(c, "get", "--raw", f"/apis/metrics.k8s.io/v1beta1/nodes/{kubelet.node_name}")
+        if proc.returncode == 0:
+            break
+        time.sleep(0.3)
+    assert proc.returncode == 0, proc.stderr
+    assert '"kind":"NodeMetrics"' in proc.stdout.replace(" ", "") and kubelet.node_name in proc.stdout
 
 
 def test_logs_and_node_proxy_go_through_the_apiserver_over_https(secure_node):
