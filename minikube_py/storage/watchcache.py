@@ -49,8 +49,17 @@ class WatchCache:
         self.trigger = trigger
         self.triggered: dict[str, set[Sink]] = {}
         self.events: collections.deque[WatchEvent] = collections.deque()
+        # The same window by trigger value (an event under its object's and its previous
+        # state's values): an indexed watch that registers replays only its value's events,
+        # not every event since its revision under the lock (a kubelet's watch, with
+        # hundreds of kubelets re-watching while thousands of pods change).
+        self.by_trigger: dict[str, collections.deque[WatchEvent]] = {}
         self.window_start = 0          # a watch from resourceVersion >= window_start can be served
         self.last_revision = 0         # newest revision this cache knows the prefix is complete up to
+        # last_revision as of the end of the last locked section (every event up to it has
+        # been pushed): bookmark_revision reads it without the lock, which hundreds of idle
+        # watches asking every 10 s queued up for behind the dispatcher.
+        self.bookmarkable = 0
         self.watchers: set[Sink] = set()
         # Every registered watch, with its starting revision: while the cache still replays
         # history from etcd, events a watch asked to start after may yet arrive, and must
@@ -81,6 +90,7 @@ class WatchCache:
         with self.lock:
             self.window_start = start - 1
             self.last_revision = max(self.last_revision, rev)
+            self.bookmarkable = self.last_revision
 
     def _oldest_available(self, compacted: int, newest: int) -> int:
         """The oldest revision after `compacted` that etcd still has (newest + 1 if none)."""
@@ -109,6 +119,12 @@ class WatchCache:
                 self.window_start = old.revision
                 if self.latest.get(old.key) is old:
                     del self.latest[old.key]
+                for value in set(old.triggers or ()):
+                    indexed = self.by_trigger.get(value)
+                    if indexed and indexed[0] is old:
+                        indexed.popleft()
+                        if not indexed:
+                            del self.by_trigger[value]
             # Pushed under the lock, so that "my queue is empty" and last_revision agree
             # (see bookmark_revision).
             after = self.after
@@ -125,11 +141,15 @@ class WatchCache:
                 if trigger is not None:
                     ev.triggers = (trigger(ev._object) if ev._object is not None else None,
                                    trigger(prev) if prev is not None else None)
+                    for value in set(ev.triggers):
+                        if value is not None:
+                            self.by_trigger.setdefault(value, collections.deque()).append(ev)
                 shared = None
                 if prior is not None and prev is not None and \
                         str(prior.revision) == (prev.get("metadata") or {}).get("resourceVersion"):
                     shared = prior.json()
                 ev.compact(shared)
+            self.bookmarkable = self.last_revision
 
     def _watchers_of(self, ev):
         """Every watch that may want ev: the unindexed ones, and those of its trigger values."""
@@ -154,8 +174,10 @@ class WatchCache:
                 # (410) any client that would need the lost events.
                 self.events.clear()
                 self.latest.clear()
+                self.by_trigger.clear()
                 self.window_start = max(self.window_start, err.compacted_revision - 1)
                 self.last_revision = max(self.last_revision, err.compacted_revision - 1)
+                self.bookmarkable = self.last_revision
         for w in watchers:
             w.push(None)
         if self._stopped:
@@ -175,7 +197,8 @@ class WatchCache:
                     with self.lock:
                         self.events.clear()
                         self.latest.clear()
-                        self.window_start = self.last_revision = rev
+                        self.by_trigger.clear()
+                        self.window_start = self.last_revision = self.bookmarkable = rev
                     self._cancel = self.store.watch(self.prefix, rev + 1, self._on_etcd)
                 log.info("watch on %s resumed", self.prefix)
                 return
@@ -189,10 +212,11 @@ class WatchCache:
 
         Writers use it as kube-apiserver's GuaranteedUpdate uses its cached object: try the
         write against the guessed resourceVersion, and read etcd only when that conflicts.
-        The object is decoded for this caller from the cached JSON: its own copy.
+        The object is decoded for this caller from the cached JSON: its own copy. No lock:
+        one dict read is atomic, an event is safe to read while it is compacted (store.py),
+        and every write of the cached kind asked for it behind the dispatcher.
         """
-        with self.lock:
-            ev = self.latest.get(key)
+        ev = self.latest.get(key)
         if ev is None or ev.type == "DELETED":
             return None
         return codec.loads(ev.json())
@@ -209,9 +233,11 @@ class WatchCache:
                 raise RevisionCompacted(self.window_start)
             # Only the events after from_revision, found from the newest end: a watch that
             # resumes from a recent revision must not walk the whole window under the lock
-            # (20,000 events, and 500 kubelets re-watching).
+            # (20,000 events, and 500 kubelets re-watching); an indexed watch walks only
+            # its value's events.
+            window = self.events if value is None else self.by_trigger.get(value, ())
             after = []
-            for ev in reversed(self.events):
+            for ev in reversed(window):
                 if ev.revision <= from_revision:
                     break
                 after.append(ev)
@@ -229,9 +255,12 @@ class WatchCache:
                 self.triggered.setdefault(value, set()).add(sink)
 
     def bookmark_revision(self, sink: Sink) -> int | None:
-        """A revision the sink may be told it has seen everything up to, or None if not yet."""
-        with self.lock:
-            return self.last_revision if sink.idle() else None
+        """A revision the sink may be told it has seen everything up to, or None if not yet.
+
+        The revision is read first: every event up to it was pushed before it was set, so
+        if the sink is idle after that, they have all been delivered."""
+        revision = self.bookmarkable
+        return revision if sink.idle() else None
 
     def remove(self, sink: Sink):
         with self.lock:

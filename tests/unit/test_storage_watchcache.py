@@ -117,3 +117,52 @@ def test_a_replay_to_an_indexed_watch_skips_other_values_without_decoding():
     on_a = ListSink("/registry/pods/", "a")
     cache.watch(0, on_a)                       # replayed from the window
     assert [e.revision for e in on_a.events] == [1]
+
+
+def test_an_indexed_replay_is_the_windows_events_of_its_value_even_after_evictions():
+    # The window is also kept by trigger value (a pod under its old and its new node);
+    # a replay to an indexed watch walks only that, and must give exactly what filtering
+    # the whole window gives, in order, after the oldest events have been evicted.
+    import random
+    rnd = random.Random(7)
+    cache = WatchCache(store=None, prefix="/registry/pods/", capacity=40,
+                       trigger=lambda obj: obj["spec"].get("nodeName", ""))
+    nodes = ["a", "b", "c", ""]
+    where: dict[str, str] = {}
+    for rev in range(1, 301):
+        name = f"p{rnd.randrange(12)}"
+        node = rnd.choice(nodes)
+        if name in where:
+            prev = {"metadata": {"name": name, "resourceVersion": str(rev - 1)},
+                    "spec": {"nodeName": where[name]}}
+            cache._on_etcd([modified(rev, name, prev, node)])
+        else:
+            cache._on_etcd([added(rev, name, node)])
+        where[name] = node
+    assert len(cache.events) == 40 and cache.window_start == 260
+    in_window = {id(ev) for ev in cache.events}
+    assert all(id(ev) in in_window for d in cache.by_trigger.values() for ev in d)   # evicted too
+    for value in nodes:
+        for since in (260, 270, 290, 299, 300):
+            sink = ListSink("/registry/pods/", value)
+            cache.watch(since, sink)
+            expected = [ev.revision for ev in cache.events
+                        if ev.revision > since and value in ev.triggers]
+            assert [ev.revision for ev in sink.events] == expected
+            cache.remove(sink)
+
+
+def test_a_bookmark_waits_until_the_sink_has_everything_up_to_it():
+    class SlowSink(ListSink):
+        busy = True
+
+        def idle(self):
+            return not self.busy
+
+    cache = WatchCache(store=None, prefix="/registry/pods/")
+    sink = SlowSink("/registry/pods/")
+    cache.watch(0, sink)
+    cache._on_etcd([added(5, "p"), added(6, "q")])
+    assert cache.bookmark_revision(sink) is None          # 5 and 6 not delivered yet
+    sink.busy = False
+    assert cache.bookmark_revision(sink) == 6
