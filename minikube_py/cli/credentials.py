@@ -7,6 +7,7 @@
     kube-proxy          CN=system:kube-proxy
     dns                 CN=system:coredns
     tf-operator         CN=system:tf-operator
+    dashboard           CN=system:minikube-py:dashboard
     (the apiserver, to kubelets: CN=kube-apiserver-kubelet-client O=system:masters)
 
 All signed by the cluster CA in <state>/pki (auth/pki.py), which also signs the
@@ -27,6 +28,7 @@ COMPONENTS = {
     "kube-proxy": ("system:kube-proxy", ()),
     "dns": ("system:coredns", ()),
     "tf-operator": ("system:tf-operator", ()),
+    "dashboard": ("system:minikube-py:dashboard", ()),
 }
 ADMIN = ("kubernetes-admin", ("system:masters",))
 APISERVER_KUBELET_CLIENT = ("kube-apiserver-kubelet-client", ("system:masters",))

@@ -145,8 +145,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo("* Starting tf-operator (Kubeflow TFJobs) ...")
     start("tf-operator", _component("tf-operator", "--kubeconfig", credentials.component(server, "tf-operator"),
                                     "--no-leader-elect"))
-    dashboard_url = _start_dashboard(start, state_dir, kubeconfig, dashboard_port, f"{logs}/dashboard.log") \
-        if dashboard_port else None
+    dashboard_url = _start_dashboard(start, state_dir, credentials.component(server, "dashboard"), kubeconfig,
+                                     dashboard_port, f"{logs}/dashboard.log") if dashboard_port else None
     if nodes:
         _build_images()
         pod_cidr = _create_pod_network(pod_network, pod_cidr)
@@ -190,6 +190,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo("  kubectl get namespaces        # or: mkctl get namespaces")
     if dashboard_url:
         click.echo(f"  dashboard: {dashboard_url}")
+        click.echo(f"    (as {DASHBOARD_VIEWER[0]}/{DASHBOARD_VIEWER[1]}, for {DASHBOARD_TOKEN_SECONDS // 3600} h; "
+                   f"a new token: kubectl -n {DASHBOARD_VIEWER[0]} create token {DASHBOARD_VIEWER[1]})")
     click.echo(f"  minikube-py down --state-dir {state_dir}   # stops it")
 
 
@@ -224,30 +226,64 @@ def _install_tfjob_crd(kubeconfig):
             click.echo(f"  warning: the CRD {CRD_NAME} is not Established yet", err=True)
 
 
-def _start_dashboard(start, state_dir, kubeconfig, port, log_path, timeout=15.0):
-    """Start `minikube-py dashboard` on 127.0.0.1:port; return its URL (with the token
-    the page needs, kept in <state-dir>/dashboard-token), or None if it did not come up."""
-    import secrets
+DASHBOARD_VIEWER = ("kube-system", "dashboard-viewer")   # the ServiceAccount whose token `up` prints
+DASHBOARD_VIEWER_ROLE = "minikube-py:dashboard-viewer"
+DASHBOARD_TOKEN_SECONDS = 24 * 3600
+
+
+def _start_dashboard(start, state_dir, dashboard_kubeconfig, admin_kubeconfig, port, log_path, timeout=15.0):
+    """Start `minikube-py dashboard` on 127.0.0.1:port as its own user; return the URL that
+    logs in with a token of the ServiceAccount `_dashboard_login` makes (the token is also
+    kept in <state-dir>/dashboard-token), or None if it did not come up."""
     from ..dashboard.command import page_url
+    click.echo(f"* Starting the dashboard on http://127.0.0.1:{port} ...")
+    proc = start("dashboard", _component("dashboard", "--kubeconfig", dashboard_kubeconfig, "--port", str(port)))
+    token = _dashboard_login(admin_kubeconfig)
     token_file = os.path.join(state_dir, "dashboard-token")
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_urlsafe(16))
-    click.echo(f"* Starting the dashboard on http://127.0.0.1:{port} ...")
-    proc = start("dashboard", _component("dashboard", "--kubeconfig", kubeconfig, "--port", str(port),
-                                         "--token-file", token_file))
+        f.write(token)
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         try:
             if requests.get(f"http://127.0.0.1:{port}/static/index.html", timeout=1).status_code == 200:
-                with open(token_file) as f:
-                    return page_url("127.0.0.1", port, f.read().strip())
+                return page_url("127.0.0.1", port, token)
         except requests.RequestException:
             pass
         time.sleep(0.1)
     tail = open(log_path, errors="replace").read()[-1000:]
     click.echo(f"  warning: the dashboard did not come up (port {port} taken?): {tail}", err=True)
     return None
+
+
+def _dashboard_login(kubeconfig) -> str:
+    """A user to open the dashboard as: the ServiceAccount kube-system/dashboard-viewer, bound
+    to a ClusterRole that reads what the page shows (nothing else: no Secrets, no writes),
+    and a token for it from the TokenRequest API (what `kubectl create token` asks)."""
+    from ..client import errors
+    from ..client.rest import Client
+    namespace, name = DASHBOARD_VIEWER
+    rbac = "rbac.authorization.k8s.io"
+    read = ["get", "list", "watch"]
+    role = {"metadata": {"name": DASHBOARD_VIEWER_ROLE}, "rules": [
+        {"apiGroups": [""], "resources": ["nodes", "pods", "pods/log", "events", "namespaces"], "verbs": read},
+        {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": read},
+        {"apiGroups": ["kubeflow.org"], "resources": ["tfjobs"], "verbs": read},
+        {"apiGroups": ["metrics.k8s.io"], "resources": ["nodes", "pods"], "verbs": read}]}
+    binding = {"metadata": {"name": DASHBOARD_VIEWER_ROLE},
+               "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": DASHBOARD_VIEWER_ROLE},
+               "subjects": [{"kind": "ServiceAccount", "namespace": namespace, "name": name}]}
+    with Client(kubeconfig=kubeconfig) as client:
+        for resource, obj, ns in (("clusterroles", role, None), ("clusterrolebindings", binding, None),
+                                  ("serviceaccounts", {"metadata": {"name": name}}, namespace)):
+            try:
+                client.create(resource, obj, ns)
+            except errors.AlreadyExists:
+                pass
+        answer = client.request("POST", client.path("serviceaccounts", namespace, name, "token"), body={
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"expirationSeconds": DASHBOARD_TOKEN_SECONDS}}).json()
+    return answer["status"]["token"]
 
 
 def _bind_hollow_nodes(kubeconfig):

@@ -64,6 +64,8 @@ class Hub:
         self.client = client
         self.metrics_period = metrics_period
         self.informers = {resource: Informer(client, resource) for resource in VIEWS}
+        # not drawn: the namespaces a user's access is asked about (access.py)
+        self.namespaces = Informer(client, "namespaces")
         self._records: dict[str, dict[str, dict]] = {resource: {} for resource in VIEWS}
         self._metrics: dict = {"nodes": {}, "pods": {}, "gpuDevices": {}}
         self._subscribers: set[Subscriber] = set()
@@ -78,17 +80,22 @@ class Hub:
                 on_update=lambda old, obj, r=resource: self._changed(r, obj),
                 on_delete=lambda obj, r=resource: self._deleted(r, obj))
             informer.start()
+        self.namespaces.start()
         threading.Thread(target=self._metrics_loop, daemon=True, name="dashboard-metrics").start()
         return self
 
     def wait_for_sync(self, timeout: float) -> bool:
         """The core resources are loaded (tfjobs may wait for their CRD)."""
-        return all(inf.wait_for_sync(timeout) for r, inf in self.informers.items() if r != "tfjobs")
+        return all(inf.wait_for_sync(timeout) for r, inf in self.informers.items() if r != "tfjobs") \
+            and self.namespaces.wait_for_sync(timeout)
 
     def stop(self) -> None:
         self._stopped.set()
-        for informer in self.informers.values():
+        for informer in [*self.informers.values(), self.namespaces]:
             informer.stop()
+
+    def namespace_names(self) -> list[str]:
+        return sorted(ns["metadata"]["name"] for ns in self.namespaces.list())
 
     def _changed(self, resource: str, obj: dict) -> None:
         key = meta_key(obj)

@@ -1,7 +1,9 @@
 """The dashboard in a real browser (Debian's headless Chromium) on a real cluster.
 
 `minikube-py up` with hollow nodes (no containers: quick) starts the dashboard and
-prints its URL; a hollow kubelet with the simulated device plugin is the GPU node.
+prints its URL (logging in with a token of the ServiceAccount kube-system/dashboard-viewer);
+a hollow kubelet with the simulated device plugin is the GPU node. Users log in with the
+cluster's tokens: a `view` RoleBinding in one namespace shows that namespace only.
 Pods are created and deleted with the real kubectl, and the page must follow:
 the tests poll the DOM until a deadline, and leave screenshots in tmp/artifacts.
 """
@@ -34,7 +36,8 @@ def cluster_up(tmp_path_factory):
     env = dict(os.environ, KUBECONFIG=os.path.join(state, "kubeconfig"), HOME=state)
     procs = []
     try:
-        yield {"url": url.group(1), "env": env, "state": state, "procs": procs}
+        yield {"url": url.group(1), "base": url.group(1).split("?")[0], "env": env, "state": state,
+               "procs": procs}
     finally:
         for p in procs:
             p.terminate()
@@ -46,6 +49,9 @@ def cluster_up(tmp_path_factory):
 def page(cluster_up):
     driver = browser.chromium()
     driver.get(cluster_up["url"])
+    # the token went into an HttpOnly cookie, and out of the address bar
+    assert driver.current_url == cluster_up["base"]
+    assert "token" not in driver.execute_script("return document.cookie")
     yield driver
     driver.quit()
 
@@ -59,11 +65,16 @@ def shown(page, css):
     return browser.texts(page, css)
 
 
-def test_without_the_token_the_page_is_refused(cluster_up):
+def test_without_a_good_token_the_page_is_the_login_form(cluster_up):
     import requests
-    base = cluster_up["url"].split("?")[0]
-    assert requests.get(base, timeout=5).status_code == 401
+    base = cluster_up["base"]
+    page = requests.get(base, timeout=5)
+    assert page.status_code == 401 and 'action="/login"' in page.text
     assert requests.get(base + "api/stream", timeout=5).status_code == 401
+    bad = requests.get(base + "?token=not-a-token", timeout=5, allow_redirects=False)
+    assert bad.status_code == 401 and "did not accept that token" in bad.text
+    forged = requests.get(base + "api/stream", headers={"Authorization": "Bearer x.y.z"}, timeout=5)
+    assert forged.status_code == 401 and forged.json()["reason"] == "Unauthorized"
 
 
 def test_nodes_are_drawn_and_a_pod_appears_then_disappears(cluster_up, page):
@@ -117,6 +128,65 @@ def test_a_gpu_pod_fills_a_gpu_slot(cluster_up, page):
                  what="the GPU slot free again")
     finally:
         shutil.rmtree(plugin_dir, ignore_errors=True)
+
+
+def test_a_view_binding_in_one_namespace_shows_that_namespace_only(cluster_up):
+    """A student's ServiceAccount bound to `view` in team-a logs in with the form."""
+    import requests
+    base = cluster_up["base"]
+    for args in (["create", "namespace", "team-a"],
+                 ["-n", "team-a", "create", "serviceaccount", "student"],
+                 ["-n", "team-a", "create", "rolebinding", "student-view", "--clusterrole=view",
+                  "--serviceaccount=team-a:student"],
+                 ["-n", "team-a", "run", "a-pod", "--image=busybox", "--", "sleep", "3600"],
+                 ["run", "b-pod", "--image=busybox", "--", "sleep", "3600"]):
+        kubectl(cluster_up, *args)
+    token = kubectl(cluster_up, "-n", "team-a", "create", "token", "student").stdout.strip()
+    driver = browser.chromium()
+    try:
+        driver.get(base)
+        assert shown(driver, "header .connection") == ["401 Unauthorized"]
+        driver.find_element("id", "login-token").send_keys(token)
+        driver.find_element("css selector", "#login button").click()
+        wait_for(lambda: shown(driver, '.pod[data-pod="team-a/a-pod"]'), timeout=20, what="a-pod on the page")
+        wait_for(lambda: shown(driver, "#whoami") == ["system:serviceaccount:team-a:student"], timeout=5,
+                 what="who is logged in")
+        # view reads no nodes: the pod is drawn in the box of nodes not shown, once scheduled
+        wait_for(lambda: "On nodes not shown to you" in " ".join(shown(driver, ".node-name")), timeout=20,
+                 what="a-pod on a node not shown")
+        assert not shown(driver, '.pod[data-pod="default/b-pod"]') and not shown(driver, ".node[data-ready]")
+        browser.screenshot(driver, "dashboard-namespace-viewer.png")
+    finally:
+        driver.quit()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert requests.get(base + "api/pods/team-a/a-pod", headers=bearer, timeout=5).status_code == 200
+    refused = requests.get(base + "api/pods/default/b-pod", headers=bearer, timeout=5)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == ('pods "b-pod" is forbidden: User "system:serviceaccount:team-a:student" '
+                                         'cannot get resource "pods" in API group "" in the namespace "default"')
+    # a user who may list pods nowhere: 403
+    kubectl(cluster_up, "-n", "team-a", "create", "serviceaccount", "nobody")
+    nobody = kubectl(cluster_up, "-n", "team-a", "create", "token", "nobody").stdout.strip()
+    assert requests.get(base, headers={"Authorization": f"Bearer {nobody}"}, timeout=5).status_code == 403
+
+
+def test_logs_need_pods_log(cluster_up):
+    import requests
+    base = cluster_up["base"]
+    for args in (["-n", "team-a", "create", "role", "pods-only", "--verb=get,list,watch", "--resource=pods"],
+                 ["-n", "team-a", "create", "serviceaccount", "no-logs"],
+                 ["-n", "team-a", "create", "rolebinding", "no-logs", "--role=pods-only",
+                  "--serviceaccount=team-a:no-logs"]):
+        kubectl(cluster_up, *args)
+    token = kubectl(cluster_up, "-n", "team-a", "create", "token", "no-logs").stdout.strip()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert requests.get(base + "api/pods/team-a/a-pod", headers=bearer, timeout=5).status_code == 200
+    refused = requests.get(base + "api/pods/team-a/a-pod/log?container=a-pod", headers=bearer, timeout=5)
+    assert refused.status_code == 403 and "pods/log" in refused.json()["message"]
+    student = kubectl(cluster_up, "-n", "team-a", "create", "token", "student").stdout.strip()
+    with requests.get(base + "api/pods/team-a/a-pod/log?container=a-pod", stream=True, timeout=5,
+                      headers={"Authorization": f"Bearer {student}"}) as allowed:
+        assert allowed.status_code == 200 and allowed.headers["Content-Type"] == "text/event-stream"
 
 
 GPU_POD = """

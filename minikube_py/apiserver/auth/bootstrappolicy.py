@@ -19,7 +19,8 @@ role with what they do: system:kube-scheduler, system:kube-controller-manager (w
 unlike kube-controller-manager with --use-service-account-credentials, runs every
 controller under one identity, so its role is the union of the controllers' roles),
 system:kube-proxy (system:node-proxier), system:coredns (our cluster DNS; kubeadm's
-name for the role CoreDNS gets) and system:tf-operator.
+name for the role CoreDNS gets), system:tf-operator and system:minikube-py:dashboard
+(the web dashboard: read what it shows, review its users' tokens and access).
 Kubelets (system:node:<name>) are authorized by the Node authorizer (node.py); the
 system:node role is not bound, as in Kubernetes since 1.8.
 """
@@ -209,6 +210,20 @@ PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
 
 TF_OPERATOR_USER = "system:tf-operator"
 
+# The web dashboard (dashboard/): its informers read what the page shows, it reads a pod's
+# YAML and log and the kubelets' Summary (nodes/proxy: which GPU each pod got), and it asks
+# the apiserver about its users, as Kubernetes' system:auth-delegator allows.
+DASHBOARD_USER = "system:minikube-py:dashboard"
+DASHBOARD_RULES = [
+    rule(READ, [""], ["nodes", "pods", "events", "namespaces"]),
+    rule(("get",), [""], ["pods/log", "nodes/proxy"]),
+    rule(READ, ["apps"], ["deployments", "replicasets"]),
+    rule(READ, ["kubeflow.org"], ["tfjobs"]),
+    rule(("get", "list"), ["metrics.k8s.io"], ["nodes", "pods"]),
+    rule(("create",), ["authentication.k8s.io"], ["tokenreviews"]),
+    rule(("create",), ["authorization.k8s.io"], ["subjectaccessreviews"]),
+]
+
 
 def cluster_roles() -> list[dict]:
     return [
@@ -232,6 +247,7 @@ def cluster_roles() -> list[dict]:
         cluster_role("system:kube-dns", KUBE_DNS_RULES),
         cluster_role("system:coredns", KUBE_DNS_RULES),
         cluster_role("system:tf-operator", TF_OPERATOR_RULES),
+        cluster_role(DASHBOARD_USER, DASHBOARD_RULES),
     ]
 
 
@@ -253,6 +269,7 @@ def cluster_role_bindings() -> list[dict]:
         cluster_role_binding("system:coredns", "system:coredns", users=["system:coredns"],
                              service_accounts=[("kube-system", "coredns")]),
         cluster_role_binding("system:tf-operator", "system:tf-operator", users=[TF_OPERATOR_USER]),
+        cluster_role_binding(DASHBOARD_USER, DASHBOARD_USER, users=[DASHBOARD_USER]),
     ]
 
 

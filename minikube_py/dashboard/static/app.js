@@ -3,7 +3,8 @@
 import { nodesHTML, unscheduledHTML, deploymentsHTML, tfjobsHTML, eventsHTML } from "./render.js";
 import { openPod } from "./detail.js";
 
-const token = new URLSearchParams(location.search).get("token") || "";
+// Who we are is the HttpOnly cookie the server set at login: sent with every request,
+// never seen by this script.
 const SHOWN_EVENTS = 60;
 
 const state = {
@@ -81,9 +82,18 @@ function draw() {
 
 function connect() {
   const status = document.getElementById("connection");
-  const source = new EventSource(`/api/stream?token=${encodeURIComponent(token)}`);
+  const source = new EventSource("/api/stream");
   source.onopen = () => { status.textContent = "live"; status.className = "connection live"; };
-  source.onerror = () => { status.textContent = "reconnecting"; status.className = "connection lost"; };
+  source.onerror = async () => {
+    status.textContent = "reconnecting"; status.className = "connection lost";
+    if (source.readyState !== EventSource.CLOSED) return;     // EventSource retries by itself
+    // refused (401: the token expired; 403: nothing left to see): the page says why
+    const resp = await fetch("/api/whoami");
+    if (resp.status === 401) { location.reload(); return; }
+    const again = await fetch("/");
+    if (again.status === 403) { location.reload(); return; }
+    setTimeout(connect, 2000);                              // the dashboard itself was down
+  };
   source.onmessage = (e) => {
     for (const message of JSON.parse(e.data)) apply(message);
     schedule();
@@ -92,6 +102,9 @@ function connect() {
 
 document.addEventListener("click", (e) => {
   const target = e.target.closest("[data-pod]");
-  if (target) openPod(target.dataset.pod, token);
+  if (target) openPod(target.dataset.pod);
+});
+fetch("/api/whoami").then((r) => r.ok ? r.json() : null).then((me) => {
+  if (me) document.getElementById("whoami").textContent = me.username;
 });
 connect();

@@ -23,8 +23,17 @@ function followLog() {
   out.textContent = "";
   const [ns, name] = current.key.split("/");
   const container = $("detail-container").value;
-  logSource = new EventSource(`/api/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/log` +
-    `?container=${encodeURIComponent(container)}&token=${encodeURIComponent(current.token)}`);
+  const url = `/api/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/log` +
+    `?container=${encodeURIComponent(container)}`;
+  logSource = new EventSource(url);
+  logSource.onerror = async () => {
+    if (!logSource || logSource.readyState !== EventSource.CLOSED) return;
+    stopLog();                    // refused (403 without pods/log): show the apiserver's words
+    const ctl = new AbortController();
+    const resp = await fetch(url, { signal: ctl.signal });
+    if (!resp.ok) out.append(`-- ${(await resp.json()).message || resp.statusText} --\n`);
+    ctl.abort();
+  };
   logSource.onmessage = (e) => {
     const atBottom = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
     out.append(e.data + "\n");
@@ -38,9 +47,9 @@ function followLog() {
 
 // GET the pod's YAML and events again: each click on YAML or Events shows them as they are now.
 async function load() {
-  const { key, token } = current;
+  const { key } = current;
   const [ns, name] = key.split("/");
-  const resp = await fetch(`/api/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}?token=${encodeURIComponent(token)}`);
+  const resp = await fetch(`/api/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`);
   const body = await resp.json();
   if (current?.key !== key) return null;      // another pod was opened meanwhile
   if (!resp.ok) {
@@ -60,9 +69,9 @@ async function load() {
   return body;
 }
 
-export async function openPod(key, token) {
+export async function openPod(key) {
   stopLog();
-  current = { key, token };
+  current = { key };
   $("detail").hidden = false;
   $("detail-title").textContent = `pod ${key}`;
   $("detail-yaml").textContent = "loading ...";

@@ -108,11 +108,15 @@ export function nodesHTML(state) {
 
 export function unscheduledHTML(state) {
   const known = new Set(state.nodes.keys());
-  const pods = [...state.pods.values()].filter((p) => !p.node || !known.has(p.node))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  if (!pods.length) return "";
-  return `<div class="node" data-node=""><div class="node-head"><span class="node-name">Not scheduled</span>` +
-    `<span class="badge bad">${pods.length} pending</span></div><div class="pods">${pods.map(podChip).join("")}</div></div>`;
+  const byName = (a, b) => a.name.localeCompare(b.name);
+  const pending = [...state.pods.values()].filter((p) => !p.node).sort(byName);
+  // a user who may not read nodes (say, `view` in one namespace) still sees their pods
+  const elsewhere = [...state.pods.values()].filter((p) => p.node && !known.has(p.node)).sort(byName);
+  const box = (title, badge, pods) => !pods.length ? "" :
+    `<div class="node" data-node=""><div class="node-head"><span class="node-name">${title}</span>` +
+    `<span class="badge bad">${badge(pods.length)}</span></div><div class="pods">${pods.map(podChip).join("")}</div></div>`;
+  return box("Not scheduled", (n) => `${n} pending`, pending) +
+    box("On nodes not shown to you", (n) => `${n} pods`, elsewhere);
 }
 
 export function deploymentsHTML(state) {
