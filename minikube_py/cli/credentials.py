@@ -11,8 +11,9 @@
     (the apiserver, to kubelets: CN=kube-apiserver-kubelet-client O=system:masters)
 
 All signed by the cluster CA in <state>/pki (auth/pki.py), which also signs the
-apiserver's serving certificate; every kubeconfig trusts that CA. Authorization
-(RBAC's default roles, the Node authorizer) keys on exactly these names.
+apiserver's serving certificate and each kubelet's (kubelet-<node>-serving: the kubelet
+API is https, as kubeadm's kubelets serve it); every kubeconfig trusts that CA.
+Authorization (RBAC's default roles, the Node authorizer) keys on exactly these names.
 """
 from __future__ import annotations
 
@@ -52,9 +53,24 @@ class ClusterCredentials:
         """kube-apiserver's TLS and authentication flags, making its serving certificate."""
         cert, key = pki.ensure_serving(self.pki, "apiserver", "kube-apiserver",
                                        pki.apiserver_hosts(service_ip, extra_hosts))
-        pki.ensure_client(self.pki, "apiserver-kubelet-client", *APISERVER_KUBELET_CLIENT)
         return ["--tls-cert-file", cert, "--tls-private-key-file", key, "--client-ca-file", self.ca_file,
-                "--anonymous-auth-paths", ",".join(PUBLIC_PATHS)]
+                "--anonymous-auth-paths", ",".join(PUBLIC_PATHS), *self.apiserver_kubelet_flags()]
+
+    def apiserver_kubelet_flags(self) -> list[str]:
+        """How the apiserver dials kubelets (logs, exec, nodes/proxy, the metrics scrapes):
+        https, as kube-apiserver-kubelet-client, checking their certificates against the CA."""
+        cert, key = pki.ensure_client(self.pki, "apiserver-kubelet-client", *APISERVER_KUBELET_CLIENT)
+        return ["--kubelet-client-certificate", cert, "--kubelet-client-key", key,
+                "--kubelet-certificate-authority", self.ca_file]
+
+    def kubelet_flags(self, node: str, hosts) -> list[str]:
+        """The kubelet API as kubeadm configures it: https with a serving certificate for the
+        addresses the apiserver dials (`hosts`), client certificates of the cluster CA, bearer
+        tokens checked by the apiserver (TokenReview) and every request authorized by it
+        (SubjectAccessReview): no anonymous caller, no AlwaysAllow."""
+        cert, key = pki.ensure_serving(self.pki, f"kubelet-{node}-serving", node, [*hosts, node])
+        return ["--tls-cert-file", cert, "--tls-private-key-file", key, "--client-ca-file", self.ca_file,
+                "--authentication-token-webhook", "--authorization-mode", "Webhook"]
 
     def kubeconfig(self, server: str, name: str, user: str, groups=()) -> str:
         """A kubeconfig for `user`: the CA to trust, its client certificate."""

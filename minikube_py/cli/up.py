@@ -6,7 +6,10 @@ node a kubelet and a kube-proxy, the cluster DNS, the pod network (one Docker br
 and, with GPUs, the simulated device plugins; it remembers their pids in
 `<state-dir>/cluster.json` and writes the kubeconfig (https, the admin's client certificate;
 every component has its own, cli/credentials.py). The apiserver authorizes with Node,RBAC:
-each component may do what its default role (auth/bootstrappolicy.py) grants. `down` stops them and removes
+each component may do what its default role (auth/bootstrappolicy.py) grants. Kubelets serve
+their API on https with a certificate of the cluster CA and let in only callers the apiserver
+vouches for and authorizes (webhook), as kubeadm sets them up; the apiserver dials them as
+kube-apiserver-kubelet-client. `down` stops them and removes
 what they made (the nodes' containers, the proxy's iptables rules, the pod network).
 Each process is the same `minikube-py <component>` a lab would run under systemd.
 """
@@ -25,6 +28,10 @@ import requests
 from ..api.conditions import is_true
 
 DEFAULT_STATE_DIR = os.path.expanduser("~/.minikube-py")
+# Every kubelet of `up` runs on this host and serves its API here (its Node's InternalIP,
+# which the apiserver dials): the names its serving certificate is for.
+KUBELET_ADDRESS = "127.0.0.1"
+KUBELET_HOSTS = (KUBELET_ADDRESS, "localhost")
 
 
 def _state_file(state_dir):
@@ -157,7 +164,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     for node in node_names:
         node_dir = os.path.join(state_dir, "nodes", node)
         args = ["kubelet", "--node-name", node, "--kubeconfig", credentials.kubelet(server, node),
-                "--state-dir", node_dir,
+                "--state-dir", node_dir, "--address", KUBELET_ADDRESS,
+                *credentials.kubelet_flags(node, KUBELET_HOSTS),
                 "--pod-network", pod_network]
         if cluster_dns:
             args += ["--cluster-dns", cluster_dns]
@@ -182,6 +190,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
         start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
                                             "--hollow-nodes", str(hollow_nodes),
                                             "--kubeconfig", credentials.kubelet(server, "hollow"),
+                                            "--address", KUBELET_ADDRESS,
+                                            *credentials.kubelet_flags("hollow", KUBELET_HOSTS),
                                             "--state-dir", os.path.join(state_dir, "nodes", "hollow")))
     _wait_nodes_ready(kubeconfig, node_names, timeout=60,
                       gpus={"nvidia.com/gpu": str(gpus_per_node)} if gpus_per_node else None)

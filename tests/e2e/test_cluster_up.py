@@ -276,3 +276,62 @@ def test_a_kubelet_reads_only_its_own_pods_and_the_secrets_they_use(up_cluster):
             in proc.stderr
     finally:
         kubectl(up_cluster, "delete", "namespace", ns, "--wait=false")
+
+
+def test_the_kubelet_api_lets_in_only_whom_the_apiserver_vouches_for(up_cluster):
+    """`up`'s kubelets serve https with a certificate of the cluster CA, authenticate by that
+    CA or a token the apiserver reviews and ask it about each request (webhook), as kubeadm's
+    do: logs, exec and top still work through the apiserver (kube-apiserver-kubelet-client);
+    directly, no credential is 401, a `view` ServiceAccount's token is 403, the admin's
+    certificate and a token of system:kubelet-api-admin get in."""
+    import requests
+    n1 = up_cluster["nodes"][0]
+    ns = f"kubeletapi-{uuid.uuid4().hex[:4]}"
+    ca = os.path.join(up_cluster["state"], "pki", "ca.crt")
+    kubectl(up_cluster, "create", "namespace", ns)
+    try:
+        kubectl(up_cluster, "-n", ns, "apply", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "talker"},
+            "spec": {"nodeName": n1, "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "c", "image": "busybox",
+                                     "command": ["sh", "-c", "echo started; sleep 3600"]}]}}))
+        wait_for(lambda: json.loads(kubectl(up_cluster, "-n", ns, "get", "pod", "talker", "-o", "json").stdout)
+                 ["status"].get("phase") == "Running", timeout=90, what="talker Running")
+        assert "started" in wait_for(lambda: kubectl(up_cluster, "-n", ns, "logs", "talker", check=False).stdout,
+                                     what="talker's log")
+        assert kubectl(up_cluster, "-n", ns, "exec", "talker", "--", "echo", "hello").stdout == "hello\n"
+        top = wait_for(lambda: kubectl(up_cluster, "-n", ns, "top", "pod", "talker", check=False).stdout,
+                       timeout=90, what="kubectl top pod")
+        assert "talker" in top, top
+        assert n1 in kubectl(up_cluster, "top", "node", n1).stdout
+
+        node = json.loads(kubectl(up_cluster, "get", "node", n1, "-o", "json").stdout)
+        ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+        port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        url = f"https://{ip}:{port}"
+
+        def get(path, token=None, cert=None):
+            return requests.get(url + path, verify=ca, cert=cert, timeout=10,
+                                headers={"Authorization": f"Bearer {token}"} if token else {})
+
+        def token_of(account, *binding):
+            kubectl(up_cluster, "-n", ns, "create", "serviceaccount", account)
+            kubectl(up_cluster, "-n", ns, "create", *binding, f"--serviceaccount={ns}:{account}")
+            return kubectl(up_cluster, "-n", ns, "create", "token", account).stdout.strip()
+
+        assert (get("/pods").status_code, get("/pods").text) == (401, "Unauthorized")
+        viewer = token_of("viewer", "rolebinding", "viewer-view", "--clusterrole=view")
+        denied = get("/pods", viewer)
+        assert (denied.status_code, denied.text) == (
+            403, f"Forbidden (user=system:serviceaccount:{ns}:viewer, verb=get, resource=nodes, subresource=proxy)")
+        admin = (os.path.join(up_cluster["state"], "pki", "admin.crt"),
+                 os.path.join(up_cluster["state"], "pki", "admin.key"))
+        pods = get("/pods", cert=admin)
+        assert pods.status_code == 200 and "talker" in {p["metadata"]["name"] for p in pods.json()["items"]}
+        ops = token_of("ops", "clusterrolebinding", f"{ns}-ops", "--clusterrole=system:kubelet-api-admin")
+        assert get("/stats/summary", ops).json()["node"]["nodeName"] == n1
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"http://{ip}:{port}/pods", timeout=5)       # no plain http
+    finally:
+        kubectl(up_cluster, "delete", "clusterrolebinding", f"{ns}-ops", "--ignore-not-found", check=False)
+        kubectl(up_cluster, "delete", "namespace", ns, "--wait=false")

@@ -204,6 +204,14 @@ NODE_RULES = [
     rule(READ, ["storage.k8s.io"], ["storageclasses"]),
 ]
 
+# Full use of the kubelet API (kubelet/auth.py asks about nodes/<subresource>): Kubernetes'
+# system:kubelet-api-admin, not bound by default; bind it to whoever must reach kubelets.
+KUBELET_API_ADMIN_RULES = [
+    rule(READ, [""], ["nodes"]),
+    rule(("proxy",), [""], ["nodes"]),
+    rule(ALL, [""], ["nodes/proxy", "nodes/metrics", "nodes/stats", "nodes/log"]),
+]
+
 DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
                   "/readyz", "/version", "/version/"]
 PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
@@ -241,6 +249,7 @@ def cluster_roles() -> list[dict]:
         cluster_role("system:aggregate-to-view", VIEW_RULES, labels=aggregated_into("view")),
         cluster_role("system:node", NODE_RULES),
         cluster_role("system:node-proxier", NODE_PROXIER_RULES),
+        cluster_role("system:kubelet-api-admin", KUBELET_API_ADMIN_RULES),
         cluster_role("system:kube-scheduler", SCHEDULER_RULES),
         cluster_role("system:volume-scheduler", VOLUME_SCHEDULER_RULES),
         cluster_role("system:kube-controller-manager", CONTROLLER_MANAGER_RULES),
