@@ -37,7 +37,12 @@ def env(tmp_path_factory):
     tokens.write_text("".join(f'{t},{u},{i},"{g}"\n' for i, (t, (u, g)) in enumerate(TOKENS.items())))
     write_signing_key(key)
     c = Cluster(apiserver_args=("--token-auth-file", str(tokens), "--authorization-mode", "Node,RBAC",
-                                "--service-account-signing-key-file", key), tls=True).start()
+                                "--service-account-signing-key-file", key), tls=True)
+    try:
+        c.start()
+    except BaseException:          # an apiserver too slow to start on a busy machine: no etcd left behind
+        c.stop()
+        raise
     admin = Client(kubeconfig=c.kubeconfig)
     stop = threading.Event()
     manager = ControllerManager(admin, ["clusterrole-aggregation", "serviceaccount"], ControllerConfig())
