@@ -10,15 +10,20 @@ replicas (two controller-managers or schedulers acting at once would show up the
     flock /tmp/e2e.lock python3 -m pytest -q tests/lab/test_compose_drills.py
     MINIKUBE_PY_LAB=full flock /tmp/e2e.lock python3 -m pytest -q tests/lab/   # every drill
 
-CI runs the smaller variant: up, nodes, nginx and a GPU pod, the etcd drill and down.
+CI runs the smaller variant: up, nodes, nginx and a GPU pod, TLS and authentication, the
+dashboard, the etcd drill and down.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -203,6 +208,71 @@ def test_nginx_and_a_gpu_pod_run(lab):
     out = wait(lambda: kubectl("exec", pod, "--", "nslookup", "kubernetes.default.svc.cluster.local", check=False).stdout,
                30, "nslookup from a pod")
     assert "10.96.0.1" in out
+
+
+# ---------------------------------------------------------------- TLS, authentication, RBAC
+
+def https(port, path, token=None, method="GET", body=None, host="127.0.0.1"):
+    """(status, body) of a request to an apiserver's published port (or a kubelet), verifying
+    its certificate against the cluster CA (taken from the kubeconfig the `pki` service wrote)."""
+    ca = get_ca()
+    req = urllib.request.Request(f"https://{host}:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body else None,
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ssl.create_default_context(cadata=ca)) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def get_ca() -> str:
+    data = kubectl("config", "view", "--raw", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}").stdout
+    return base64.b64decode(data).decode()
+
+
+def test_tls_and_authentication(lab):
+    """https only, with the lab's CA; no credential: 401 but for the health paths; a
+    ServiceAccount token issued by apiserver-1 is believed by apiserver-2 (one signing key),
+    and RBAC gives it nothing (403, as Kubernetes words it)."""
+    assert run("kubectl", "config", "view", "--kubeconfig", KUBECONFIG, "-o",
+               "jsonpath={.clusters[*].cluster.server}").stdout.split() == \
+        ["https://127.0.0.1:16443", "https://127.0.0.1:16444"]
+    assert https(16443, "/readyz") == (200, "ok")
+    code, body = https(16443, "/api/v1/namespaces/default/pods")
+    assert code == 401 and json.loads(body)["reason"] == "Unauthorized", body
+    assert "kubernetes-admin" in kubectl("auth", "whoami").stdout
+    token = kubectl("create", "token", "default").stdout.strip()          # apiserver-1 signs it
+    code, body = https(16444, "/apis/authentication.k8s.io/v1/selfsubjectreviews", token, "POST",
+                       {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    assert code == 201 and json.loads(body)["status"]["userInfo"]["username"] == \
+        "system:serviceaccount:default:default", body
+    code, body = https(16444, "/api/v1/namespaces/default/pods", token)
+    assert code == 403 and json.loads(body)["message"].startswith(
+        'pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" '
+        'in API group "" in the namespace "default"'), body
+    # the kubelet API: https with the CA's certificate for the node's address; no credentials, 401
+    code, body = https(10250, "/pods", host="10.245.200.11")
+    assert code == 401, body
+
+
+def test_dashboard_answers(lab):
+    """The `dashboard` service: its page and its event stream (a snapshot of the lab's nodes,
+    read through the API as its kubeconfig's user) with the token it logs, 401 without."""
+    url = wait(lambda: (re.findall(r"dashboard: (http://\S+)", compose("logs", "dashboard").stdout) or [None])[-1],
+               60, "the dashboard's URL in its log")
+    base, token = url.split("/?token=")
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.status == 200 and "<html" in r.read().decode().lower()
+    with pytest.raises(urllib.error.HTTPError) as no_token:
+        urllib.request.urlopen(base + "/api/stream", timeout=10)
+    assert no_token.value.code == 401
+    with urllib.request.urlopen(f"{base}/api/stream?token={token}", timeout=10) as r:
+        seen = ""
+        while "lab-node-3" not in seen and len(seen) < 1_000_000:
+            seen += r.read1(65536).decode(errors="replace")
+    assert '"op":"snapshot"' in seen and all(n in seen for n in NODES)
 
 
 def etcd_status(via, endpoints):
