@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 COMPOSE="${COMPOSE:-docker-compose}"
 NODES="${LAB_NODES:-lab-node-1 lab-node-2 lab-node-3}"
 
-$COMPOSE stop -t 10
+$COMPOSE stop                     # each service's stop_grace_period (the proxy's cleanup: 30 s)
 for node in $NODES; do
     ids="$(docker ps -aq --filter "label=io.minikube-py.node=$node")"
     if [[ -n "$ids" ]]; then
