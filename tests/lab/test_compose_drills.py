@@ -304,7 +304,7 @@ def test_drill_stop_one_etcd_member(lab):
     check_configmaps("while-etcd-down", 10)
     counted = compare_web(before, after,
                           may_come=lambda k: k[0] == "ConfigMap" and k[2].startswith("while-etcd-down-"))
-    print(f"objects before/after: {counted}")
+    print(f"objects before/after: {counted}, none lost or duplicated")
 
 
 def lease_holder(name):
@@ -328,7 +328,7 @@ def test_drill_kill_the_controller_manager_leader(lab):
     wait(settled, 120, "back to 3 web pods")
     compose("start", leader)                                # it comes back as the standby
     after = snapshot()
-    compare_web(before, after)
+    print(f"objects before/after: {compare_web(before, after)}, none lost or duplicated")
     assert lease_holder("kube-controller-manager").startswith(standby + "_")
 
 
@@ -348,8 +348,9 @@ def test_drill_restart_an_apiserver(lab):
     wait(settled, 120, "back to 3 web pods")
     wait(lambda: ready_nodes() == NODES, 60, "every node Ready")
     check_configmaps("apiserver-restart", 5)
-    compare_web(before, snapshot(),
-                may_come=lambda k: k[0] == "ConfigMap" and k[2].startswith("apiserver-restart-"))
+    counted = compare_web(before, snapshot(),
+                          may_come=lambda k: k[0] == "ConfigMap" and k[2].startswith("apiserver-restart-"))
+    print(f"\nobjects before/after: {counted}, none lost or duplicated")
 
 
 def node_of_pods(selector):
@@ -385,7 +386,8 @@ def test_drill_kill_a_kubelet(lab):
     wait(lambda: not old_containers(), 90, "the old pods' containers gone")
     wait(settled, 120, "a settled cluster")
     after = snapshot()
-    compare(before, after, may_go=lambda k: k[0] == "Pod" and k[2] in doomed, may_come=web_pod)
+    counted = compare(before, after, may_go=lambda k: k[0] == "Pod" and k[2] in doomed, may_come=web_pod)
+    print(f"objects before/after: {counted}, none lost or duplicated")
     assert sum(map(web_pod, after.values())) == sum(map(web_pod, before.values())), "web pods"
 
 
