@@ -14,7 +14,7 @@ apiserver/auth/pki.py), laid out as kubeadm does, in the lab's `pki` volume (mou
                                             lab (docker-compose.yml), the one its Node publishes
     sa.key                                  signs ServiceAccount tokens; shared by both apiservers,
                                             so a token one issues verifies on the other
-    kubeconfigs/<component>.conf            controller-manager, scheduler, dns, kube-proxy,
+    kubeconfigs/<component>.conf            controller-manager, scheduler, dns, dashboard, kube-proxy,
                                             kubelet-lab-node-N: each its own client certificate
     kubeconfig                              the admin's (CN=kubernetes-admin, O=system:masters)
 
@@ -53,7 +53,7 @@ def make(state_dir: str, proxy_server: str) -> ClusterCredentials:
     if not os.path.exists(sa_key):
         write_signing_key(sa_key)
     creds.admin(IN_LAB)
-    for name in ("controller-manager", "scheduler", "dns"):
+    for name in ("controller-manager", "scheduler", "dns", "dashboard"):
         creds.component(IN_LAB, name)
     creds.component(proxy_server, "kube-proxy")     # host network: the published port
     for node, address in NODES.items():

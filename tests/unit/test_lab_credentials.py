@@ -46,6 +46,7 @@ def test_every_component_has_its_identity_signed_by_one_ca(tmp_path):
         who[conf] = (cfg.server, pki.subject_of(cert))
     assert who == {
         "controller-manager.conf": ("https://apiserver:6443", ("system:kube-controller-manager", ())),
+        "dashboard.conf": ("https://apiserver:6443", ("system:minikube-py:dashboard", ())),
         "dns.conf": ("https://apiserver:6443", ("system:coredns", ())),
         "kube-proxy.conf": ("https://127.0.0.1:16443", ("system:kube-proxy", ())),   # host network
         "kubelet-lab-node-1.conf": ("https://apiserver:6443", ("system:node:lab-node-1", ("system:nodes",))),
