@@ -7,6 +7,10 @@ kinds need, in the same order:
 - ServiceAccount (serviceaccountadmission.py): a pod runs as an existing ServiceAccount
   and gets its token, the cluster CA and its namespace mounted (on an apiserver that
   signs tokens).
+- NodeRestriction (noderestriction.py), when enabled (--enable-admission-plugins, as
+  kubeadm enables it): a kubelet writes only its own Node and Lease and its own pods.
+  It needs to know who asks: the apiserver sets REQUESTER around each API request, as
+  Kubernetes hands its plugins the user in admission.Attributes.
 - DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default
   one (defaultstorageclass.py).
 - LimitRanger (limitranger.py): fills in a pod's default requests and limits (mutating,
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextvars import ContextVar
 
 from . import defaultstorageclass, errors
 from ..api.kinds.core import NAMESPACE
@@ -26,6 +31,13 @@ from .resourcequota import Charge, QuotaAdmission
 from .serviceaccountadmission import ServiceAccountAdmission
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# The plugins kube-apiserver's --enable-admission-plugins may name here: all but
+# NodeRestriction are always on.
+ALWAYS_ON = ("NamespaceLifecycle", "ServiceAccount", "DefaultStorageClass", "LimitRanger", "ResourceQuota")
+OPTIONAL = ("NodeRestriction",)
+
+# The user (auth/user.UserInfo) whose request is being admitted; None for the apiserver's own writes.
+REQUESTER: ContextVar = ContextVar("minikube_py.requester", default=None)
 
 # A namespace seen Active is trusted for this long before it is looked up again.
 NAMESPACE_CACHE_SECONDS = 2.0
@@ -39,6 +51,33 @@ class Admission:
         self.limit_ranger = LimitRanger(registry)
         self.quota = QuotaAdmission(registry)
         self.service_accounts = ServiceAccountAdmission(registry)
+        self.node_restriction = None
+
+    def enable(self, plugins) -> None:
+        """--enable-admission-plugins: the optional plugins named (ValueError for an unknown one)."""
+        for plugin in plugins:
+            if plugin not in ALWAYS_ON + OPTIONAL:
+                raise ValueError(f'admission plugin "{plugin}" is not known (known: '
+                                 f'{", ".join(ALWAYS_ON + OPTIONAL)})')
+            if plugin == "NodeRestriction" and self.node_restriction is None:
+                from .noderestriction import NodeRestriction
+                self.node_restriction = NodeRestriction(self._lookup)
+
+    def _lookup(self, resource, namespace, name):
+        from ..api.kinds.core import NODE
+        try:
+            return self.registry.get(NODE, namespace, name) if resource == "nodes" else None
+        except errors.APIError as err:
+            if err.code == 404:
+                return None
+            raise
+
+    def _restrict_nodes(self, operation, rt, subresource, new, old):
+        if self.node_restriction is None:
+            return
+        md = (new or old)["metadata"]
+        self.node_restriction.admit(REQUESTER.get(), operation, rt, subresource, md.get("name", ""),
+                                    md.get("namespace"), new, old)
 
     def use_listers(self, quotas, limit_ranges, service_accounts=None) -> None:
         """Read ResourceQuotas, LimitRanges and ServiceAccounts from watch-fed listers
@@ -80,12 +119,14 @@ class Admission:
         """Mutating admission of a create (before validation)."""
         self._check_namespace(rt, obj)
         self.service_accounts.admit(rt, obj)
+        self._restrict_nodes("CREATE", rt, None, obj, None)
         if rt.kind == "PersistentVolumeClaim" and rt.group == "":
             defaultstorageclass.admit_claim(self.registry, obj)
         self.limit_ranger.default(rt, obj)
 
-    def admit_update(self, rt, old, new):
-        pass
+    def admit_update(self, rt, old, new, subresource=None):
+        """Mutating admission of an update (of the object, or of a subresource: status)."""
+        self._restrict_nodes("UPDATE", rt, subresource, new, old)
 
     def validate_create(self, rt, obj, dry_run=False) -> Charge:
         """Validating admission of a valid create, last before storage; release() the
@@ -97,6 +138,7 @@ class Admission:
         return self.quota.charge(rt, new, old, dry_run=dry_run)
 
     def admit_delete(self, rt, obj):
+        self._restrict_nodes("DELETE", rt, None, None, obj)
         if rt.kind == "Namespace" and obj["metadata"]["name"] in SYSTEM_NAMESPACES:
             raise errors.forbidden(rt, obj["metadata"]["name"],
                                    "this namespace may not be deleted")

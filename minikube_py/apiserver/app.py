@@ -59,7 +59,8 @@ from .auth import bootstrappolicy
 from . import kubernetesendpoints, tokenrequest, tokenreview
 from .auth.authenticator import Anonymous, Authentication, AuthenticationError, authenticated
 from .auth.authorizer import AlwaysAllow, authorizer_from_modes, only_always_allow
-from .auth.filters import Authenticate, Authorize, user_of
+from .admission import REQUESTER
+from .auth.filters import USER, Authenticate, Authorize, user_of
 from .auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens
 from .audit import Audit, AuditLog
 from .inflight import DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, MaxInFlight
@@ -126,12 +127,15 @@ class ResourceRoutes:
             req = APIRequest(environ)
             group, version, rest = ("", parts[1], parts[2:]) if parts[0] == "api" else \
                 (parts[1], parts[2], parts[3:])
+            requester = REQUESTER.set(environ.get(USER))     # for admission (NodeRestriction)
             try:
                 if parts[0] == "api" and version != "v1":
                     raise errors.no_such_path()
                 resp = self.server.dispatch(req, group, version, rest)
             except Exception as err:         # noqa: BLE001 - every failure becomes a Status
                 resp = error_response(err)
+            finally:
+                REQUESTER.reset(requester)
             labels = resource_labels(group, version, rest, req.method, req.args,
                                      environ.get("CONTENT_TYPE", ""))
             self.server.request_metrics.observe(
@@ -153,7 +157,8 @@ class APIServer:
                  advertise: tuple | None = None,
                  max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT,
                  max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
-                 audit_log: AuditLog | None = None, kubelet_client: KubeletClient = PLAIN):
+                 audit_log: AuditLog | None = None, kubelet_client: KubeletClient = PLAIN,
+                 admission_plugins: tuple = ()):
         self.store = store
         # the request filters around the handlers: inflight.py, audit.py
         self.max_requests_inflight = max_requests_inflight
@@ -169,6 +174,7 @@ class APIServer:
         self.registry = Registry(store, recent=self.recent,
                                  hooks={(SERVICE.group, SERVICE.plural): self.services,
                                         (CRD.group, CRD.plural): self.custom})
+        self.registry.admission.enable(admission_plugins)      # --enable-admission-plugins
         self.caches: dict[str, WatchCache] = {}
         self._caches_lock = threading.Lock()
         self.stopping = threading.Event()

@@ -305,7 +305,7 @@ class Registry:
         if subresource is None:
             hook.prepare_update(rt, old, new)
             apply_defaults(rt, new)
-            self.admission.admit_update(rt, old, new)
+        self.admission.admit_update(rt, old, new, subresource)
         if writer is not None:      # server-side apply: an Update on an object with managedFields
             fieldmanager.track_update(rt, old, new, writer)
         self.validate(rt, new, old)

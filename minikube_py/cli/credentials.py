@@ -4,6 +4,7 @@
     controller-manager  CN=system:kube-controller-manager                   <state>/kubeconfigs/*.conf
     scheduler           CN=system:kube-scheduler
     kubelet-<node>      CN=system:node:<node>            O=system:nodes
+    kubelet-hollow      CN=system:node:hollow   (no group: many nodes, one credential; up.py)
     kube-proxy          CN=system:kube-proxy
     dns                 CN=system:coredns
     tf-operator         CN=system:tf-operator
@@ -32,6 +33,9 @@ COMPONENTS = {
     "dashboard": ("system:minikube-py:dashboard", ()),
 }
 ADMIN = ("kubernetes-admin", ("system:masters",))
+# The hollow nodes' one process (hollow-0, hollow-1, ...): not a node identity, which
+# the Node authorizer and NodeRestriction would hold to the one name "hollow"
+HOLLOW_KUBELETS = ("system:node:hollow", ())
 APISERVER_KUBELET_CLIENT = ("kube-apiserver-kubelet-client", ("system:masters",))
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 
@@ -88,6 +92,9 @@ class ClusterCredentials:
 
     def kubelet(self, server: str, node: str) -> str:
         return self.kubeconfig(server, f"kubelet-{node}", *node_identity(node))
+
+    def hollow_kubelets(self, server: str) -> str:
+        return self.kubeconfig(server, "kubelet-hollow", *HOLLOW_KUBELETS)
 
 
 def first_host(cidr: str) -> str:

@@ -89,6 +89,10 @@ def etcd(data_dir, port, peer_port):
 @click.option("--kubelet-client-key", type=click.Path(exists=True, dir_okay=False))
 @click.option("--kubelet-certificate-authority", type=click.Path(exists=True, dir_okay=False),
               help="the CA the kubelets' serving certificates are checked against")
+@click.option("--enable-admission-plugins", default="",
+              help="comma-separated admission plugins to turn on besides the default ones "
+                   "(NamespaceLifecycle, ServiceAccount, DefaultStorageClass, LimitRanger, ResourceQuota): "
+                   "NodeRestriction")
 @click.option("-v", "--verbose", is_flag=True)
 def apiserver(etcd_servers, bind_address, advertise_address, port, service_cluster_ip_range,
               service_node_port_range, metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
@@ -96,7 +100,8 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
               authorization_mode, service_account_signing_key_file, service_account_key_files,
               service_account_issuer, api_audiences, max_requests_inflight,
               max_mutating_requests_inflight, audit_log_path, audit_policy_file,
-              kubelet_client_certificate, kubelet_client_key, kubelet_certificate_authority, verbose):
+              kubelet_client_certificate, kubelet_client_key, kubelet_certificate_authority,
+              enable_admission_plugins, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
     from ..apiserver.auth import authenticator
@@ -134,7 +139,9 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
                               max_mutating_requests_inflight=max_mutating_requests_inflight,
                               audit_log=audit_log,
                               kubelet_client=KubeletClient(kubelet_client_certificate, kubelet_client_key,
-                                                           kubelet_certificate_authority))
+                                                           kubelet_certificate_authority),
+                              admission_plugins=tuple(p.strip() for p in enable_admission_plugins.split(",")
+                                                      if p.strip()))
     except (ValueError, OSError) as err:
         raise click.ClickException(str(err))
     deadline = time.time() + 60

@@ -6,7 +6,8 @@ node a kubelet and a kube-proxy, the cluster DNS, the pod network (one Docker br
 and, with GPUs, the simulated device plugins; it remembers their pids in
 `<state-dir>/cluster.json` and writes the kubeconfig (https, the admin's client certificate;
 every component has its own, cli/credentials.py). The apiserver authorizes with Node,RBAC:
-each component may do what its default role (auth/bootstrappolicy.py) grants. Kubelets serve
+each component may do what its default role (auth/bootstrappolicy.py) grants, and the
+NodeRestriction admission plugin holds each kubelet to its own Node, Lease and pods. Kubelets serve
 their API on https with a certificate of the cluster CA and let in only callers the apiserver
 vouches for and authorizes (webhook), as kubeadm sets them up; the apiserver dials them as
 kube-apiserver-kubelet-client. `down` stops them and removes
@@ -122,7 +123,8 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
     click.echo(f"* Starting apiserver on {server} ...")
     p = _spawn(_component("apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
                           "--port", str(port), "--metric-resolution", str(metric_resolution),
-                          "--audit-log-path", f"{logs}/audit.log", "--authorization-mode", "Node,RBAC", *tls_flags,
+                          "--audit-log-path", f"{logs}/audit.log", "--authorization-mode", "Node,RBAC",
+                          "--enable-admission-plugins", "NodeRestriction", *tls_flags,
                           "--service-account-signing-key-file", _service_account_key(state_dir),
                           *_reachable_from_pods(nodes, pod_cidr)),
                f"{logs}/apiserver.log")
@@ -189,7 +191,7 @@ def up(state_dir, port, nodes, gpus_per_node, hollow_nodes, node_cpu, node_memor
         _bind_hollow_nodes(kubeconfig)
         start("hollow-kubelets", _component("kubelet", "--runtime", "hollow", "--node-name", "hollow",
                                             "--hollow-nodes", str(hollow_nodes),
-                                            "--kubeconfig", credentials.kubelet(server, "hollow"),
+                                            "--kubeconfig", credentials.hollow_kubelets(server),
                                             "--address", KUBELET_ADDRESS,
                                             *credentials.kubelet_flags("hollow", KUBELET_HOSTS),
                                             "--state-dir", os.path.join(state_dir, "nodes", "hollow")))
@@ -298,13 +300,15 @@ def _dashboard_login(kubeconfig) -> str:
 
 def _bind_hollow_nodes(kubeconfig):
     """The hollow nodes share one process and one credential (system:node:hollow) but have
-    names of their own, so the Node authorizer, which keys on the name, lets them touch
-    none of their Nodes. As kubemark's hollow nodes do, they get the system:node role
-    through RBAC instead (every node's pods and Secrets: fine for nodes that run nothing)."""
+    names of their own (hollow-0, ...): neither the Node authorizer nor NodeRestriction,
+    which key on the one name, could let them touch their Nodes, so the credential is not
+    in system:nodes (credentials.py) and, as kubemark's hollow nodes do, gets the
+    system:node role through RBAC instead (every node's pods and Secrets: fine for nodes
+    that run nothing)."""
     from ..client import errors
     from ..client.rest import Client
-    from .credentials import node_identity
-    user, _groups = node_identity("hollow")
+    from .credentials import HOLLOW_KUBELETS
+    user, _groups = HOLLOW_KUBELETS
     with Client(kubeconfig=kubeconfig) as client:
         try:
             client.create("clusterrolebindings", {

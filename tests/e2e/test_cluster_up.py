@@ -335,3 +335,29 @@ def test_the_kubelet_api_lets_in_only_whom_the_apiserver_vouches_for(up_cluster)
     finally:
         kubectl(up_cluster, "delete", "clusterrolebinding", f"{ns}-ops", "--ignore-not-found", check=False)
         kubectl(up_cluster, "delete", "namespace", ns, "--wait=false")
+
+
+def test_a_kubelet_may_not_modify_another_node(up_cluster):
+    """`up` enables NodeRestriction: node 1's credentials may not write node 2 (a PATCH
+    straight to the API; `kubectl patch` reads the node first, which the Node authorizer
+    already refuses) nor give node 1 a node-role label."""
+    import requests
+    import yaml
+    n1, n2 = up_cluster["nodes"]
+    state = up_cluster["state"]
+    with open(os.path.join(state, "kubeconfig")) as f:
+        server = yaml.safe_load(f)["clusters"][0]["cluster"]["server"]
+    r = requests.patch(f"{server}/api/v1/nodes/{n2}", data='{"metadata":{"labels":{"x":"y"}}}', timeout=10,
+                       headers={"Content-Type": "application/merge-patch+json"},
+                       cert=(os.path.join(state, "pki", f"kubelet-{n1}.crt"),
+                             os.path.join(state, "pki", f"kubelet-{n1}.key")),
+                       verify=os.path.join(state, "pki", "ca.crt"))
+    assert (r.status_code, r.json()["message"]) == (
+        403, f'nodes "{n2}" is forbidden: node "{n1}" is not allowed to modify node "{n2}"')
+    as_node1 = ["--kubeconfig", os.path.join(state, "kubeconfigs", f"kubelet-{n1}.conf")]
+    proc = kubectl(up_cluster, *as_node1, "patch", "node", n2, "-p", '{"metadata":{"labels":{"x":"y"}}}',
+                   check=False)
+    assert f"node '{n1}' cannot read '{n2}', only its own Node object" in proc.stderr, proc.stderr
+    proc = kubectl(up_cluster, *as_node1, "label", "node", n1, "node-role.kubernetes.io/control-plane=", check=False)
+    assert f'nodes "{n1}" is forbidden: is not allowed to modify labels: node-role.kubernetes.io/control-plane' \
+        in proc.stderr, proc.stderr

@@ -60,7 +60,7 @@ def test_pods_only_its_own():
     assert ask("watch", "pods", namespace="", field_selector="spec.nodeName=n1") is Decision.ALLOW
     assert ask("list", "pods", namespace="", field_selector="spec.nodeName=n2") is Decision.NO_OPINION
     assert ask("list", "pods", namespace="") is Decision.NO_OPINION
-    assert ask("create", "pods") is Decision.NO_OPINION
+    assert ask("create", "pods") is Decision.ALLOW           # mirror pods: NodeRestriction checks the pod
 
 
 def test_secrets_configmaps_claims_volumes_only_those_its_pods_use():
@@ -86,8 +86,12 @@ def test_its_own_node_and_lease():
     assert ask("patch", "nodes", "n1", namespace="", sub="status") is Decision.ALLOW
     assert ask("create", "nodes", namespace="") is Decision.ALLOW
     assert ask("get", "nodes", "n2", namespace="") is Decision.NO_OPINION
-    assert ask("patch", "nodes", "n2", namespace="", sub="status") is Decision.NO_OPINION
     assert ask("list", "nodes", namespace="") is Decision.NO_OPINION
+    # writes are allowed without seeing the object, as in Kubernetes: NodeRestriction
+    # admission (tests/integration/test_noderestriction.py) limits them to its own Node
+    assert ask("patch", "nodes", "n2", namespace="", sub="status") is Decision.ALLOW
+    assert ask("update", "nodes", "n2", namespace="") is Decision.ALLOW
+    assert ask("delete", "nodes", "n1", namespace="") is Decision.NO_OPINION
     assert ask("update", "leases", "n1", namespace="kube-node-lease", group="coordination.k8s.io") \
         is Decision.ALLOW
     assert ask("update", "leases", "n2", namespace="kube-node-lease", group="coordination.k8s.io") \

@@ -8,8 +8,12 @@ built from the apiserver's own pod (and claim) caches:
   pods          get / update / patch / delete (and pods/status, pods/eviction): only
                 pods bound to the node; list / watch: only with the field selector
                 spec.nodeName=<node> (what the kubelet's pod informer sends), as
-                Kubernetes 1.32's node authorizer with AuthorizeNodeWithSelectors
-  nodes         get / list / watch / update / patch (and nodes/status): only its own
+                Kubernetes 1.32's node authorizer with AuthorizeNodeWithSelectors;
+                create: allowed, for mirror pods (NodeRestriction checks the pod)
+  nodes         get / list / watch: only its own; create / update / patch (and
+                nodes/status): allowed, as Kubernetes' authorizer does without seeing
+                the object -- the NodeRestriction admission plugin (noderestriction.py)
+                limits them to its own Node, so enable it with this authorizer
   secrets, configmaps, persistentvolumeclaims, persistentvolumes
                 get (or a list / watch of one by name): only those its pods use
   serviceaccounts/token
@@ -190,7 +194,7 @@ class NodeAuthorizer:
                 return Decision.ALLOW, ""
             return Decision.NO_OPINION, "can only list/watch pods with spec.nodeName field selector"
         if attrs.verb == "create" and not attrs.subresource:
-            return Decision.NO_OPINION, "can only create mirror pods"     # we have no static pods
+            return Decision.ALLOW, ""      # mirror pods: NodeRestriction checks what it creates
         if not attrs.name:
             return Decision.NO_OPINION, "can only access individual pods"
         allowed_sub = {"": ("get", "update", "patch", "delete"), "status": ("get", "update", "patch"),
@@ -203,13 +207,16 @@ class NodeAuthorizer:
         return Decision.NO_OPINION, no_relationship(node, attrs)
 
     def _node(self, node, attrs):
-        if attrs.verb == "create" and not attrs.subresource:
-            return Decision.ALLOW, ""      # registering itself (the name is the body's)
-        if attrs.subresource not in ("", "status") or attrs.verb not in ("get", "list", "watch", "update", "patch"):
-            return Decision.NO_OPINION, ""
-        if attrs.name == node:
-            return Decision.ALLOW, ""
-        return Decision.NO_OPINION, f"node '{node}' can only access its own Node object"
+        sub, verb = attrs.subresource or "", attrs.verb
+        if (sub == "" and verb in ("create", "update", "patch")) or (sub == "status" and verb in ("update", "patch")):
+            return Decision.ALLOW, ""      # which Node, and what in it: NodeRestriction, on the object
+        if sub == "" and verb in ("get", "list", "watch"):
+            if attrs.name == node:
+                return Decision.ALLOW, ""
+            if not attrs.name:
+                return Decision.NO_OPINION, f"node '{node}' cannot read all nodes, only its own Node object"
+            return Decision.NO_OPINION, f"node '{node}' cannot read '{attrs.name}', only its own Node object"
+        return Decision.NO_OPINION, ""
 
     def _lease(self, node, attrs):
         if attrs.namespace != NODE_LEASE_NAMESPACE:
