@@ -94,7 +94,10 @@ class Hub:
         for informer in [*self.informers.values(), self.namespaces]:
             informer.stop()
 
-    def namespace_names(self) -> list[str]:
+    def namespace_names(self, timeout: float = 10.0) -> list[str]:
+        """Every namespace (waiting for the first list: a user allowed in one namespace
+        only would otherwise meet a 403 in the dashboard's first second)."""
+        self.namespaces.wait_for_sync(timeout)
         return sorted(ns["metadata"]["name"] for ns in self.namespaces.list())
 
     def _changed(self, resource: str, obj: dict) -> None:

@@ -129,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _cookie(token: str, max_age: int | None = None) -> dict:
         attrs = "; Path=/; HttpOnly; SameSite=Strict" + (f"; Max-Age={max_age}" if max_age is not None else "")
-        return {"Set-Cookie": f"{COOKIE}={quote(token, safe='')}{attrs}"}   # a static token may hold ';' 
+        return {"Set-Cookie": f"{COOKIE}={quote(token, safe='')}{attrs}"}   # a static token may hold ';'
 
     def _token(self) -> str:
         """The bearer token of this request: its Authorization header, else the cookie."""
