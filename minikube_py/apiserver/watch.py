@@ -69,6 +69,7 @@ class SocketSink:
         self.flushing = False    # the request thread is writing the backlog: don't overtake it
         self.closed = False      # the client went away or fell too far behind
         self.ended = False       # the cache ended the stream (etcd went away)
+        self.detached = False    # the stream ended: no more pushes (WatchCache.leave)
         # A TLS socket takes no MSG_DONTWAIT, and one TLS connection must not be written
         # by two threads: over TLS every write is the request thread's (flush).
         self.direct = not isinstance(sock, ssl.SSLSocket)
@@ -83,12 +84,20 @@ class SocketSink:
                 self.ended = True
                 self.lock.notify()
             return
-        ev_type = visible_type(ev, self.lsel, self.fsel)
-        if ev_type is None:
+        self.push_many([ev])
+
+    def push_many(self, events):
+        """Write these events in order; a detach() waits for all of them or none goes."""
+        frames = []
+        for ev in events:
+            ev_type = visible_type(ev, self.lsel, self.fsel)
+            if ev_type is not None:
+                frames.append(self.frame(self.encode(ev_type, None, ev)))   # the cached JSON
+        if not frames:
             return
-        data = self.frame(self.encode(ev_type, None, ev))      # the cached JSON, not decoded
+        data = b"".join(frames)
         with self.lock:
-            if self.closed:
+            if self.closed or self.detached:
                 return
             if self.direct and self.live and not self.backlog and not self.flushing:
                 try:
@@ -109,6 +118,10 @@ class SocketSink:
 
     def idle(self) -> bool:
         return not self.backlog and not self.flushing
+
+    def detach(self) -> None:
+        with self.lock:
+            self.detached = True
 
     # -- called by the request's own thread ------------------------------------------
     def write(self, data: bytes):
@@ -209,7 +222,7 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
                         sink.write(event_line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
                                                            "metadata": {"resourceVersion": str(rv)}}))
         finally:
-            cache.remove(sink)      # nothing is pushed after this
+            cache.leave(sink)       # nothing is pushed after this (and no wait for the cache lock)
             # A stream we end (timeout, shutdown) first delivers everything pushed to it:
             # writes grouped into one etcd txn share a revision, and a client resumes from
             # the last resourceVersion it saw, so it must never get only part of one.

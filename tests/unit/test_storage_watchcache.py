@@ -166,3 +166,38 @@ def test_a_bookmark_waits_until_the_sink_has_everything_up_to_it():
     assert cache.bookmark_revision(sink) is None          # 5 and 6 not delivered yet
     sink.busy = False
     assert cache.bookmark_revision(sink) == 6
+
+
+def test_a_watch_that_leaves_gets_nothing_more_and_is_dropped_without_the_lock():
+    # The apiserver's SocketSink on a real socket pair: leave() needs no cache lock (the
+    # test holds it), nothing is written after it, and the next batch forgets the sink.
+    import socket
+    from minikube_py.apiserver.watch import SocketSink, event_line
+    ours, theirs = socket.socketpair()
+    try:
+        cache = WatchCache(store=None, prefix="/registry/pods/",
+                           trigger=lambda obj: obj["spec"].get("nodeName", ""))
+        sink = SocketSink(ours, False, "/registry/pods/", None, None,
+                          lambda t, obj, ev=None: event_line(t, obj, ev.json() if ev else None),
+                          trigger_value="a")
+        sink.live = True
+        cache.watch(0, sink)
+        cache._on_etcd([added(1, "p", "a"), added(1, "q", "a")])    # one txn: one revision
+        theirs.settimeout(5)
+        got = b""
+        while got.count(b"\n") < 2:
+            got += theirs.recv(65536)
+        assert got.count(b'"type":"ADDED"') == 2
+        with cache.lock:                      # a busy dispatcher: leave() must not wait for it
+            cache.leave(sink)
+        cache._on_etcd([added(2, "r", "a")])
+        assert not cache.triggered and sink not in cache.after
+        theirs.setblocking(False)
+        try:
+            more = theirs.recv(65536)
+        except BlockingIOError:
+            more = b""
+        assert more == b""
+    finally:
+        ours.close()
+        theirs.close()
