@@ -41,6 +41,16 @@ class Sink(Protocol):
     # detach(): from now on every push is ignored.
 
 
+class _Registration:
+    """A watch waiting to be registered by whoever holds the cache's lock next."""
+    __slots__ = ("from_revision", "sink", "done", "error")
+
+    def __init__(self, from_revision: int, sink):
+        self.from_revision, self.sink = from_revision, sink
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
 class WatchCache:
     def __init__(self, store, prefix: str, capacity: int = 20000,
                  trigger: Callable[[dict], str] | None = None):
@@ -70,8 +80,10 @@ class WatchCache:
         # not reach it.
         self.after: dict[Sink, int] = {}
         self.latest: dict[str, WatchEvent] = {}   # each key's newest event still in the window
-        # Watches that ended without the lock (leave): dropped by the next locked section.
+        # Watches that ended without the lock (leave): dropped by the next locked section;
+        # watches waiting to be registered by it (watch).
         self.leaving: list[Sink] = []
+        self.registering: collections.deque = collections.deque()
         self.lock = threading.Lock()
         self._cancel = None
         self._stopped = False
@@ -114,6 +126,9 @@ class WatchCache:
             self._on_etcd_failure(batch)
             return
         with self.lock:
+            # First the watches that left or wait to register: before this batch is in the
+            # window, so a new watch gets it once, from the pushes below, not the replay too.
+            self._drop_leaving()
             priors = []
             for ev in batch:
                 self.events.append(ev)
@@ -131,7 +146,6 @@ class WatchCache:
                         indexed.popleft()
                         if not indexed:
                             del self.by_trigger[value]
-            self._drop_leaving()
             # Pushed under the lock, so that "my queue is empty" and last_revision agree
             # (see bookmark_revision). A sink that can gets the batch's events at once: a
             # watch that ends (leave, without this lock) then has all of them or none, so
@@ -239,38 +253,68 @@ class WatchCache:
         return codec.loads(ev.json())
 
     # --- client watches --------------------------------------------------------------
+    REGISTER_POLL = 0.01
+
     def watch(self, from_revision: int, sink: Sink) -> None:
         """Register a client watch for events after from_revision under sink.key_prefix.
 
         Raises RevisionCompacted when from_revision is older than the cache's window.
+
+        The registration is queued and done by whichever thread holds the lock next: the
+        dispatcher, before its next batch, or this thread when the lock is free. Waiting
+        for the lock itself, hundreds of registering watches queued up behind a
+        dispatcher that takes it again for every batch (a lock is not fair): a py-spy
+        dump at 500 hollow nodes had 127 threads waiting here for minutes.
         """
-        value = getattr(sink, "trigger_value", None) if self.trigger else None
-        with self.lock:
-            self._drop_leaving()
-            if from_revision < self.window_start:
-                raise RevisionCompacted(self.window_start)
-            # Only the events after from_revision, found from the newest end: a watch that
-            # resumes from a recent revision must not walk the whole window under the lock
-            # (20,000 events, and 500 kubelets re-watching); an indexed watch walks only
-            # its value's events.
-            window = self.events if value is None else self.by_trigger.get(value, ())
-            after = []
-            for ev in reversed(window):
-                if ev.revision <= from_revision:
-                    break
-                after.append(ev)
-            for ev in reversed(after):
-                if ev.key.startswith(sink.key_prefix):
-                    # An indexed watch gets only the events of its value, as when they were
-                    # dispatched: no decoding (under this lock) of the other kubelets' pods.
-                    if value is not None and ev.triggers is not None and value not in ev.triggers:
-                        continue
-                    sink.push(ev)
-            self.after[sink] = from_revision
-            if value is None:
-                self.watchers.add(sink)
+        request = _Registration(from_revision, sink)
+        self.registering.append(request)
+        while not request.done.is_set():
+            if self.lock.acquire(blocking=False):
+                try:
+                    self._drop_leaving()
+                finally:
+                    self.lock.release()
             else:
-                self.triggered.setdefault(value, set()).add(sink)
+                request.done.wait(self.REGISTER_POLL)
+        if request.error is not None:
+            raise request.error
+
+    def _register_waiting(self) -> None:
+        """Under the lock: register every queued watch (see watch)."""
+        while self.registering:
+            request = self.registering.popleft()
+            try:
+                self._register_locked(request.from_revision, request.sink)
+            except BaseException as err:      # noqa: BLE001 - the watch's own thread raises it
+                request.error = err
+            request.done.set()
+
+    def _register_locked(self, from_revision: int, sink: Sink) -> None:
+        value = getattr(sink, "trigger_value", None) if self.trigger else None
+        if from_revision < self.window_start:
+            raise RevisionCompacted(self.window_start)
+        # Only the events after from_revision, found from the newest end: a watch that
+        # resumes from a recent revision must not walk the whole window under the lock
+        # (20,000 events, and 500 kubelets re-watching); an indexed watch walks only
+        # its value's events.
+        window = self.events if value is None else self.by_trigger.get(value, ())
+        after = []
+        for ev in reversed(window):
+            if ev.revision <= from_revision:
+                break
+            after.append(ev)
+        for ev in reversed(after):
+            if ev.key.startswith(sink.key_prefix):
+                # An indexed watch gets only the events of its value, as when they were
+                # dispatched: no decoding (under this lock) of the other kubelets' pods.
+                if value is not None and ev.triggers is not None and value not in ev.triggers:
+                    continue
+                sink.push(ev)
+        self.after[sink] = from_revision
+        if value is None:
+            self.watchers.add(sink)
+        else:
+            self.triggered.setdefault(value, set()).add(sink)
 
     def bookmark_revision(self, sink: Sink) -> int | None:
         """A revision the sink may be told it has seen everything up to, or None if not yet.
@@ -296,9 +340,10 @@ class WatchCache:
         self.leaving.append(sink)
 
     def _drop_leaving(self) -> None:
-        """Under the lock: forget the watches that left."""
+        """Under the lock: forget the watches that left, register the waiting ones."""
         while self.leaving:
             self._remove_locked(self.leaving.pop())
+        self._register_waiting()
 
     def _remove_locked(self, sink: Sink) -> None:
         self.watchers.discard(sink)

@@ -201,3 +201,31 @@ def test_a_watch_that_leaves_gets_nothing_more_and_is_dropped_without_the_lock()
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_watch_waiting_to_register_is_registered_by_whoever_holds_the_lock_next():
+    # watch() does not queue on the lock: it leaves its registration for the holder (the
+    # dispatcher, before its next batch) -- and the batch then reaches it once, not twice.
+    import threading
+    cache = WatchCache(store=None, prefix="/registry/pods/")
+    cache._on_etcd([added(1, "p")])
+    sink = ListSink("/registry/pods/")
+    with cache.lock:                          # the dispatcher is busy
+        t = threading.Thread(target=cache.watch, args=(0, sink))
+        t.start()
+        t.join(0.1)
+        assert t.is_alive() and len(cache.registering) == 1
+    cache._on_etcd([added(2, "q"), added(3, "r")])
+    t.join(5)
+    assert not t.is_alive()
+    assert [e.revision for e in sink.events] == [1, 2, 3]
+
+
+def test_a_waiting_watch_from_before_the_window_still_gets_410():
+    import pytest
+    from minikube_py.storage.store import RevisionCompacted
+    cache = WatchCache(store=None, prefix="/registry/pods/", capacity=2)
+    cache._on_etcd([added(1, "p"), added(2, "q"), added(3, "r")])
+    with pytest.raises(RevisionCompacted):
+        cache.watch(0, ListSink("/registry/pods/"))
+    assert not cache.registering
