@@ -14,6 +14,20 @@ import requests
 from clusters import Cluster  # noqa: E402  (tests/ is on sys.path for its conftest)
 
 
+HOST_WIDE = ("e2e", "lab")     # tests/e2e, tests/lab: Docker containers, the pod network, iptables
+
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (`-n 2 --dist loadgroup`, the README's command) the tests that own
+    host-wide things (Docker containers, the pod network bridge, iptables chains, the compose
+    lab) all go to one worker, one after another, as in a plain run; the unit and integration
+    tests, each on its own etcd and apiserver at free ports, run beside them on the other."""
+    for item in items:
+        parts = os.path.relpath(str(item.path), os.path.dirname(__file__)).split(os.sep)
+        if parts[0] in HOST_WIDE:
+            item.add_marker(pytest.mark.xdist_group("host"))
+
+
 @pytest.fixture(scope="session")
 def cluster():
     c = Cluster().start()
