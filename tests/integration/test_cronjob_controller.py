@@ -113,7 +113,8 @@ def test_forbid_skips_while_a_run_is_active_and_replace_replaces_it(controllers,
     wait_for(lambda: [a["name"] for a in api_client.get("cronjobs", "replace", namespace=namespace)["status"]
                       .get("active") or []] == [j["metadata"]["name"] for j in jobs_of(api_client, namespace, "replace")],
              what="status.active names the new run only")
-    assert events_of(api_client, namespace, "replace", "SuccessfulDelete")
+    wait_for(lambda: events_of(api_client, namespace, "replace", "SuccessfulDelete"),   # events are sent
+             what="a SuccessfulDelete event")                                       # in the background
 
 
 def test_starting_deadline_and_too_many_missed_times(controllers, api_client, namespace):
