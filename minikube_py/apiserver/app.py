@@ -251,6 +251,11 @@ class APIServer:
         return None, []
 
     def cache_for(self, rt) -> WatchCache:
+        # Every watch asks: read without the lock first (one dict read), so hundreds of
+        # watches do not queue on it (a py-spy dump at 500 hollow nodes: 91 threads here).
+        cache = self.caches.get(rt.etcd_prefix())
+        if cache is not None:
+            return cache
         with self._caches_lock:
             cache = self.caches.get(rt.etcd_prefix())
             if cache is None:

@@ -13,13 +13,15 @@ Retry-After). As in Kubernetes' WithMaxInFlightLimit:
   component on loopback), but does use a slot while there is one;
 - a limit of 0 means no limit.
 
-A slot is a non-blocking semaphore acquire, and the URL is parsed only when it might
-name a long-running request (or the auth filter has parsed it already), so a request
-that is not refused pays a few microseconds for all this.
+A slot is a token popped from a deque and appended back (both atomic, no lock), and
+the URL is parsed only when it might name a long-running request (or the auth filter
+has parsed it already), so a request that is not refused pays a few microseconds for
+all this. (A semaphore, even acquired without blocking, takes its condition's lock:
+a py-spy dump at 500 hollow nodes had 326 of 951 threads queued on the two.)
 """
 from __future__ import annotations
 
-import threading
+import collections
 
 from .. import codec
 from .auth.filters import REQUEST_INFO, USER, request_info_of
@@ -52,14 +54,34 @@ def long_running(info) -> bool:
                                                and info.subresource in LONG_RUNNING_SUBRESOURCES)
 
 
+class Slots:
+    """N slots without a lock: a deque of tokens (pop and append are atomic)."""
+
+    def __init__(self, n: int):
+        self._tokens = collections.deque([None] * n)
+
+    def acquire(self, blocking: bool = False) -> bool:
+        try:
+            self._tokens.pop()
+            return True
+        except IndexError:
+            return False
+
+    def release(self) -> None:
+        self._tokens.append(None)
+
+    def free(self) -> int:
+        return len(self._tokens)
+
+
 class MaxInFlight:
     """WSGI middleware: a slot from the read-only or the mutating pool, or a 429."""
 
     def __init__(self, app, max_requests: int = DEFAULT_MAX_REQUESTS_INFLIGHT,
                  max_mutating: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT):
         self.app = app
-        self.read_only = threading.BoundedSemaphore(max_requests) if max_requests > 0 else None
-        self.mutating = threading.BoundedSemaphore(max_mutating) if max_mutating > 0 else None
+        self.read_only = Slots(max_requests) if max_requests > 0 else None
+        self.mutating = Slots(max_mutating) if max_mutating > 0 else None
 
     def __call__(self, environ, start_response):
         if REQUEST_INFO in environ or might_be_long_running(environ):

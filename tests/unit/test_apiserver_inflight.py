@@ -63,3 +63,25 @@ def test_system_masters_are_never_refused_and_zero_is_no_limit():
     unlimited = MaxInFlight(lambda e, s: [b"ok"], 0, 0)
     assert unlimited.read_only is None and unlimited.mutating is None
     assert call(unlimited, "POST", "/api/v1/namespaces/a/pods") == (200, [b"ok"])
+
+
+def test_slots_are_counted_without_a_lock():
+    import threading
+    from minikube_py.apiserver.inflight import Slots
+    slots = Slots(3)
+    assert [slots.acquire() for _ in range(4)] == [True, True, True, False]
+    slots.release()
+    assert slots.acquire() and not slots.acquire()
+    for _ in range(3):
+        slots.release()
+
+    def churn():
+        for _ in range(2000):
+            if slots.acquire():
+                slots.release()
+    threads = [threading.Thread(target=churn) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert slots.free() == 3
