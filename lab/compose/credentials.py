@@ -58,7 +58,7 @@ def make(state_dir: str, proxy_server: str) -> ClusterCredentials:
     creds.component(proxy_server, "kube-proxy")     # host network: the published port
     for node, address in NODES.items():
         creds.kubelet(IN_LAB, node)
-        pki.ensure_serving(creds.pki, f"kubelet-{node}-serving", node, [address, node])
+        pki.ensure_serving(creds.pki, f"kubelet-{node}-serving", node, [address, "localhost", node])
     return creds
 
 

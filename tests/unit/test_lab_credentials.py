@@ -35,7 +35,7 @@ def test_every_component_has_its_identity_signed_by_one_ca(tmp_path):
     for n in (1, 2, 3):                       # the kubelets' API, at their fixed addresses
         kubelet = pki.read(os.path.join(state, "pki"), f"kubelet-lab-node-{n}-serving").cert
         kubelet.verify_directly_issued_by(ca.cert)
-        assert sans(kubelet) == {f"10.245.200.1{n}", f"lab-node-{n}"}
+        assert sans(kubelet) == {f"10.245.200.1{n}", "localhost", f"lab-node-{n}"}
     who = {}
     for conf in sorted(os.listdir(os.path.join(state, "kubeconfigs"))):
         doc = yaml.safe_load(open(os.path.join(state, "kubeconfigs", conf)))
