@@ -1,5 +1,5 @@
 """The compose lab's way into its dashboard, made as `minikube-py up` makes it (cli/up.py
-`_dashboard_login`): the ServiceAccount kube-system/dashboard-viewer, bound to a ClusterRole
+`dashboard_login`): the ServiceAccount kube-system/dashboard-viewer, bound to a ClusterRole
 that reads what the page shows, and a token for it from the TokenRequest API (24 h).
 
 The one-shot service `dashboard-login` runs it as the admin once the apiservers answer; the
@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 import sys
 
-from minikube_py.cli.up import _dashboard_login
+from minikube_py.cli.up import dashboard_login
 from minikube_py.dashboard.command import page_url
 
 
 def main(kubeconfig: str, token_path: str) -> None:
-    token = _dashboard_login(kubeconfig)
+    token = dashboard_login(kubeconfig)
     tmp = token_path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -245,12 +245,12 @@ DASHBOARD_TOKEN_SECONDS = 24 * 3600
 
 def _start_dashboard(start, state_dir, dashboard_kubeconfig, admin_kubeconfig, port, log_path, timeout=15.0):
     """Start `minikube-py dashboard` on 127.0.0.1:port as its own user; return the URL that
-    logs in with a token of the ServiceAccount `_dashboard_login` makes (the token is also
+    logs in with a token of the ServiceAccount `dashboard_login` makes (the token is also
     kept in <state-dir>/dashboard-token), or None if it did not come up."""
     from ..dashboard.command import page_url
     click.echo(f"* Starting the dashboard on http://127.0.0.1:{port} ...")
     proc = start("dashboard", _component("dashboard", "--kubeconfig", dashboard_kubeconfig, "--port", str(port)))
-    token = _dashboard_login(admin_kubeconfig)
+    token = dashboard_login(admin_kubeconfig)
     token_file = os.path.join(state_dir, "dashboard-token")
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -268,7 +268,7 @@ def _start_dashboard(start, state_dir, dashboard_kubeconfig, admin_kubeconfig, p
     return None
 
 
-def _dashboard_login(kubeconfig) -> str:
+def dashboard_login(kubeconfig) -> str:
     """A user to open the dashboard as: the ServiceAccount kube-system/dashboard-viewer, bound
     to a ClusterRole that reads what the page shows (nothing else: no Secrets, no writes),
     and a token for it from the TokenRequest API (what `kubectl create token` asks)."""
