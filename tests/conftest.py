@@ -14,18 +14,22 @@ import requests
 from clusters import Cluster  # noqa: E402  (tests/ is on sys.path for its conftest)
 
 
-HOST_WIDE = ("e2e", "lab")     # tests/e2e, tests/lab: Docker containers, the pod network, iptables
+HOST_WIDE = ("tests/e2e/", "tests/lab/")   # Docker containers, the pod network, iptables, the compose lab
 
 
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (`-n 2 --dist loadgroup`, the README's command) the tests that own
-    host-wide things (Docker containers, the pod network bridge, iptables chains, the compose
-    lab) all go to one worker, one after another, as in a plain run; the unit and integration
-    tests, each on its own etcd and apiserver at free ports, run beside them on the other."""
-    for item in items:
-        parts = os.path.relpath(str(item.path), os.path.dirname(__file__)).split(os.sep)
-        if parts[0] in HOST_WIDE:
-            item.add_marker(pytest.mark.xdist_group("host"))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (`-n 2`, the README's command) the tests that own host-wide things
+    all go to one worker, one after another, as in a plain run; the unit and integration
+    tests, each module on its own etcd and apiserver at free ports, run beside them on the
+    other worker. (xdist's own `--dist loadgroup` does not group under pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class HostWideTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return "host-wide" if nodeid.startswith(HOST_WIDE) else super()._split_scope(nodeid)
+
+    return HostWideTestsTogether(config, log)
 
 
 @pytest.fixture(scope="session")
