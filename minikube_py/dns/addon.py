@@ -42,11 +42,29 @@ def ensure_kube_dns(client, ip: str, port: int = 53) -> None:
         client.create("services", kube_dns_service(), namespace=NAMESPACE)
     except errors.AlreadyExists:
         pass
-    except errors.Invalid as err:        # 10.96.0.10 outside this cluster's range, or taken
-        log.warning("kube-dns Service at %s: %s; creating it with any address", CLUSTER_IP, err)
-        svc = kube_dns_service()
-        del svc["spec"]["clusterIP"]
-        client.create("services", svc, namespace=NAMESPACE)
+    except errors.Invalid as err:
+        # 10.96.0.10 is outside this cluster's range, or taken: by kube-dns itself when `up` runs
+        # on a kept state dir (as kube-apiserver, we allocate the address before the name check)
+        if not _service_exists(client):
+            log.warning("kube-dns Service at %s: %s; creating it with any address", CLUSTER_IP, err)
+            svc = kube_dns_service()
+            del svc["spec"]["clusterIP"]
+            try:
+                client.create("services", svc, namespace=NAMESPACE)
+            except errors.AlreadyExists:     # made meanwhile by someone else
+                pass
+    _point_endpoints(client, ip, port)
+
+
+def _service_exists(client) -> bool:
+    try:
+        client.get("services", NAME, namespace=NAMESPACE)
+        return True
+    except errors.NotFound:
+        return False
+
+
+def _point_endpoints(client, ip: str, port: int) -> None:
     ep = kube_dns_endpoints(ip, port)
     try:
         client.create("endpoints", ep, namespace=NAMESPACE)

@@ -114,3 +114,18 @@ def test_other_names_fail_fast(dns_server):
     """The upstream never answers: SERVFAIL (within the client's 2 s), not a hung query."""
     assert query("example.com", port=dns_server).header.rcode == RCODE.SERVFAIL
     assert query("nothing.svc.cluster.local", port=dns_server).header.rcode == RCODE.NXDOMAIN
+
+
+def test_registering_kube_dns_again_keeps_the_service_and_points_the_endpoints(cluster, api_client):
+    """`up` on a kept state dir registers kube-dns again: the create of a Service whose address
+    is taken (by itself) is 422, not 409; that is no error and the Endpoints follow the new address."""
+    from minikube_py.dns.addon import ensure_kube_dns
+    ensure_kube_dns(api_client, "127.0.0.7", 5353)
+    first = api_client.get("services", "kube-dns", namespace="kube-system")
+    ensure_kube_dns(api_client, "127.0.0.8", 5354)
+    again = api_client.get("services", "kube-dns", namespace="kube-system")
+    assert again["metadata"]["uid"] == first["metadata"]["uid"]
+    assert again["spec"]["clusterIP"] == first["spec"]["clusterIP"]
+    ep = api_client.get("endpoints", "kube-dns", namespace="kube-system")
+    assert ep["subsets"][0]["addresses"] == [{"ip": "127.0.0.8"}]
+    assert {p["port"] for p in ep["subsets"][0]["ports"]} == {5354}
