@@ -30,7 +30,6 @@ the new answers. A revoked permission thus takes up to ALLOWED_TTL + RECHECK to 
 """
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 import requests
 
 from ..client.errors import ApiError
+from ..client.ttlcache import TTLCache
 
 ALLOWED_TTL, DENIED_TTL = 30.0, 10.0
 RECHECK = 5.0                 # seconds between two re-checks of a stream's answers
@@ -72,27 +72,6 @@ class User:
                 "extra": {k: list(v) for k, v in self.extra}}
 
 
-class _TTLCache:
-    MAX = 10000
-
-    def __init__(self):
-        self.entries: dict = {}
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            hit = self.entries.get(key)
-        if hit is None or hit[1] < time.monotonic():
-            return None
-        return hit[0]
-
-    def put(self, key, value, ttl: float) -> None:
-        with self.lock:
-            if len(self.entries) >= self.MAX:
-                self.entries.clear()
-            self.entries[key] = (value, time.monotonic() + ttl)
-
-
 class Access:
     """Reviews asked of the apiserver with the dashboard's own client (which must be
     allowed to create tokenreviews and subjectaccessreviews)."""
@@ -101,8 +80,8 @@ class Access:
                  recheck: float = RECHECK):
         self.client = client
         self.allowed_ttl, self.denied_ttl, self.recheck = allowed_ttl, denied_ttl, recheck
-        self.tokens = _TTLCache()
-        self.decisions = _TTLCache()
+        self.tokens = TTLCache()
+        self.decisions = TTLCache()
         self.reviews = 0                  # how many reviews were sent (tests, the docs' numbers)
 
     def authenticate(self, token: str) -> User | None:

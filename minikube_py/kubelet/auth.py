@@ -18,13 +18,12 @@ Answers are remembered for a while (Kubernetes' webhook caches: 2 minutes for a 
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 import requests
 
 from ..client.errors import ApiError
+from ..client.ttlcache import TTLCache
 
 VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
          "DELETE": "delete"}
@@ -47,25 +46,6 @@ def subresource_of(path: str) -> str:
     return "proxy"
 
 
-class _TTLCache:
-    def __init__(self):
-        self.entries: dict = {}
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            hit = self.entries.get(key)
-        if hit is None or hit[1] < time.monotonic():
-            return None
-        return hit[0]
-
-    def put(self, key, value, ttl: float):
-        with self.lock:
-            if len(self.entries) > 10000:
-                self.entries.clear()
-            self.entries[key] = (value, time.monotonic() + ttl)
-
-
 class KubeletAuth:
     """`client`: the kubelet's own apiserver client (it must be allowed to create
     tokenreviews and subjectaccessreviews, as system:node is)."""
@@ -74,8 +54,8 @@ class KubeletAuth:
         self.client = client
         self.token_webhook = token_webhook
         self.authorize_webhook = authorize_webhook
-        self.tokens = _TTLCache()
-        self.decisions = _TTLCache()
+        self.tokens = TTLCache()
+        self.decisions = TTLCache()
 
     def authenticate(self, cert: dict | None, authorization: str) -> Caller | None:
         if cert:
