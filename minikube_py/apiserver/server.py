@@ -210,9 +210,16 @@ def tls_adapter(ctx: ssl.SSLContext, cert_file: str, key_file: str):
     return adapter
 
 
-def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: int = 5000,
+def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: int = 16000,
                 tls: tuple[str, str, str | None] | None = None):
-    """`tls`: (cert file, key file, client CA file or None) to serve https."""
+    """`tls`: (cert file, key file, client CA file or None) to serve https.
+
+    Every watch holds a worker thread for as long as it is open (a goroutine in
+    kube-apiserver), and the inflight filter leaves long-running requests uncounted as
+    kube-apiserver does, so the pool's bound must sit above the number of watches: each
+    kubelet watches its pods, and 5,000 hollow nodes are 5,000 watches. Threads are made
+    only as connections need them.
+    """
     server = wsgi.Server((host, port), app, numthreads=min_threads, max=max_threads,
                          request_queue_size=1024, timeout=60, shutdown_timeout=1,
                          server_name="minikube-py-apiserver")
