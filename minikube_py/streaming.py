@@ -18,10 +18,16 @@ def client_gone(sock) -> bool:
     On TLS the peek is of the raw TCP bytes (an SSLSocket refuses MSG_PEEK, and reading
     through TLS here would race the thread writing the stream): a client waiting for
     its response sends nothing but, when it leaves, a close_notify alert.
+
+    poll(), not select(): select() takes no descriptor above 1023 (ValueError), and an
+    apiserver with a thousand watches has such descriptors. With select() every one of
+    those watches was taken for gone within a second and its client had to watch again:
+    500 hollow nodes made 16-73 new watches a second instead of about one.
     """
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLPRI)
+        if not poller.poll(0):
             return False
         if isinstance(sock, ssl.SSLSocket):
             head = socket.socket.recv(sock, 1, socket.MSG_PEEK)

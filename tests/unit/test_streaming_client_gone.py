@@ -1,0 +1,50 @@
+"""client_gone(): a watch or `logs -f` stream notices its client left -- and only then,
+also when the connection's descriptor is above 1023 (an apiserver with a thousand
+watches has such descriptors; select() refuses them)."""
+import os
+import resource
+import socket
+
+import pytest
+
+from minikube_py.streaming import client_gone
+
+
+def pair():
+    a, b = socket.socketpair()
+    return a, b
+
+
+def test_a_quiet_client_is_not_gone_and_a_closed_one_is():
+    server, client = pair()
+    try:
+        assert not client_gone(server)
+        client.close()
+        assert client_gone(server)
+    finally:
+        server.close()
+
+
+def test_descriptors_above_1023_are_checked_too():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.fail(f"this test needs 1200 descriptors; the hard limit here is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]
+    try:
+        server, client = pair()
+        assert server.fileno() > 1023
+        try:
+            assert not client_gone(server)          # select() made this True (ValueError)
+            client.sendall(b"x")                    # readable with data: still there
+            assert not client_gone(server)
+            assert server.recv(1) == b"x"
+            client.close()
+            assert client_gone(server)
+        finally:
+            server.close()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
