@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Take the compose lab down: `docker-compose down -v`, for labs of any age.
 #
-# `docker-compose down -v` alone removes everything: the lab's containers, its network and
-# volumes, the pods' containers (the kubelets label them as one-off containers of the project's
-# service `pods`, see docker-compose.yml) and kube-proxy's iptables rules (the proxy service
-# runs `minikube-py proxy --cleanup` when it is stopped). This script also removes the pods of
+# `docker-compose down -v` alone removes everything, with Compose v2 too: the lab's containers,
+# its network and volumes, the pods' containers (the kubelets label them as one-off containers
+# of the project's service `pods`, which removes them when it is stopped, see docker-compose.yml)
+# and kube-proxy's iptables rules (the proxy service runs `minikube-py proxy --cleanup` when it
+# is stopped). This script also removes the pods of
 # a lab started before the kubelets labelled them, which Compose does not know:
 #   1. stop the lab (the kubelets first: none may start a pod while we clean up);
 #   2. remove every container of the lab's nodes (label io.minikube-py.node=lab-node-N);

@@ -412,8 +412,9 @@ def test_down_leaves_nothing_behind(lab):
     pods = run("docker", "ps", "-q", "--filter", "label=io.minikube-py.node=lab-node-1").stdout.split()
     assert pods, "the lab's pods run as containers of the host's Docker"
     t = time.monotonic()
-    # plain Compose: the pods are labelled as the project's (service `pods`), kube-proxy's
-    # rules go when the proxy service stops (docker-compose.yml)
+    # plain Compose, 1.x or v2 (COMPOSE): the pods are labelled as the project's (service `pods`,
+    # which removes them when it stops), kube-proxy's rules go when the proxy service stops
+    # (docker-compose.yml)
     out = compose("down", "-v", timeout=300)
     print(f"\ndocker-compose down -v: {time.monotonic() - t:.0f} s")
     assert lab_leftovers() == [], out.stdout + out.stderr
