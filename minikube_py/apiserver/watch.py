@@ -26,7 +26,11 @@ from .registry import matches, parse_selectors
 from .tables import to_table
 
 BOOKMARK_EVERY = 10.0          # seconds between BOOKMARK events, when the client allows them
-POLL = 1.0                     # how often an idle stream checks its client and its deadline
+POLL = 5.0                     # how often an idle stream looks whether its client went away
+# An idle watch thread sleeps until an event, its next bookmark, its deadline or POLL,
+# whichever comes first: 1,000 kubelets' pod watches woke 1,000 threads a second for
+# nothing when it was a flat second, each a turn at the GIL. Shutdown does not wait for
+# it: WatchCache.stop() ends every stream at once.
 MAX_BACKLOG = 64 * 1024 * 1024  # a client this far behind is dropped (it resumes from its last RV)
 
 
@@ -204,7 +208,12 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
             sink.flush()
             last_bookmark = time.monotonic()
             while True:
-                sink.wait(POLL)
+                wake = POLL
+                if bookmarks:
+                    wake = min(wake, last_bookmark + BOOKMARK_EVERY - time.monotonic())
+                if deadline is not None:
+                    wake = min(wake, deadline - time.monotonic())
+                sink.wait(max(wake, 0.0))
                 sink.flush()
                 if sink.closed or sink.ended:
                     return

@@ -356,6 +356,12 @@ class WatchCache:
                 del self.triggered[value]
 
     def stop(self):
+        """Stop following etcd and end every client stream now (the apiserver is going
+        away; each client resumes from its last resourceVersion elsewhere or later)."""
         self._stopped = True
+        with self.lock:
+            watchers = list(self.after)
+        for w in watchers:
+            w.push(None)
         if self._cancel:
             self._cancel()
