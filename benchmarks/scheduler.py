@@ -128,9 +128,15 @@ def _post_worker(args) -> float:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     cpu0 = time.process_time()
     for path, body in posts:
-        conn.request("POST", path, json.dumps(body), headers)
-        resp = conn.getresponse()
-        data = resp.read()
+        while True:
+            conn.request("POST", path, json.dumps(body), headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 429:
+                break
+            # The apiserver's in-flight limit: wait out Retry-After and send it again, as
+            # client-go does (a 1,000-node scale run's raw binds stopped at the first 429).
+            time.sleep(float(resp.getheader("Retry-After") or 1))
         if resp.status != 201:
             raise RuntimeError(f"POST {path} failed: {resp.status} {data[:300]!r}")
     conn.close()
