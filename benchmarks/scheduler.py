@@ -143,13 +143,25 @@ def _post_worker(args) -> float:
     return time.process_time() - cpu0
 
 
+def _worker_started(barrier) -> None:
+    barrier.wait()
+
+
 def post_in_processes(server: str, posts: list[tuple[str, dict]], processes: int) -> tuple[float, float, float]:
     """POST from `processes` client processes.
 
     Returns (when the first POST could go, seconds from then to the last answer, their
-    CPU seconds). Starting the processes is not counted.
+    CPU seconds). Starting the processes is not counted: the clock starts once every one
+    has started (a barrier).
+
+    Spawned, not forked: forked from scale.py (informer and watch threads, a SIGTERM
+    handler of its own), a pool worker twice stayed blocked on the pool's queue lock and
+    the pool's exit waited for it for good.
     """
-    with mp.Pool(processes) as pool:
+    ctx = mp.get_context("spawn")
+    started = ctx.Barrier(processes + 1)
+    with ctx.Pool(processes, initializer=_worker_started, initargs=(started,)) as pool:
+        started.wait()
         t0 = time.monotonic()
         cpu = pool.map(_post_worker, [(server, posts[i::processes]) for i in range(processes)])
         return t0, time.monotonic() - t0, sum(cpu)
