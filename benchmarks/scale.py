@@ -40,6 +40,7 @@ import gc
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,22 +65,25 @@ def say(msg: str) -> None:
     print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
 
 
-def rss_mb(pid: int) -> float:
+def proc_status(pid: int, field: str) -> str | None:
+    """A field of /proc/<pid>/status ("VmRSS", "Threads"): its first word, or None."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+                if line.startswith(field + ":"):
+                    return line.split()[1]
     except OSError:
         pass
-    return float("nan")
+    return None
+
+
+def rss_mb(pid: int) -> float:
+    kb = proc_status(pid, "VmRSS")
+    return int(kb) / 1024 if kb is not None else float("nan")
 
 
 def threads(pid: int) -> str:
-    try:
-        return open(f"/proc/{pid}/status").read().split("Threads:")[1].split()[0]
-    except (OSError, IndexError):
-        return "?"
+    return proc_status(pid, "Threads") or "?"
 
 
 def load() -> str:
@@ -239,7 +243,6 @@ def watch_cache_bytes(etcd_url: str, since: int, prefix: str = "/registry/pods/"
 
 def request_counts(server: str) -> collections.Counter:
     """The apiserver's own apiserver_request_total, summed by (verb, resource, subresource, code)."""
-    import re
     body, _ = get_raw(server, "/metrics")
     counts: collections.Counter = collections.Counter()
     for line in body.decode().splitlines():
