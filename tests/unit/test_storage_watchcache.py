@@ -58,6 +58,17 @@ def test_a_broken_etcd_watch_ends_every_client_watch_indexed_or_not():
     assert on_a.events == [None] and all_pods.events == [None]
 
 
+def test_stopping_the_cache_ends_every_client_watch_at_once():
+    # The apiserver is going away: an idle stream must not sleep out its poll first.
+    cache = WatchCache(store=None, prefix="/registry/pods/",
+                       trigger=lambda obj: obj["spec"].get("nodeName", ""))
+    on_a, all_pods = ListSink("/registry/pods/", "a"), ListSink("/registry/pods/")
+    cache.watch(0, on_a)
+    cache.watch(0, all_pods)
+    cache.stop()
+    assert on_a.events == [None] and all_pods.events == [None]
+
+
 def test_after_a_compaction_the_replay_starts_at_the_oldest_revision_etcd_kept():
     class CompactedStore:                     # etcd compacted everything before revision 37
         def revision_available(self, rev):
