@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -194,6 +195,11 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
     except OSError as e:
         raise click.ClickException(f"cannot listen on {address}:{port}: {e}") from None
 
+    # Hollow nodes share a few threads for their periodic loops (loop.py's LoopRunner).
+    loops = None
+    if runtime_kind == "hollow":
+        from .loop import LoopRunner
+        loops = LoopRunner(threads=max(1, min(8, len(names) // 100)), name="hollow-loops")
     kubelets = []
     for name in names:
         sdir = state_dir if (state_dir and len(names) == 1) else \
@@ -217,7 +223,7 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
             dm = _device_manager(device_plugin_dir, config.state_dir,
                                  lambda: holder["kubelet"].reporter.post_soon()
                                  if "kubelet" in holder else None)
-        kubelet = Kubelet(config, client, runtime, http, device_manager=dm)
+        kubelet = Kubelet(config, client, runtime, http, device_manager=dm, loops=loops)
         holder["kubelet"] = kubelet
         kubelets.append(kubelet)
 
@@ -226,9 +232,12 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     http.start()
     log.info("kubelet HTTP server on %s:%d", address, http.port)
-    starters = [threading.Thread(target=k.start, daemon=True) for k in kubelets]
-    for t in starters:
-        t.start()
+    # Nodes register a few at a time: 5,000 hollow nodes registering at once were 5,000
+    # connections in the apiserver's accept queue, and registrations that timed out and retried.
+    starter = ThreadPoolExecutor(min(len(kubelets), 16), thread_name_prefix="start")
+    for k in kubelets:
+        starter.submit(k.start)
+    starter.shutdown(wait=False)
     from ..systemd import notify_ready
     notify_ready(f"node {', '.join(names) if len(names) < 4 else f'{len(names)} nodes'}, "
                  f"HTTP on {address}:{http.port}")

@@ -35,6 +35,7 @@ from . import nodestatus
 from .config import KubeletConfig
 from . import events
 from .lease import NodeLease
+from .loop import Loop, LoopRunner
 from .objectcache import ObjectCache
 from .pleg import PLEG
 from .podstatus import TERMINAL_PHASES
@@ -60,7 +61,10 @@ def _semantic(pod: dict) -> tuple:
 
 
 class Kubelet:
-    def __init__(self, config: KubeletConfig, client, runtime, server, device_manager=None):
+    def __init__(self, config: KubeletConfig, client, runtime, server, device_manager=None,
+                 loops: LoopRunner | None = None):
+        """``loops``: run the periodic loops (Lease, NodeStatus, housekeeping) on these shared
+        threads (the hollow nodes of one process), not on a thread each."""
         self.config = config
         self.client = client
         self.runtime = runtime
@@ -69,7 +73,6 @@ class Kubelet:
         self.node_name = config.node_name
         self.hollow = getattr(runtime, "name", "") == "hollow"
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._runtime_version: str | None = None
         self.runtime_ok = True
         self.runtime_message = ""
@@ -95,9 +98,11 @@ class Kubelet:
         self.reporter = nodestatus.NodeStatusReporter(
             client, self.node_name, compute_status=self._node_status, labels=config.labels,
             taints=config.taints, update_seconds=config.status_update_seconds,
-            report_seconds=config.status_report_seconds)
+            report_seconds=config.status_report_seconds, runner=loops)
         self.lease = NodeLease(client, self.node_name, config.lease_seconds,
-                               node_uid=lambda: self.reporter.node_uid)
+                               node_uid=lambda: self.reporter.node_uid, runner=loops)
+        self.housekeeper = Loop(f"housekeeping-{self.node_name}", self._housekeeping_step,
+                                config.housekeeping_seconds, wait_first=True, runner=loops)
         self.stats = StatsCollector(runtime)
         self._gpu_source = None if device_manager is None else accelerators.load_source()
 
@@ -119,10 +124,7 @@ class Kubelet:
         self.pods.start()
         if self.pleg is not None:
             self.pleg.start()
-        t = threading.Thread(target=self._housekeeping_loop, daemon=True,
-                             name=f"housekeeping-{self.node_name}")
-        t.start()
-        self._threads.append(t)
+        self.housekeeper.start()
         log.info("kubelet %s started (runtime %s, server port %d)", self.node_name,
                  getattr(self.runtime, "name", "?"), self.server.port)
         return self
@@ -137,14 +139,13 @@ class Kubelet:
         self.prober.stop()
         self.lease.stop()
         self.reporter.stop()
+        self.housekeeper.stop()
         self.recorder.stop()
         if self.device_manager is not None:
             try:
                 self.device_manager.stop()
             except Exception as e:  # noqa: BLE001
                 log.warning("device manager stop: %s", e)
-        for t in self._threads:
-            t.join(5)
 
     # ================================================================== pods
     def _on_add(self, pod: dict) -> None:
@@ -236,14 +237,13 @@ class Kubelet:
             images=images, old_conditions=old_conditions)
 
     # ================================================================== housekeeping
-    def _housekeeping_loop(self) -> None:
-        while not self._stop.wait(self.config.housekeeping_seconds):
-            try:
-                self.housekeeping()
-            except ContainerRuntimeError as e:
-                log.debug("housekeeping: runtime unavailable: %s", e)
-            except Exception:  # noqa: BLE001
-                log.exception("housekeeping failed")
+    def _housekeeping_step(self) -> None:
+        try:
+            self.housekeeping()
+        except ContainerRuntimeError as e:
+            log.debug("housekeeping: runtime unavailable: %s", e)
+        except Exception:  # noqa: BLE001
+            log.exception("housekeeping failed")
 
     def housekeeping(self) -> None:
         """Remove containers of pods that no longer exist; free their devices."""

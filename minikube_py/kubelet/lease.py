@@ -28,7 +28,7 @@ NAMESPACE = "kube-node-lease"
 
 class NodeLease(Loop):
     def __init__(self, client, node_name: str, interval: float = 10.0,
-                 duration_seconds: int | None = None, node_uid=lambda: None):
+                 duration_seconds: int | None = None, node_uid=lambda: None, runner=None):
         self.client = client
         self.node_name = node_name
         self.interval = interval
@@ -36,7 +36,7 @@ class NodeLease(Loop):
         self.duration_seconds = int(duration_seconds or max(1, round(4 * interval)))
         self.node_uid = node_uid
         self._retry = interval
-        super().__init__(f"lease-{node_name}", self._renew_step, interval)
+        super().__init__(f"lease-{node_name}", self._renew_step, interval, runner=runner)
         self.renewals = 0
         self._latest: dict | None = None   # the lease as we last wrote it
 

@@ -197,7 +197,7 @@ class NodeStatusReporter(Loop):
     """Registers the Node and keeps its status up to date."""
 
     def __init__(self, client, node_name: str, *, compute_status, labels: dict, taints: list,
-                 update_seconds: float = 10.0, report_seconds: float = 300.0):
+                 update_seconds: float = 10.0, report_seconds: float = 300.0, runner=None):
         self.client = client
         self.node_name = node_name
         self.compute_status = compute_status     # compute_status(old_conditions) -> status
@@ -209,7 +209,7 @@ class NodeStatusReporter(Loop):
         self._posted: dict | None = None
         self._posted_at = 0.0
         super().__init__(f"nodestatus-{node_name}", self._post_step, update_seconds,
-                         wait_first=True)
+                         wait_first=True, runner=runner)
         self.posts = 0
 
     # ------------------------------------------------------------ registration
