@@ -44,12 +44,14 @@ from .podworkers import PodWorkers
 from .prober import ProbeManager
 from .runtime.base import LABEL_GRACE_PERIOD, ContainerRuntimeError
 from .stats import accelerators
-from .stats.collector import StatsCollector
+from .stats.collector import SharedMachineSample, StatsCollector
 from .stats.summary import summary as build_summary
 from .statusmanager import StatusManager
 from .volumemanager import VolumeManager
 
 log = logging.getLogger(__name__)
+
+_HOLLOW_MACHINE = SharedMachineSample()
 
 
 def _semantic(pod: dict) -> tuple:
@@ -103,7 +105,9 @@ class Kubelet:
                                node_uid=lambda: self.reporter.node_uid, runner=loops)
         self.housekeeper = Loop(f"housekeeping-{self.node_name}", self._housekeeping_step,
                                 config.housekeeping_seconds, wait_first=True, runner=loops)
-        self.stats = StatsCollector(runtime)
+        # Hollow nodes: one machine, one sample for all of a process's nodes.
+        self.stats = StatsCollector(runtime, machine_sample=_HOLLOW_MACHINE) if self.hollow \
+            else StatsCollector(runtime)
         self._gpu_source = None if device_manager is None else accelerators.load_source()
 
     # ================================================================== lifecycle
