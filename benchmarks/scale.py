@@ -209,16 +209,20 @@ def watch_cache_bytes(etcd_url: str, since: int, prefix: str = "/registry/pods/"
     JSON bytes per event).
 
     The cache replays history from etcd, as the apiserver's does when it starts -- here
-    from revision `since`, the start of the pod phase -- so it holds the pods' real events
-    as the apiserver holds them (its window: the newest `capacity` events).
+    the newest revisions since `since`, the start of the pod phase -- so it holds the pods'
+    real events as the apiserver holds them (its window: the newest `capacity` events).
     """
     from minikube_py.storage import watchcache
     from minikube_py.storage.etcd import EtcdStore
     from minikube_py.storage.watchcache import WatchCache
     store = EtcdStore(etcd_url)
-    watchcache.REPLAY_REVISIONS = store.current_revision() - since
+    capacity = WatchCache(None, prefix).capacity
+    # The cache keeps its newest `capacity` events: replaying more history only churns it
+    # (under tracemalloc, ~80 events a second), so the newest 3 windows' worth of revisions
+    # (the Leases' revisions are among them).
+    watchcache.REPLAY_REVISIONS = min(store.current_revision() - since, 3 * capacity)
     tracemalloc.start(25)
-    cache = WatchCache(store, prefix)
+    cache = WatchCache(store, prefix, capacity)
     cache.start()
     last, still, deadline = -1, 0, time.monotonic() + 300
     while (still < 4 or last == 0) and time.monotonic() < deadline:   # until the replay is in

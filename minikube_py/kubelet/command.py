@@ -195,11 +195,13 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
     except OSError as e:
         raise click.ClickException(f"cannot listen on {address}:{port}: {e}") from None
 
-    # Hollow nodes share a few threads for their periodic loops (loop.py's LoopRunner).
-    loops = None
+    # Hollow nodes share a few threads for their periodic loops, and more for their pod
+    # workers (loop.py's LoopRunner).
+    loops = pod_loops = None
     if runtime_kind == "hollow":
         from .loop import LoopRunner
         loops = LoopRunner(threads=max(1, min(8, len(names) // 100)), name="hollow-loops")
+        pod_loops = LoopRunner(threads=max(2, min(32, len(names) // 4)), name="hollow-pods")
     kubelets = []
     for name in names:
         sdir = state_dir if (state_dir and len(names) == 1) else \
@@ -223,7 +225,8 @@ def command(node_name, kubeconfig, server, runtime_kind, state_dir, port, addres
             dm = _device_manager(device_plugin_dir, config.state_dir,
                                  lambda: holder["kubelet"].reporter.post_soon()
                                  if "kubelet" in holder else None)
-        kubelet = Kubelet(config, client, runtime, http, device_manager=dm, loops=loops)
+        kubelet = Kubelet(config, client, runtime, http, device_manager=dm, loops=loops,
+                          pod_loops=pod_loops)
         holder["kubelet"] = kubelet
         kubelets.append(kubelet)
 

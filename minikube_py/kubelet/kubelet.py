@@ -64,9 +64,10 @@ def _semantic(pod: dict) -> tuple:
 
 class Kubelet:
     def __init__(self, config: KubeletConfig, client, runtime, server, device_manager=None,
-                 loops: LoopRunner | None = None):
+                 loops: LoopRunner | None = None, pod_loops: LoopRunner | None = None):
         """``loops``: run the periodic loops (Lease, NodeStatus, housekeeping) on these shared
-        threads (the hollow nodes of one process), not on a thread each."""
+        threads (the hollow nodes of one process), not on a thread each; ``pod_loops``: the
+        pod workers, on threads of their own so that a burst of pods never delays a Lease."""
         self.config = config
         self.client = client
         self.runtime = runtime
@@ -92,7 +93,7 @@ class Kubelet:
             host_ip=config.address, backoff_base=config.backoff_seconds,
             backoff_max=config.backoff_max_seconds, device_manager=device_manager,
             gpu_mode=config.gpu_mode, resync=config.sync_frequency, volumes=self.volumes)
-        self.workers = PodWorkers(self._sync, idle_delay=config.sync_frequency)
+        self.workers = PodWorkers(self._sync, idle_delay=config.sync_frequency, runner=pod_loops)
         # A hollow runtime changes only when we change it: nothing to relist.
         self.pleg = None if self.hollow else PLEG(runtime, config.relist_seconds,
                                                   self._wake_pod, self._on_runtime_health)

@@ -58,14 +58,21 @@ class Loop:
         return self
 
     def stop(self, timeout: float = 5) -> None:
+        self.finish()
+        self.join(timeout)
+
+    def finish(self) -> None:
+        """No more steps after the one running now (if any); from a step too."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
+
+    def join(self, timeout: float = 5) -> None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
     def wake(self) -> None:
         self._wake.set()
-        if self._lane is not None:
+        if self._lane is not None and not self._stop.is_set():
             self._lane.schedule(self, 0.0)
 
     def _sleep(self, seconds: float) -> None:
