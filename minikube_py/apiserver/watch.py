@@ -19,18 +19,22 @@ import threading
 import time
 
 from .. import codec
-from ..streaming import client_gone
+from ..streaming import client_gone, hangups
 from ..storage.store import RevisionCompacted
 from . import errors
 from .registry import matches, parse_selectors
 from .tables import to_table
 
-BOOKMARK_EVERY = 10.0          # seconds between BOOKMARK events, when the client allows them
-POLL = 5.0                     # how often an idle stream looks whether its client went away
-# An idle watch thread sleeps until an event, its next bookmark, its deadline or POLL,
-# whichever comes first: 1,000 kubelets' pod watches woke 1,000 threads a second for
-# nothing when it was a flat second, each a turn at the GIL. Shutdown does not wait for
-# it: WatchCache.stop() ends every stream at once.
+# BOOKMARK events, when the client allows them: every minute, as kube-apiserver's cacher
+# (defaultBookmarkFrequency), and one as the stream reaches its timeoutSeconds, so the
+# client resumes from the newest revision.
+BOOKMARK_EVERY = 60.0
+POLL = 5.0                     # how often a stream not in the HangupMonitor looks for its client
+# An idle watch thread sleeps until an event, its next bookmark, its deadline or its
+# client hanging up (streaming.hangups tells it) -- it wakes for nothing else: 5,000
+# kubelets' pod watches waking every few seconds buried the apiserver's GIL (see
+# streaming.HangupMonitor). Shutdown does not wait for it: WatchCache.stop() ends every
+# stream at once.
 MAX_BACKLOG = 64 * 1024 * 1024  # a client this far behind is dropped (it resumes from its last RV)
 
 
@@ -74,6 +78,7 @@ class SocketSink:
         self.closed = False      # the client went away or fell too far behind
         self.ended = False       # the cache ended the stream (etcd went away)
         self.detached = False    # the stream ended: no more pushes (WatchCache.leave)
+        self.maybe_gone = False  # the socket turned readable: has the client hung up?
         # A TLS socket takes no MSG_DONTWAIT, and one TLS connection must not be written
         # by two threads: over TLS every write is the request thread's (flush).
         self.direct = not isinstance(sock, ssl.SSLSocket)
@@ -150,10 +155,16 @@ class SocketSink:
                     self.flushing = False
                 return
 
-    def wait(self, timeout: float):
+    def wait(self, timeout: float | None):
         with self.lock:
-            if not (self.backlog or self.closed or self.ended):
+            if not (self.backlog or self.closed or self.ended or self.maybe_gone):
                 self.lock.wait(timeout)
+
+    def readable(self) -> None:
+        """From the HangupMonitor: the client closed the socket (or sent something)."""
+        with self.lock:
+            self.maybe_gone = True
+            self.lock.notify()
 
 
 def stream(registry, cache, rt, namespace, params, environ, as_table=False, stopping=None):
@@ -201,36 +212,43 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
             sink.live = True
             sink.flush()
             return
+        hangup = None
         try:
             with sink.lock:                           # initial state goes before any change
                 sink.backlog[:0] = b"".join(sink.frame(encode("ADDED", o)) for o in initial)
                 sink.live = True
             sink.flush()
             last_bookmark = time.monotonic()
+            hangup = hangups.watch(sock, sink.readable)
             while True:
-                wake = POLL
+                wakes = [] if hangup is not None else [POLL]
                 if bookmarks:
-                    wake = min(wake, last_bookmark + BOOKMARK_EVERY - time.monotonic())
+                    wakes.append(last_bookmark + BOOKMARK_EVERY - time.monotonic())
                 if deadline is not None:
-                    wake = min(wake, deadline - time.monotonic())
-                sink.wait(max(wake, 0.0))
+                    wakes.append(deadline - time.monotonic())
+                sink.wait(max(min(wakes), 0.0) if wakes else None)
                 sink.flush()
                 if sink.closed or sink.ended:
                     return
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    return
                 if stopping is not None and stopping.is_set():
                     return
-                if client_gone(sock):
-                    return
-                if bookmarks and now - last_bookmark >= BOOKMARK_EVERY:
+                if sink.maybe_gone or hangup is None:
+                    if client_gone(sock):
+                        return
+                    if sink.maybe_gone:      # the client sent something: look now and then instead
+                        sink.maybe_gone, hangup = False, None
+                at_deadline = deadline is not None and now >= deadline
+                if bookmarks and (at_deadline or now - last_bookmark >= BOOKMARK_EVERY):
                     rv = cache.bookmark_revision(sink)
                     if rv is not None:
                         last_bookmark = now
                         sink.write(event_line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
                                                            "metadata": {"resourceVersion": str(rv)}}))
+                if at_deadline:
+                    return
         finally:
+            hangups.forget(hangup)
             cache.leave(sink)       # nothing is pushed after this (and no wait for the cache lock)
             # A stream we end (timeout, shutdown) first delivers everything pushed to it:
             # writes grouped into one etcd txn share a revision, and a client resumes from

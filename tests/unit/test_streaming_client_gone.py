@@ -48,3 +48,25 @@ def test_descriptors_above_1023_are_checked_too():
         for fd in filler:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_hangup_monitor_calls_back_once_when_the_client_closes():
+    import threading
+    from minikube_py.streaming import HangupMonitor
+    monitor = HangupMonitor()
+    called = {"quiet": threading.Event(), "gone": threading.Event(), "forgotten": threading.Event()}
+    socks = {name: pair() for name in called}
+    try:
+        keys = {name: monitor.watch(socks[name][0], called[name].set) for name in called}
+        assert all(k is not None for k in keys.values())
+        monitor.forget(keys["forgotten"])
+        socks["gone"][1].close()
+        socks["forgotten"][1].close()
+        assert called["gone"].wait(5)
+        assert not called["quiet"].wait(0.3)               # a quiet client: no call
+        assert not called["forgotten"].is_set()            # forgotten before its client left
+        assert client_gone(socks["gone"][0]) and not client_gone(socks["quiet"][0])
+    finally:
+        for a, b in socks.values():
+            a.close()
+            b.close()
