@@ -160,7 +160,7 @@ class Profiler:
         out = os.path.join(self.out_dir, f"{name}.collapsed")
         proc = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "50", "--gil",
                                  "--nonblocking", "--output", out],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=open(out + ".err", "wb"))
         self.procs.append((out, proc))
 
     def stop(self) -> None:
@@ -182,7 +182,11 @@ def print_profile(path: str, top: int = 18) -> None:
     try:
         lines = open(path).read().splitlines()
     except OSError:
-        print(f"  (no profile in {path}: is py-spy installed and allowed to ptrace?)")
+        try:      # py-spy's own words (at 5,000 threads: "Failed to find a python interpreter ...")
+            why = open(path + ".err").read().strip().splitlines()[0]
+        except (OSError, IndexError):
+            why = "is py-spy installed and allowed to ptrace?"
+        print(f"  (no profile in {path}: {why})")
         return
     for line in lines:
         stack, _, n = line.rpartition(" ")
