@@ -25,6 +25,8 @@ def setup_logging(verbose: bool):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """minikube-py: a small, readable Kubernetes in Python that really runs containers."""
+    from ..sampler import from_environment
+    from_environment()          # MINIKUBE_PY_SAMPLE=<file>: profile this component (sampler.py)
 
 
 # --------------------------------------------------------------------- components

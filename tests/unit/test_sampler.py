@@ -1,0 +1,32 @@
+"""The in-process stack sampler counts threads that work, not threads that wait."""
+import threading
+
+from minikube_py.sampler import StackSampler
+
+
+def busy_work(stop):
+    while not stop.is_set():
+        sum(i * i for i in range(1000))
+
+
+def test_it_counts_the_busy_thread_and_skips_the_waiting_ones(tmp_path):
+    stop = threading.Event()
+    busy = threading.Thread(target=busy_work, args=(stop,))
+    waiters = [threading.Thread(target=stop.wait) for _ in range(20)]
+    for t in [busy, *waiters]:
+        t.start()
+    sampler = StackSampler(str(tmp_path / "out.collapsed"))
+    try:
+        for _ in range(20):
+            sampler.sample()
+    finally:
+        stop.set()
+        for t in [busy, *waiters]:
+            t.join()
+    sampler.stop()
+    lines = (tmp_path / "out.collapsed").read_text().splitlines()
+    assert lines and all(line.rsplit(" ", 1)[1].isdigit() for line in lines)
+    stacks = [line.rsplit(" ", 1)[0] for line in lines]
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in lines if "busy_work" in line) >= 15
+    assert not any("Event.wait" in s or s.endswith("wait (" + threading.__file__ + ":331)") for s in stacks)
+    assert all("busy_work" in s or "test_it_counts" in s for s in stacks)
