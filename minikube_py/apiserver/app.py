@@ -53,6 +53,7 @@ from ..metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TEXT
 from ..metrics.scraper import DEFAULT_RESOLUTION, MetricsScraper
 from ..metrics.scraper import node_fields as scraper_node_fields
 from ..metrics.scraper import pod_fields as scraper_pod_fields
+from ..storage.compactor import DEFAULT_INTERVAL as DEFAULT_COMPACTION_INTERVAL, Compactor
 from . import accessreview, componentstatus, discovery, errors, eviction, openapi, pagination, protobuf
 from . import subresources, watch
 from .auth import bootstrappolicy
@@ -158,8 +159,10 @@ class APIServer:
                  max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT,
                  max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
                  audit_log: AuditLog | None = None, kubelet_client: KubeletClient = PLAIN,
-                 admission_plugins: tuple = ()):
+                 admission_plugins: tuple = (), etcd_compaction_interval: float = DEFAULT_COMPACTION_INTERVAL):
         self.store = store
+        # etcd's history older than one interval is forgotten (storage/compactor.py)
+        self.compactor = Compactor(store, etcd_compaction_interval)
         # the request filters around the handlers: inflight.py, audit.py
         self.max_requests_inflight = max_requests_inflight
         self.max_mutating_requests_inflight = max_mutating_requests_inflight
@@ -318,6 +321,7 @@ class APIServer:
         if self.advertise:
             kubernetesendpoints.keep_reconciled(self.registry, *self.advertise, self.stopping)
         self.metrics.start()
+        self.compactor.start()
 
     def _ensure_system_object(self, rt, namespace, obj, attempts=20):
         """Create `obj` unless it exists. Several apiservers of one cluster start at once (the
@@ -342,6 +346,7 @@ class APIServer:
         first = not self.stopping.is_set()
         self.stopping.set()
         self.metrics.stop()
+        self.compactor.stop()
         for lister in list(self.listers.values()):
             lister.stop()
         for cache in self.caches.values():
@@ -651,6 +656,7 @@ class APIServer:
 def create_app(store, **options) -> tuple[APIServer, Flask]:
     """options: service_cluster_ip_range, service_node_port_range (see serviceallocation.py),
     metric_resolution, authentication and authorization_modes (auth/), max_requests_inflight and
-    max_mutating_requests_inflight (inflight.py), audit_log (audit.py)."""
+    max_mutating_requests_inflight (inflight.py), audit_log (audit.py),
+    etcd_compaction_interval (storage/compactor.py)."""
     server = APIServer(store, **options)
     return server, server.make_app()

@@ -14,6 +14,7 @@ import time
 
 import click
 
+from ..controllers.command import DURATION
 from .up import DEFAULT_STATE_DIR, down, up
 
 
@@ -95,6 +96,9 @@ def etcd(data_dir, port, peer_port):
               help="comma-separated admission plugins to turn on besides the default ones "
                    "(NamespaceLifecycle, ServiceAccount, DefaultStorageClass, LimitRanger, ResourceQuota): "
                    "NodeRestriction")
+@click.option("--etcd-compaction-interval", default="5m", show_default=True,
+              type=DURATION, help="how often etcd's history older than one interval is "
+              "compacted away (0: never), e.g. 5m, 30s")
 @click.option("-v", "--verbose", is_flag=True)
 def apiserver(etcd_servers, bind_address, advertise_address, port, service_cluster_ip_range,
               service_node_port_range, metric_resolution, tls_cert_file, tls_private_key_file, client_ca_file, token_auth_file,
@@ -103,7 +107,7 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
               service_account_issuer, api_audiences, max_requests_inflight,
               max_mutating_requests_inflight, audit_log_path, audit_policy_file,
               kubelet_client_certificate, kubelet_client_key, kubelet_certificate_authority,
-              enable_admission_plugins, verbose):
+              enable_admission_plugins, etcd_compaction_interval, verbose):
     """Run the apiserver: the Kubernetes REST API on etcd."""
     setup_logging(verbose)
     from ..apiserver.auth import authenticator
@@ -143,7 +147,8 @@ def apiserver(etcd_servers, bind_address, advertise_address, port, service_clust
                               kubelet_client=KubeletClient(kubelet_client_certificate, kubelet_client_key,
                                                            kubelet_certificate_authority),
                               admission_plugins=tuple(p.strip() for p in enable_admission_plugins.split(",")
-                                                      if p.strip()))
+                                                      if p.strip()),
+                              etcd_compaction_interval=etcd_compaction_interval)
     except (ValueError, OSError) as err:
         raise click.ClickException(str(err))
     deadline = time.time() + 60

@@ -31,6 +31,9 @@ from .store import (KeyExists, KeyNotFound, RevisionCompacted, RevisionConflict,
 
 log = logging.getLogger(__name__)
 
+# The key whose version tells apiservers sharing an etcd whose turn it is to compact
+# (kube-apiserver's own name for it, outside /registry).
+COMPACT_KEY = "compact_rev_key"
 # How long one etcd call may take before the API answers 503 instead of hanging.
 REQUEST_TIMEOUT = 5.0
 # After a failure, an endpoint is tried again this soon (pyetcd's default is 5 minutes),
@@ -229,8 +232,23 @@ class EtcdStore:
             raise KeyNotFound(key)
         return decode(prev[0].value, resp.header.revision)
 
-    def compact(self, revision: int) -> None:
-        self._call("kvstub", "Compact", etcdrpc.CompactionRequest(revision=revision, physical=True))
+    def compact(self, revision: int, physical: bool = True) -> None:
+        """Forget every revision before `revision` (physical: wait until etcd has freed it)."""
+        self._call("kvstub", "Compact", etcdrpc.CompactionRequest(revision=revision, physical=physical))
+
+    def claim_compaction(self, seen_version: int, note: str = "") -> tuple[bool, int, int]:
+        """One compaction round's claim (compactor.py): write COMPACT_KEY if its version is
+        still `seen_version`. Returns (won, the key's version now, etcd's revision)."""
+        k = COMPACT_KEY.encode()
+        resp = self._call("kvstub", "Txn", etcdrpc.TxnRequest(
+            compare=[etcdrpc.Compare(key=k, target=etcdrpc.Compare.VERSION,
+                                     result=etcdrpc.Compare.EQUAL, version=seen_version)],
+            success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=note.encode()))],
+            failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k))]))
+        if resp.succeeded:
+            return True, seen_version + 1, resp.header.revision
+        kvs = resp.responses[0].response_range.kvs
+        return False, kvs[0].version if kvs else 0, resp.header.revision
 
     def watch(self, prefix: str, start_revision: int,
               callback: Callable[[list[WatchEvent] | Exception], None]) -> Callable[[], None]:
