@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 COMPACT_KEY = "compact_rev_key"
 # How long one etcd call may take before the API answers 503 instead of hanging.
 REQUEST_TIMEOUT = 5.0
+# ... and a list (kube-apiserver's --request-timeout, 1 minute).
+LIST_TIMEOUT = 60.0
 # After a failure, an endpoint is tried again this soon (pyetcd's default is 5 minutes),
 # and gRPC reconnects quickly, so the API serves again soon after etcd returns.
 RETRY_ENDPOINT_AFTER = 1.0
@@ -100,19 +102,15 @@ class EtcdStore:
         self.writes = GroupCommit(lambda request: self._call("kvstub", "Txn", request))
 
     # --- low-level calls -------------------------------------------------------------
-    def _call(self, stub_name: str, method: str, request):
+    def _call(self, stub_name: str, method: str, request, timeout: float | None = None):
         for attempt in (1, 2):
             try:
                 stub = getattr(self.client, stub_name)
-                return getattr(stub, method)(request, self.timeout)
+                return getattr(stub, method)(request, timeout or self.timeout)
             except grpc.RpcError as err:
                 if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                                   grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
-                    try:  # drop the broken channel so the next call reconnects (or fails over)
-                        self.client.endpoint_in_use.fail()
-                        self.client._clear_old_stubs()
-                    except Exception:
-                        pass
+                    self._fail_over()
                     if attempt == 1 and self._may_retry_elsewhere(method, err):
                         continue
                     raise _unavailable(err) from None
@@ -127,6 +125,19 @@ class EtcdStore:
             except (ValueError, pyetcd.exceptions.NoServerAvailableError) as err:
                 # pyetcd: every endpoint is marked failed for now
                 raise StoreUnavailable(f"etcd unavailable: {err}") from None
+
+    def _fail_over(self) -> None:
+        """After a failed call, leave this member for RETRY_ENDPOINT_AFTER: the next call goes
+        to the next one. With a single member there is nowhere else to go, and marking it
+        failed would only turn one slow call (a big list past its deadline) into a second of
+        503s for every request; gRPC reconnects to it on its own."""
+        if len(self.client.endpoints) < 2:
+            return
+        try:
+            self.client.endpoint_in_use.fail()
+            self.client._clear_old_stubs()
+        except Exception:       # noqa: BLE001 - pyetcd internals: the next call tries again anyway
+            pass
 
     def _may_retry_elsewhere(self, method: str, err) -> bool:
         """With several members, a call that failed on one goes once to the next (as etcd's
@@ -148,7 +159,12 @@ class EtcdStore:
             req.range_end = range_end
         if revision:
             req.revision = revision
-        return self._call("kvstub", "Range", req)
+        return self._call("kvstub", "Range", req, self._read_timeout(req))
+
+    def _read_timeout(self, req) -> float:
+        """A range of many keys may take etcd longer than one key's deadline to send (100,000
+        pods are 200+ MB): it gets kube-apiserver's whole-request timeout."""
+        return max(self.timeout, LIST_TIMEOUT) if req.range_end and not req.count_only else self.timeout
 
     def _write(self, key: bytes, compare, success, failure=()):
         """One write's txn, about one key; sent together with others that wait (group commit)."""
@@ -190,7 +206,7 @@ class EtcdStore:
                                    limit=limit)
         if revision:
             req.revision = revision
-        resp = self._call("kvstub", "Range", req)
+        resp = self._call("kvstub", "Range", req, self._read_timeout(req))
         pairs = [(kv.key.decode(), decode(kv.value, kv.mod_revision)) for kv in resp.kvs]
         return pairs, revision or resp.header.revision, resp.more, resp.count - len(resp.kvs)
 
@@ -290,11 +306,7 @@ class EtcdStore:
         except Compacted as err:
             raise RevisionCompacted(err.compact_revision) from None
         except (WatchFailed, grpc.RpcError, pyetcd.exceptions.Etcd3Exception, ValueError) as err:
-            try:  # the next try reconnects (or fails over to another endpoint)
-                self.client.endpoint_in_use.fail()
-                self.client._clear_old_stubs()
-            except Exception:
-                pass
+            self._fail_over()
             raise StoreUnavailable(f"etcd watch failed: {err!r}") from None
         return watch.cancel
 
