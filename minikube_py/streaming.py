@@ -75,25 +75,24 @@ class HangupMonitor:
 
     def forget(self, fd: int | None) -> None:
         """Stop watching (before the socket is closed: its number may be reused)."""
-        if fd is None:
-            return
+        if fd is not None:
+            self._take(fd)
+
+    def _take(self, fd: int):
+        """Remove fd from the set; its callback, or None when it was not there (any more)."""
         with self._lock:
-            if self._callbacks.pop(fd, None) is not None:
+            callback = self._callbacks.pop(fd, None)
+            if callback is not None:
                 try:
                     self._epoll.unregister(fd)
                 except (OSError, ValueError):
                     pass
+        return callback
 
     def _run(self) -> None:
         while True:
             for fd, _ in self._epoll.poll():
-                with self._lock:
-                    callback = self._callbacks.pop(fd, None)
-                    if callback is not None:
-                        try:
-                            self._epoll.unregister(fd)
-                        except (OSError, ValueError):
-                            pass
+                callback = self._take(fd)
                 if callback is not None:
                     callback()
 
