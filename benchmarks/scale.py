@@ -174,7 +174,28 @@ class Profiler:
         self.procs = []
 
 
-def print_profile(path: str, top: int = 18) -> None:
+def read_collapsed(path: str) -> collections.Counter:
+    counts: collections.Counter = collections.Counter()
+    try:
+        for line in open(path):
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            if n.isdigit():
+                counts[stack] += int(n)
+    except OSError:
+        pass
+    return counts
+
+
+def print_sampled(path: str, since: collections.Counter, out: str) -> None:
+    """The in-process sampler's counts (minikube_py/sampler.py) gathered after `since`."""
+    now = read_collapsed(path)
+    with open(out, "w") as f:
+        for stack, n in (now - since).items():
+            f.write(f"{stack} {n}\n")
+    print_profile(out, what="samples of threads wanting the CPU (in-process sampler, 10/s)")
+
+
+def print_profile(path: str, top: int = 18, what: str = "samples holding the GIL (50/s)") -> None:
     """The functions with the most samples of their own (self) and in total (inclusive)."""
     own: collections.Counter = collections.Counter()
     total: collections.Counter = collections.Counter()
@@ -200,7 +221,7 @@ def print_profile(path: str, top: int = 18) -> None:
         for f in set(frames):
             total[f] += n
     busy = sum(own.values())
-    print(f"  profile {os.path.basename(path)}: {samples} samples holding the GIL (50/s)")
+    print(f"  profile {os.path.basename(path)}: {samples} {what}")
     for f, n in own.most_common(top):
         print(f"    self {n / max(busy, 1):6.1%}  incl {total[f] / max(busy, 1):6.1%}  {f[:110]}")
     print("    -- inclusive, this project's functions --")
@@ -359,7 +380,12 @@ def main():
     say(f"scale benchmark: {args.nodes} hollow nodes in {procs_k} kubelet process(es), "
         f"{args.pods} pods by Deployments of {args.replicas}; checkpoints {checkpoints}; "
         f"{os.cpu_count()} cores, load {load()}")
-    cluster = Cluster()
+    # py-spy cannot read an apiserver of thousands of threads: with --profile the apiserver
+    # also samples itself (minikube_py/sampler.py)
+    sampled = os.path.abspath(os.path.join(args.profile, "apiserver.sampled")) if args.profile else None
+    if sampled:
+        os.makedirs(args.profile, exist_ok=True)
+    cluster = Cluster(apiserver_env={"MINIKUBE_PY_SAMPLE": sampled + ":10"} if sampled else None)
     profiler = Profiler(args.profile)
     table: list[tuple[str, str, str]] = []       # (what, measured, goal)
     # A long timeout: on a loaded machine the apiserver may take a while to answer a big list.
@@ -447,6 +473,7 @@ def main():
         pods_since = int(client.list("namespaces", field_selector="metadata.name=-")["metadata"]["resourceVersion"])
         writes = Writes(cluster.server)      # Lease and Node writes while pods come, too
         profiler.start("apiserver", cluster.api.pid)
+        sampled_before = read_collapsed(sampled) if sampled else None
         made = 0
         for goal in checkpoints:
             cpu0 = cpu_seconds(cluster.api.pid)
@@ -481,6 +508,8 @@ def main():
             if not ok:
                 break
         profiler.stop()
+        if sampled:
+            print_sampled(sampled, sampled_before, os.path.join(args.profile, "apiserver-pods.sampled"))
         writes.close()
         dt = writes.dt
         say(f"while pods came ({dt:.0f}s): {writes.counts['leases'] / dt:.1f} lease writes/s, "

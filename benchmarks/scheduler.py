@@ -69,7 +69,7 @@ def bench_pod(name: str, scheduler_name: str = "default-scheduler") -> dict:
 class Cluster:
     """etcd + apiserver in a temp dir, as tests/conftest.py starts them."""
 
-    def __init__(self):
+    def __init__(self, apiserver_env: dict | None = None):
         self.dir = tempfile.mkdtemp(prefix="bench-sched-")
         self.etcd, self.etcd_url = start_etcd(os.path.join(self.dir, "etcd"),
                                               log_file=open(os.path.join(self.dir, "etcd.log"), "ab"))
@@ -78,7 +78,8 @@ class Cluster:
         self.api = subprocess.Popen(
             [sys.executable, "-m", "minikube_py.cli.minikube", "apiserver",
              "--etcd-servers", self.etcd_url, "--port", str(self.port)],
-            stdout=open(os.path.join(self.dir, "apiserver.log"), "ab"), stderr=subprocess.STDOUT)
+            stdout=open(os.path.join(self.dir, "apiserver.log"), "ab"), stderr=subprocess.STDOUT,
+            env={**os.environ, **(apiserver_env or {})})
         deadline = time.monotonic() + 120      # a shared, busy machine starts slowly
         while True:
             try:
