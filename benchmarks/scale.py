@@ -192,7 +192,7 @@ def print_sampled(path: str, since: collections.Counter, out: str) -> None:
     with open(out, "w") as f:
         for stack, n in (now - since).items():
             f.write(f"{stack} {n}\n")
-    print_profile(out, what="samples of threads wanting the CPU (in-process sampler, 10/s)")
+    print_profile(out, what="samples of threads wanting the CPU (in-process sampler, 2/s)")
 
 
 def print_profile(path: str, top: int = 18, what: str = "samples holding the GIL (50/s)") -> None:
@@ -381,11 +381,12 @@ def main():
         f"{args.pods} pods by Deployments of {args.replicas}; checkpoints {checkpoints}; "
         f"{os.cpu_count()} cores, load {load()}")
     # py-spy cannot read an apiserver of thousands of threads: with --profile the apiserver
-    # also samples itself (minikube_py/sampler.py)
+    # also samples itself (minikube_py/sampler.py), 2 times a second: at 10 a second over
+    # 5,300 threads the sampler cost about half a core (docs/performance.md, stop 30)
     sampled = os.path.abspath(os.path.join(args.profile, "apiserver.sampled")) if args.profile else None
     if sampled:
         os.makedirs(args.profile, exist_ok=True)
-    cluster = Cluster(apiserver_env={"MINIKUBE_PY_SAMPLE": sampled + ":10"} if sampled else None)
+    cluster = Cluster(apiserver_env={"MINIKUBE_PY_SAMPLE": sampled + ":2"} if sampled else None)
     profiler = Profiler(args.profile)
     table: list[tuple[str, str, str]] = []       # (what, measured, goal)
     # A long timeout: on a loaded machine the apiserver may take a while to answer a big list.
