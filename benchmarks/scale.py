@@ -175,20 +175,23 @@ class Profiler:
 
 
 def read_collapsed(path: str) -> collections.Counter:
+    """stack -> samples, from py-spy's raw ("collapsed") format; OSError when there is no file."""
     counts: collections.Counter = collections.Counter()
-    try:
-        for line in open(path):
+    with open(path) as f:
+        for line in f:
             stack, _, n = line.rstrip("\n").rpartition(" ")
             if n.isdigit():
                 counts[stack] += int(n)
-    except OSError:
-        pass
     return counts
 
 
 def print_sampled(path: str, since: collections.Counter, out: str) -> None:
     """The in-process sampler's counts (minikube_py/sampler.py) gathered after `since`."""
-    now = read_collapsed(path)
+    try:
+        now = read_collapsed(path)
+    except OSError as err:
+        print(f"  (no in-process samples: {err})")
+        return
     with open(out, "w") as f:
         for stack, n in (now - since).items():
             f.write(f"{stack} {n}\n")
@@ -199,9 +202,8 @@ def print_profile(path: str, top: int = 18, what: str = "samples holding the GIL
     """The functions with the most samples of their own (self) and in total (inclusive)."""
     own: collections.Counter = collections.Counter()
     total: collections.Counter = collections.Counter()
-    samples = 0
     try:
-        lines = open(path).read().splitlines()
+        counts = read_collapsed(path)
     except OSError:
         try:      # py-spy's own words (at 5,000 threads: "Failed to find a python interpreter ...")
             why = open(path + ".err").read().strip().splitlines()[0]
@@ -209,17 +211,13 @@ def print_profile(path: str, top: int = 18, what: str = "samples holding the GIL
             why = "is py-spy installed and allowed to ptrace?"
         print(f"  (no profile in {path}: {why})")
         return
-    for line in lines:
-        stack, _, n = line.rpartition(" ")
-        if not n.isdigit():
-            continue
+    for stack, n in counts.items():
         frames = [f for f in stack.split(";") if not f.startswith("process ") and not f.startswith("thread ")]
-        n = int(n)
-        samples += n
         if frames:
             own[frames[-1]] += n
         for f in set(frames):
             total[f] += n
+    samples = sum(counts.values())
     busy = sum(own.values())
     print(f"  profile {os.path.basename(path)}: {samples} {what}")
     for f, n in own.most_common(top):
@@ -474,7 +472,8 @@ def main():
         pods_since = int(client.list("namespaces", field_selector="metadata.name=-")["metadata"]["resourceVersion"])
         writes = Writes(cluster.server)      # Lease and Node writes while pods come, too
         profiler.start("apiserver", cluster.api.pid)
-        sampled_before = read_collapsed(sampled) if sampled else None
+        # (the sampler writes its file every 10 s: none yet counts as nothing yet)
+        sampled_before = read_collapsed(sampled) if sampled and os.path.exists(sampled) else collections.Counter()
         made = 0
         for goal in checkpoints:
             cpu0 = cpu_seconds(cluster.api.pid)

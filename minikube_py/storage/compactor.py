@@ -38,13 +38,12 @@ class Compactor:
         self.interval = interval
         self.seen_version = 0       # compact_rev_key's version after our last round
         self.last_revision = 0      # etcd's revision at our last round: compacted next round
-        self.compacted = 0          # the last revision this apiserver compacted to (0: none)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def round(self) -> int | None:
         """One round; returns the revision compacted to, or None when this round did not compact
-        (the first round, another apiserver won it, or there was nothing new)."""
+        (our first round, another apiserver won it, or etcd was compacted that far already)."""
         won, self.seen_version, revision = self.store.claim_compaction(self.seen_version,
                                                                        str(self.last_revision))
         target, self.last_revision = self.last_revision, revision
@@ -54,7 +53,6 @@ class Compactor:
             self.store.compact(target, physical=False)
         except RevisionCompacted:       # someone compacted at least this far already
             return None
-        self.compacted = target
         log.info("etcd: compacted to revision %d", target)
         return target
 

@@ -13,7 +13,7 @@ import requests
 
 from clusters import Cluster
 from minikube_py.storage.compactor import Compactor
-from minikube_py.storage.embedded import start_etcd
+from minikube_py.storage.embedded import free_port, start_etcd
 from minikube_py.storage.etcd import COMPACT_KEY, EtcdStore
 from minikube_py.storage.store import StoreUnavailable
 
@@ -73,7 +73,6 @@ def test_of_two_apiservers_on_one_etcd_one_compacts_per_round(etcd):
 
 
 def test_a_round_while_etcd_is_down_fails_and_the_next_one_compacts(tmp_path):
-    from minikube_py.storage.embedded import free_port
     ports = free_port(), free_port()
     proc, url = start_etcd(str(tmp_path / "etcd"), *ports)
     store = EtcdStore(url, timeout=1.0)
@@ -87,18 +86,14 @@ def test_a_round_while_etcd_is_down_fails_and_the_next_one_compacts(tmp_path):
         with pytest.raises(StoreUnavailable):      # the compactor's loop logs it and waits a round
             c.round()
         proc, _ = start_etcd(str(tmp_path / "etcd"), *ports)
-        _write_when_ready(store)
+        _ready(store)
+        _write(store, 1)
         assert c.round() == first                  # the failed round changed nothing: this one
         assert not store.revision_available(first - 1)     # compacts where it would have
     finally:
         store.close()
         proc.kill()
         proc.wait()
-
-
-def _write_when_ready(store):
-    _ready(store)
-    _write(store, 1)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +122,7 @@ def test_a_continue_token_older_than_the_interval_expires(compacting_cluster):
         assert r.status_code == 200, r.text
         time.sleep(0.5)
     assert r.status_code == 410 and r.json()["reason"] == "Expired", r.text
-    # the cluster itself goes on: a fresh list, a watch from now
+    # the cluster itself goes on: a fresh list has everything
     fresh = requests.get(f"{server}/api/v1/namespaces/default/configmaps")
     assert fresh.status_code == 200
     assert {"page-0", "page-1", "page-2"} <= {o["metadata"]["name"] for o in fresh.json()["items"]}
