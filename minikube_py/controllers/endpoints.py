@@ -208,13 +208,18 @@ class TriggerTimeTracker:
 
     For the ``last-change-trigger-time`` annotation (kube-proxy and the SLO tooling
     measure "pod ready -> reachable" with it): the earliest of the trigger times that
-    moved since the last sync -- a pod's Ready transition, the Service's creation.
+    moved since the last write -- a pod's Ready transition, the Service's creation.
     A Service seen for the first time reports its creationTimestamp.
+
+    What a sync saw counts as reported only once its write went through (``written``):
+    a write that failed (409, the cache behind) is retried with the same trigger time,
+    not without one.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._state: dict[str, tuple[Optional[datetime], dict]] = {}
+        self._seen: dict[str, tuple[Optional[datetime], dict]] = {}
 
     def compute(self, key: str, service: dict, pods: list[dict]) -> Optional[datetime]:
         with self._lock:
@@ -233,12 +238,19 @@ class TriggerTimeTracker:
         if svc_time is not None and (last_svc is None or svc_time > last_svc):
             changed = svc_time if changed is None else min(changed, svc_time)
         with self._lock:
-            self._state[key] = (svc_time, pod_times)
+            self._seen[key] = (svc_time, pod_times)
         return changed if known else svc_time
+
+    def written(self, key: str) -> None:
+        """The Endpoints now show what the last ``compute`` saw."""
+        with self._lock:
+            if key in self._seen:
+                self._state[key] = self._seen.pop(key)
 
     def forget(self, key: str) -> None:
         with self._lock:
             self._state.pop(key, None)
+            self._seen.pop(key, None)
 
 
 def _parse(value) -> Optional[datetime]:
@@ -357,6 +369,7 @@ class EndpointsController(ServicePodsController):
             if (current.get("subsets") or []) == subsets and \
                     (current["metadata"].get("labels") or {}) == labels and \
                     (OVER_CAPACITY in annotations) == over:
+                self.triggers.written(key)
                 return   # nothing changed: no write
         ep = dict(current) if current else {"apiVersion": "v1", "kind": "Endpoints",
                                             "metadata": {"name": name, "namespace": namespace}}
@@ -378,6 +391,7 @@ class EndpointsController(ServicePodsController):
                 self.client.create("endpoints", ep, namespace=namespace)
             else:
                 self.client.update("endpoints", ep)
+            self.triggers.written(key)
         except errors.AlreadyExists:
             self.queue.add_after(key, 0.1)    # our cache was behind: look again
         except errors.Forbidden:

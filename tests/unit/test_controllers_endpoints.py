@@ -115,9 +115,15 @@ def test_trigger_time_is_the_service_creation_first_then_the_earliest_changed_po
     svc = service()
     a, b = pod("a", "10.1.0.2"), pod("b", "10.1.0.3")
     assert tracker.compute("ns/web", svc, [a]) == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    # the write failed: the retry reports the same time
+    assert tracker.compute("ns/web", svc, [a]) == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    tracker.written("ns/web")
     assert tracker.compute("ns/web", svc, [a]) is None             # nothing moved
+    tracker.written("ns/web")
     b["status"]["conditions"][0]["lastTransitionTime"] = "2024-01-01T00:01:00Z"
     assert tracker.compute("ns/web", svc, [a, b]) == datetime(2024, 1, 1, 0, 1, tzinfo=timezone.utc)
+    tracker.written("ns/web")
+    assert tracker.compute("ns/web", svc, [a, b]) is None
     assert format_trigger_time(datetime(2024, 1, 1, 0, 1, 0, 500000, tzinfo=timezone.utc)) == \
         "2024-01-01T00:01:00.5Z"
     assert format_trigger_time(datetime(2024, 1, 1, tzinfo=timezone.utc)) == "2024-01-01T00:00:00Z"
