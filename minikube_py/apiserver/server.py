@@ -54,6 +54,8 @@ class StreamingGateway(wsgi.Gateway_10):
       a client that went away even when no event is due.
     - An upgraded connection (exec, attach, port-forward) takes the socket over with
       `minikube_py.hijack()` (see streaming/upgrade.py).
+    - A watch that has sent its initial state parks its connection with
+      `minikube_py.park(adopt)` (see watchhub.py): its worker thread goes back to the pool.
     """
 
     hijacked = False
@@ -63,7 +65,20 @@ class StreamingGateway(wsgi.Gateway_10):
         env["minikube_py.socket"] = self.req.conn.socket
         env["minikube_py.request"] = self.req
         env["minikube_py.hijack"] = self.hijack
+        env["minikube_py.park"] = self.park
         return env
+
+    def park(self, adopt):
+        """Give the connection, once this worker is done with it, to ``adopt(conn)``.
+
+        The response's headers are out; cheroot writes nothing more (not even the last
+        chunk) and does not close the connection: the new owner ends the response and
+        gives the connection back (``conn.server.put_conn(conn)``) or closes it.
+        """
+        req = self.req
+        req.chunked_write = False
+        req.close_connection = True
+        req.conn.adopt = adopt
 
     def hijack(self):
         """Lend the app the client's socket: ``(socket, bytes already read past the head)``.
@@ -103,6 +118,7 @@ class StreamingGateway(wsgi.Gateway_10):
 # cheroot reads any amount unless told (a 100 MB URL would sit in memory).
 MAX_HEADER_BYTES = 1 << 20
 NEXT_REQUEST_WAIT = 0.25
+PARKED_BUFFER = 64
 
 
 class SocketReader(io.BufferedReader):
@@ -116,6 +132,7 @@ class SocketReader(io.BufferedReader):
     def __init__(self, sock, bufsize):
         super().__init__(socket.SocketIO(sock, "rb"), bufsize)
         self._sock = sock
+        self.raw_buffer_size = bufsize
 
     def has_data(self) -> bool:
         """Is a next request already here? Peek without waiting: a non-blocking read at most."""
@@ -171,8 +188,29 @@ class KeepAliveConnection(cheroot_server.HTTPConnection):
     back to the selector, so they cost no thread.
     """
 
+    adopt = None        # a parked watch's: takes the connection instead of closing it
+
     def __init__(self, server, sock, makefile=None):
         super().__init__(server, sock, socket_file)
+
+    def close(self):
+        adopt, self.adopt = self.adopt, None
+        if adopt is None:
+            super().close()
+            return
+        if not self.rfile.has_data():
+            # A parked watch waits for minutes: its 8 KB read buffer waits with it, for
+            # thousands of watches, unless it is swapped for a small one until `resume`.
+            self.rfile.close()          # (the socket stays open)
+            self.rfile = socket_file(self.socket, "rb", PARKED_BUFFER)
+        adopt(self)
+
+    def resume(self):
+        """From the owner of a parked connection: its response is complete; serve the next."""
+        if self.rfile.raw_buffer_size == PARKED_BUFFER and not self.rfile.has_data():
+            self.rfile.close()
+            self.rfile = socket_file(self.socket, "rb", self.rbufsize)
+        self.server.put_conn(self)
 
     def communicate(self):
         while True:

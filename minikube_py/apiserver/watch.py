@@ -10,9 +10,17 @@ cache's dispatch thread writes each event straight to every watcher's socket (a
 non-blocking send of a few hundred bytes). Only when a client is slow and its socket
 buffer is full does the backlog go to that watcher's own request thread, which drains
 it with blocking writes — one slow client never holds up the others.
+
+Once the initial state is out, a plain-HTTP watch gives its request thread back: the
+stream is parked in the WatchHub (watchhub.py), whose one thread writes backlogs, sends
+bookmarks, ends streams at their timeoutSeconds and notices clients that hang up. A
+thread per idle watch cost 52 KB each; 5,000 kubelets' pod watches were 250 MB. A TLS
+stream keeps its thread (one TLS connection must not be written by two threads).
 """
 from __future__ import annotations
 
+import os
+import select
 import socket
 import ssl
 import threading
@@ -24,6 +32,7 @@ from ..storage.store import RevisionCompacted
 from . import errors
 from .registry import matches, parse_selectors
 from .tables import to_table
+from .watchhub import watch_hub
 
 # BOOKMARK events, when the client allows them: every minute, as kube-apiserver's cacher
 # (defaultBookmarkFrequency), and one as the stream reaches its timeoutSeconds, so the
@@ -41,6 +50,19 @@ MAX_BACKLOG = 64 * 1024 * 1024  # a client this far behind is dropped (it resume
 def event_line(ev_type: str, obj: dict, encoded: bytes | None = None) -> bytes:
     body = encoded if encoded is not None else codec.dumps(obj)
     return b'{"type":"' + ev_type.encode() + b'","object":' + body + b"}\n"
+
+
+def send_nowait(sock, data) -> int:
+    """Send what fits in the socket's buffer now, and never wait.
+
+    MSG_DONTWAIT is not enough: on a socket with a timeout (cheroot gives its connections
+    60 s) Python first polls for room, up to the timeout, so one slow client held the
+    cache's dispatch thread -- every watcher of the resource -- for a minute. Such a
+    socket is already O_NONBLOCK underneath, so a plain write() returns at once.
+    """
+    if sock.gettimeout() is None:
+        return sock.send(data, socket.MSG_DONTWAIT)
+    return os.write(sock.fileno(), data)
 
 
 def visible_type(ev, lsel, fsel) -> str | None:
@@ -79,6 +101,7 @@ class SocketSink:
         self.ended = False       # the cache ended the stream (etcd went away)
         self.detached = False    # the stream ended: no more pushes (WatchCache.leave)
         self.maybe_gone = False  # the socket turned readable: has the client hung up?
+        self.on_wake = None      # a parked stream's: called when the backlog grows or the stream ends
         # A TLS socket takes no MSG_DONTWAIT, and one TLS connection must not be written
         # by two threads: over TLS every write is the request thread's (flush).
         self.direct = not isinstance(sock, ssl.SSLSocket)
@@ -91,7 +114,7 @@ class SocketSink:
         if ev is None:
             with self.lock:
                 self.ended = True
-                self.lock.notify()
+                self._notify()
             return
         self.push_many([ev])
 
@@ -110,12 +133,12 @@ class SocketSink:
                 return
             if self.direct and self.live and not self.backlog and not self.flushing:
                 try:
-                    sent = self.sock.send(data, socket.MSG_DONTWAIT)
+                    sent = send_nowait(self.sock, data)
                 except BlockingIOError:
                     sent = 0
                 except OSError:
                     self.closed = True
-                    self.lock.notify()
+                    self._notify()
                     return
                 data = data[sent:]
                 if not data:
@@ -123,7 +146,13 @@ class SocketSink:
             self.backlog += data
             if len(self.backlog) > MAX_BACKLOG:
                 self.closed = True
-            self.lock.notify()
+            self._notify()
+
+    def _notify(self):
+        """(Holding the lock.) Wake whoever writes the backlog: the request thread, or the hub."""
+        self.lock.notify()
+        if self.on_wake is not None:
+            self.on_wake()
 
     def idle(self) -> bool:
         return not self.backlog and not self.flushing
@@ -137,6 +166,20 @@ class SocketSink:
         """Queue bytes of our own (initial events, bookmarks) in stream order."""
         with self.lock:
             self.backlog += self.frame(data)
+
+    def send_backlog(self):
+        """Write what of the backlog fits in the socket now (a parked stream's, on the hub)."""
+        with self.lock:
+            if not self.backlog or self.closed:
+                return
+            try:
+                sent = send_nowait(self.sock, self.backlog)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.closed = True
+                return
+            del self.backlog[:sent]
 
     def flush(self):
         """Drain the backlog with blocking writes (the slow path)."""
@@ -213,12 +256,19 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
             sink.flush()
             return
         hangup = None
+        parked = False
         try:
             with sink.lock:                           # initial state goes before any change
                 sink.backlog[:0] = b"".join(sink.frame(encode("ADDED", o)) for o in initial)
                 sink.live = True
             sink.flush()
             last_bookmark = time.monotonic()
+            park = environ.get("minikube_py.park")
+            if park is not None and watch_hub is not None and sink.direct and not sink.closed:
+                stream = ParkedWatch(sink, cache, rt, bookmarks, last_bookmark, deadline, stopping)
+                park(stream.adopt)                    # this thread goes back to the pool
+                parked = True
+                return
             hangup = hangups.watch(sock, sink.readable)
             while True:
                 wakes = [] if hangup is not None else [POLL]
@@ -240,24 +290,160 @@ def stream(registry, cache, rt, namespace, params, environ, as_table=False, stop
                         sink.maybe_gone, hangup = False, None
                 at_deadline = deadline is not None and now >= deadline
                 if bookmarks and (at_deadline or now - last_bookmark >= BOOKMARK_EVERY):
-                    rv = cache.bookmark_revision(sink)
-                    if rv is not None:
+                    if send_bookmark(cache, sink, rt):
                         last_bookmark = now
-                        sink.write(event_line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
-                                                           "metadata": {"resourceVersion": str(rv)}}))
                 if at_deadline:
                     return
         finally:
-            hangups.forget(hangup)
-            cache.leave(sink)       # nothing is pushed after this (and no wait for the cache lock)
-            # A stream we end (timeout, shutdown) first delivers everything pushed to it:
-            # writes grouped into one etcd txn share a revision, and a client resumes from
-            # the last resourceVersion it saw, so it must never get only part of one.
-            sink.flush()
-            with sink.lock:
-                sink.closed = True
+            if not parked:
+                hangups.forget(hangup)
+                cache.leave(sink)       # nothing is pushed after this (and no wait for the cache lock)
+                # A stream we end (timeout, shutdown) first delivers everything pushed to it:
+                # writes grouped into one etcd txn share a revision, and a client resumes from
+                # the last resourceVersion it saw, so it must never get only part of one.
+                sink.flush()
+                with sink.lock:
+                    sink.closed = True
 
     return generate()
+
+
+def send_bookmark(cache, sink, rt) -> bool:
+    """Queue a BOOKMARK at the newest revision the sink has been given all events up to."""
+    rv = cache.bookmark_revision(sink)
+    if rv is None:
+        return False
+    sink.write(event_line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
+                                       "metadata": {"resourceVersion": str(rv)}}))
+    return True
+
+
+class ParkedWatch:
+    """A watch stream served by the WatchHub, its request thread gone back to the pool.
+
+    It ends as a threaded one does: at its deadline (a last bookmark first), when the
+    cache ends it or the apiserver stops (everything pushed is delivered first, then the
+    last chunk, and the connection goes back to the server for the client's next
+    request), or when its client hangs up or falls MAX_BACKLOG behind (closed at once).
+    Only the hub's thread calls it, after ``adopt``.
+    """
+
+    def __init__(self, sink: SocketSink, cache, rt, bookmarks: bool, last_bookmark: float,
+                 deadline: float | None, stopping):
+        self.sink, self.cache, self.rt = sink, cache, rt
+        self.bookmarks, self.last_bookmark, self.deadline = bookmarks, last_bookmark, deadline
+        self.stopping = stopping
+        self.fd = sink.sock.fileno()
+        self.conn = None             # cheroot's connection, once its worker let go of it
+        self.polling_since = None    # the client sent bytes: look for its hangup every POLL s
+        self.ending = False          # left the cache: deliver the backlog, then the last chunk
+        sink.on_wake = lambda: watch_hub.wake(self)
+
+    def adopt(self, conn) -> None:
+        """From the server, once its worker is done with the connection."""
+        self.conn = conn
+        watch_hub.add(self)
+
+    # -- what the hub asks ---------------------------------------------------------
+    def events(self) -> int:
+        mask = 0 if self.polling_since is not None else select.EPOLLIN | select.EPOLLRDHUP
+        if self.sink.backlog:
+            mask |= select.EPOLLOUT
+        return mask
+
+    def next_turn(self) -> float | None:
+        if self.ending:
+            return None
+        turns = []
+        if self.polling_since is not None:
+            turns.append(self.polling_since + POLL)
+        if self.bookmarks:
+            turns.append(self.last_bookmark + BOOKMARK_EVERY)
+        if self.deadline is not None:
+            turns.append(self.deadline)
+        return min(turns) if turns else None
+
+    # -- the hub's calls -------------------------------------------------------------
+    def on_events(self, mask: int) -> None:
+        if mask & (select.EPOLLHUP | select.EPOLLERR):
+            self.close()
+            return
+        if mask & ~select.EPOLLOUT and self.polling_since is None:
+            if client_gone(self.sink.sock):
+                self.close()
+                return
+            self.polling_since = time.monotonic()
+        self.on_wake()
+
+    def on_wake(self) -> None:
+        """Write the backlog; end the stream if the cache or the apiserver ended it."""
+        sink = self.sink
+        sink.send_backlog()
+        if sink.closed:
+            self.close()
+        elif self.ending or sink.ended or (self.stopping is not None and self.stopping.is_set()):
+            self.end()
+
+    def on_turn(self) -> None:
+        """A timer: look for a hung-up client, send a bookmark, end at the deadline."""
+        now = time.monotonic()
+        if self.polling_since is not None:
+            if client_gone(self.sink.sock):
+                self.close()
+                return
+            self.polling_since = now
+        at_deadline = self.deadline is not None and now >= self.deadline
+        if self.bookmarks and (at_deadline or now - self.last_bookmark >= BOOKMARK_EVERY):
+            if send_bookmark(self.cache, self.sink, self.rt):
+                self.last_bookmark = now
+            else:                   # events still on their way: try again in a second
+                self.last_bookmark = now - BOOKMARK_EVERY + 1.0
+        if at_deadline:
+            self.end()
+        else:
+            self.on_wake()
+
+    # -- ending ----------------------------------------------------------------------
+    def end(self) -> None:
+        """Deliver what was pushed, then the last chunk; the connection goes back to the server."""
+        sink = self.sink
+        if not self.ending:
+            self.ending = True
+            self.cache.leave(sink)          # nothing is pushed after this
+        sink.send_backlog()
+        if sink.closed:
+            self.close()
+            return
+        if sink.backlog:
+            return                          # EPOLLOUT brings us back
+        stopping = self.stopping is not None and self.stopping.is_set()
+        if sink.chunked and not stopping:
+            try:
+                done = send_nowait(sink.sock, b"0\r\n\r\n") == 5
+            except OSError:
+                done = False
+            if done:
+                watch_hub.remove(self)
+                with sink.lock:
+                    sink.closed = True
+                conn, self.conn = self.conn, None
+                conn.resume()                # keep-alive: the client's next request
+                return
+        self.close()
+
+    def close(self) -> None:
+        """The client left, fell too far behind, or the stream cannot end cleanly: close it."""
+        if not self.ending:
+            self.ending = True
+            self.cache.leave(self.sink)
+        with self.sink.lock:
+            self.sink.closed = True
+        watch_hub.remove(self)
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+
+    abandon = close
 
 
 def expired_status(from_rv, window_start) -> dict:
