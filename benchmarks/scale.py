@@ -514,6 +514,7 @@ def main():
         dt = writes.dt
         say(f"while pods came ({dt:.0f}s): {writes.counts['leases'] / dt:.1f} lease writes/s, "
             f"{writes.counts['nodes'] / dt:.1f} node writes/s")
+        say("  requests/s while pods came: " + ", ".join(f"{r} {n:.1f}" for r, n in writes.rates[:10]))
         table.append(("node Lease / Node writes/s while pods came",
                       f"{writes.counts['leases'] / dt:.1f} / {writes.counts['nodes'] / dt:.1f}", ""))
 

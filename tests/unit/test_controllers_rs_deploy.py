@@ -410,3 +410,29 @@ def test_proportional_scaling_fraction():
     assert dep.DeploymentController._proportion(rs, d, 10, 8) == 2     # capped by what is left
     d0 = deploy_obj(replicas=0)
     assert dep.DeploymentController._proportion(rs, d0, -6, 0) == -6  # to zero: all of it
+
+
+def test_confirm_cache_looks_again_later_each_time_while_the_informer_lags(rsc):
+    """After an ambiguous create, the controller lists the ReplicaSet's pods; while its
+    informer lacks some of them it waits 0.2 s, then twice as long each time, up to 5 s
+    (a list every 0.2 s per ReplicaSet loaded a saturated apiserver further)."""
+    rs = rs_obj()
+    key = meta_key(rs)
+    listed = [pod("web-aaaaa", owner=rs)]
+
+    class Lister:
+        def list(self, resource, namespace=None, label_selector=None):
+            return {"items": listed}
+    rsc.client = Lister()
+    waits = []
+    rsc.queue.add_after = lambda k, delay: waits.append((k, delay))
+    selector = rsc.selector(rs)
+    for _ in range(7):
+        assert not rsc.confirm_cache(rs, selector)
+    assert [d for _, d in waits] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    rsc.pod_informer._handle_event("ADDED", listed[0])          # the informer caught up
+    assert rsc.confirm_cache(rs, selector)
+    waits.clear()
+    rsc.pod_informer.store.delete(listed[0])
+    assert not rsc.confirm_cache(rs, selector)
+    assert [d for _, d in waits] == [0.2]                        # from the start again
