@@ -73,7 +73,7 @@ class StreamingGateway(wsgi.Gateway_10):
 
         The response's headers are out; cheroot writes nothing more (not even the last
         chunk) and does not close the connection: the new owner ends the response and
-        gives the connection back (``conn.server.put_conn(conn)``) or closes it.
+        gives the connection back (``conn.resume()``) or closes it (``conn.close()``).
         """
         req = self.req
         req.chunked_write = False

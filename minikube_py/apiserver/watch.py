@@ -132,12 +132,8 @@ class SocketSink:
             if self.closed or self.detached:
                 return
             if self.direct and self.live and not self.backlog and not self.flushing:
-                try:
-                    sent = send_nowait(self.sock, data)
-                except BlockingIOError:
-                    sent = 0
-                except OSError:
-                    self.closed = True
+                sent = self._send_now(data)
+                if sent is None:
                     self._notify()
                     return
                 data = data[sent:]
@@ -167,19 +163,21 @@ class SocketSink:
         with self.lock:
             self.backlog += self.frame(data)
 
+    def _send_now(self, data) -> int | None:
+        """(Holding the lock.) The bytes of data the socket took now; None if it is broken."""
+        try:
+            return send_nowait(self.sock, data)
+        except BlockingIOError:
+            return 0
+        except OSError:
+            self.closed = True
+            return None
+
     def send_backlog(self):
         """Write what of the backlog fits in the socket now (a parked stream's, on the hub)."""
         with self.lock:
-            if not self.backlog or self.closed:
-                return
-            try:
-                sent = send_nowait(self.sock, self.backlog)
-            except BlockingIOError:
-                return
-            except OSError:
-                self.closed = True
-                return
-            del self.backlog[:sent]
+            if self.backlog and not self.closed:
+                del self.backlog[:self._send_now(self.backlog) or 0]
 
     def flush(self):
         """Drain the backlog with blocking writes (the slow path)."""
@@ -407,9 +405,7 @@ class ParkedWatch:
     def end(self) -> None:
         """Deliver what was pushed, then the last chunk; the connection goes back to the server."""
         sink = self.sink
-        if not self.ending:
-            self.ending = True
-            self.cache.leave(sink)          # nothing is pushed after this
+        self._leave()
         sink.send_backlog()
         if sink.closed:
             self.close()
@@ -418,32 +414,34 @@ class ParkedWatch:
             return                          # EPOLLOUT brings us back
         stopping = self.stopping is not None and self.stopping.is_set()
         if sink.chunked and not stopping:
-            try:
-                done = send_nowait(sink.sock, b"0\r\n\r\n") == 5
-            except OSError:
-                done = False
-            if done:
-                watch_hub.remove(self)
-                with sink.lock:
-                    sink.closed = True
-                conn, self.conn = self.conn, None
-                conn.resume()                # keep-alive: the client's next request
+            with sink.lock:
+                last_chunk = sink._send_now(b"0\r\n\r\n") == 5
+            if last_chunk:
+                self._let_go().resume()     # keep-alive: the client's next request
                 return
         self.close()
 
     def close(self) -> None:
         """The client left, fell too far behind, or the stream cannot end cleanly: close it."""
-        if not self.ending:
-            self.ending = True
-            self.cache.leave(self.sink)
-        with self.sink.lock:
-            self.sink.closed = True
-        watch_hub.remove(self)
-        conn, self.conn = self.conn, None
+        self._leave()
+        conn = self._let_go()
         if conn is not None:
             conn.close()
 
     abandon = close
+
+    def _leave(self) -> None:
+        if not self.ending:
+            self.ending = True
+            self.cache.leave(self.sink)     # nothing is pushed after this
+
+    def _let_go(self):
+        """The stream is over: out of the hub; its connection, for the caller to pass on."""
+        with self.sink.lock:
+            self.sink.closed = True
+        watch_hub.remove(self)
+        conn, self.conn = self.conn, None
+        return conn
 
 
 def expired_status(from_rv, window_start) -> dict:
