@@ -29,6 +29,10 @@ send them.
     python benchmarks/scale.py --nodes 1000 --pods 20000 --profile prof/
     python benchmarks/scale.py --nodes 5000 --pods 100000           # the issue's goal
 
+``--audit-lists`` has the apiserver audit every list (its audit log, as kube-apiserver's
+--audit-policy-file) and prints at the end who listed what, and the seconds it took:
+whole lists from etcd are what a busy apiserver's profile shows, not who made them.
+
 ``--profile DIR`` samples the apiserver (and the scheduler during its drain) with py-spy
 (``pip install py-spy``) and prints the functions that used the most CPU.
 """
@@ -41,9 +45,11 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 
@@ -281,6 +287,66 @@ def request_counts(server: str) -> collections.Counter:
     return counts
 
 
+AUDIT_LISTS_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [list]
+"""
+
+
+def audit_lists_args() -> tuple[list[str], str]:
+    """The apiserver's flags to audit every list, and the log's path."""
+    where = tempfile.mkdtemp(prefix="scale-audit-")
+    policy = os.path.join(where, "policy.yaml")
+    with open(policy, "w") as f:
+        f.write(AUDIT_LISTS_POLICY)
+    log_path = os.path.join(where, "audit.log")
+    return ["--audit-policy-file", policy, "--audit-log-path", log_path], log_path
+
+
+def stamp(rfc3339: str) -> float:
+    """Seconds of an audit timestamp (2026-12-07T17:01:02.123456Z), for differences only."""
+    import datetime
+    return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def print_list_sources(log_path: str, top: int = 12) -> None:
+    """Who listed what (audit log): count and seconds by user agent, resource, scope and
+    which selectors the list had -- not their values, or 5,000 kubelets are 5,000 rows."""
+    from urllib.parse import parse_qs, urlsplit
+    counts: collections.Counter = collections.Counter()
+    seconds: collections.Counter = collections.Counter()
+    try:
+        f = open(log_path)
+    except OSError:
+        return
+    with f:
+        for line in f:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue             # the last line, cut off while the apiserver wrote it
+            url = urlsplit(ev.get("requestURI", ""))
+            query = parse_qs(url.query)
+            ref = ev.get("objectRef") or {}
+            what = (ev.get("userAgent", "?").split(" ")[0], ref.get("resource", url.path),
+                    "namespace" if ref.get("namespace") else "all",
+                    "+".join(k for k in ("labelSelector", "fieldSelector", "limit", "resourceVersion")
+                             if k in query) or "-",
+                    str((ev.get("responseStatus") or {}).get("code", "")))
+            counts[what] += 1
+            try:
+                seconds[what] += stamp(ev["stageTimestamp"]) - stamp(ev["requestReceivedTimestamp"])
+            except (KeyError, ValueError):
+                pass
+    say(f"lists (audit log), busiest {top} of {len(counts)} kinds, {sum(counts.values())} in all:")
+    print(f"  {'count':>7} {'seconds':>8}  user agent / resource / scope / selectors / code")
+    for what, n in sorted(counts.items(), key=lambda kv: -seconds[kv[0]])[:top]:
+        print(f"  {n:>7} {seconds[what]:>8.1f}  {' / '.join(what)}")
+
+
 class Writes:
     """Count the Lease and Node writes per second, and every request's rate, from the
     apiserver's apiserver_request_total (successful PUT/PATCH of leases; of nodes and
@@ -363,6 +429,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for one checkpoint")
     ap.add_argument("--profile", metavar="DIR", help="py-spy the apiserver and the scheduler")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    ap.add_argument("--audit-lists", action="store_true",
+                    help="audit every list; print at the end who listed what and how long it took")
     args = ap.parse_args()
     main_pid = os.getpid()
 
@@ -385,7 +453,9 @@ def main():
     sampled = os.path.abspath(os.path.join(args.profile, "apiserver.sampled")) if args.profile else None
     if sampled:
         os.makedirs(args.profile, exist_ok=True)
-    cluster = Cluster(apiserver_env={"MINIKUBE_PY_SAMPLE": sampled + ":2"} if sampled else None)
+    audit_args, audit_log = audit_lists_args() if args.audit_lists else ([], None)
+    cluster = Cluster(apiserver_env={"MINIKUBE_PY_SAMPLE": sampled + ":2"} if sampled else None,
+                      apiserver_args=audit_args)
     profiler = Profiler(args.profile)
     table: list[tuple[str, str, str]] = []       # (what, measured, goal)
     # A long timeout: on a loaded machine the apiserver may take a while to answer a big list.
@@ -575,6 +645,9 @@ def main():
         for what, measured, goal in table:
             print(f"{what:<58} {measured:<44} {goal}")
         print(f"load at the end: {load()}", flush=True)
+        if audit_log:
+            print_list_sources(audit_log)
+            shutil.rmtree(os.path.dirname(audit_log), ignore_errors=True)
         profiler.stop()
         client.close()
         cluster.stop(keep_dir=args.keep)

@@ -69,7 +69,7 @@ def bench_pod(name: str, scheduler_name: str = "default-scheduler") -> dict:
 class Cluster:
     """etcd + apiserver in a temp dir, as tests/conftest.py starts them."""
 
-    def __init__(self, apiserver_env: dict | None = None):
+    def __init__(self, apiserver_env: dict | None = None, apiserver_args: list | tuple = ()):
         self.dir = tempfile.mkdtemp(prefix="bench-sched-")
         self.etcd, self.etcd_url = start_etcd(os.path.join(self.dir, "etcd"),
                                               log_file=open(os.path.join(self.dir, "etcd.log"), "ab"))
@@ -77,7 +77,7 @@ class Cluster:
         self.server = f"http://127.0.0.1:{self.port}"
         self.api = subprocess.Popen(
             [sys.executable, "-m", "minikube_py.cli.minikube", "apiserver",
-             "--etcd-servers", self.etcd_url, "--port", str(self.port)],
+             "--etcd-servers", self.etcd_url, "--port", str(self.port), *apiserver_args],
             stdout=open(os.path.join(self.dir, "apiserver.log"), "ab"), stderr=subprocess.STDOUT,
             env={**os.environ, **(apiserver_env or {})})
         deadline = time.monotonic() + 120      # a shared, busy machine starts slowly
