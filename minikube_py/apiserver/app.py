@@ -505,8 +505,18 @@ class APIServer:
                 token = args.get("continue") or None
                 if token and args.get("resourceVersion"):
                     raise errors.bad_request("specifying resource version is not allowed when using continue")
-                lst = reg.list(rt, namespace, args.get("labelSelector"), args.get("fieldSelector"),
-                               limit=pagination.parse_limit(args.get("limit")), continue_token=token)
+                limit = pagination.parse_limit(args.get("limit"))
+                lst = None
+                rv = args.get("resourceVersion")
+                if rv and rv.isdigit() and not token and not limit and \
+                        args.get("resourceVersionMatch", "NotOlderThan") == "NotOlderThan":
+                    # "0": any state; "N": not older than N -- what informers ask: the cache's
+                    # state serves it when it is new enough, else etcd below (always newer).
+                    lst = reg.list_from_cache(rt, self.cache_for(rt), namespace, args.get("labelSelector"),
+                                              args.get("fieldSelector"), not_older_than=int(rv))
+                if lst is None:
+                    lst = reg.list(rt, namespace, args.get("labelSelector"), args.get("fieldSelector"),
+                                   limit=limit, continue_token=token)
                 return self.respond_list(req, rt, lst)
             if method == "POST":
                 if rt.namespaced and namespace is None:

@@ -4,6 +4,10 @@ Polling the apiserver for "what changed?" does not scale; instead every
 controller keeps a cache fed by one watch, as client-go's SharedInformer does:
 
 1. **List** the resource; the List's ``resourceVersion`` says "as of revision N".
+   The first list asks ``resourceVersion=0`` (any state), a re-list the revision
+   last seen (not older than it), as client-go's reflector does: the apiserver
+   serves both from its watch cache, not etcd -- 5,000 kubelets listing their
+   pods must not each read every pod in etcd.
 2. **Watch** from N: every change after the list arrives, in order, once.
 3. When the stream ends (server timeout, dropped connection) **resume** the
    watch from the last resourceVersion seen -- nothing is missed.
@@ -202,6 +206,7 @@ class Informer:
         self._watch = None              # the open Watch, closed by stop()
         self._threads: list[threading.Thread] = []
         self.last_resource_version: Optional[str] = None
+        self._relist_from: Optional[str] = None   # after 410: list not older than this
 
     def __repr__(self) -> str:
         return f"Informer({self.resource!r}, namespace={self.namespace!r})"
@@ -281,6 +286,7 @@ class Informer:
             except Expired:
                 # Our resourceVersion was compacted: forget it and re-list now.
                 log.info("%r: watch expired, re-listing", self)
+                self._relist_from = self.last_resource_version
                 self.last_resource_version = None
                 continue
             except Exception as exc:
@@ -302,7 +308,8 @@ class Informer:
         """List and load the cache; on a re-list, report the difference."""
         result = self.client.list(self.resource, namespace=self.namespace,
                                   label_selector=self.label_selector,
-                                  field_selector=self.field_selector)
+                                  field_selector=self.field_selector,
+                                  resource_version=self._relist_from or "0")
         items = result.get("items") or []
         kind = result.get("kind", "")
         if kind.endswith("List"):

@@ -6,6 +6,12 @@ etcd watch per resource prefix and fans the events out: the cache keeps a window
 recent events so that a client resuming from resourceVersion N gets every event after
 N, and a client asking for history older than the window gets 410 Expired (it then
 re-lists, as informers do).
+
+It also keeps every live object of the prefix, encoded once, as the cacher's store
+does: a list that asks for ``resourceVersion=0`` (any state) or ``=N`` (not older than
+N), what an informer's first list and its re-list after 410 ask, is served from memory
+instead of etcd (``snapshot``). At 5,000 hollow nodes each kubelet's list of its pods
+(``fieldSelector=spec.nodeName=...``) otherwise decoded every pod in etcd to keep ten.
 """
 from __future__ import annotations
 
@@ -84,6 +90,17 @@ class WatchCache:
         # watches waiting to be registered by it (watch).
         self.leaving: list[Sink] = []
         self.registering: collections.deque = collections.deque()
+        # The current state: every live key's newest JSON (shared with its event's bytes
+        # while the event is in the window), and by trigger value the keys that have it,
+        # so a kubelet's list finds its node's pods without looking at the others.
+        # state_from: the revision of the etcd list the state started from (None: no
+        # state, lists go to etcd); state_revision: the state holds every change up to it.
+        self.objects: dict[str, bytes] = {}
+        self.keys_by_value: dict[str, set[str]] = {}
+        self.value_of: dict[str, str] = {}
+        self.state_from: int | None = None
+        self.state_revision = 0
+        self.state_lost = False
         self.lock = threading.Lock()
         self._cancel = None
         self._stopped = False
@@ -100,6 +117,7 @@ class WatchCache:
         start = max(1, rev - REPLAY_REVISIONS)
         if not self.store.revision_available(start):
             start = self._oldest_available(start, rev)
+        self._load_state()
         try:
             self._cancel = self.store.watch(self.prefix, start, self._on_etcd)
         except RevisionCompacted:
@@ -109,6 +127,80 @@ class WatchCache:
             self.window_start = start - 1
             self.last_revision = max(self.last_revision, rev)
             self.bookmarkable = self.last_revision
+
+    STATE_PAGE = 5000
+
+    def _load_state(self) -> int:
+        """Read every object under the prefix from etcd, page by page at one revision (as
+        the cacher lists), into the state; return that revision. Events up to it that the
+        watch replays go to the window only: the state already has them."""
+        objects: dict[str, bytes] = {}
+        start, revision = self.prefix, 0
+        while True:
+            pairs, revision, more, _ = self.store.list_page(self.prefix, start, self.STATE_PAGE, revision)
+            for key, obj in pairs:
+                objects[key] = codec.dumps_to_keep(obj)
+            if not more or not pairs:
+                break
+            start = pairs[-1][0] + "\x00"
+        with self.lock:
+            self.objects, self.keys_by_value, self.value_of = objects, {}, {}
+            if self.trigger is not None:
+                for key, data in objects.items():
+                    self._index_value(key, self.trigger(codec.loads(data)))
+            self.state_from = self.state_revision = revision
+        return revision
+
+    def _index_value(self, key: str, value) -> None:
+        """Under the lock: file key under its object's trigger value (None: under none)."""
+        old = self.value_of.get(key)
+        if old == value:
+            return
+        if old is not None:
+            keys = self.keys_by_value[old]
+            keys.discard(key)
+            if not keys:
+                del self.keys_by_value[old]
+            del self.value_of[key]
+        if value is not None:
+            self.keys_by_value.setdefault(value, set()).add(key)
+            self.value_of[key] = value
+
+    def _apply_to_state(self, ev: WatchEvent) -> None:
+        """Under the lock: one dispatched event into the state (unless the list had it)."""
+        if self.state_from is None or ev.revision <= self.state_from:
+            return
+        if ev.type == "DELETED":
+            self.objects.pop(ev.key, None)
+            if self.trigger is not None:
+                self._index_value(ev.key, None)
+        else:
+            self.objects[ev.key] = ev.json()
+            if self.trigger is not None:
+                self._index_value(ev.key, ev.triggers[0] if ev.triggers else None)
+        if ev.revision > self.state_revision:
+            self.state_revision = ev.revision
+
+    def snapshot(self, key_prefix: str, trigger_value: str | None = None,
+                 not_older_than: int = 0) -> tuple[list[bytes], int] | None:
+        """The JSON of every live object under key_prefix (only those whose trigger
+        value is `trigger_value`, when given), sorted by key as etcd lists them, and the
+        revision they are the state at. None when the cache cannot serve it: no state
+        yet, or not yet at revision `not_older_than` (the caller then reads etcd)."""
+        with self.lock:
+            if self.state_from is None or self.state_revision < not_older_than:
+                return None
+            objects = self.objects
+            if trigger_value is not None:
+                keys = [k for k in self.keys_by_value.get(trigger_value, ()) if k.startswith(key_prefix)]
+            elif key_prefix == self.prefix:
+                keys = list(objects)
+            else:
+                keys = [k for k in objects if k.startswith(key_prefix)]
+            found = [(k, objects[k]) for k in keys]
+            revision = self.state_revision
+        found.sort()
+        return [data for _, data in found], revision
 
     def _oldest_available(self, compacted: int, newest: int) -> int:
         """The oldest revision after `compacted` that etcd still has (newest + 1 if none)."""
@@ -180,6 +272,7 @@ class WatchCache:
                         str(prior.revision) == (prev.get("metadata") or {}).get("resourceVersion"):
                     shared = prior.json()
                 ev.compact(shared)
+                self._apply_to_state(ev)
             self.bookmarkable = self.last_revision
 
     def _watchers_of(self, ev):
@@ -206,6 +299,7 @@ class WatchCache:
                 self.events.clear()
                 self.latest.clear()
                 self.by_trigger.clear()
+                self.state_from, self.state_lost = None, True    # it missed changes: read again on reopen
                 self.window_start = max(self.window_start, err.compacted_revision - 1)
                 self.last_revision = max(self.last_revision, err.compacted_revision - 1)
                 self.bookmarkable = self.last_revision
@@ -221,16 +315,21 @@ class WatchCache:
             try:
                 with self.lock:
                     frm = self.last_revision + 1
+                    lost_state = self.state_lost
                 try:
+                    if lost_state:
+                        raise RevisionCompacted(frm)
                     self._cancel = self.store.watch(self.prefix, frm, self._on_etcd)
                 except RevisionCompacted:
-                    rev = self.store.current_revision()
+                    # Changes were lost: the state is read again, the window starts anew.
+                    rev = self._load_state()
                     with self.lock:
                         self.events.clear()
                         self.latest.clear()
                         self.by_trigger.clear()
                         self.window_start = self.last_revision = self.bookmarkable = rev
                     self._cancel = self.store.watch(self.prefix, rev + 1, self._on_etcd)
+                    self.state_lost = False
                 log.info("watch on %s resumed", self.prefix)
                 return
             except (StoreUnavailable, Exception) as err:
@@ -248,7 +347,10 @@ class WatchCache:
         and every write of the cached kind asked for it behind the dispatcher.
         """
         ev = self.latest.get(key)
-        if ev is None or ev.type == "DELETED":
+        if ev is None:
+            data = self.objects.get(key)        # its last change left the window
+            return None if data is None else codec.loads(data)
+        if ev.type == "DELETED":
             return None
         return codec.loads(ev.json())
 

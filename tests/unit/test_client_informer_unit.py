@@ -42,11 +42,14 @@ class FakeClient:
     def __init__(self, items, rv="10"):
         self.items, self.rv = items, rv
         self.lists = 0
+        self.list_rvs = []
         self.watch_calls = []
         self.watches = queue.Queue()  # queues of events, one per watch() call
 
-    def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+    def list(self, resource, namespace=None, label_selector=None, field_selector=None,
+             resource_version=None):
         self.lists += 1
+        self.list_rvs.append(resource_version)
         return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": self.rv},
                 "items": [dict(i) for i in self.items]}
 
@@ -208,6 +211,9 @@ def test_relist_on_expired_emits_the_difference():
         assert sorted(inf.store.keys()) == ["d/a", "d/c", "d/d"]
         assert client.lists == 2
         assert client.watch_calls[-1]["rv"] == "40"
+        # As client-go's reflector: the first list takes any state (the apiserver's watch
+        # cache serves it), the re-list one not older than what the informer last saw.
+        assert client.list_rvs == ["0", "10"]
     finally:
         inf.stop()
 

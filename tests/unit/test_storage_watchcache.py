@@ -1,4 +1,5 @@
 """The watch cache's dispatch: what each client watch gets while history is replayed."""
+from minikube_py import codec
 from minikube_py.storage.store import WatchEvent
 from minikube_py.storage.watchcache import WatchCache
 
@@ -240,3 +241,82 @@ def test_a_waiting_watch_from_before_the_window_still_gets_410():
     with pytest.raises(RevisionCompacted):
         cache.watch(0, ListSink("/registry/pods/"))
     assert not cache.registering
+
+
+class PagedStore:
+    """etcd as the cache's start() reads it: list_page at one revision, then a watch."""
+
+    def __init__(self, objects, revision):
+        self.objects, self.revision = dict(objects), revision
+        self.pages = 0
+
+    def current_revision(self):
+        return self.revision
+
+    def revision_available(self, rev):
+        return True
+
+    def list_page(self, prefix, start, limit, revision=0):
+        self.pages += 1
+        keys = sorted(k for k in self.objects if k.startswith(prefix) and k >= start)
+        page = keys[:limit]
+        return [(k, self.objects[k]) for k in page], revision or self.revision, len(keys) > limit, 0
+
+    def watch(self, prefix, start, callback):
+        self.watched_from = start
+        return lambda: None
+
+
+def pod(name, node, rev, labels=None):
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": str(rev), "labels": labels or {}},
+            "spec": {"nodeName": node}}
+
+
+def test_the_state_serves_lists_by_trigger_value_and_follows_later_events_only():
+    store = PagedStore({f"/registry/pods/ns/p{i}": pod(f"p{i}", "a" if i % 2 else "b", 10 + i)
+                        for i in range(5)}, revision=20)
+    cache = WatchCache(store, "/registry/pods/", trigger=lambda obj: obj["spec"].get("nodeName", ""))
+    cache.STATE_PAGE = 2                      # three pages, all at revision 20
+    cache.start()
+    assert store.pages == 3
+    data, rev = cache.snapshot("/registry/pods/", "a")
+    assert rev == 20 and [codec.loads(d)["metadata"]["name"] for d in data] == ["p1", "p3"]
+    # A replayed event (revision <= 20) is history the list already has: the state keeps
+    # p1 on node a. A new one (21) moves p3 to node b; p4 is deleted at 22.
+    cache._on_etcd([WatchEvent("MODIFIED", "/registry/pods/ns/p1", 15, pod("p1", "b", 15), None)])
+    cache._on_etcd([WatchEvent("MODIFIED", "/registry/pods/ns/p3", 21, pod("p3", "b", 21), None),
+                    WatchEvent("DELETED", "/registry/pods/ns/p4", 22, pod("p4", "b", 14), None)])
+    data, rev = cache.snapshot("/registry/pods/", "a")
+    assert rev == 22 and [codec.loads(d)["metadata"]["name"] for d in data] == ["p1"]
+    data, _ = cache.snapshot("/registry/pods/ns/", "b")
+    assert [codec.loads(d)["metadata"]["name"] for d in data] == ["p0", "p2", "p3"]
+    assert [codec.loads(d)["metadata"]["name"] for d in cache.snapshot("/registry/pods/")[0]] == \
+        ["p0", "p1", "p2", "p3"]
+    # Not as new as asked: the caller reads etcd instead.
+    assert cache.snapshot("/registry/pods/", not_older_than=23) is None
+    # The newest state of an object whose event left the window is still a base guess.
+    assert cache.recent("/registry/pods/ns/p0")["metadata"]["resourceVersion"] == "10"
+
+
+def test_a_cache_without_state_serves_no_list():
+    cache = WatchCache(store=None, prefix="/registry/pods/")
+    cache._on_etcd([added(1, "a")])
+    assert cache.snapshot("/registry/pods/") is None
+
+
+def test_after_a_compaction_the_state_is_read_again():
+    from minikube_py.storage.store import RevisionCompacted
+    store = PagedStore({"/registry/pods/ns/p0": pod("p0", "a", 5)}, revision=10)
+    cache = WatchCache(store, "/registry/pods/", trigger=lambda obj: obj["spec"].get("nodeName", ""))
+    cache.start()
+    # While the etcd watch was away, p0 was deleted and p1 made, and etcd compacted that.
+    store.objects = {"/registry/pods/ns/p1": pod("p1", "a", 30)}
+    store.revision = 40
+    cache._stopped = True                     # reopen by hand, below
+    cache._on_etcd(RevisionCompacted(35))
+    assert cache.snapshot("/registry/pods/") is None          # changes were lost: etcd serves
+    cache._stopped = False
+    cache._reopen()
+    data, rev = cache.snapshot("/registry/pods/", "a")
+    assert rev == 40 and [codec.loads(d)["metadata"]["name"] for d in data] == ["p1"]
+    assert store.watched_from == 41
