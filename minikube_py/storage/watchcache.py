@@ -59,7 +59,7 @@ class _Registration:
 
 class WatchCache:
     def __init__(self, store, prefix: str, capacity: int = 20000,
-                 trigger: Callable[[dict], str] | None = None):
+                 trigger: Callable[[dict], str] | None = None, keep_state: bool = True):
         self.store = store
         self.prefix = prefix
         self.capacity = capacity
@@ -98,6 +98,8 @@ class WatchCache:
         self.objects: dict[str, bytes] = {}
         self.keys_by_value: dict[str, set[str]] = {}
         self.value_of: dict[str, str] = {}
+        # (keep_state=False: the window only, which benchmarks/scale.py measures alone.)
+        self.keep_state = keep_state
         self.state_from: int | None = None
         self.state_revision = 0
         self.state_lost = False
@@ -117,7 +119,8 @@ class WatchCache:
         start = max(1, rev - REPLAY_REVISIONS)
         if not self.store.revision_available(start):
             start = self._oldest_available(start, rev)
-        self._load_state()
+        if self.keep_state:
+            self._load_state()
         try:
             self._cancel = self.store.watch(self.prefix, start, self._on_etcd)
         except RevisionCompacted:
@@ -322,7 +325,7 @@ class WatchCache:
                     self._cancel = self.store.watch(self.prefix, frm, self._on_etcd)
                 except RevisionCompacted:
                     # Changes were lost: the state is read again, the window starts anew.
-                    rev = self._load_state()
+                    rev = self._load_state() if self.keep_state else self.store.current_revision()
                     with self.lock:
                         self.events.clear()
                         self.latest.clear()
