@@ -280,10 +280,14 @@ def watch_cache_state_bytes(etcd_url: str, prefix: str = "/registry/pods/") -> t
     cache reads it when it opens: (objects, bytes per object). Counted with getsizeof (the
     JSON bytes, the keys, the dict), not tracemalloc: under it, reading 100,000 pods takes
     minutes."""
+    import functools
+
+    from minikube_py.api.kinds.core import POD
+    from minikube_py.api.selectors import field_value
     from minikube_py.storage.etcd import EtcdStore
     from minikube_py.storage.watchcache import WatchCache
-    cache = WatchCache(EtcdStore(etcd_url), prefix,
-                       trigger=lambda obj: (obj.get("spec") or {}).get("nodeName") or "")
+    # The pods' trigger, as the apiserver makes it (APIServer.cache_for)
+    cache = WatchCache(EtcdStore(etcd_url), prefix, trigger=functools.partial(field_value, path=POD.watch_trigger))
     cache._load_state()
     objects = cache.objects
     size = sys.getsizeof(objects) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in objects.items())

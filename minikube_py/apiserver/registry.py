@@ -84,9 +84,7 @@ class Registry:
         else:
             items, rev = self.store.list(rt.etcd_prefix(namespace))
             items = [o for o in items if matches(o, lsel, fsel)]
-        return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(rev), **extras},
-                "items": [self._typed(rt, o) for o in items]}
+        return self._list_of(rt, items, rev, extras)
 
     def list_from_cache(self, rt: Kind, cache, namespace=None, label_selector=None, field_selector=None,
                         not_older_than: int = 0):
@@ -105,8 +103,12 @@ class Registry:
         items = [codec.loads(data) for data in encoded]
         if lsel or fsel:
             items = [o for o in items if matches(o, lsel, fsel)]
+        return self._list_of(rt, items, rev)
+
+    def _list_of(self, rt: Kind, items: list, rev: int, extras: dict | None = None) -> dict:
+        """The kind's List of these objects, as of revision `rev` (with a page's continue)."""
         return {"kind": rt.kind + "List", "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(rev)},
+                "metadata": {"resourceVersion": str(rev), **(extras or {})},
                 "items": [self._typed(rt, o) for o in items]}
 
     def base(self, rt: Kind, namespace, name, guess: bool, at_rv=None) -> tuple[dict, bool]:

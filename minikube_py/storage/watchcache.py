@@ -94,7 +94,8 @@ class WatchCache:
         # while the event is in the window), and by trigger value the keys that have it,
         # so a kubelet's list finds its node's pods without looking at the others.
         # state_from: the revision of the etcd list the state started from (None: no
-        # state, lists go to etcd); state_revision: the state holds every change up to it.
+        # state -- not kept, or lost to a compaction -- and lists go to etcd);
+        # state_revision: the state holds every change up to it.
         self.objects: dict[str, bytes] = {}
         self.keys_by_value: dict[str, set[str]] = {}
         self.value_of: dict[str, str] = {}
@@ -102,7 +103,6 @@ class WatchCache:
         self.keep_state = keep_state
         self.state_from: int | None = None
         self.state_revision = 0
-        self.state_lost = False
         self.lock = threading.Lock()
         self._cancel = None
         self._stopped = False
@@ -138,19 +138,21 @@ class WatchCache:
         the cacher lists), into the state; return that revision. Events up to it that the
         watch replays go to the window only: the state already has them."""
         objects: dict[str, bytes] = {}
+        values: dict[str, str] = {}              # trigger values, read while still decoded
         start, revision = self.prefix, 0
         while True:
             pairs, revision, more, _ = self.store.list_page(self.prefix, start, self.STATE_PAGE, revision)
             for key, obj in pairs:
                 objects[key] = codec.dumps_to_keep(obj)
+                if self.trigger is not None:
+                    values[key] = self.trigger(obj)
             if not more or not pairs:
                 break
             start = pairs[-1][0] + "\x00"
         with self.lock:
             self.objects, self.keys_by_value, self.value_of = objects, {}, {}
-            if self.trigger is not None:
-                for key, data in objects.items():
-                    self._index_value(key, self.trigger(codec.loads(data)))
+            for key, value in values.items():
+                self._index_value(key, value)
             self.state_from = self.state_revision = revision
         return revision
 
@@ -302,7 +304,7 @@ class WatchCache:
                 self.events.clear()
                 self.latest.clear()
                 self.by_trigger.clear()
-                self.state_from, self.state_lost = None, True    # it missed changes: read again on reopen
+                self.state_from = None           # it missed changes: read again on reopen
                 self.window_start = max(self.window_start, err.compacted_revision - 1)
                 self.last_revision = max(self.last_revision, err.compacted_revision - 1)
                 self.bookmarkable = self.last_revision
@@ -318,21 +320,22 @@ class WatchCache:
             try:
                 with self.lock:
                     frm = self.last_revision + 1
-                    lost_state = self.state_lost
-                try:
-                    if lost_state:
-                        raise RevisionCompacted(frm)
-                    self._cancel = self.store.watch(self.prefix, frm, self._on_etcd)
-                except RevisionCompacted:
-                    # Changes were lost: the state is read again, the window starts anew.
-                    rev = self._load_state() if self.keep_state else self.store.current_revision()
-                    with self.lock:
-                        self.events.clear()
-                        self.latest.clear()
-                        self.by_trigger.clear()
-                        self.window_start = self.last_revision = self.bookmarkable = rev
-                    self._cancel = self.store.watch(self.prefix, rev + 1, self._on_etcd)
-                    self.state_lost = False
+                    state_lost = self.keep_state and self.state_from is None
+                if not state_lost:
+                    try:
+                        self._cancel = self.store.watch(self.prefix, frm, self._on_etcd)
+                        log.info("watch on %s resumed", self.prefix)
+                        return
+                    except RevisionCompacted:
+                        pass
+                # Changes were lost: the state is read again, the window starts anew.
+                rev = self._load_state() if self.keep_state else self.store.current_revision()
+                with self.lock:
+                    self.events.clear()
+                    self.latest.clear()
+                    self.by_trigger.clear()
+                    self.window_start = self.last_revision = self.bookmarkable = rev
+                self._cancel = self.store.watch(self.prefix, rev + 1, self._on_etcd)
                 log.info("watch on %s resumed", self.prefix)
                 return
             except (StoreUnavailable, Exception) as err:
