@@ -7,6 +7,8 @@ not a read of every pod in etcd -- and the answer is the same List etcd would gi
 """
 from __future__ import annotations
 
+import time
+
 import requests
 
 
@@ -64,3 +66,53 @@ def test_a_paged_list_with_a_resource_version_still_pages(cluster, namespace):
         assert requests.post(cluster.server + pods, json=_pod(f"q{i}", "cache-n4")).status_code == 201
     page = _list(cluster, pods, resourceVersion="0", limit=2)
     assert len(page["items"]) == 2 and page["metadata"]["continue"]
+
+
+def _wait(fn, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if fn():
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def test_the_cache_answers_while_etcd_is_away_and_follows_it_when_it_is_back(cluster, namespace):
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    pods = cluster.server + path
+    assert requests.post(pods, json=_pod("before", "cache-n5")).status_code == 201
+    assert _wait(lambda: [o["metadata"]["name"] for o in _list(cluster, path, resourceVersion="0")["items"]]
+                 == ["before"])
+    cluster.stop_etcd()
+    try:
+        # A consistent list needs etcd; "any state" is the cache's, as kube-apiserver's cacher.
+        assert requests.get(pods, timeout=30).status_code in (500, 503)
+        away = requests.get(pods, params={"resourceVersion": "0"}, timeout=30)
+        assert away.status_code == 200, away.text
+        assert [o["metadata"]["name"] for o in away.json()["items"]] == ["before"]
+    finally:
+        cluster.start_etcd()
+    assert _wait(lambda: requests.post(pods, json=_pod("after", "cache-n5"), timeout=5).status_code == 201)
+    rv = requests.get(f"{pods}/after").json()["metadata"]["resourceVersion"]
+    assert _wait(lambda: [o["metadata"]["name"] for o in
+                          _list(cluster, path, fieldSelector="spec.nodeName=cache-n5", resourceVersion=rv)["items"]]
+                 == ["after", "before"])
+
+
+def test_after_an_apiserver_restart_the_cache_has_every_object(cluster, namespace):
+    pods = f"{cluster.server}/api/v1/namespaces/{namespace}/pods"
+    assert requests.post(pods, json=_pod("kept", "cache-n6")).status_code == 201
+    cluster.stop_apiserver()
+    cluster.start_apiserver()
+    # The restarted cache read every pod from etcd when it opened.
+    lst = _list(cluster, "/api/v1/pods", fieldSelector="spec.nodeName=cache-n6", resourceVersion="0")
+    assert _names(lst) == [(namespace, "kept")]
+
+
+def test_a_resource_version_that_is_not_a_number_reads_etcd_as_before(cluster, namespace):
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    assert requests.post(cluster.server + pods, json=_pod("x", "cache-n7")).status_code == 201
+    assert [o["metadata"]["name"] for o in _list(cluster, pods, resourceVersion="abc")["items"]] == ["x"]
