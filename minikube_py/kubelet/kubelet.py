@@ -98,10 +98,14 @@ class Kubelet:
         self.pleg = None if self.hollow else PLEG(runtime, config.relist_seconds,
                                                   self._wake_pod, self._on_runtime_health)
         self.pods = Informer(client, "pods", field_selector=f"spec.nodeName={self.node_name}")
+        # Our own Node, watched (the apiserver indexes these watches by name): each status
+        # update compares against it instead of GETting the Node.
+        self.node = Informer(client, "nodes", field_selector=f"metadata.name={self.node_name}")
         self.reporter = nodestatus.NodeStatusReporter(
             client, self.node_name, compute_status=self._node_status, labels=config.labels,
             taints=config.taints, update_seconds=config.status_update_seconds,
-            report_seconds=config.status_report_seconds, runner=loops)
+            report_seconds=config.status_report_seconds, runner=loops,
+            node_lister=self._own_node)
         self.lease = NodeLease(client, self.node_name, config.lease_seconds,
                                node_uid=lambda: self.reporter.node_uid, runner=loops)
         self.housekeeper = Loop(f"housekeeping-{self.node_name}", self._housekeeping_step,
@@ -122,6 +126,7 @@ class Kubelet:
             self.pleg.relist()            # know the runtime's health before the first status
         if not self.reporter.register_until_done(self._stop):
             return self
+        self.node.start()
         self.lease.start()
         self.reporter.start()
         self.pods.add_handler(on_add=self._on_add, on_update=self._on_update,
@@ -138,6 +143,7 @@ class Kubelet:
         """Stop the loops; containers keep running (a restarted kubelet adopts them)."""
         self._stop.set()
         self.pods.stop()
+        self.node.stop()
         self.workers.stop()
         if self.pleg is not None:
             self.pleg.stop()
@@ -151,6 +157,10 @@ class Kubelet:
                 self.device_manager.stop()
             except Exception as e:  # noqa: BLE001
                 log.warning("device manager stop: %s", e)
+
+    def _own_node(self) -> dict | None:
+        """Our Node from the informer (None until it has listed)."""
+        return self.node.get(self.node_name) if self.node.has_synced() else None
 
     # ================================================================== pods
     def _on_add(self, pod: dict) -> None:

@@ -20,7 +20,6 @@ update sets it Ready again (and the controller lifts its taints).
 """
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import logging
 import platform
@@ -183,13 +182,18 @@ def node_status(*, capacity_: dict, allocatable_: dict, address: str, node_name:
     }
 
 
+_TIMES = ("lastHeartbeatTime", "lastTransitionTime")
+
+
 def _comparable(status: dict) -> dict:
-    """A status without its heartbeat times, to tell whether anything really changed."""
-    s = copy.deepcopy(status)
-    for c in s.get("conditions") or []:
-        c.pop("lastHeartbeatTime", None)
-        c.pop("lastTransitionTime", None)
-    return s
+    """A status without its heartbeat times, to tell whether anything really changed.
+
+    Built beside the status, not a deep copy of it: 5,000 hollow nodes compare twice every
+    10 s, and two deep copies each were a fifth of their processes' CPU."""
+    conditions = status.get("conditions")
+    if not conditions:
+        return status
+    return {**status, "conditions": [{k: v for k, v in c.items() if k not in _TIMES} for c in conditions]}
 
 
 # ---------------------------------------------------------------------- reporter
@@ -197,8 +201,13 @@ class NodeStatusReporter(Loop):
     """Registers the Node and keeps its status up to date."""
 
     def __init__(self, client, node_name: str, *, compute_status, labels: dict, taints: list,
-                 update_seconds: float = 10.0, report_seconds: float = 300.0, runner=None):
+                 update_seconds: float = 10.0, report_seconds: float = 300.0, runner=None,
+                 node_lister=None):
         self.client = client
+        # node_lister() -> our Node as the kubelet's Node informer holds it, or None (not yet
+        # synced): what each status update compares against, as the kubelet's first try
+        # reads its nodeLister; without one, a GET from the apiserver's cache.
+        self.node_lister = node_lister
         self.node_name = node_name
         self.compute_status = compute_status     # compute_status(old_conditions) -> status
         self.labels = labels
@@ -251,8 +260,12 @@ class NodeStatusReporter(Loop):
         due = time.monotonic() - self._posted_at >= self.report_seconds
         try:
             if old is None and not force and not due and self._posted is not None:
-                # From the apiserver's cache, as the kubelet reads it (resourceVersion 0).
-                old = self.client.get("nodes", self.node_name, resource_version="0")
+                # From our Node informer, as the kubelet reads it: 5,000 nodes GETting their
+                # Node every 10 s were half of the apiserver's idle requests. Else (no informer,
+                # or not synced yet) from the apiserver's cache (resourceVersion 0).
+                old = self.node_lister() if self.node_lister is not None else None
+                if old is None:
+                    old = self.client.get("nodes", self.node_name, resource_version="0")
             shown = (old.get("status") or {}) if old is not None else self._posted
             status = self.compute_status((shown or {}).get("conditions"))
             if not force and not due and shown is not None \

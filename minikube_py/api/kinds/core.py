@@ -114,6 +114,7 @@ NODE = Kind(
     "", "v1", "Node", "nodes", namespaced=False, short_names=("no",),
     subresources=("status", "proxy"), return_deleted_object=True,
     status_on_create=True,     # a kubelet registers its Node with capacity and conditions
+    watch_trigger="metadata.name",   # each kubelet watches its own Node (kube's NameTriggerFunc)
     default=defaults.default_node, validate=validation.validate_node,
     columns=(NAME, col("Status"), col("Roles"), AGE, col("Version"), col("Internal-IP", priority=1),
              col("External-IP", priority=1), col("OS-Image", priority=1), col("Kernel-Version", priority=1),
