@@ -90,6 +90,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # noqa: N802 - stdlib name
         log.debug("%s %s", self.address_string(), fmt % args)
 
+    def log_request(self, code="-", size="-"):
+        # Formatted only when debug logging is on: the metrics scraper asks every kubelet
+        # every 15 s, and formatting each line unread cost 6% of hollow kubelets' CPU.
+        if log.isEnabledFor(logging.DEBUG):
+            super().log_request(code, size)
+
     def _text(self, code: int, text: str, ctype: str = "text/plain; charset=utf-8"):
         body = text.encode()
         self.send_response(code)
