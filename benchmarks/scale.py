@@ -233,6 +233,22 @@ def print_profile(path: str, top: int = 18, what: str = "samples holding the GIL
         print(f"    incl {n / max(busy, 1):6.1%}  {f[:110]}")
 
 
+def print_memory_profile(path: str | None, top: int = 15) -> None:
+    """The apiserver's biggest allocation sites, as memprofile.py last wrote them (<= 30 s ago)."""
+    if not path:
+        return
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as err:
+        print(f"  (no memory profile: {err})")
+        return
+    age = time.time() - os.path.getmtime(path)
+    print(f"  apiserver memory, biggest sites ({age:.0f} s ago; KiB, blocks, where): {lines[0].lstrip('# ')}")
+    for line in lines[1:top + 1]:
+        print("   " + line[:200])
+
+
 def watch_cache_bytes(etcd_url: str, since: int, prefix: str = "/registry/pods/") -> tuple[int, float, float]:
     """tracemalloc of the apiserver's WatchCache on this etcd: (events held, bytes per event,
     JSON bytes per event).
@@ -448,6 +464,9 @@ def main():
     ap.add_argument("--creators", type=int, default=4, help="client processes creating/binding pods")
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for one checkpoint")
     ap.add_argument("--profile", metavar="DIR", help="py-spy the apiserver and the scheduler")
+    ap.add_argument("--memory-profile", metavar="FILE",
+                    help="trace the apiserver's allocations (minikube_py/memprofile.py): print its biggest "
+                         "sites when idle and at each checkpoint; slows the apiserver, so read only memory")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     ap.add_argument("--audit-lists", action="store_true",
                     help="audit every list; print at the end who listed what and how long it took")
@@ -474,8 +493,11 @@ def main():
     if sampled:
         os.makedirs(args.profile, exist_ok=True)
     audit_args, audit_log = audit_lists_args() if args.audit_lists else ([], None)
-    cluster = Cluster(apiserver_env={"MINIKUBE_PY_SAMPLE": sampled + ":2"} if sampled else None,
-                      apiserver_args=audit_args)
+    api_env = {"MINIKUBE_PY_SAMPLE": sampled + ":2"} if sampled else {}
+    memory_profile = os.path.abspath(args.memory_profile) if args.memory_profile else None
+    if memory_profile:
+        api_env["MINIKUBE_PY_TRACEMALLOC"] = memory_profile
+    cluster = Cluster(apiserver_env=api_env, apiserver_args=audit_args)
     profiler = Profiler(args.profile)
     table: list[tuple[str, str, str]] = []       # (what, measured, goal)
     # A long timeout: on a loaded machine the apiserver may take a while to answer a big list.
@@ -542,6 +564,7 @@ def main():
             f"apiserver RSS {rss_mb(cluster.api.pid):.0f} MB, threads {threads(cluster.api.pid)}")
         say("  idle CPU, % of a core: " + ", ".join(f"{k} {v:.0%}" for k, v in idle_cpu.items()))
         say("  idle requests/s: " + ", ".join(f"{r} {n:.1f}" for r, n in writes.rates[:8]))
+        print_memory_profile(memory_profile)
         n_ready = len(node_names)
         per_node = lambda cores: f"{cores * 10e3 / max(n_ready, 1):.2f} ms"      # noqa: E731
         table.append(("node Lease writes/s (idle)", f"{lease_s:.1f}", f"{args.nodes / 10:.0f} (N/10 s)"))
@@ -588,6 +611,7 @@ def main():
                 f"{lst['full_s']:.2f}s whole, {lst['paged_s']:.2f}s in {lst['pages']} pages "
                 f"(first {lst['first_page_s'] * 1e3:.0f} ms); RSS MB: " +
                 ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+            print_memory_profile(memory_profile)
             table.append((f"@{goal} pods: all available", f"{dt:.0f} s" + ("" if ok else " (TIMED OUT)"),
                           "Running"))
             table.append((f"@{goal} pods: apiserver RSS / CPU",

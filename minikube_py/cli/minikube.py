@@ -26,8 +26,10 @@ def setup_logging(verbose: bool):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """minikube-py: a small, readable Kubernetes in Python that really runs containers."""
-    from ..sampler import from_environment
-    from_environment()          # MINIKUBE_PY_SAMPLE=<file>: profile this component (sampler.py)
+    from .. import mallocarenas, memprofile, sampler
+    mallocarenas.limit_arenas()     # before any thread: fewer arenas, less memory held (mallocarenas.py)
+    sampler.from_environment()      # MINIKUBE_PY_SAMPLE=<file>: profile this component's CPU
+    memprofile.from_environment()   # MINIKUBE_PY_TRACEMALLOC=<file>: and its memory
 
 
 # --------------------------------------------------------------------- components
