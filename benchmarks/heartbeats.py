@@ -8,8 +8,14 @@ cores the apiserver's CPU per renewal decides whether 5,000 nodes leave room for
   - renews them from --processes client processes over keep-alive connections, each
     PUT carrying the resourceVersion of the last answer (as the kubelet's lease
     controller keeps ``latestLease``), at --rate renewals a second in all, for --seconds;
-  - prints the rate reached, the latency, and the apiserver's CPU per renewal; with
-    --profile, py-spy's top frames of the apiserver while it served them.
+  - prints the rate reached, the latency, the apiserver's CPU per renewal (by thread name:
+    Python's threads against gRPC's), and etcd's and the clients'; with --profile, the
+    apiserver's stacks (py-spy's raw format) while it served them;
+  - with --verb get, reads instead (``resourceVersion=0``, from the watch cache): what the
+    kubelets' Node GETs cost before they watched their Node.
+
+A thread watches every Lease throughout, as the node lifecycle controller does: the
+apiserver then keeps a watch cache of Leases, and each renewal is an event it sends.
 
 Usage: python benchmarks/heartbeats.py [--leases 5000] [--rate 500] [--seconds 20]
 """
