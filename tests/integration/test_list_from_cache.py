@@ -7,6 +7,7 @@ not a read of every pod in etcd -- and the answer is the same List etcd would gi
 """
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -116,3 +117,31 @@ def test_a_resource_version_that_is_not_a_number_reads_etcd_as_before(cluster, n
     pods = f"/api/v1/namespaces/{namespace}/pods"
     assert requests.post(cluster.server + pods, json=_pod("x", "cache-n7")).status_code == 201
     assert [o["metadata"]["name"] for o in _list(cluster, pods, resourceVersion="abc")["items"]] == ["x"]
+
+
+def test_a_kubelets_own_node_by_name_from_the_cache_and_its_watch(cluster):
+    """Each kubelet lists and watches only its Node (metadata.name=<node>); the nodes' cache
+    answers from its name index and sends a Node's events to that node's watch alone."""
+    names = ["cache-node-a", "cache-node-b"]
+    for name in names:
+        r = requests.post(cluster.server + "/api/v1/nodes", json={"metadata": {"name": name}})
+        assert r.status_code == 201, r.text
+    try:
+        mine = _list(cluster, "/api/v1/nodes", fieldSelector="metadata.name=cache-node-a", resourceVersion="0")
+        assert [n["metadata"]["name"] for n in mine["items"]] == ["cache-node-a"]
+        rv = mine["metadata"]["resourceVersion"]
+        with requests.get(cluster.server + "/api/v1/nodes", stream=True, timeout=10,
+                          params={"watch": "1", "fieldSelector": "metadata.name=cache-node-a",
+                                  "resourceVersion": rv}) as watch:
+            for name in ("cache-node-b", "cache-node-a"):      # the other node first: not ours
+                r = requests.patch(f"{cluster.server}/api/v1/nodes/{name}",
+                                   json={"metadata": {"labels": {"seen": "yes"}}},
+                                   headers={"Content-Type": "application/merge-patch+json"})
+                assert r.status_code == 200, r.text
+            first = json.loads(next(watch.iter_lines()))
+        assert first["type"] == "MODIFIED"
+        assert first["object"]["metadata"]["name"] == "cache-node-a"
+        assert first["object"]["metadata"]["labels"]["seen"] == "yes"
+    finally:
+        for name in names:
+            requests.delete(f"{cluster.server}/api/v1/nodes/{name}")
