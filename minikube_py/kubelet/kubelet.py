@@ -9,7 +9,8 @@ It is a handful of loops around one idea -- *pod workers* that sync each pod:
       └─────────────────────────────────────────────────────────┘  └ containers that died
 ```
 
-* ``NodeStatusReporter`` registers the Node and posts its status;
+* ``NodeStatusReporter`` registers the Node and posts its status, comparing against
+  the Node as a second informer (``metadata.name=me``) holds it;
 * ``NodeLease`` renews the node's Lease every 10 s (the heartbeat);
 * the pod **informer** lists+watches the pods bound to this node and hands
   each change to that pod's worker (``PodWorkers``);

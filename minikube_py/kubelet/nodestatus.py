@@ -8,7 +8,9 @@ fetches logs), nodeInfo, and the conditions -- ``Ready`` above all, which the
 scheduler and the node lifecycle controller read.
 
 ``NodeStatusReporter`` registers the node and keeps its status fresh: every
-``--status-update-seconds`` it reads the Node and recomputes the status, and
+``--status-update-seconds`` it reads the Node (from the kubelet's informer on its own
+Node, as the real kubelet reads its nodeLister; a GET only until that has listed) and
+recomputes the status, and
 writes only when the Node does not show it already, or when the last write is
 older than ``report_seconds`` (the kubelet's nodeStatusReportFrequency, 5 min as in
 Kubernetes: with 5,000 nodes a 60 s report alone would be 83 Node writes a second; the
