@@ -258,8 +258,12 @@ def make_server(app, host: str, port: int, min_threads: int = 16, max_threads: i
     kubelet watches its pods, and 5,000 hollow nodes are 5,000 watches. Threads are made
     only as connections need them.
     """
+    # request_queue_size is the listen backlog (the kernel caps it at somaxconn, 4096 here):
+    # 5,000 hollow kubelets open 10,000 watch connections as they start, faster than the
+    # one selector thread accepts them; with 1,024 their SYNs overflowed and 27,392 list/
+    # watch tries timed out connecting in 2 minutes, with 4,096 1,070 did.
     server = wsgi.Server((host, port), app, numthreads=min_threads, max=max_threads,
-                         request_queue_size=1024, timeout=60, shutdown_timeout=1,
+                         request_queue_size=4096, timeout=60, shutdown_timeout=1,
                          server_name="minikube-py-apiserver")
     server.gateway = StreamingGateway
     server.ConnectionClass = KeepAliveConnection
