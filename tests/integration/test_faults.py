@@ -5,23 +5,12 @@ import json
 import time
 
 import requests
+from polling import wait_through_restart
 
 
 def pod(name):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
-
-
-def wait_until(fn, timeout=30.0, interval=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if fn():
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(interval)
-    return False
 
 
 def test_etcd_outage_gives_503_and_service_resumes(cluster, namespace):
@@ -42,7 +31,7 @@ def test_etcd_outage_gives_503_and_service_resumes(cluster, namespace):
         assert list(watch.iter_lines()) == []
     finally:
         cluster.start_etcd()
-    assert wait_until(lambda: requests.get(pods, timeout=5).status_code == 200)
+    wait_through_restart(lambda: requests.get(pods, timeout=5).status_code == 200, "the list once etcd is back")
     names = [p["metadata"]["name"] for p in requests.get(pods).json()["items"]]
     assert names == ["before"]                         # nothing half-written
     # a watcher resumes from its last resourceVersion and sees what happened since

@@ -8,9 +8,9 @@ not a read of every pod in etcd -- and the answer is the same List etcd would gi
 from __future__ import annotations
 
 import json
-import time
 
 import requests
+from polling import wait_through_restart
 
 
 def _pod(name, node, labels=None):
@@ -69,24 +69,13 @@ def test_a_paged_list_with_a_resource_version_still_pages(cluster, namespace):
     assert len(page["items"]) == 2 and page["metadata"]["continue"]
 
 
-def _wait(fn, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if fn():
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    return False
-
-
 def test_the_cache_answers_while_etcd_is_away_and_follows_it_when_it_is_back(cluster, namespace):
     path = f"/api/v1/namespaces/{namespace}/pods"
     pods = cluster.server + path
     assert requests.post(pods, json=_pod("before", "cache-n5")).status_code == 201
-    assert _wait(lambda: [o["metadata"]["name"] for o in _list(cluster, path, resourceVersion="0")["items"]]
-                 == ["before"])
+    wait_through_restart(
+        lambda: [o["metadata"]["name"] for o in _list(cluster, path, resourceVersion="0")["items"]] == ["before"],
+        "the pod in the cache")
     cluster.stop_etcd()
     try:
         # A consistent list needs etcd; "any state" is the cache's, as kube-apiserver's cacher.
@@ -96,11 +85,14 @@ def test_the_cache_answers_while_etcd_is_away_and_follows_it_when_it_is_back(clu
         assert [o["metadata"]["name"] for o in away.json()["items"]] == ["before"]
     finally:
         cluster.start_etcd()
-    assert _wait(lambda: requests.post(pods, json=_pod("after", "cache-n5"), timeout=5).status_code == 201)
+    wait_through_restart(
+        lambda: requests.post(pods, json=_pod("after", "cache-n5"), timeout=5).status_code == 201,
+        "a create once etcd is back")
     rv = requests.get(f"{pods}/after").json()["metadata"]["resourceVersion"]
-    assert _wait(lambda: [o["metadata"]["name"] for o in
-                          _list(cluster, path, fieldSelector="spec.nodeName=cache-n5", resourceVersion=rv)["items"]]
-                 == ["after", "before"])
+    wait_through_restart(
+        lambda: [o["metadata"]["name"] for o in _list(
+            cluster, path, fieldSelector="spec.nodeName=cache-n5", resourceVersion=rv)["items"]] == ["after", "before"],
+        "the cache following etcd again")
 
 
 def test_after_an_apiserver_restart_the_cache_has_every_object(cluster, namespace):
