@@ -301,9 +301,7 @@ class WatchCache:
             if isinstance(err, RevisionCompacted):
                 # History before the compaction is gone: resume at it, and refuse
                 # (410) any client that would need the lost events.
-                self.events.clear()
-                self.latest.clear()
-                self.by_trigger.clear()
+                self._clear_window()
                 self.state_from = None           # it missed changes: read again on reopen
                 self.window_start = max(self.window_start, err.compacted_revision - 1)
                 self.last_revision = max(self.last_revision, err.compacted_revision - 1)
@@ -313,6 +311,12 @@ class WatchCache:
         if self._stopped:
             return
         threading.Thread(target=self._reopen, daemon=True, name=f"watchcache-reopen{self.prefix}").start()
+
+    def _clear_window(self) -> None:
+        """(Holding the lock.) Forget every event: history before them is gone."""
+        self.events.clear()
+        self.latest.clear()
+        self.by_trigger.clear()
 
     def _reopen(self):
         delay = 0.2
@@ -331,9 +335,7 @@ class WatchCache:
                 # Changes were lost: the state is read again, the window starts anew.
                 rev = self._load_state() if self.keep_state else self.store.current_revision()
                 with self.lock:
-                    self.events.clear()
-                    self.latest.clear()
-                    self.by_trigger.clear()
+                    self._clear_window()
                     self.window_start = self.last_revision = self.bookmarkable = rev
                 self._cancel = self.store.watch(self.prefix, rev + 1, self._on_etcd)
                 log.info("watch on %s resumed", self.prefix)
