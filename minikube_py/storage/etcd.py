@@ -97,7 +97,7 @@ class EtcdStore:
                                        time_retry=RETRY_ENDPOINT_AFTER, opts=GRPC_OPTIONS))
         self.client = pyetcd.MultiEndpointEtcd3Client(eps, timeout=timeout, failover=len(eps) > 1)
         self.timeout = timeout
-        self._lock = threading.Lock()
+        self._fail_over_lock = threading.Lock()
         # Writes go through group commit: under load, many in one etcd txn (see groupcommit.py).
         self.writes = GroupCommit(lambda request: self._call("kvstub", "Txn", request))
 
@@ -128,16 +128,20 @@ class EtcdStore:
 
     def _fail_over(self) -> None:
         """After a failed call, leave this member for RETRY_ENDPOINT_AFTER: the next call goes
-        to the next one. With a single member there is nowhere else to go, and marking it
-        failed would only turn one slow call (a big list past its deadline) into a second of
-        503s for every request; gRPC reconnects to it on its own."""
-        if len(self.client.endpoints) < 2:
-            return
-        try:
-            self.client.endpoint_in_use.fail()
-            self.client._clear_old_stubs()
-        except Exception:       # noqa: BLE001 - pyetcd internals: the next call tries again anyway
-            pass
+        to the next one. The last member not marked failed is never marked: there is nowhere
+        else to go, and marking it would only turn one failed call into a second of 503s
+        ("No endpoint available") for every request. That covers a single member (a big list
+        past its deadline) and a cluster electing a new leader, when the healthy members
+        also answer UNAVAILABLE for a moment; gRPC reconnects to the member on its own."""
+        with self._fail_over_lock:      # two threads must not each mark one of the last two
+            try:
+                current = self.client.endpoint_in_use
+                if not any(ep is not current and not ep.is_failed() for ep in self.client.endpoints.values()):
+                    return
+                current.fail()
+                self.client._clear_old_stubs()
+            except Exception:       # noqa: BLE001 - pyetcd internals: the next call tries again anyway
+                pass
 
     def _may_retry_elsewhere(self, method: str, err) -> bool:
         """With several members, a call that failed on one goes once to the next (as etcd's
