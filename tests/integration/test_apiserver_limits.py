@@ -8,9 +8,11 @@ a user RBAC would refuse is 429 while the pool is full, 403 once there is a slot
 """
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
+import time
 
 import pytest
 import requests
@@ -56,6 +58,17 @@ class HeldCreate:
                            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
                            f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:5])
 
+    def answered(self) -> bytes:
+        """What the server has sent on the held connection already (b"" while it waits)."""
+        self.sock.setblocking(False)
+        try:
+            return self.sock.recv(65536)
+        except BlockingIOError:
+            return b""
+        finally:
+            self.sock.setblocking(True)
+            self.sock.settimeout(30)
+
     def finish(self) -> int:
         self.sock.sendall(self.rest)
         head = self.sock.recv(65536).decode(errors="replace")
@@ -68,20 +81,24 @@ def create(server, name, token=ALICE):
                          headers=bearer(token), timeout=30)
 
 
-def wait_until_429(server, name):
-    """The held create reaches the handler a moment after its head is sent."""
-    for _ in range(100):
-        r = create(server, name)
+def wait_until_429(server, name, held, timeout=20.0):
+    """The held create reaches the handler a moment after its head is sent: on a loaded
+    machine (CI's parallel workers) that moment can outlast a hundred quick creates."""
+    deadline = time.monotonic() + timeout
+    for i in itertools.count():
+        r = create(server, f"{name}-{i}")
         if r.status_code == 429:
-            return r
+            return r, f"{name}-{i}"
         assert r.status_code == 201, r.text      # the held one was not in yet: try another name
-        name += "x"
-    raise AssertionError("the held create never took the slot")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the held create never took the slot (after {i + 1} creates); "
+                                 f"the server's answer to it so far: {held.answered()!r}")
+        time.sleep(0.02)
 
 
 def test_a_create_over_the_mutating_limit_is_429_and_nothing_is_stored(limited):
     held = HeldCreate(limited, "held")
-    r = wait_until_429(limited, "refused")
+    r, refused = wait_until_429(limited, "refused", held)
     assert r.headers["Retry-After"] == "1"
     assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                         "message": "Too many requests, please try again later.", "reason": "TooManyRequests",
@@ -96,7 +113,7 @@ def test_a_create_over_the_mutating_limit_is_429_and_nothing_is_stored(limited):
     assert create(limited, "after").status_code == 201          # the slot came back
     names = {i["metadata"]["name"] for i in requests.get(
         limited + "/api/v1/namespaces/limits/configmaps", headers=bearer(ADMIN)).json()["items"]}
-    assert {"held", "by-admin", "after"} <= names and not names & {"refused", "anonymous"}
+    assert {"held", "by-admin", "after"} <= names and not names & {refused, "anonymous"}
 
 
 def test_watches_are_not_counted(limited):
@@ -116,7 +133,7 @@ def test_the_client_waits_out_a_429(limited):
     """Our REST client, like client-go, sends a 429'd request again after Retry-After."""
     from minikube_py.client.rest import Client
     held = HeldCreate(limited, "held-2")
-    wait_until_429(limited, "probe")
+    wait_until_429(limited, "probe", held)
     client = Client(server=limited, token=ALICE)
     done = threading.Event()
     result = {}

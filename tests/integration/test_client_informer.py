@@ -120,7 +120,9 @@ def test_informer_sees_add_update_delete(api_client, namespace):
     inf.start()
     try:
         assert inf.wait_for_sync(10)
-        assert ("add", "before") in events
+        # The first list asks resourceVersion=0, as client-go's reflector: the watch cache may
+        # answer it a moment behind the create above, and then the watch delivers the add.
+        assert wait(lambda: ("add", "before") in events)
 
         c.create("pods", make_pod("p1"), namespace=namespace)
         assert wait(lambda: ("add", "p1") in events)

@@ -92,9 +92,11 @@ def test_kubelet_serves_summary_resource_metrics_and_its_own_metrics(nodes):
     a.client.create("pods", {"metadata": {"name": f"p-{RUN}"}, "spec": {
         "nodeName": a.node_name, "containers": [{"name": "app", "image": "busybox"}]}}, "default")
     try:
-        own = until(lambda: "kubelet_running_pods 1.0" in (t := requests.get(base + "/metrics").text)
-                    and t, what="the pod running")
-        assert 'kubelet_running_containers{container_state="running"} 2.0' in own   # sandbox + app
+        # The pod counts as running once its sandbox runs; its app container starts a moment
+        # later: wait for both, as a user watching the metrics would.
+        until(lambda: "kubelet_running_pods 1.0" in (t := requests.get(base + "/metrics").text)
+              and 'kubelet_running_containers{container_state="running"} 2.0' in t,   # sandbox + app
+              what="the pod and both its containers running")
     finally:
         a.client.delete("pods", f"p-{RUN}", "default", grace_period_seconds=0)
 
