@@ -26,10 +26,25 @@ BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"          # on a claim: the scheduler's pick
 NO_PROVISIONER = "kubernetes.io/no-provisioner"               # a class of static volumes only
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+# The finalizers that keep a claim while a pod uses it and a volume while it is bound
+# (apiserver/storageprotection.py adds them, controllers/pv[c]protection.py remove them).
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
 
 
 def annotations(obj: dict) -> dict:
     return (obj.get("metadata") or {}).get("annotations") or {}
+
+
+def pod_claim_names(pod: dict) -> set[str]:
+    """A pod's PersistentVolumeClaims: named ones, and `<pod>-<volume>` of an ephemeral volume."""
+    names = set()
+    for vol in (pod.get("spec") or {}).get("volumes") or ():
+        if vol.get("persistentVolumeClaim"):
+            names.add(vol["persistentVolumeClaim"].get("claimName"))
+        elif vol.get("ephemeral") is not None:
+            names.add(f'{pod["metadata"]["name"]}-{vol.get("name")}')
+    return names - {None, ""}
 
 
 def claim_key(claim: dict) -> str:

@@ -13,6 +13,8 @@ kinds need, in the same order:
   Kubernetes hands its plugins the user in admission.Attributes.
 - DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default
   one (defaultstorageclass.py).
+- StorageObjectInUseProtection (storageprotection.py): a new claim or volume gets the
+  finalizer that keeps it while a pod uses it (or, a volume, while a claim is bound to it).
 - LimitRanger (limitranger.py): fills in a pod's default requests and limits (mutating,
   before validation) and refuses one outside its namespace's min and max (after it).
 - ResourceQuota (resourcequota.py): last, after validation; charges the namespace's
@@ -24,7 +26,7 @@ import threading
 import time
 from contextvars import ContextVar
 
-from . import defaultstorageclass, errors
+from . import defaultstorageclass, errors, storageprotection
 from ..api.kinds.core import NAMESPACE
 from .limitranger import LimitRanger
 from .resourcequota import Charge, QuotaAdmission
@@ -33,7 +35,8 @@ from .serviceaccountadmission import ServiceAccountAdmission
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 # The plugins kube-apiserver's --enable-admission-plugins may name here: all but
 # NodeRestriction are always on.
-ALWAYS_ON = ("NamespaceLifecycle", "ServiceAccount", "DefaultStorageClass", "LimitRanger", "ResourceQuota")
+ALWAYS_ON = ("NamespaceLifecycle", "ServiceAccount", "DefaultStorageClass", "StorageObjectInUseProtection",
+             "LimitRanger", "ResourceQuota")
 OPTIONAL = ("NodeRestriction",)
 
 # The user (auth/user.UserInfo) whose request is being admitted; None for the apiserver's own writes.
@@ -122,6 +125,7 @@ class Admission:
         self._restrict_nodes("CREATE", rt, None, obj, None)
         if rt.kind == "PersistentVolumeClaim" and rt.group == "":
             defaultstorageclass.admit_claim(self.registry, obj)
+        storageprotection.admit(rt, obj)
         self.limit_ranger.default(rt, obj)
 
     def admit_update(self, rt, old, new, subresource=None):

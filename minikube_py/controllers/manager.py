@@ -47,6 +47,8 @@ CONTROLLERS: dict[str, str] = {
     "daemonset": "minikube_py.controllers.daemonset:DaemonSetController",
     "persistentvolume-binder": "minikube_py.controllers.persistentvolume:PersistentVolumeController",
     "local-path-provisioner": "minikube_py.controllers.localpath:LocalPathProvisioner",
+    "pvc-protection": "minikube_py.controllers.pvcprotection:PVCProtectionController",
+    "pv-protection": "minikube_py.controllers.pvprotection:PVProtectionController",
     "statefulset": "minikube_py.controllers.statefulset:StatefulSetController",
     "resourcequota": "minikube_py.controllers.resourcequota:ResourceQuotaController",
     "clusterrole-aggregation": "minikube_py.controllers.clusterroleaggregation:ClusterRoleAggregationController",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -26,7 +27,7 @@ def local_path_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def controllers(controller_manager, local_path_dir):
-    return controller_manager(["persistentvolume-binder", "local-path-provisioner"],
+    return controller_manager(["persistentvolume-binder", "local-path-provisioner", "pvc-protection", "pv-protection"],
                               ControllerConfig(local_path_dir=local_path_dir))
 
 
@@ -120,6 +121,41 @@ def test_claims_bind_to_the_smallest_volume_that_serves_them(controllers, api_cl
     api_client.create("persistentvolumeclaims", claim("data", "2Gi", cls), namespace=namespace)
     again = wait_for(lambda: phase(c := get_claim(api_client, namespace, "data")) == "Bound" and c, what="rebound")
     assert again["spec"]["volumeName"] == f"huge-{tag}"
+
+
+def test_a_claim_in_use_and_a_bound_volume_stay_until_nothing_uses_them(controllers, api_client, kubectl,
+                                                                         namespace, tag):
+    """Storage object in use protection: deleting a claim a scheduled pod mounts, or a volume
+    bound to a claim, leaves it Terminating until the pod (then the claim) is gone."""
+    cls = f"kept-{tag}"
+    api_client.create("persistentvolumes", volume(f"kept-{tag}", "1Gi", cls))
+    api_client.create("persistentvolumeclaims", claim("kept", "1Gi", cls), namespace=namespace)
+    wait_for(lambda: phase(get_claim(api_client, namespace, "kept")) == "Bound", what="Bound")
+    assert get_claim(api_client, namespace, "kept")["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    assert api_client.get("persistentvolumes", f"kept-{tag}")["metadata"]["finalizers"] == \
+        ["kubernetes.io/pv-protection"]
+    api_client.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user"}, "spec": {
+        "nodeName": f"node-{tag}", "containers": [{"name": "c", "image": "busybox"}],
+        "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "kept"}}]}}, namespace=namespace)
+
+    api_client.delete("persistentvolumeclaims", "kept", namespace=namespace)
+    kubectl("delete", "pv", f"kept-{tag}", "--wait=false")
+    # the controllers look and leave both: the pod still uses the claim, the claim the volume
+    table = wait_for(lambda: (t := kubectl("get", "pvc", "kept", "-n", namespace, "--no-headers").stdout.split())
+                     and t[1] == "Terminating" and t, what="the claim Terminating")
+    assert table[:3] == ["kept", "Terminating", f"kept-{tag}"]
+    assert kubectl("get", "pv", f"kept-{tag}", "--no-headers").stdout.split()[4] == "Terminating"
+    time.sleep(1.0)         # a controller that wrongly let go would have done so by now
+    assert get_claim(api_client, namespace, "kept")["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    assert phase(api_client.get("persistentvolumes", f"kept-{tag}")) == "Bound"
+
+    # the pod goes: then the claim, then (released) the volume
+    api_client.delete("pods", "user", namespace=namespace, grace_period_seconds=0)
+    wait_for(lambda: "kept" not in [c["metadata"]["name"] for c in
+                                    api_client.list("persistentvolumeclaims", namespace=namespace)["items"]],
+             what="the claim deleted once its pod went")
+    wait_for(lambda: f"kept-{tag}" not in [v["metadata"]["name"] for v in api_client.list("persistentvolumes")["items"]],
+             what="the volume deleted once released")
 
 
 def test_selector_volume_name_and_a_mismatch(controllers, api_client, namespace, tag):

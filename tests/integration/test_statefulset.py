@@ -29,7 +29,7 @@ def mkctl(cluster, *args):
 
 @pytest.fixture(scope="module")
 def controllers(controller_manager):
-    return controller_manager(["statefulset", "garbagecollector", "endpoints"])
+    return controller_manager(["statefulset", "garbagecollector", "endpoints", "pvc-protection"])
 
 
 @pytest.fixture

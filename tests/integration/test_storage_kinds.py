@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 
 MANIFESTS = """
@@ -34,7 +35,12 @@ spec:
 """
 
 
-def test_apply_get_describe_the_docs_manifests(kubectl, namespace, cluster):
+@pytest.fixture(scope="module")
+def protection(controller_manager):
+    return controller_manager(["pvc-protection", "pv-protection"])
+
+
+def test_apply_get_describe_the_docs_manifests(protection, kubectl, namespace, cluster):
     p = namespace       # cluster-scoped names carry the test's namespace, to stay apart
     out = kubectl("apply", "-n", namespace, "-f", "-", input=MANIFESTS.format(p=p)).stdout
     assert f"storageclass.storage.k8s.io/{p}-manual created" in out
@@ -81,7 +87,11 @@ def test_apply_get_describe_the_docs_manifests(kubectl, namespace, cluster):
     kubectl("patch", "pvc", "task-pv-claim", "-n", namespace, "-p",
             '{"spec": {"resources": {"requests": {"storage": "5Gi"}}}}')      # a bound claim may grow
 
-    kubectl("delete", "-n", namespace, "-f", "-", input=MANIFESTS.format(p=p))
+    # the claim goes (no pod uses it); then what a binder writes, the volume Released, lets the
+    # volume go too (both carry their protection finalizers)
+    kubectl("delete", "pvc", "task-pv-claim", "-n", namespace)
+    kubectl("patch", "pv", f"{p}-pv", "--subresource=status", "-p", '{"status": {"phase": "Released"}}')
+    kubectl("delete", "-n", namespace, "--ignore-not-found", "-f", "-", input=MANIFESTS.format(p=p))
 
 
 def test_bad_objects_get_422_with_their_causes(kubectl, cluster):

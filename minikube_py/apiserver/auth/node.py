@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
+from ...api.volumebinding import pod_claim_names
 from .authorizer import Decision
 from .bootstrappolicy import NODE_RULES
 from .rbac import rules_allow
@@ -73,17 +74,6 @@ def pod_configmap_names(pod: dict) -> set[str]:
             if source.get("configMap"):
                 names.add(source["configMap"].get("name"))
     names |= _env_refs(spec, "configMapKeyRef", "configMapRef")
-    return names - {None, ""}
-
-
-def pod_claim_names(pod: dict) -> set[str]:
-    """Its PersistentVolumeClaims: named ones, and `<pod>-<volume>` of an ephemeral volume."""
-    names = set()
-    for vol in (pod.get("spec") or {}).get("volumes") or ():
-        if vol.get("persistentVolumeClaim"):
-            names.add(vol["persistentVolumeClaim"].get("claimName"))
-        elif vol.get("ephemeral") is not None:
-            names.add(f'{pod["metadata"]["name"]}-{vol.get("name")}')
     return names - {None, ""}
 
 
