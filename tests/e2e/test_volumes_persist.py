@@ -83,7 +83,13 @@ def test_the_default_class_shows_and_a_file_outlives_its_pod(cluster):
     assert "Bound" in described and volume in described and "task-pv-pod" in described     # Used By
     assert "ProvisioningSucceeded" in described
 
-    kubectl(cluster, "delete", "-f", MANIFEST, timeout=120)
+    # the claim is in use (kubernetes.io/pvc-protection): deleting it leaves it Terminating,
+    # and the pod keeps its data until the pod itself goes
+    kubectl(cluster, "delete", "pvc", "task-pv-claim", "--wait=false")
+    assert kubectl(cluster, "get", "pvc", "task-pv-claim", "--no-headers").stdout.split()[:3] == [
+        "task-pv-claim", "Terminating", volume]
+    assert kubectl(cluster, "exec", "task-pv-pod", "--", "cat", PAGE).stdout == "hello from the volume\n"
+    kubectl(cluster, "delete", "-f", MANIFEST, "--ignore-not-found", timeout=120)
     wait_for(lambda: volume not in kubectl(cluster, "get", "pv").stdout, what="volume deleted")
     assert not os.path.exists(path)
 
