@@ -27,7 +27,7 @@ SELECTED_NODE = "volume.kubernetes.io/selected-node"          # on a claim: the 
 NO_PROVISIONER = "kubernetes.io/no-provisioner"               # a class of static volumes only
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 # The finalizers that keep a claim while a pod uses it and a volume while it is bound
-# (apiserver/storageprotection.py adds them, controllers/pv[c]protection.py remove them).
+# (apiserver/storageprotection.py adds them, controllers/storageprotection.py removes them).
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"
 

@@ -5,7 +5,7 @@ bound to a claim, would pull the storage out from under a running container. So,
 kube-apiserver's plugin of this name does, every new claim gets the finalizer
 ``kubernetes.io/pvc-protection`` and every new volume ``kubernetes.io/pv-protection``:
 a delete then only marks the object (deletionTimestamp, `kubectl get` shows Terminating)
-and the protection controllers (controllers/pvcprotection.py, pvprotection.py) remove
+and the protection controllers (controllers/storageprotection.py) remove
 the finalizer once nothing uses it, which lets the apiserver delete it.
 """
 from __future__ import annotations

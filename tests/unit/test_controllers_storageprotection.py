@@ -1,5 +1,5 @@
-"""Which pods keep a claim that is being deleted (controllers/pvcprotection.pod_uses_claim)."""
-from minikube_py.controllers.pvcprotection import pod_uses_claim
+"""Which pods keep a claim that is being deleted (controllers/storageprotection.pod_uses_claim)."""
+from minikube_py.controllers.storageprotection import pod_uses_claim
 
 
 def pod(node="n1", phase="Running", **volume):
