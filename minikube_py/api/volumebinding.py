@@ -36,13 +36,14 @@ def annotations(obj: dict) -> dict:
     return (obj.get("metadata") or {}).get("annotations") or {}
 
 
-def pod_claim_names(pod: dict) -> set[str]:
-    """A pod's PersistentVolumeClaims: named ones, and `<pod>-<volume>` of an ephemeral volume."""
+def pod_claim_names(pod: dict, ephemeral: bool = True) -> set[str]:
+    """A pod's PersistentVolumeClaims: named ones, and (unless `ephemeral` is False)
+    `<pod>-<volume>` of an ephemeral volume."""
     names = set()
     for vol in (pod.get("spec") or {}).get("volumes") or ():
         if vol.get("persistentVolumeClaim"):
             names.add(vol["persistentVolumeClaim"].get("claimName"))
-        elif vol.get("ephemeral") is not None:
+        elif ephemeral and vol.get("ephemeral") is not None:
             names.add(f'{pod["metadata"]["name"]}-{vol.get("name")}')
     return names - {None, ""}
 

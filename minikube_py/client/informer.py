@@ -54,6 +54,15 @@ def index_by_namespace(obj: dict) -> Optional[str]:
     return (obj.get("metadata") or {}).get("namespace")
 
 
+def ensure_index(informer, name: str, fn: IndexFunc) -> None:
+    """Give a shared informer's cache the index `name` unless another controller did:
+    several controllers look pods up by namespace, and one index serves them all."""
+    try:
+        informer.by_index(name, None)
+    except KeyError:
+        informer.add_index(name, fn)
+
+
 def _resource_version(obj: dict) -> Optional[str]:
     return (obj.get("metadata") or {}).get("resourceVersion")
 

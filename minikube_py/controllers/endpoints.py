@@ -34,7 +34,7 @@ from ..api.conditions import object_condition
 from ..api.kinds.service import is_headless
 from ..api.selectors import LabelSelector
 from ..client import errors
-from ..client.informer import index_by_namespace, split_key
+from ..client.informer import ensure_index, index_by_namespace, split_key
 from .base import Controller
 from .podutil import is_pod_ready
 
@@ -283,10 +283,7 @@ class ServicePodsController(Controller):
         self.services = informers.get("services")
         self.pods = informers.get("pods")
         for inf in (self.services, self.pods):
-            try:
-                inf.by_index(NAMESPACE_INDEX, None)
-            except KeyError:
-                inf.add_index(NAMESPACE_INDEX, index_by_namespace)
+            ensure_index(inf, NAMESPACE_INDEX, index_by_namespace)
         self.services.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
                                   on_delete=self.enqueue)
         self.pods.add_handler(on_add=self._pod_changed, on_update=self._pod_updated,

@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 from ..api import meta
 from ..api.selectors import LabelSelector
 from ..client import errors
-from ..client.informer import index_by_namespace
+from ..client.informer import ensure_index, index_by_namespace
 
 NAMESPACE_INDEX = "namespace"               # informer index: namespace -> objects
 CONTROLLER_INDEX = "controller-uid"         # informer index: controller's uid -> objects
@@ -59,10 +59,7 @@ def ensure_indexes(informer) -> None:
     """Give an informer's cache the indexes the workload controllers look things up by."""
     for name, fn in ((NAMESPACE_INDEX, index_by_namespace), (CONTROLLER_INDEX, controller_uid),
                      (ORPHAN_INDEX, orphan_namespace)):
-        try:
-            informer.by_index(name, None)
-        except KeyError:
-            informer.add_index(name, fn)
+        ensure_index(informer, name, fn)
 
 
 def controller_ref(owner: dict) -> dict:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from ..api.volumebinding import PV_PROTECTION, PVC_PROTECTION, pod_claim_names
 from ..client import errors
-from ..client.informer import index_by_namespace
+from ..client.informer import ensure_index, index_by_namespace
 from .base import Controller
 from .refmanager import NAMESPACE_INDEX
 
@@ -38,17 +38,10 @@ __all__ = ["PVCProtectionController", "PVProtectionController", "pod_uses_claim"
 
 def pod_uses_claim(pod: dict, claim_name: str) -> bool:
     """Whether this pod keeps the claim of that name (in its namespace) from going."""
-    spec = pod.get("spec") or {}
-    if not spec.get("nodeName"):
+    if not (pod.get("spec") or {}).get("nodeName"):
         return False
     finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-    for vol in spec.get("volumes") or ():
-        if (vol.get("persistentVolumeClaim") or {}).get("claimName") == claim_name:
-            return True
-        if vol.get("ephemeral") is not None and not finished \
-                and f'{pod["metadata"]["name"]}-{vol.get("name")}' == claim_name:
-            return True
-    return False
+    return claim_name in pod_claim_names(pod, ephemeral=not finished)
 
 
 class _ProtectionController(Controller):
@@ -102,10 +95,7 @@ class PVCProtectionController(_ProtectionController):
     def __init__(self, client, informers):
         super().__init__(client, informers)
         self.pods = informers.get("pods")
-        try:
-            self.pods.by_index(NAMESPACE_INDEX, None)
-        except KeyError:
-            self.pods.add_index(NAMESPACE_INDEX, index_by_namespace)
+        ensure_index(self.pods, NAMESPACE_INDEX, index_by_namespace)
         self.pods.add_handler(on_add=self._pod_changed, on_update=lambda old, new: self._pod_changed(new),
                               on_delete=self._pod_changed)
 
