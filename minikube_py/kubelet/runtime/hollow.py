@@ -43,6 +43,9 @@ class HollowRuntime:
     """In-memory containers for one hollow node."""
 
     name = "hollow"
+    # No cgroups behind these containers: the stats collector does not look for them (as
+    # kubemark's hollow kubelet runs a fake cAdvisor that reports no container stats).
+    has_cgroups = False
 
     def __init__(self, node_name: str, state_dir: str | None = None):
         self.node_name = node_name

@@ -98,7 +98,9 @@ class StatsCollector:
         with_rate(node, previous.node if previous else None)
         snap = Snapshot(timestamp=node["timestamp"], node=node)
         try:
-            infos = self.runtime.running_containers()
+            # A hollow node's containers have no cgroup to read: looking for one per
+            # container and scrape was 7% of a scale test's hollow kubelets (stop 34).
+            infos = self.runtime.running_containers() if getattr(self.runtime, "has_cgroups", True) else []
         except ContainerRuntimeError as e:
             log.debug("stats: runtime unavailable: %s", e)
             infos = []
