@@ -57,18 +57,34 @@ class _Registration:
         self.error: BaseException | None = None
 
 
+# The window of events, as kube-apiserver's cacher sizes it: enough history that a client
+# reconnecting within a bookmark interval (a minute) resumes without a 410 -- the events of
+# the last 75 s (DefaultEventFreshDuration) -- never fewer than 100 events, and never more
+# than CAPACITY. A fixed 20,000 events held 20 minutes of a 5,000-node cluster's Node
+# status updates (a copy of each Node every 5 minutes): memory, not history anyone asks for.
+FRESH_SECONDS = 75.0
+MIN_EVENTS = 100
+CAPACITY = 20000
+
+
 class WatchCache:
-    def __init__(self, store, prefix: str, capacity: int = 20000,
-                 trigger: Callable[[dict], str] | None = None, keep_state: bool = True):
+    def __init__(self, store, prefix: str, capacity: int = CAPACITY,
+                 trigger: Callable[[dict], str] | None = None, keep_state: bool = True,
+                 fresh_seconds: float = FRESH_SECONDS, min_events: int = MIN_EVENTS,
+                 clock: Callable[[], float] = time.monotonic):
         self.store = store
         self.prefix = prefix
         self.capacity = capacity
+        self.fresh_seconds = fresh_seconds
+        self.min_events = min_events
+        self.clock = clock
         # Watches indexed by the value their selector requires of trigger(object), as
         # kube-apiserver's cacher does for pods with spec.nodeName: a pod's event goes only
         # to the kubelets of its old and new node, not to a selector test by every kubelet.
         self.trigger = trigger
         self.triggered: dict[str, set[Sink]] = {}
         self.events: collections.deque[WatchEvent] = collections.deque()
+        self.arrived: collections.deque[float] = collections.deque()    # when each event came
         # The same window by trigger value (an event under its object's and its previous
         # state's values): an indexed watch that registers replays only its value's events,
         # not every event since its revision under the lock (a kubelet's watch, with
@@ -227,13 +243,16 @@ class WatchCache:
             # window, so a new watch gets it once, from the pushes below, not the replay too.
             self._drop_leaving()
             priors = []
+            now = self.clock()
             for ev in batch:
                 self.events.append(ev)
+                self.arrived.append(now)
                 priors.append(self.latest.get(ev.key))
                 self.latest[ev.key] = ev
                 self.last_revision = max(self.last_revision, ev.revision)
-            while len(self.events) > self.capacity:
+            while self._beyond_window(now):
                 old = self.events.popleft()
+                self.arrived.popleft()
                 self.window_start = old.revision
                 if self.latest.get(old.key) is old:
                     del self.latest[old.key]
@@ -280,6 +299,11 @@ class WatchCache:
                 self._apply_to_state(ev)
             self.bookmarkable = self.last_revision
 
+    def _beyond_window(self, now: float) -> bool:
+        """(Holding the lock.) Whether the oldest event falls out of the window."""
+        n = len(self.events)
+        return n > self.capacity or (n > self.min_events and now - self.arrived[0] > self.fresh_seconds)
+
     def _watchers_of(self, ev):
         """Every watch that may want ev: the unindexed ones, and those of its trigger values."""
         if not self.triggered:
@@ -315,6 +339,7 @@ class WatchCache:
     def _clear_window(self) -> None:
         """(Holding the lock.) Forget every event: history before them is gone."""
         self.events.clear()
+        self.arrived.clear()
         self.latest.clear()
         self.by_trigger.clear()
 

@@ -320,3 +320,39 @@ def test_after_a_compaction_the_state_is_read_again():
     data, rev = cache.snapshot("/registry/pods/", "a")
     assert rev == 40 and [codec.loads(d)["metadata"]["name"] for d in data] == ["p1"]
     assert store.watched_from == 41
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_window_keeps_75_seconds_of_events_not_a_fixed_count():
+    """As kube-apiserver's cacher: at least the last 75 s, at least 100 events, at most the
+    capacity. A watch from before the window is 410 (RevisionCompacted): it re-lists."""
+    import pytest
+    from minikube_py.storage.store import RevisionCompacted
+    clock = Clock()
+    cache = WatchCache(store=None, prefix="/registry/pods/", clock=clock)
+    assert (cache.fresh_seconds, cache.min_events, cache.capacity) == (75.0, 100, 20000)
+    cache._on_etcd([added(rev, f"p{rev}") for rev in range(1, 301)])   # 300 events at once
+    clock.now += 60
+    cache._on_etcd([added(301, "late")])
+    assert len(cache.events) == 301                  # all younger than 75 s: kept
+    clock.now += 30                                  # the first 300 are now 90 s old
+    cache._on_etcd([added(302, "later")])
+    assert [e.revision for e in cache.events][:1] == [203] and len(cache.events) == 100
+    with pytest.raises(RevisionCompacted):
+        cache.watch(150, ListSink("/registry/pods/"))
+    sink = ListSink("/registry/pods/")
+    cache.watch(300, sink)                           # within the window: resumes
+    assert [e.revision for e in sink.events] == [301, 302]
+
+
+def test_the_window_never_holds_more_than_its_capacity():
+    cache = WatchCache(store=None, prefix="/registry/pods/", capacity=50, clock=Clock())
+    cache._on_etcd([added(rev, f"p{rev}") for rev in range(1, 81)])
+    assert len(cache.events) == len(cache.arrived) == 50 and cache.events[0].revision == 31
