@@ -10,7 +10,6 @@ Nothing is written unless every step passed.
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 
 from .. import codec
@@ -246,7 +245,7 @@ class Registry:
             if fresh:
                 return self.write(rt, old, new, int(rv), subresource, dry_run, writer=writer)
             try:
-                return self.write(rt, old, copy.deepcopy(new), int(rv), subresource, dry_run, fresh, writer)
+                return self.write(rt, old, codec.clone(new), int(rv), subresource, dry_run, fresh, writer)
             except (_StaleGuess, errors.APIError):
                 pass    # judged on a cached copy: judge it again on etcd's (a stale version is a 409)
         old = self.get(rt, namespace, name)
@@ -264,7 +263,7 @@ class Registry:
             old, fresh = self.base(rt, namespace, name, guess=attempt == 0 and subresource != "scale")
             asked_rv = None
             try:
-                current = copy.deepcopy(old)
+                current = codec.clone(old)
                 if subresource == "scale":
                     current = scale_of(old)
                 new = apply_patch(current, patch_body, patch_type)
@@ -315,7 +314,7 @@ class Registry:
             kept["metadata"] = {**md_old}   # metadata too stays as it was
             new = {**kept, "status": new.get("status") or {}}
         elif subresource == "finalize":
-            kept = copy.deepcopy(old)
+            kept = codec.clone(old)
             kept["spec"] = {**old.get("spec", {}), "finalizers": (new.get("spec") or {}).get("finalizers", [])}
             new = kept
         elif rt.has_status:
@@ -395,7 +394,7 @@ class Registry:
                                       f'{pre["uid"]}, UID in object meta: {md.get("uid")}')
             if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
                 raise errors.conflict(rt, name)
-            new = copy.deepcopy(obj)
+            new = codec.clone(obj)
             nmd = new["metadata"]
             finalizers = list(nmd.get("finalizers") or [])
             if policy == "Orphan" and "orphan" not in finalizers:

@@ -15,3 +15,15 @@ def test_kept_json_costs_about_its_length():
         tracemalloc.stop()
     assert kept[0] == codec.dumps(pod)
     assert per < 2 * len(kept[0])
+
+
+def test_clone_is_a_deep_copy_and_takes_what_json_cannot_hold():
+    from minikube_py import codec
+    lease = {"metadata": {"name": "n", "ownerReferences": [{"kind": "Node", "uid": "u"}]},
+             "spec": {"leaseDurationSeconds": 40, "renewTime": "2026-12-08T02:34:00.123456Z"}}
+    copied = codec.clone(lease)
+    assert copied == lease
+    copied["metadata"]["ownerReferences"][0]["uid"] = "other"
+    assert lease["metadata"]["ownerReferences"][0]["uid"] == "u"
+    odd = {"s": {1, 2}}                        # not JSON: copy.deepcopy does it
+    assert codec.clone(odd) == odd and codec.clone(odd)["s"] is not odd["s"]
