@@ -33,7 +33,8 @@ WAITING = {("threading.py", "wait"), ("threading.py", "_wait_for_tstate_lock"),
            ("queue.py", "get"), ("server.py", "communicate"), ("_channel.py", "channel_spin"),
            ("_channel.py", "_blocking"), ("_channel.py", "_next"), ("streaming.py", "_run"),
            ("workers/threadpool.py", "run"), ("time.py", "sleep"),
-           ("_channel.py", "consume_request_iterator")}
+           ("_channel.py", "consume_request_iterator"),
+           ("groupcommit.py", "wait")}      # a write waiting for its group's etcd answer
 CONDITION_ENTER = {("threading.py", "__enter__")}
 
 
