@@ -189,14 +189,21 @@ def test_kubectl_get_and_create_job_from_cronjob(controllers, api_client, kubect
 
 
 def test_ttl_after_finished_deletes_the_job_and_its_pods(controllers, api_client, namespace):
+    before = api_client.list("pods", namespace=namespace)["metadata"]["resourceVersion"]
     with FakeKubelet(api_client, namespace, finish=lambda pod: 0):
         api_client.create("jobs", {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "brief"},
                                    "spec": {"ttlSecondsAfterFinished": 1, "template": {"spec": {
                                        "restartPolicy": "Never",
                                        "containers": [{"name": "c", "image": "busybox"}]}}}}, namespace=namespace)
-        wait_for(lambda: api_client.list("pods", namespace=namespace)["items"], what="its pod")
         wait_for(lambda: not api_client.list("jobs", namespace=namespace)["items"], what="the Job deleted")
         wait_for(lambda: not api_client.list("pods", namespace=namespace)["items"], what="its pods deleted too")
+    # The pod's whole life can fall between two polls (completionTime is to the second, so a
+    # TTL of 1 s may end a moment after the pod finished): its events tell that it was there.
+    seen = [(kind, obj["metadata"]["name"]) for kind, obj in
+            api_client.watch("pods", namespace=namespace, resource_version=before, timeout_seconds=1)]
+    names = {name for _, name in seen}
+    assert len(names) == 1 and next(iter(names)).startswith("brief-"), seen
+    assert [kind for kind, _ in seen][0] == "ADDED" and seen[-1][0] == "DELETED", seen
 
 
 def test_describe_cronjob_like_kubectl(controllers, cluster, api_client, kubectl, namespace):
