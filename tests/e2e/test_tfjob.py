@@ -60,6 +60,16 @@ def get(cluster, *what):
     return json.loads(kubectl(cluster, "get", *what, "-o", "json").stdout)
 
 
+def get_if_there(cluster, *what):
+    """The object, or None while it does not exist (a pod between its deletion and the one
+    made in its place: they share a name, so the new one waits until the old one is gone)."""
+    proc = kubectl(cluster, "get", *what, "-o", "json", check=False)
+    if proc.returncode != 0 and "NotFound" in proc.stderr:
+        return None
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def conditions(job):
     return {c["type"]: c["status"] for c in (job.get("status") or {}).get("conditions") or []}
 
@@ -118,8 +128,8 @@ def test_a_worker_killed_with_137_is_made_again_under_exit_code_and_the_job_succ
         f"io.kubernetes.pod.uid={first['metadata']['uid']}", "io.kubernetes.container.name=tensorflow"]}),
         what="worker 0's container")[0]
     container.kill()                                   # SIGKILL: the container exits 137
-    again = wait_for(lambda: (p := get(up_cluster, "pod", "retry-worker-0"))["metadata"]["uid"]
-                     != first["metadata"]["uid"] and p, what="worker 0 made again")
+    again = wait_for(lambda: (p := get_if_there(up_cluster, "pod", "retry-worker-0")) is not None
+                     and p["metadata"]["uid"] != first["metadata"]["uid"] and p, what="worker 0 made again")
     assert again["spec"]["restartPolicy"] == "Never"
     events = kubectl(up_cluster, "get", "events", "--field-selector", "involvedObject.name=retry").stdout
     assert "TFJobRestarting" in events and "exited with code 137" in events, events
@@ -164,6 +174,7 @@ def test_the_kubeflow_training_sdk_runs_a_tfjob_and_reads_its_logs(up_cluster):
     assert list(logs) == ["sdk-worker-0"]
     assert '"task":{"type":"worker","index":0}' in logs["sdk-worker-0"] and "done" in logs["sdk-worker-0"]
     sdk.delete_job("sdk")
-    wait_for(lambda: not get(up_cluster, "tfjobs")["items"], what="the TFJob gone")
+    wait_for(lambda: not [j for j in get(up_cluster, "tfjobs")["items"] if j["metadata"]["name"] == "sdk"],
+             what="the TFJob gone")
     wait_for(lambda: not get(up_cluster, "pods", "-l", "training.kubeflow.org/job-name=sdk")["items"],
              what="its pods collected (ownerReferences)")
