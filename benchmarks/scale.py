@@ -255,13 +255,14 @@ def watch_cache_bytes(etcd_url: str, since: int, prefix: str = "/registry/pods/"
 
     The cache replays history from etcd, as the apiserver's does when it starts -- here
     the newest revisions since `since`, the start of the pod phase -- so it holds the pods'
-    real events as the apiserver holds them (its window: the newest `capacity` events).
+    real events as the apiserver holds them (its window: the last 75 s of events, at most
+    `capacity`).
     """
     from minikube_py.storage import watchcache
     from minikube_py.storage.etcd import EtcdStore
     from minikube_py.storage.watchcache import WatchCache
     store = EtcdStore(etcd_url)
-    capacity = WatchCache(None, prefix).capacity
+    capacity = watchcache.CAPACITY
     # What an event costs needs a sample, not a full window: under tracemalloc the replay
     # runs at ~95 revisions a second (3 windows' worth took 634 s at 1,000 nodes), so the
     # newest window's worth of revisions (the Leases' revisions are among them); the
@@ -635,14 +636,13 @@ def main():
 
         # --- the watch cache, measured on the apiserver's own class
         held, per_event, json_per_event = watch_cache_bytes(cluster.etcd_url, pods_since)
-        from minikube_py.storage.watchcache import WatchCache
-        cap = WatchCache(None, "").capacity
+        from minikube_py.storage.watchcache import CAPACITY as cap
         say(f"watch cache: {held} pod events replayed: {per_event / 1024:.1f} KiB per event under tracemalloc "
-            f"(its JSON {json_per_event / 1024:.1f} KiB); a full window of {cap} events: "
+            f"(its JSON {json_per_event / 1024:.1f} KiB); a window at its cap of {cap} events: "
             f"{per_event * cap / 2**20:.0f} MB")
         table.append(("watch cache per pod event (tracemalloc; its JSON)",
                       f"{per_event / 1024:.1f} KiB ({json_per_event / 1024:.1f} KiB)", ""))
-        table.append((f"watch cache window ({cap} events) for pods", f"{per_event * cap / 2**20:.0f} MB", ""))
+        table.append((f"watch cache window at its cap ({cap} events) for pods", f"{per_event * cap / 2**20:.0f} MB", ""))
         objects, per_object = watch_cache_state_bytes(cluster.etcd_url)
         say(f"watch cache state: {objects} pods, {per_object / 1024:.1f} KiB each ({per_object * objects / 2**20:.0f} MB)")
         table.append(("watch cache state per pod (its lists' source)",

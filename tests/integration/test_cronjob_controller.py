@@ -203,7 +203,7 @@ def test_ttl_after_finished_deletes_the_job_and_its_pods(controllers, api_client
             api_client.watch("pods", namespace=namespace, resource_version=before, timeout_seconds=1)]
     names = {name for _, name in seen}
     assert len(names) == 1 and next(iter(names)).startswith("brief-"), seen
-    assert [kind for kind, _ in seen][0] == "ADDED" and seen[-1][0] == "DELETED", seen
+    assert seen[0][0] == "ADDED" and seen[-1][0] == "DELETED", seen
 
 
 def test_describe_cronjob_like_kubectl(controllers, cluster, api_client, kubectl, namespace):

@@ -157,7 +157,6 @@ def test_a_container_without_cgroup_is_skipped_not_fatal(tree):
     assert [c["id"] for c in snap.containers] == [CID] and snap.errors == 1
 
 
-
 def test_hollow_containers_are_not_looked_for(tree):
     """A hollow node's containers have no cgroup: the collector does not search for one
     (as kubemark's fake cAdvisor); the node's own figures are still there."""
@@ -169,6 +168,7 @@ def test_hollow_containers_are_not_looked_for(tree):
     snap = StatsCollector(rt, cgroup_root=str(tree), proc=os.path.join(DATA, "proc")).snapshot()
     assert snap.containers == [] and snap.errors == 0
     assert snap.node["cpu_usage_ns"] > 0
+
 
 def test_simulated_gpu_figures_follow_the_container():
     (g,) = accelerators.container_accelerators(["GPU-3"], None, 2_000_000_000, 5 << 20)
